@@ -1,0 +1,37 @@
+// Module entry: registers the classes and functions. State is per environment, so the addon loads in
+// worker_threads too.
+#include "arena_wrap.h"
+#include "common.h"
+#include "gemm_wrap.h"
+#include "layernorm_wrap.h"
+#include "packed_weights_wrap.h"
+#include "quantize_wrap.h"
+#include "simd_info.h"
+
+namespace edgeinfer::binding {
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  auto* state = new InstanceData();
+  Napi::Function arena = ArenaWrap::define(env);
+  Napi::Function packed = PackedWeightsWrap::define(env);
+  state->arena_constructor = Napi::Persistent(arena);
+  state->packed_weights_constructor = Napi::Persistent(packed);
+  env.SetInstanceData<InstanceData>(state);
+
+  exports.Set("NativeArena", arena);
+  exports.Set("PackedWeights", packed);
+  exports.Set("packWeights", Napi::Function::New<pack_weights>(env, "packWeights"));
+  exports.Set("gemmS8", Napi::Function::New<gemm_s8>(env, "gemmS8"));
+  exports.Set("quantize", Napi::Function::New<quantize>(env, "quantize"));
+  exports.Set("dequantize", Napi::Function::New<dequantize>(env, "dequantize"));
+  exports.Set("layerNorm", Napi::Function::New<layer_norm>(env, "layerNorm"));
+  exports.Set("gelu", Napi::Function::New<gelu>(env, "gelu"));
+  exports.Set("simdInfo", Napi::Function::New<simd_info>(env, "simdInfo"));
+  return exports;
+}
+
+}  // namespace edgeinfer::binding
+
+static Napi::Object init_module(Napi::Env env, Napi::Object exports) { return edgeinfer::binding::init(env, exports); }
+
+NODE_API_MODULE(edgeinfer, init_module)

@@ -1,0 +1,53 @@
+// Shared by the wrap files: per-environment state, error mapping, typed-array argument extraction and
+// the promise-returning worker that runs a kernel off the JS thread. No math or policy here.
+#pragma once
+
+#include <napi.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace edgeinfer::binding {
+
+// One per Node environment (main thread or worker_threads), set with SetInstanceData.
+struct InstanceData {
+  Napi::FunctionReference arena_constructor;
+  Napi::FunctionReference packed_weights_constructor;
+  bool external_buffers_allowed = true;  // flips to false the first time the runtime refuses one
+};
+
+InstanceData& instance(Napi::Env env);
+
+// A JS Error with .code = "EDGEINFER_…"; lib/errors.ts turns it into an EdgeInferError at the call site.
+Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message);
+[[noreturn]] void throw_error(Napi::Env env, const std::string& code, const std::string& message);
+[[noreturn]] void throw_invalid(Napi::Env env, const std::string& message);
+
+// Runs `body`, turning core exceptions (edgeinfer::Error, bad_alloc, others) into JS errors with codes.
+Napi::Value guarded(Napi::Env env, const std::function<Napi::Value()>& body);
+
+struct TypedArrayArg {
+  void* data = nullptr;
+  size_t length = 0;  // elements
+  napi_typedarray_type type = napi_int8_array;
+  Napi::Value value;  // to pin it during async work
+};
+
+// Argument `index` must be a typed array of one of `types`, attached. `name` is for messages.
+TypedArrayArg typed_array_arg(const Napi::CallbackInfo& info, size_t index, std::initializer_list<napi_typedarray_type> types,
+                              const char* name);
+// The same, or null/undefined -> an empty TypedArrayArg (data == nullptr).
+TypedArrayArg optional_typed_array_arg(const Napi::CallbackInfo& info, size_t index,
+                                       std::initializer_list<napi_typedarray_type> types, const char* name);
+
+int64_t int_arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min, int64_t max);
+double number_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
+bool bool_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
+
+// Runs `work` synchronously (returns undefined) or on the libuv pool (returns a promise). `pins` keep the
+// buffers and wrapped objects the work reads or writes alive until it has finished.
+Napi::Value run_kernel(Napi::Env env, bool async, std::function<void()> work, const std::vector<Napi::Value>& pins);
+
+}  // namespace edgeinfer::binding

@@ -1,0 +1,7 @@
+#pragma once
+
+#include "common.h"
+
+namespace edgeinfer::binding {
+Napi::Value simd_info(const Napi::CallbackInfo& info);
+}

@@ -1,0 +1,184 @@
+// The VNNI (vpdpbusd, u8 x s8 -> s32 in groups of 4) GEMM driver and micro-kernel, written once over a
+// vector "traits" type so the AVX-512 (zmm) and AVX-VNNI (ymm) files share it. Include this only from a
+// file compiled with the matching ISA flags; the traits type lives in that file's anonymous namespace, so
+// every instantiation has internal linkage.
+//
+// Packing: kr = 4, nr = Traits::kLanes * NV. For each panel and each group of 4 k, the panel holds NV
+// vectors of (kLanes columns x 4 bytes), exactly the vpdpbusd operand layout.
+//
+// Blocking: N is cut into chunks of panels that fit a budget of L2; inside a chunk every block of MR rows
+// of A runs over all panels of the chunk, so the A block stays in L1 and the chunk in L2. The micro-kernel
+// keeps MR x NV accumulators in registers over the whole K (no partial sums in memory) and applies the
+// zero-point correction and the float epilogue (scale, bias, ReLU / GELU from vector_math_*.h) on the
+// way out.
+//
+// K tail: k % 4 bytes per row are assembled once per row block (tail_dword), never loaded as a dword, so a
+// row that ends at the end of its buffer is never over-read. The packed k padding is zero.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/gemm_s8/gemm_s8_common.h"
+
+namespace vnni_impl {
+namespace {
+
+using edgeinfer::Activation;
+using edgeinfer::GemmS8Args;
+
+struct Context {
+  int64_t full_groups;  // k / 4
+  int64_t groups;       // k_padded / 4
+  int tail_bytes;       // k % 4
+  int32_t zp_eff;
+  const int32_t* sums;
+  const float* scale;
+  const float* bias;
+  int32_t* c_i32;
+  float* c_f32;
+  int64_t ldc;
+  float a_scale;
+  Activation act;
+};
+
+template <typename T, int MR, int NV, bool FLIP>
+void micro_kernel(const Context& ctx, const uint8_t* const* rows, const uint32_t* tails, const int8_t* b,
+                  int64_t m0, int64_t n0, int ncols) {
+  using V = typename T::V;
+  constexpr int kGroupBytes = NV * T::kLanes * 4;
+  V acc[MR][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = T::zero();
+
+  const uint8_t* a[MR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) a[r] = rows[r];
+  const V flip = T::set1(static_cast<int32_t>(0x80808080u));
+
+  const int64_t full = ctx.full_groups;
+  const int8_t* bp = b;
+  for (int64_t g = 0; g < full; ++g) {
+    V bv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) bv[v] = T::load(bp + v * T::kLanes * 4);
+    T::prefetch(bp + T::kPrefetchDistance);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      V av = T::broadcast32(a[r] + 4 * g);
+      if constexpr (FLIP) av = T::bxor(av, flip);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] = T::dpbusd(acc[r][v], av, bv[v]);
+    }
+    bp += kGroupBytes;
+  }
+  if (ctx.tail_bytes != 0) {
+    V bv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) bv[v] = T::load(bp + v * T::kLanes * 4);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const V av = T::set1(static_cast<int32_t>(tails[r]));  // already flipped
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] = T::dpbusd(acc[r][v], av, bv[v]);
+    }
+  }
+
+  // Epilogue: acc - zp_eff * colsum, then int32 store or float dequantize (+ ReLU).
+  const V zp = T::set1(ctx.zp_eff);
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    const int64_t col = n0 + v * T::kLanes;
+    const int valid = std::clamp(ncols - v * T::kLanes, 0, T::kLanes);
+    if (valid == 0) break;
+    const auto mask = T::mask(valid);
+    const V corr = T::mullo(T::load(ctx.sums + col), zp);
+    if (ctx.c_i32 != nullptr) {
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r)
+        T::store_i32(ctx.c_i32 + (m0 + r) * ctx.ldc + col, mask, T::sub(acc[r][v], corr));
+    } else {
+      const auto s = T::mul_ps(T::set1_ps(ctx.a_scale), T::load_ps(ctx.scale + col));
+      const auto bias = T::load_ps(ctx.bias + col);
+      const Activation act = ctx.act;
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) {
+        auto y = T::fmadd_ps(T::cvt_ps(T::sub(acc[r][v], corr)), s, bias);
+        if (act == Activation::kRelu) y = T::max0_ps(y);
+        else if (act == Activation::kGeluErf) y = T::gelu_erf_ps(y);
+        else if (act == Activation::kGeluTanh) y = T::gelu_tanh_ps(y);
+        T::store_ps(ctx.c_f32 + (m0 + r) * ctx.ldc + col, mask, y);
+      }
+    }
+  }
+}
+
+template <typename T, int NV>
+using KernelFn = void (*)(const Context&, const uint8_t* const*, const uint32_t*, const int8_t*, int64_t, int64_t,
+                          int);
+
+template <typename T, int MR, int NV, bool FLIP>
+KernelFn<T, NV> kernel_for_rows(int rows) {
+  if constexpr (MR == 0) {
+    return nullptr;
+  } else {
+    if (rows == MR) return &micro_kernel<T, MR, NV, FLIP>;
+    return kernel_for_rows<T, MR - 1, NV, FLIP>(rows);
+  }
+}
+
+// Runs a validated GemmS8Args whose weights were packed with kr = 4, nr = T::kLanes * NV.
+template <typename T, int MR, int NV>
+void run(const GemmS8Args& args) {
+  using namespace edgeinfer::gemm_s8_detail;
+  constexpr int64_t kNr = int64_t{T::kLanes} * NV;
+  const edgeinfer::PackedWeightsS8& w = *args.w;
+  const int64_t n_end = resolved_n_end(args);
+  const bool flip = args.a_signed;
+
+  Context ctx;
+  ctx.full_groups = w.k / 4;
+  ctx.groups = w.k_padded / 4;
+  ctx.tail_bytes = static_cast<int>(w.k % 4);
+  ctx.zp_eff = effective_zero_point(args);
+  ctx.sums = w.sums();
+  ctx.scale = w.scale();
+  ctx.bias = w.bias_values();
+  ctx.c_i32 = args.c_i32;
+  ctx.c_f32 = args.c_f32;
+  ctx.ldc = args.ldc;
+  ctx.a_scale = args.a_scale;
+  ctx.act = args.activation;
+
+  const int64_t panel_bytes = ctx.groups * kNr * 4;
+  const int64_t p_begin = args.n_begin / kNr;
+  const int64_t p_end = (n_end + kNr - 1) / kNr;
+  const int64_t chunk = std::max<int64_t>(1, T::kChunkBytes / panel_bytes);
+  const int8_t* packed = w.weights();
+  const auto* a_base = static_cast<const uint8_t*>(args.a);
+
+  for (int64_t pc = p_begin; pc < p_end; pc += chunk) {
+    const int64_t pc_end = std::min(p_end, pc + chunk);
+    for (int64_t m0 = 0; m0 < args.m; m0 += MR) {
+      const int rows = static_cast<int>(std::min<int64_t>(MR, args.m - m0));
+      const uint8_t* row_ptr[MR];
+      uint32_t tails[MR];
+      for (int r = 0; r < MR; ++r) {
+        row_ptr[r] = a_base + (m0 + std::min(r, rows - 1)) * args.lda;
+        tails[r] = ctx.tail_bytes != 0 ? tail_dword(row_ptr[r] + 4 * ctx.full_groups, ctx.tail_bytes, flip) : 0;
+      }
+      const KernelFn<T, NV> kernel =
+          flip ? kernel_for_rows<T, MR, NV, true>(rows) : kernel_for_rows<T, MR, NV, false>(rows);
+      for (int64_t p = pc; p < pc_end; ++p) {
+        const int64_t n0 = p * kNr;
+        const int ncols = static_cast<int>(std::min<int64_t>(kNr, n_end - n0));
+        kernel(ctx, row_ptr, tails, packed + p * panel_bytes, m0, n0, ncols);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace vnni_impl

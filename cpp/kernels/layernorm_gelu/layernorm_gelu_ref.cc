@@ -1,0 +1,73 @@
+// Portable reference for LayerNorm (+ fused GELU) and GELU: the definition of correct. Everything is
+// computed in double (two-pass mean / population variance, std::erf / std::tanh) and rounded to float once.
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "edgeinfer/kernels.h"
+#include "kernels/layernorm_gelu/layernorm_gelu_common.h"
+
+namespace edgeinfer {
+namespace {
+
+// gelu(-inf) is defined as its limit, -0 (the formula would give -inf * 0 = NaN); gelu(NaN) = NaN.
+double gelu_erf_ref(double x) {
+  if (std::isinf(x)) return x > 0 ? x : -0.0;
+  return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752440));
+}
+
+double gelu_tanh_ref(double x) {
+  if (std::isinf(x)) return x > 0 ? x : -0.0;
+  const double k = 0.79788456080286535588;  // sqrt(2 / pi)
+  return 0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x)));
+}
+
+double activate(double v, Activation act) {
+  switch (act) {
+    case Activation::kGeluErf: return gelu_erf_ref(v);
+    case Activation::kGeluTanh: return gelu_tanh_ref(v);
+    default: return v;
+  }
+}
+
+void layer_norm_ref(const LayerNormArgs& a) {
+  layernorm_detail::check_args(a);
+  if (a.rows == 0 || a.width == 0) return;
+  const int64_t w = a.width;
+  std::vector<double> row(static_cast<size_t>(w));  // y may alias x: read the whole row first
+  for (int64_t r = 0; r < a.rows; ++r) {
+    const float* x = a.x + r * w;
+    float* y = a.y + r * w;
+    double sum = 0.0;
+    for (int64_t i = 0; i < w; ++i) {
+      row[i] = x[i];
+      sum += row[i];
+    }
+    const double mean = sum / static_cast<double>(w);
+    double sq = 0.0;
+    for (int64_t i = 0; i < w; ++i) sq += (row[i] - mean) * (row[i] - mean);
+    const double var = sq / static_cast<double>(w);
+    const double rstd = 1.0 / std::sqrt(var + static_cast<double>(a.epsilon));
+    for (int64_t i = 0; i < w; ++i) {
+      double v = (row[i] - mean) * rstd;
+      if (a.gamma) v *= static_cast<double>(a.gamma[i]);
+      if (a.beta) v += static_cast<double>(a.beta[i]);
+      y[i] = static_cast<float>(activate(v, a.activation));
+    }
+  }
+}
+
+void gelu_ref(const GeluArgs& a) {
+  layernorm_detail::check_args(a);
+  for (int64_t i = 0; i < a.n; ++i) {
+    const double v = a.x[i];
+    a.y[i] = static_cast<float>(a.tanh_approximation ? gelu_tanh_ref(v) : gelu_erf_ref(v));
+  }
+}
+
+}  // namespace
+
+extern const LayerNormGeluVariant kLayerNormGeluRef;
+const LayerNormGeluVariant kLayerNormGeluRef = {"f32_layernorm_gelu__ref", Isa::kRef, layer_norm_ref, gelu_ref};
+
+}  // namespace edgeinfer

@@ -1,0 +1,163 @@
+// QuantizeLinear / DequantizeLinear on AVX2. Bit-exact with quantize_ref.cc (same IEEE division, NaN -> 0,
+// clamp in float before the int conversion, round half to even, + zp). Remainders shorter than a vector
+// use the shared scalar definition.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "edgeinfer/kernels.h"
+#include "kernels/quantize/quantize_common.h"
+
+namespace edgeinfer {
+namespace {
+
+using quantize_detail::dequantize_one;
+using quantize_detail::quantize_one;
+
+struct QParams {
+  __m256 scale, lo, hi;
+  __m256i zp;
+};
+
+inline QParams make_params(__m256 scale, __m256i zp, int32_t lo, int32_t hi) {
+  return {scale, _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_set1_epi32(lo), zp)),
+          _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_set1_epi32(hi), zp)), zp};
+}
+
+inline __m256i quantize8(__m256 x, const QParams& p) {
+  __m256 t = _mm256_div_ps(x, p.scale);
+  const __m256 ordered = _mm256_cmp_ps(t, t, _CMP_ORD_Q);
+  t = _mm256_and_ps(_mm256_max_ps(p.lo, t), ordered);  // max keeps NaN (second operand); the and zeroes it
+  t = _mm256_min_ps(p.hi, t);
+  // cvtps rounds with MXCSR (default: nearest, ties to even), as nearbyint in the reference.
+  return _mm256_add_epi32(_mm256_cvtps_epi32(t), p.zp);
+}
+
+// Four vectors of in-range int32 -> 32 bytes in order.
+template <bool kSigned>
+inline __m256i pack32(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
+  const __m256i p01 = _mm256_packs_epi32(a0, a1);
+  const __m256i p23 = _mm256_packs_epi32(a2, a3);
+  const __m256i b = kSigned ? _mm256_packs_epi16(p01, p23) : _mm256_packus_epi16(p01, p23);
+  return _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// One vector of in-range int32 -> 8 bytes.
+template <bool kSigned>
+inline void store8(uint8_t* y, __m256i a) {
+  const __m256i p = _mm256_packs_epi32(a, a);
+  const __m256i b = kSigned ? _mm256_packs_epi16(p, p) : _mm256_packus_epi16(p, p);
+  const __m128i v = _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(y), v);
+}
+
+template <bool kSigned>
+void quantize_run(const float* x, uint8_t* y, int64_t n, const QParams& p, float scale, int32_t zp) {
+  constexpr int32_t lo = kSigned ? -128 : 0, hi = kSigned ? 127 : 255;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i a0 = quantize8(_mm256_loadu_ps(x + i), p);
+    const __m256i a1 = quantize8(_mm256_loadu_ps(x + i + 8), p);
+    const __m256i a2 = quantize8(_mm256_loadu_ps(x + i + 16), p);
+    const __m256i a3 = quantize8(_mm256_loadu_ps(x + i + 24), p);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), pack32<kSigned>(a0, a1, a2, a3));
+  }
+  for (; i + 8 <= n; i += 8) store8<kSigned>(y + i, quantize8(_mm256_loadu_ps(x + i), p));
+  for (; i < n; ++i) y[i] = static_cast<uint8_t>(quantize_one(x[i], scale, zp, lo, hi));
+}
+
+template <bool kSigned>
+void quantize_typed(const QuantizeArgs& a) {
+  constexpr int32_t lo = kSigned ? -128 : 0, hi = kSigned ? 127 : 255;
+  const float* x = a.x;
+  uint8_t* y = static_cast<uint8_t*>(a.y);
+  if (a.inner == 1 && a.channels > 1) {
+    const int64_t c_total = a.channels;
+    for (int64_t o = 0; o < a.outer; ++o, x += c_total, y += c_total) {
+      int64_t c = 0;
+      for (; c + 8 <= c_total; c += 8) {
+        const QParams p = make_params(_mm256_loadu_ps(a.scales + c),
+                                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.zero_points + c)), lo, hi);
+        store8<kSigned>(y + c, quantize8(_mm256_loadu_ps(x + c), p));
+      }
+      for (; c < c_total; ++c) y[c] = static_cast<uint8_t>(quantize_one(x[c], a.scales[c], a.zero_points[c], lo, hi));
+    }
+    return;
+  }
+  for (int64_t o = 0; o < a.outer; ++o)
+    for (int64_t c = 0; c < a.channels; ++c, x += a.inner, y += a.inner) {
+      const QParams p = make_params(_mm256_set1_ps(a.scales[c]), _mm256_set1_epi32(a.zero_points[c]), lo, hi);
+      quantize_run<kSigned>(x, y, a.inner, p, a.scales[c], a.zero_points[c]);
+    }
+}
+
+void quantize_avx2(const QuantizeArgs& a) {
+  quantize_detail::check_args(a);
+  if (a.outer == 0 || a.inner == 0) return;
+  if (a.y_signed) quantize_typed<true>(a);
+  else quantize_typed<false>(a);
+}
+
+template <bool kSigned>
+inline __m256 widen8(const uint8_t* q) {
+  const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q));
+  return _mm256_cvtepi32_ps(kSigned ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes));
+}
+
+template <bool kSigned>
+inline int32_t scalar_q(const uint8_t* q) {
+  return kSigned ? static_cast<int32_t>(static_cast<int8_t>(*q)) : static_cast<int32_t>(*q);
+}
+
+template <bool kSigned>
+void dequantize_run(const uint8_t* q, float* x, int64_t n, float scale, int32_t zp) {
+  const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps(static_cast<float>(zp));
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256 v0 = widen8<kSigned>(q + i), v1 = widen8<kSigned>(q + i + 8);
+    const __m256 v2 = widen8<kSigned>(q + i + 16), v3 = widen8<kSigned>(q + i + 24);
+    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_sub_ps(v0, vz), vs));
+    _mm256_storeu_ps(x + i + 8, _mm256_mul_ps(_mm256_sub_ps(v1, vz), vs));
+    _mm256_storeu_ps(x + i + 16, _mm256_mul_ps(_mm256_sub_ps(v2, vz), vs));
+    _mm256_storeu_ps(x + i + 24, _mm256_mul_ps(_mm256_sub_ps(v3, vz), vs));
+  }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_sub_ps(widen8<kSigned>(q + i), vz), vs));
+  for (; i < n; ++i) x[i] = dequantize_one(scalar_q<kSigned>(q + i), scale, zp);
+}
+
+template <bool kSigned>
+void dequantize_typed(const DequantizeArgs& a) {
+  const uint8_t* q = static_cast<const uint8_t*>(a.q);
+  float* x = a.x;
+  if (a.inner == 1 && a.channels > 1) {
+    const int64_t c_total = a.channels;
+    for (int64_t o = 0; o < a.outer; ++o, q += c_total, x += c_total) {
+      int64_t c = 0;
+      for (; c + 8 <= c_total; c += 8) {
+        const __m256 vs = _mm256_loadu_ps(a.scales + c);
+        const __m256 vz =
+            _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.zero_points + c)));
+        _mm256_storeu_ps(x + c, _mm256_mul_ps(_mm256_sub_ps(widen8<kSigned>(q + c), vz), vs));
+      }
+      for (; c < c_total; ++c) x[c] = dequantize_one(scalar_q<kSigned>(q + c), a.scales[c], a.zero_points[c]);
+    }
+    return;
+  }
+  for (int64_t o = 0; o < a.outer; ++o)
+    for (int64_t c = 0; c < a.channels; ++c, q += a.inner, x += a.inner)
+      dequantize_run<kSigned>(q, x, a.inner, a.scales[c], a.zero_points[c]);
+}
+
+void dequantize_avx2(const DequantizeArgs& a) {
+  quantize_detail::check_args(a);
+  if (a.outer == 0 || a.inner == 0) return;
+  if (a.q_signed) dequantize_typed<true>(a);
+  else dequantize_typed<false>(a);
+}
+
+}  // namespace
+
+extern const QuantizeVariant kQuantizeAvx2;
+const QuantizeVariant kQuantizeAvx2 = {"qs8_quantize__avx2", Isa::kAvx2, quantize_avx2, dequantize_avx2};
+
+}  // namespace edgeinfer

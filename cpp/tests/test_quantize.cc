@@ -1,0 +1,263 @@
+// Quantize / dequantize: every compiled, CPU-supported variant against the reference, bit-exact.
+// Covers odd sizes and tails, edge values (0, -0, +-inf, NaN, huge beyond int32, denormals, exact .5 ties),
+// zero points at the ends of the range, per-tensor and per-channel (inner == 1 and inner > 1), unaligned
+// pointers, and a few hand-checked values for the reference itself.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "edgeinfer/kernels.h"
+#include "tests/check.h"
+
+using namespace edgeinfer;
+
+namespace {
+
+const QuantizeVariant& ref() { return *quantize_variants().front(); }
+
+std::vector<float> make_input(size_t n, float scale, std::mt19937& rng) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float specials[] = {0.0f, -0.0f, inf, -inf, std::numeric_limits<float>::quiet_NaN(), 1e30f, -1e30f,
+                            3e9f, -3e9f, 2.2e9f, -2.2e9f, 1e-45f, -1e-45f, 1e-39f, -1e-39f,
+                            std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(), 1e-38f};
+  std::uniform_real_distribution<float> uni(-300.0f, 300.0f);
+  std::uniform_int_distribution<int> pick(0, 99);
+  std::uniform_int_distribution<int> tie(-200, 200);
+  std::vector<float> x(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int p = pick(rng);
+    if (p < 8) x[i] = specials[rng() % std::size(specials)];
+    else if (p < 30) x[i] = (static_cast<float>(tie(rng)) + 0.5f) * scale;  // exact ties when scale is 2^k
+    else if (p < 40) x[i] = static_cast<float>(tie(rng)) * scale;
+    else x[i] = uni(rng) * scale;
+  }
+  return x;
+}
+
+std::string describe(const char* variant, bool s, int64_t outer, int64_t ch, int64_t inner, int off) {
+  return std::string(variant) + (s ? " s8" : " u8") + " outer=" + std::to_string(outer) + " ch=" +
+         std::to_string(ch) + " inner=" + std::to_string(inner) + " off=" + std::to_string(off);
+}
+
+// Runs quantize + dequantize of every variant on one shape and compares with the reference.
+void check_shape(int64_t outer, int64_t channels, int64_t inner, bool is_signed, std::mt19937& rng, int offset,
+                 bool pow2_scales) {
+  const int64_t n = outer * channels * inner;
+  std::vector<float> scales(channels);
+  std::vector<int32_t> zps(channels);
+  const int32_t s_zps[] = {-128, 0, 127}, u_zps[] = {0, 128, 255};
+  for (int64_t c = 0; c < channels; ++c) {
+    scales[c] = pow2_scales ? std::ldexp(1.0f, static_cast<int>(rng() % 9) - 6)
+                            : std::uniform_real_distribution<float>(1e-3f, 2.0f)(rng);
+    if (rng() % 3 == 0) zps[c] = is_signed ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256);
+    else zps[c] = is_signed ? s_zps[rng() % 3] : u_zps[rng() % 3];
+  }
+  std::vector<float> xbuf(n + 16);
+  const std::vector<float> data = make_input(n, scales[0], rng);
+  std::copy(data.begin(), data.end(), xbuf.begin() + offset);
+  const float* x = xbuf.data() + offset;
+
+  std::vector<uint8_t> want(n + 16, 0xAB), got(n + 32, 0xAB);
+  QuantizeArgs qa;
+  qa.x = x;
+  qa.y = want.data();
+  qa.y_signed = is_signed;
+  qa.outer = outer;
+  qa.channels = channels;
+  qa.inner = inner;
+  qa.scales = scales.data();
+  qa.zero_points = zps.data();
+  ref().quantize(qa);
+
+  for (const QuantizeVariant* v : quantize_variants()) {
+    if (!isa_supported(v->isa)) continue;
+    const std::string what = describe(v->name, is_signed, outer, channels, inner, offset);
+    std::fill(got.begin(), got.end(), 0xAB);
+    QuantizeArgs a = qa;
+    a.y = got.data() + offset;  // unaligned output as well
+    v->quantize(a);
+    int bad = 0;
+    for (int64_t i = 0; i < n && bad < 3; ++i)
+      if (got[offset + i] != want[i]) {
+        ++bad;
+        EI_CHECK_MSG(false, what + " quantize i=" + std::to_string(i) + " x=" + std::to_string(x[i]) +
+                                " got=" + std::to_string(got[offset + i]) + " want=" + std::to_string(want[i]));
+      }
+    for (int i = 0; i < offset; ++i) EI_CHECK_MSG(got[i] == 0xAB, what + " wrote before the output");
+    for (int64_t i = offset + n; i < static_cast<int64_t>(got.size()); ++i)
+      EI_CHECK_MSG(got[i] == 0xAB, what + " wrote past the output");
+
+    // Dequantize the reference's bytes (all 256 values appear in the random sweep for bigger shapes).
+    std::vector<uint8_t> qbytes(n + 16);
+    for (int64_t i = 0; i < n; ++i) qbytes[offset + i] = static_cast<uint8_t>(rng());
+    std::vector<float> want_f(n + 16, -7.0f), got_f(n + 32, -7.0f);
+    DequantizeArgs da;
+    da.q = qbytes.data() + offset;
+    da.q_signed = is_signed;
+    da.x = want_f.data();
+    da.outer = outer;
+    da.channels = channels;
+    da.inner = inner;
+    da.scales = scales.data();
+    da.zero_points = zps.data();
+    ref().dequantize(da);
+    DequantizeArgs db = da;
+    db.x = got_f.data() + offset;
+    v->dequantize(db);
+    bad = 0;
+    for (int64_t i = 0; i < n && bad < 3; ++i)
+      if (std::memcmp(&got_f[offset + i], &want_f[i], sizeof(float)) != 0) {
+        ++bad;
+        EI_CHECK_MSG(false, what + " dequantize i=" + std::to_string(i) + " got=" + std::to_string(got_f[offset + i]) +
+                                " want=" + std::to_string(want_f[i]));
+      }
+    for (int64_t i = offset + n; i < static_cast<int64_t>(got_f.size()); ++i)
+      EI_CHECK_MSG(got_f[i] == -7.0f, what + " dequantize wrote past the output");
+  }
+}
+
+int32_t ref_q1(float x, float scale, int32_t zp, bool is_signed) {
+  int8_t s = 0;
+  uint8_t u = 0;
+  QuantizeArgs a;
+  a.x = &x;
+  a.y = is_signed ? static_cast<void*>(&s) : static_cast<void*>(&u);
+  a.y_signed = is_signed;
+  a.inner = 1;
+  a.scales = &scale;
+  a.zero_points = &zp;
+  ref().quantize(a);
+  return is_signed ? s : u;
+}
+
+}  // namespace
+
+EI_TEST("quantize reference: hand-checked values") {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  EI_CHECK(ref_q1(2.5f, 1.0f, 0, true) == 2);
+  EI_CHECK(ref_q1(3.5f, 1.0f, 0, true) == 4);
+  EI_CHECK(ref_q1(-2.5f, 1.0f, 0, true) == -2);
+  EI_CHECK(ref_q1(-3.5f, 1.0f, 0, true) == -4);
+  EI_CHECK(ref_q1(0.5f, 1.0f, 0, true) == 0);
+  EI_CHECK(ref_q1(1.5f, 1.0f, 0, true) == 2);
+  EI_CHECK(ref_q1(5.0f, 2.0f, 10, true) == 12);  // 2.5 -> 2, + 10
+  EI_CHECK(ref_q1(-0.0f, 1.0f, 0, true) == 0);
+  EI_CHECK(ref_q1(inf, 1.0f, 0, true) == 127);
+  EI_CHECK(ref_q1(-inf, 1.0f, 0, true) == -128);
+  EI_CHECK(ref_q1(inf, 1.0f, 128, false) == 255);
+  EI_CHECK(ref_q1(-inf, 1.0f, 128, false) == 0);
+  EI_CHECK(ref_q1(nan, 1.0f, 37, true) == 37);
+  EI_CHECK(ref_q1(nan, 1.0f, 200, false) == 200);
+  EI_CHECK(ref_q1(3e9f, 1.0f, 0, true) == 127);    // beyond int32: must not wrap
+  EI_CHECK(ref_q1(-3e9f, 1.0f, 0, true) == -128);
+  EI_CHECK(ref_q1(1e30f, 1e-10f, 0, false) == 255);
+  EI_CHECK(ref_q1(100.0f, 1.0f, 100, true) == 127);  // saturation after adding the zero point
+  EI_CHECK(ref_q1(-100.0f, 1.0f, -100, true) == -128);
+  EI_CHECK(ref_q1(1.0f, 0.0f, 0, true) == 127);      // x / 0 = inf
+  EI_CHECK(ref_q1(0.0f, 0.0f, 5, true) == 5);        // 0 / 0 = NaN -> zero point
+}
+
+EI_TEST("quantize: invalid zero point throws") {
+  float x = 1.0f, s = 1.0f;
+  int32_t zp = 200;
+  int8_t y = 0;
+  QuantizeArgs a;
+  a.x = &x;
+  a.y = &y;
+  a.y_signed = true;
+  a.inner = 1;
+  a.scales = &s;
+  a.zero_points = &zp;
+  for (const QuantizeVariant* v : quantize_variants()) {
+    if (!isa_supported(v->isa)) continue;
+    EI_CHECK_THROWS(v->quantize(a));
+  }
+}
+
+EI_TEST("quantize: per-tensor, sizes 1..1000 and beyond, unaligned") {
+  std::mt19937 rng(1);
+  std::vector<int64_t> sizes;
+  for (int64_t n = 1; n <= 200; ++n) sizes.push_back(n);
+  for (int64_t n : {255, 256, 257, 511, 512, 513, 999, 1000, 1023, 4096 + 7, 65536 + 13}) sizes.push_back(n);
+  for (int64_t n : sizes)
+    for (bool s : {true, false}) check_shape(1, 1, n, s, rng, static_cast<int>(n % 16), n % 2 == 0);
+}
+
+EI_TEST("quantize: per-channel along the last axis (inner == 1)") {
+  std::mt19937 rng(2);
+  for (int64_t channels = 2; channels <= 70; ++channels)
+    for (int64_t outer : {1, 3})
+      for (bool s : {true, false}) check_shape(outer, channels, 1, s, rng, static_cast<int>(channels % 16), channels % 2);
+  for (int64_t channels : {127, 128, 129, 768, 1001})
+    for (bool s : {true, false}) check_shape(5, channels, 1, s, rng, 3, false);
+}
+
+EI_TEST("quantize: per-channel with inner > 1") {
+  std::mt19937 rng(3);
+  for (int64_t channels : {1, 2, 3, 5, 16})
+    for (int64_t inner : {2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100, 257})
+      for (bool s : {true, false}) check_shape(2, channels, inner, s, rng, static_cast<int>((channels + inner) % 16), inner % 2);
+}
+
+EI_TEST("dequantize: every byte value, signed and unsigned") {
+  std::vector<uint8_t> q(256 * 3);
+  for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<uint8_t>(i);
+  for (bool s : {true, false})
+    for (int32_t zp : s ? std::vector<int32_t>{-128, 0, 127} : std::vector<int32_t>{0, 128, 255}) {
+      const float scale = 0.0137f;
+      std::vector<float> want(q.size()), got(q.size());
+      DequantizeArgs a;
+      a.q = q.data();
+      a.q_signed = s;
+      a.x = want.data();
+      a.inner = static_cast<int64_t>(q.size());
+      a.scales = &scale;
+      a.zero_points = &zp;
+      ref().dequantize(a);
+      for (size_t i = 0; i < 256; ++i) {
+        const int32_t v = s ? static_cast<int8_t>(q[i]) : q[i];
+        EI_CHECK(want[i] == (static_cast<float>(v) - static_cast<float>(zp)) * scale);
+      }
+      for (const QuantizeVariant* v : quantize_variants()) {
+        if (!isa_supported(v->isa)) continue;
+        a.x = got.data();
+        v->dequantize(a);
+        EI_CHECK_MSG(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0, v->name);
+        a.x = want.data();
+      }
+    }
+}
+
+EI_TEST("quantize -> dequantize round trip stays within half a step") {
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  std::vector<float> x(1000), back(1000);
+  std::vector<int8_t> q(1000);
+  for (auto& v : x) v = uni(rng);
+  const float scale = 1.0f / 127.0f;
+  const int32_t zp = 0;
+  for (const QuantizeVariant* v : quantize_variants()) {
+    if (!isa_supported(v->isa)) continue;
+    QuantizeArgs a;
+    a.x = x.data();
+    a.y = q.data();
+    a.inner = 1000;
+    a.scales = &scale;
+    a.zero_points = &zp;
+    v->quantize(a);
+    DequantizeArgs d;
+    d.q = q.data();
+    d.x = back.data();
+    d.inner = 1000;
+    d.scales = &scale;
+    d.zero_points = &zp;
+    v->dequantize(d);
+    for (size_t i = 0; i < x.size(); ++i) EI_CHECK(std::fabs(back[i] - x[i]) <= 0.5f * scale * 1.0001f);
+  }
+}
+
+EI_TEST_MAIN()

@@ -1,0 +1,37 @@
+export { EdgeInferError, type EdgeInferErrorCode } from './errors';
+export { Arena, type ArenaOptions, type ArenaStats, type ArenaDataType, type ArenaView } from './arena';
+export {
+  packWeights,
+  gemmS8,
+  gemmS8Sync,
+  PackedWeights,
+  type PackWeightsOptions,
+  type GemmOptions,
+  type GemmInt32Options,
+  type GemmFloat32Options,
+  type GemmActivation,
+  type WeightLayout,
+} from './gemm';
+export {
+  quantize,
+  quantizeSync,
+  dequantize,
+  dequantizeSync,
+  type QuantizeOptions,
+  type DequantizeOptions,
+  type QuantizationParams,
+  type QuantizedType,
+} from './quantize';
+export {
+  layerNorm,
+  layerNormSync,
+  layerNormGelu,
+  layerNormGeluSync,
+  gelu,
+  geluSync,
+  type LayerNormOptions,
+  type LayerNormGeluOptions,
+  type GeluOptions,
+  type GeluApproximation,
+} from './layernorm';
+export { simdInfo, type SimdInfo } from './simd';

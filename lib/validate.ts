@@ -1,0 +1,108 @@
+/** Argument checks shared by the public calls. Each failure is an EdgeInferError naming the argument. */
+import { EdgeInferError } from './errors';
+
+type TypedArrayConstructor =
+  | Int8ArrayConstructor
+  | Uint8ArrayConstructor
+  | Int32ArrayConstructor
+  | Float32ArrayConstructor;
+
+export function invalid(message: string, detail?: Record<string, unknown>): EdgeInferError {
+  return new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', message, detail);
+}
+
+export function shapeMismatch(message: string, detail?: Record<string, unknown>): EdgeInferError {
+  return new EdgeInferError('EDGEINFER_SHAPE_MISMATCH', message, detail);
+}
+
+function isDetached(buffer: ArrayBufferLike): boolean {
+  if (buffer.byteLength !== 0) return false;
+  try {
+    new Uint8Array(buffer); // throws on a detached buffer
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** The value must be an instance of one of `types` whose buffer is attached. */
+export function checkTypedArray<T extends ArrayBufferView>(
+  value: unknown,
+  types: readonly TypedArrayConstructor[],
+  name: string,
+): asserts value is T {
+  if (!types.some((type) => value instanceof type)) {
+    const got = value === null ? 'null' : ArrayBuffer.isView(value) ? value.constructor.name : typeof value;
+    throw invalid(`${name} must be a ${types.map((type) => type.name).join(' or ')}, got ${got}`, {
+      argument: name,
+      expected: types.map((type) => type.name),
+      got,
+    });
+  }
+  const view = value as unknown as ArrayBufferView;
+  if (view.byteLength === 0 && isDetached(view.buffer)) {
+    throw invalid(`${name} is backed by a detached ArrayBuffer`, { argument: name });
+  }
+}
+
+export function checkLength(view: { length: number }, expected: number, name: string): void {
+  if (view.length !== expected) {
+    throw shapeMismatch(`${name} has ${view.length} elements, expected ${expected}`, {
+      argument: name,
+      expected,
+      got: view.length,
+    });
+  }
+}
+
+export function checkInteger(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(`${name} must be an integer in [${min}, ${max}], got ${String(value)}`, { argument: name, got: value });
+  }
+  return value;
+}
+
+export function checkPositiveFinite(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw invalid(`${name} must be a finite number > 0, got ${String(value)}`, { argument: name, got: value });
+  }
+  return value;
+}
+
+export function checkOneOf<T extends string>(value: unknown, allowed: readonly T[], name: string): T {
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw invalid(`${name} must be one of ${allowed.map((item) => `'${item}'`).join(', ')}, got ${String(value)}`, {
+      argument: name,
+      got: value,
+    });
+  }
+  return value as T;
+}
+
+export function checkOptions(value: unknown, name: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalid(`${name} must be an options object`, { argument: name });
+  }
+  return value as Record<string, unknown>;
+}
+
+/** A number or a list of numbers as a Float32Array, every value checked with `check`. */
+export function toFloat32Array(
+  value: unknown,
+  name: string,
+  check: (item: number, itemName: string) => void,
+): Float32Array {
+  const values =
+    typeof value === 'number'
+      ? Float32Array.of(value)
+      : value instanceof Float32Array
+        ? value
+        : Array.isArray(value) || ArrayBuffer.isView(value)
+          ? Float32Array.from(value as ArrayLike<number>)
+          : undefined;
+  if (values === undefined) throw invalid(`${name} must be a number, an array of numbers or a Float32Array`, { argument: name });
+  if (values.length === 0) throw invalid(`${name} must not be empty`, { argument: name });
+  for (let i = 0; i < values.length; i++) check(values[i], `${name}[${i}]`);
+  return values;
+}

@@ -21,7 +21,7 @@ if (process.env.EDGEINFER_BUILD_FROM_SOURCE !== '1' && loadsAlready()) process.e
 
 console.log(`edgeinfer: no prebuilt binary for ${process.platform}-${process.arch} (napi 8) loads here; building from source with cmake-js`);
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-const result = spawnSync(process.execPath, [cmakeJs, 'rebuild', '--CDNAPI_VERSION=8', '--CDEDGEINFER_BUILD_TESTS=OFF'], {
+const result = spawnSync(process.execPath, [cmakeJs, 'rebuild', '--CDNAPI_VERSION=8', '--target', 'edgeinfer_addon'], {
   cwd: root,
   stdio: 'inherit',
 });

@@ -26,5 +26,5 @@ const jobs = String(Math.max(1, require('node:os').availableParallelism?.() ?? 2
 
 run('build (addon + C++ tests)', process.execPath, [bin('cmake-js', 'bin/cmake-js'), 'build', '--CDNAPI_VERSION=8', '--parallel', jobs]);
 if (only !== 'cpp') run('type-check', process.execPath, [bin('typescript', 'bin/tsc'), '-p', 'tsconfig.json', '--noEmit']);
-if (only !== 'js') run('C++ tests', 'ctest', ['--test-dir', 'build', '--output-on-failure']);
+if (only !== 'js') run('C++ tests', 'ctest', ['--test-dir', 'build', '--output-on-failure', '--no-tests=error']);
 if (only !== 'cpp') run('mocha specs', process.execPath, [bin('mocha', 'bin/mocha.js')]);

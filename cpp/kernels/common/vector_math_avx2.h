@@ -110,7 +110,12 @@ static inline __m256 gelu_tanh_ps(__m256 x) {
   const __m256 poly = _mm256_fmadd_ps(_mm256_set1_ps(-2.0f * 0.797884560802865356f * 0.044715f), x2,
                                       _mm256_set1_ps(-2.0f * 0.797884560802865356f));
   const __m256 e = exp_ps(_mm256_mul_ps(xc, poly));
-  return div_ps(xc, _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
+  // x * (1 / q) rather than x / q: q = 1 + e is in [1, ~7e28], so the refined reciprocal is accurate and
+  // x = +inf gives +inf (the residual form of div_ps would compute inf - inf there).
+  const __m256 q = _mm256_add_ps(e, _mm256_set1_ps(1.0f));
+  __m256 r = _mm256_rcp_ps(q);
+  r = _mm256_fmadd_ps(r, _mm256_fnmadd_ps(q, r, _mm256_set1_ps(1.0f)), r);
+  return _mm256_mul_ps(xc, r);
 }
 
 }  // namespace edgeinfer::vm256

@@ -108,7 +108,12 @@ static inline __m512 gelu_tanh_ps(__m512 x) {
   const __m512 poly = _mm512_fmadd_ps(_mm512_set1_ps(-2.0f * 0.797884560802865356f * 0.044715f), x2,
                                       _mm512_set1_ps(-2.0f * 0.797884560802865356f));
   const __m512 e = exp_ps(_mm512_mul_ps(xc, poly));
-  return div_ps(xc, _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
+  // x * (1 / q) rather than x / q: q = 1 + e is in [1, ~7e28], so the refined reciprocal is accurate and
+  // x = +inf gives +inf (the residual form of div_ps would compute inf - inf there).
+  const __m512 q = _mm512_add_ps(e, _mm512_set1_ps(1.0f));
+  __m512 r = _mm512_rcp14_ps(q);
+  r = _mm512_fmadd_ps(r, _mm512_fnmadd_ps(q, r, _mm512_set1_ps(1.0f)), r);
+  return _mm512_mul_ps(xc, r);
 }
 
 }  // namespace edgeinfer::vm512

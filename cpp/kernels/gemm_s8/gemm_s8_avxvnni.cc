@@ -37,6 +37,8 @@ struct Ymm {
   static void store_ps(float* p, V m, F v) { _mm256_maskstore_ps(p, m, v); }
   static F gelu_erf_ps(F x) { return vm256::gelu_erf_ps(x); }
   static F gelu_tanh_ps(F x) { return vm256::gelu_tanh_ps(x); }
+  template <int MR, int NV>
+  static constexpr bool has_asm_kernel() { return false; }
 };
 
 constexpr int kMr = 6;

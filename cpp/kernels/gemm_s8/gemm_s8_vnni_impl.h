@@ -42,10 +42,54 @@ struct Context {
   Activation act;
 };
 
+// acc - zp_eff * colsum, then int32 store or float dequantize (+ activation), masked to ncols.
+template <typename T, int MR, int NV>
+inline void epilogue(const Context& ctx, const typename T::V (&acc)[MR][NV], int64_t m0, int64_t n0, int ncols) {
+  using V = typename T::V;
+  const V zp = T::set1(ctx.zp_eff);
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    const int64_t col = n0 + v * T::kLanes;
+    const int valid = std::clamp(ncols - v * T::kLanes, 0, T::kLanes);
+    if (valid == 0) break;
+    const auto mask = T::mask(valid);
+    const V corr = T::mullo(T::load(ctx.sums + col), zp);
+    if (ctx.c_i32 != nullptr) {
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r)
+        T::store_i32(ctx.c_i32 + (m0 + r) * ctx.ldc + col, mask, T::sub(acc[r][v], corr));
+    } else {
+      const auto s = T::mul_ps(T::set1_ps(ctx.a_scale), T::load_ps(ctx.scale + col));
+      const auto bias = T::load_ps(ctx.bias + col);
+      const Activation act = ctx.act;
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) {
+        auto y = T::fmadd_ps(T::cvt_ps(T::sub(acc[r][v], corr)), s, bias);
+        if (act == Activation::kRelu) y = T::max0_ps(y);
+        else if (act == Activation::kGeluErf) y = T::gelu_erf_ps(y);
+        else if (act == Activation::kGeluTanh) y = T::gelu_tanh_ps(y);
+        T::store_ps(ctx.c_f32 + (m0 + r) * ctx.ldc + col, mask, y);
+      }
+    }
+  }
+}
+
 template <typename T, int MR, int NV, bool FLIP>
 void micro_kernel(const Context& ctx, const uint8_t* const* rows, const uint32_t* tails, const int8_t* b,
                   int64_t m0, int64_t n0, int ncols) {
   using V = typename T::V;
+  if constexpr (T::template has_asm_kernel<MR, NV>()) {
+    // Hand-scheduled K loop (GCC spills a 24-accumulator tile written with intrinsics).
+    alignas(64) int32_t tile[MR][NV * T::kLanes];
+    T::template asm_kernel<MR, FLIP>(rows, tails, b, ctx.full_groups, ctx.tail_bytes != 0, &tile[0][0]);
+    V acc[MR][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] = T::load(&tile[r][v * T::kLanes]);
+    epilogue<T, MR, NV>(ctx, acc, m0, n0, ncols);
+    return;
+  }
   constexpr int kGroupBytes = NV * T::kLanes * 4;
   V acc[MR][NV];
 #pragma GCC unroll 16
@@ -86,33 +130,7 @@ void micro_kernel(const Context& ctx, const uint8_t* const* rows, const uint32_t
     }
   }
 
-  // Epilogue: acc - zp_eff * colsum, then int32 store or float dequantize (+ ReLU).
-  const V zp = T::set1(ctx.zp_eff);
-#pragma GCC unroll 8
-  for (int v = 0; v < NV; ++v) {
-    const int64_t col = n0 + v * T::kLanes;
-    const int valid = std::clamp(ncols - v * T::kLanes, 0, T::kLanes);
-    if (valid == 0) break;
-    const auto mask = T::mask(valid);
-    const V corr = T::mullo(T::load(ctx.sums + col), zp);
-    if (ctx.c_i32 != nullptr) {
-#pragma GCC unroll 16
-      for (int r = 0; r < MR; ++r)
-        T::store_i32(ctx.c_i32 + (m0 + r) * ctx.ldc + col, mask, T::sub(acc[r][v], corr));
-    } else {
-      const auto s = T::mul_ps(T::set1_ps(ctx.a_scale), T::load_ps(ctx.scale + col));
-      const auto bias = T::load_ps(ctx.bias + col);
-      const Activation act = ctx.act;
-#pragma GCC unroll 16
-      for (int r = 0; r < MR; ++r) {
-        auto y = T::fmadd_ps(T::cvt_ps(T::sub(acc[r][v], corr)), s, bias);
-        if (act == Activation::kRelu) y = T::max0_ps(y);
-        else if (act == Activation::kGeluErf) y = T::gelu_erf_ps(y);
-        else if (act == Activation::kGeluTanh) y = T::gelu_tanh_ps(y);
-        T::store_ps(ctx.c_f32 + (m0 + r) * ctx.ldc + col, mask, y);
-      }
-    }
-  }
+  epilogue<T, MR, NV>(ctx, acc, m0, n0, ncols);
 }
 
 template <typename T, int NV>

@@ -38,19 +38,26 @@ function(edgeinfer_file_isa file out_var)
   set(${out_var} "${result}" PARENT_SCOPE)
 endfunction()
 
-# Keeps the files this architecture can compile and gives each ISA file its flags.
+# Keeps the files this architecture can compile and gives each ISA file its flags. Sets `<out_var>_BUILT`
+# to one definition per compiled ISA file, EDGEINFER_BUILT_<FILE STEM>=1 (e.g. EDGEINFER_BUILT_GEMM_S8_NEON),
+# so the kernel table lists exactly the variants that exist in the binary.
 function(edgeinfer_select_sources out_var)
   set(selected "")
+  set(built "")
   foreach(file ${ARGN})
     edgeinfer_file_isa("${file}" isa)
     if(isa STREQUAL "")
       list(APPEND selected "${file}")
     elseif(isa IN_LIST EDGEINFER_ISAS)
       list(APPEND selected "${file}")
+      get_filename_component(stem "${file}" NAME_WE)
+      string(TOUPPER "${stem}" stem_upper)
+      list(APPEND built "EDGEINFER_BUILT_${stem_upper}=1")
       if(NOT "${EDGEINFER_FLAGS_${isa}}" STREQUAL "")
         set_source_files_properties("${file}" PROPERTIES COMPILE_OPTIONS "${EDGEINFER_FLAGS_${isa}}")
       endif()
     endif()
   endforeach()
   set(${out_var} "${selected}" PARENT_SCOPE)
+  set(${out_var}_BUILT "${built}" PARENT_SCOPE)
 endfunction()

@@ -1,5 +1,5 @@
 // The one list of compiled kernel variants per operation, and the table chosen from them once.
-// A variant is listed only if its file was compiled (EDGEINFER_BUILT_<ISA>), so an uncompiled kernel
+// A variant is listed only if its file was compiled (EDGEINFER_BUILT_<FILE>, set by cmake), so an uncompiled kernel
 // can never be selected.
 #include <cstdlib>
 #include <string>
@@ -11,81 +11,91 @@
 namespace edgeinfer {
 
 extern const GemmS8Variant kGemmS8Ref;
-extern const QuantizeVariant kQuantizeRef;
-extern const LayerNormGeluVariant kLayerNormGeluRef;
-#if EDGEINFER_BUILT_AVX2
+#if EDGEINFER_BUILT_GEMM_S8_AVX2
 extern const GemmS8Variant kGemmS8Avx2;
-extern const QuantizeVariant kQuantizeAvx2;
-extern const LayerNormGeluVariant kLayerNormGeluAvx2;
 #endif
-#if EDGEINFER_BUILT_AVXVNNI
+#if EDGEINFER_BUILT_GEMM_S8_AVXVNNI
 extern const GemmS8Variant kGemmS8AvxVnni;
 #endif
-#if EDGEINFER_BUILT_AVX512
-extern const QuantizeVariant kQuantizeAvx512;
-extern const LayerNormGeluVariant kLayerNormGeluAvx512;
-#endif
-#if EDGEINFER_BUILT_AVX512VNNI
+#if EDGEINFER_BUILT_GEMM_S8_AVX512VNNI
 extern const GemmS8Variant kGemmS8Avx512Vnni;
 #endif
-#if EDGEINFER_BUILT_NEON
+#if EDGEINFER_BUILT_GEMM_S8_NEON
 extern const GemmS8Variant kGemmS8Neon;
-extern const QuantizeVariant kQuantizeNeon;
-extern const LayerNormGeluVariant kLayerNormGeluNeon;
 #endif
-#if EDGEINFER_BUILT_NEONDOT
+#if EDGEINFER_BUILT_GEMM_S8_NEONDOT
 extern const GemmS8Variant kGemmS8NeonDot;
 #endif
-#if EDGEINFER_BUILT_I8MM
+#if EDGEINFER_BUILT_GEMM_S8_I8MM
 extern const GemmS8Variant kGemmS8I8mm;
+#endif
+extern const QuantizeVariant kQuantizeRef;
+#if EDGEINFER_BUILT_QUANTIZE_AVX2
+extern const QuantizeVariant kQuantizeAvx2;
+#endif
+#if EDGEINFER_BUILT_QUANTIZE_AVX512
+extern const QuantizeVariant kQuantizeAvx512;
+#endif
+#if EDGEINFER_BUILT_QUANTIZE_NEON
+extern const QuantizeVariant kQuantizeNeon;
+#endif
+extern const LayerNormGeluVariant kLayerNormGeluRef;
+#if EDGEINFER_BUILT_LAYERNORM_GELU_AVX2
+extern const LayerNormGeluVariant kLayerNormGeluAvx2;
+#endif
+#if EDGEINFER_BUILT_LAYERNORM_GELU_AVX512
+extern const LayerNormGeluVariant kLayerNormGeluAvx512;
+#endif
+#if EDGEINFER_BUILT_LAYERNORM_GELU_NEON
+extern const LayerNormGeluVariant kLayerNormGeluNeon;
 #endif
 
 namespace {
 
 const GemmS8Variant* const kGemmS8Variants[] = {
     &kGemmS8Ref,
-#if EDGEINFER_BUILT_AVX2
+#if EDGEINFER_BUILT_GEMM_S8_AVX2
     &kGemmS8Avx2,
 #endif
-#if EDGEINFER_BUILT_AVXVNNI
+#if EDGEINFER_BUILT_GEMM_S8_AVXVNNI
     &kGemmS8AvxVnni,
 #endif
-#if EDGEINFER_BUILT_AVX512VNNI
+#if EDGEINFER_BUILT_GEMM_S8_AVX512VNNI
     &kGemmS8Avx512Vnni,
 #endif
-#if EDGEINFER_BUILT_NEON
+#if EDGEINFER_BUILT_GEMM_S8_NEON
     &kGemmS8Neon,
 #endif
-#if EDGEINFER_BUILT_NEONDOT
+#if EDGEINFER_BUILT_GEMM_S8_NEONDOT
     &kGemmS8NeonDot,
 #endif
-#if EDGEINFER_BUILT_I8MM
+#if EDGEINFER_BUILT_GEMM_S8_I8MM
     &kGemmS8I8mm,
 #endif
 };
 
 const QuantizeVariant* const kQuantizeVariants[] = {
     &kQuantizeRef,
-#if EDGEINFER_BUILT_AVX2
+#if EDGEINFER_BUILT_QUANTIZE_AVX2
     &kQuantizeAvx2,
 #endif
-#if EDGEINFER_BUILT_AVX512
+#if EDGEINFER_BUILT_QUANTIZE_AVX512
     &kQuantizeAvx512,
 #endif
-#if EDGEINFER_BUILT_NEON
+#if EDGEINFER_BUILT_QUANTIZE_NEON
     &kQuantizeNeon,
 #endif
 };
 
 const LayerNormGeluVariant* const kLayerNormGeluVariants[] = {
     &kLayerNormGeluRef,
-#if EDGEINFER_BUILT_AVX2
+#if EDGEINFER_BUILT_LAYERNORM_GELU_AVX2
     &kLayerNormGeluAvx2,
 #endif
-#if EDGEINFER_BUILT_AVX512
+#if EDGEINFER_BUILT_LAYERNORM_GELU_AVX512
     &kLayerNormGeluAvx512,
 #endif
-#if EDGEINFER_BUILT_NEON
+#if EDGEINFER_BUILT_LAYERNORM_GELU_NEON
     &kLayerNormGeluNeon,
 #endif
 };

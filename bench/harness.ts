@@ -155,8 +155,15 @@ export interface ProfileEvent {
   args?: { op_name?: string; provider?: string; [key: string]: unknown };
 }
 
+// Profile folders still on disk when the process exits (a failed case) are removed then.
+const profileDirs = new Set<string>();
+process.on('exit', () => {
+  for (const dir of profileDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export async function createProfiledSession(model: Uint8Array): Promise<ProfiledSession> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeinfer-ort-profile-'));
+  profileDirs.add(dir);
   const session = await ort.InferenceSession.create(
     model,
     ortSessionOptions({ enableProfiling: true, profileFilePrefix: path.join(dir, 'ort') }),
@@ -169,6 +176,7 @@ export async function createProfiledSession(model: Uint8Array): Promise<Profiled
       if (files.length !== 1) throw new Error(`expected one ORT profile in ${dir}, found ${files.length}`);
       const events = JSON.parse(fs.readFileSync(path.join(dir, files[0]), 'utf8')) as ProfileEvent[];
       fs.rmSync(dir, { recursive: true, force: true });
+      profileDirs.delete(dir);
       return events;
     },
   };
@@ -195,7 +203,9 @@ export function kernelTimes(events: ProfileEvent[], skipRuns: number): KernelTim
     perNode.set(e.name, list);
   }
   const nodes = [...perNode.keys()].map((name) => `${name.replace(/_kernel_time$/, '')}(${perNode.get(name)![0].args?.op_name ?? '?'})`);
+  if (perNode.size === 0) throw new Error('the ORT profile holds no "<node>_kernel_time" events');
   const runs = Math.min(...[...perNode.values()].map((l) => l.length));
+  if (runs <= skipRuns) throw new Error(`the ORT profile holds ${runs} runs, fewer than the ${skipRuns} warm-up runs to skip`);
   const perRunUs: number[] = [];
   for (let r = skipRuns; r < runs; r++) {
     let sum = 0;

@@ -362,10 +362,29 @@ EI_TEST("gemm_s8: large k wraps like the reference (k = 70000, all 255 x -128)")
   run_case(variants, p, rng, 3);
 }
 
+EI_TEST("gemm_s8: every k in 1..80 and every row count in 1..17 (all micro-kernel heights and k tails)") {
+  const auto variants = supported_variants();
+  Rng rng(31337);
+  for (int64_t k = 1; k <= 80; ++k) {
+    Problem p;
+    p.m = 1 + (k - 1) % 17;
+    p.k = k;
+    p.n = rng.uniform(1, 130);
+    p.lda = p.k + (k % 3 == 0 ? 0 : rng.uniform(1, 9));
+    p.a_signed = k % 2 == 0;
+    p.zp = static_cast<int32_t>(p.a_signed ? rng.uniform(-128, 127) : rng.uniform(0, 255));
+    p.layout = k % 4 < 2 ? WeightLayout::kKN : WeightLayout::kNK;
+    p.a_offset = static_cast<int>(rng.uniform(0, 63));
+    fill_weights(p, rng, 0);
+    run_case(variants, p, rng, 0);
+  }
+}
+
 EI_TEST("gemm_s8: a few big shapes") {
   const auto variants = supported_variants();
   Rng rng(4242);
-  const int64_t shapes[][3] = {{128, 1024, 257}, {1, 2048, 1000}, {67, 777, 333}, {16, 4099, 130}, {200, 64, 96}};
+  const int64_t shapes[][3] = {{128, 1024, 257}, {1, 2048, 1000}, {67, 777, 333}, {16, 4099, 130},
+                                {200, 64, 96},    {5, 2500, 700},  {2, 9000, 40}};
   for (const auto& s : shapes) {
     Problem p;
     p.m = s[0];

@@ -26,7 +26,7 @@ inline int32_t effective_zero_point(const GemmS8Args& args) {
 
 inline int64_t resolved_n_end(const GemmS8Args& args) { return args.n_end == 0 ? args.w->n : args.n_end; }
 
-// Scalar activations in float, used by the reference and by the scalar column tails.
+// Scalar activations in float (the reference).
 inline float gelu_erf_scalar(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
 inline float gelu_tanh_scalar(float x) {
   const float inner = 0.79788456080286536f * (x + 0.044715f * x * x * x);
@@ -49,12 +49,6 @@ inline uint32_t tail_dword(const uint8_t* p, int bytes, bool flip) {
   uint32_t v = 0;
   std::memcpy(&v, p, static_cast<size_t>(bytes));
   if (flip) v ^= 0x80808080u;
-  return v;
-}
-
-inline int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof v);
   return v;
 }
 

@@ -8,15 +8,20 @@
 //
 // Blocking: N is cut into chunks of panels that fit a budget of L2; inside a chunk every block of MR rows
 // of A runs over all panels of the chunk, so the A block stays in L1 and the chunk in L2. The micro-kernel
-// keeps MR x NV accumulators in registers over the whole K (no partial sums in memory) and applies the
-// zero-point correction and the float epilogue (scale, bias, ReLU / GELU from vector_math_*.h) on the
-// way out.
+// (the traits' assembly K loop) keeps MR x NV accumulators in registers over the whole K (no partial sums
+// in memory); the epilogue here applies the zero-point correction and the float epilogue (scale, bias,
+// ReLU / GELU from vector_math_*.h).
+//
+// Traits provide: V / F vector types, kLanes, kChunkBytes, has_asm_kernel<MR, NV>(), asm_kernel<MR, FLIP>()
+// (see AsmParams) and the epilogue operations (set1, load, store_aligned, sub, mullo, mask, store_i32,
+// *_ps, gelu_*_ps).
 //
 // K tail: k % 4 bytes per row are assembled once per row block (tail_dword), never loaded as a dword, so a
 // row that ends at the end of its buffer is never over-read. The packed k padding is zero.
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/gemm_s8/gemm_s8_common.h"
@@ -42,29 +47,37 @@ struct Context {
   Activation act;
 };
 
-// acc - zp_eff * colsum, then int32 store or float dequantize (+ activation), masked to ncols.
+// What an assembly K loop needs besides A and B (field offsets are part of its contract).
+struct AsmParams {
+  const int32_t* init;    // +0:  NV vectors the accumulators of every row start from (-zp_eff * colsum)
+  int32_t* out;           // +8:  row 0 of the MR x nr int32 result
+  int64_t ldo;            // +16: bytes between result rows
+  const uint32_t* tails;  // +24: the pre-assembled, pre-flipped k-tail dword of each row
+  int64_t has_tail;       // +32: k % 4 != 0
+};
+static_assert(sizeof(void*) == 8 && offsetof(AsmParams, has_tail) == 32, "AsmParams layout");
+
+// Finished (zero-point corrected) accumulators -> int32 store or float dequantize (+ activation), masked
+// to ncols.
 template <typename T, int MR, int NV>
 inline void epilogue(const Context& ctx, const typename T::V (&acc)[MR][NV], int64_t m0, int64_t n0, int ncols) {
-  using V = typename T::V;
-  const V zp = T::set1(ctx.zp_eff);
 #pragma GCC unroll 8
   for (int v = 0; v < NV; ++v) {
     const int64_t col = n0 + v * T::kLanes;
     const int valid = std::clamp(ncols - v * T::kLanes, 0, T::kLanes);
     if (valid == 0) break;
     const auto mask = T::mask(valid);
-    const V corr = T::mullo(T::load(ctx.sums + col), zp);
     if (ctx.c_i32 != nullptr) {
 #pragma GCC unroll 16
       for (int r = 0; r < MR; ++r)
-        T::store_i32(ctx.c_i32 + (m0 + r) * ctx.ldc + col, mask, T::sub(acc[r][v], corr));
+        T::store_i32(ctx.c_i32 + (m0 + r) * ctx.ldc + col, mask, acc[r][v]);
     } else {
       const auto s = T::mul_ps(T::set1_ps(ctx.a_scale), T::load_ps(ctx.scale + col));
       const auto bias = T::load_ps(ctx.bias + col);
       const Activation act = ctx.act;
 #pragma GCC unroll 16
       for (int r = 0; r < MR; ++r) {
-        auto y = T::fmadd_ps(T::cvt_ps(T::sub(acc[r][v], corr)), s, bias);
+        auto y = T::fmadd_ps(T::cvt_ps(acc[r][v]), s, bias);
         if (act == Activation::kRelu) y = T::max0_ps(y);
         else if (act == Activation::kGeluErf) y = T::gelu_erf_ps(y);
         else if (act == Activation::kGeluTanh) y = T::gelu_tanh_ps(y);
@@ -78,58 +91,31 @@ template <typename T, int MR, int NV, bool FLIP>
 void micro_kernel(const Context& ctx, const uint8_t* const* rows, const uint32_t* tails, const int8_t* b,
                   int64_t m0, int64_t n0, int ncols) {
   using V = typename T::V;
-  if constexpr (T::template has_asm_kernel<MR, NV>()) {
-    // Hand-scheduled K loop (GCC spills a 24-accumulator tile written with intrinsics).
-    alignas(64) int32_t tile[MR][NV * T::kLanes];
-    T::template asm_kernel<MR, FLIP>(rows, tails, b, ctx.full_groups, ctx.tail_bytes != 0, &tile[0][0]);
-    V acc[MR][NV];
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r)
+  // The K loop is hand-written assembly in the traits (GCC spills a 24-accumulator tile written with
+  // intrinsics). The accumulators start from the zero-point correction, so they finish as the int32
+  // result: a full-width int32 tile is stored straight to C, anything else goes through `tile` (in L1).
+  static_assert(T::template has_asm_kernel<MR, NV>(), "no K loop for this tile");
+  constexpr int kNr = NV * T::kLanes;
+  alignas(64) int32_t tile[MR][kNr];
+  alignas(64) int32_t init[kNr];
+  const V zp = T::set1(ctx.zp_eff);
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) acc[r][v] = T::load(&tile[r][v * T::kLanes]);
-    epilogue<T, MR, NV>(ctx, acc, m0, n0, ncols);
-    return;
-  }
-  constexpr int kGroupBytes = NV * T::kLanes * 4;
+  for (int v = 0; v < NV; ++v)
+    T::store_aligned(init + v * T::kLanes, T::sub(T::set1(0), T::mullo(T::load(ctx.sums + n0 + v * T::kLanes), zp)));
+  const bool direct = ctx.c_i32 != nullptr && ncols == kNr;
+  AsmParams params;
+  params.init = init;
+  params.out = direct ? ctx.c_i32 + m0 * ctx.ldc + n0 : &tile[0][0];
+  params.ldo = direct ? ctx.ldc * 4 : int64_t{kNr} * 4;
+  params.tails = tails;
+  params.has_tail = ctx.tail_bytes != 0 ? 1 : 0;
+  T::template asm_kernel<MR, FLIP>(rows, b, ctx.full_groups, &params);
+  if (direct) return;
   V acc[MR][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) acc[r][v] = T::zero();
-
-  const uint8_t* a[MR];
-#pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) a[r] = rows[r];
-  const V flip = T::set1(static_cast<int32_t>(0x80808080u));
-
-  const int64_t full = ctx.full_groups;
-  const int8_t* bp = b;
-  for (int64_t g = 0; g < full; ++g) {
-    V bv[NV];
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) bv[v] = T::load(bp + v * T::kLanes * 4);
-    T::prefetch(bp + T::kPrefetchDistance);
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
-      V av = T::broadcast32(a[r] + 4 * g);
-      if constexpr (FLIP) av = T::bxor(av, flip);
-#pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) acc[r][v] = T::dpbusd(acc[r][v], av, bv[v]);
-    }
-    bp += kGroupBytes;
-  }
-  if (ctx.tail_bytes != 0) {
-    V bv[NV];
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) bv[v] = T::load(bp + v * T::kLanes * 4);
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
-      const V av = T::set1(static_cast<int32_t>(tails[r]));  // already flipped
-#pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) acc[r][v] = T::dpbusd(acc[r][v], av, bv[v]);
-    }
-  }
-
+    for (int v = 0; v < NV; ++v) acc[r][v] = T::load(&tile[r][v * T::kLanes]);
   epilogue<T, MR, NV>(ctx, acc, m0, n0, ncols);
 }
 

@@ -4,11 +4,10 @@
 // Tolerances (float outputs; ref is computed in double and rounded once):
 //   erf_ps, tanh_ps     : |got - ref| <= 1e-6 |ref| + 1e-38            (relative, x in [-10, 10] + extremes)
 //   exp_ps              : |got - ref| <= 1e-6 |ref|                     (x in [-87, 88])
-//   GELU (erf form)     : |got - ref| <= 2e-6 |ref| + 2e-7 |x| + 1e-37
-//       0.5 x (1 + erf(x/sqrt2)) cancels for x < 0: an erf error of ~1 float ulp of 1 (6e-8) becomes an
-//       absolute error of ~3e-8 |x|, hence the |x| term (with margin for the erf error itself).
-//   GELU (tanh form)    : same bound (computed as x / (1 + exp(-2u)), no cancellation; the |x| term covers
-//       x < -9 where the kernel clamps and returns ~1e-28 instead of the reference's 0).
+//   GELU (erf and tanh forms): |got - ref| <= 1e-6 |ref| + 1e-37   (relative for every x: measured < 4.5e-7
+//       over a dense sweep of all |x| < 14; the kernels compute 0.5 x erfc(-x/sqrt2) and x sigma(z) without
+//       the 1 + erf / 1 + tanh cancellation for x < 0, and so does the reference; 1e-37 covers the underflow
+//       region, x < ~-13, where the kernels return 0 or a value below 1e-38 in magnitude).
 //   LayerNorm, kNone    : |got - ref| <= 1e-5 (1 + |ref|)   for rows with |mean| / std <= 100
 //       (two-pass float mean / variance; the mean's rounding error scaled by 1/std dominates).
 //   LayerNorm + GELU    : the LayerNorm bound (GELU's slope is within [-0.17, 1.13]) plus the GELU bound.
@@ -37,11 +36,13 @@ bool close(float got, double want, double tol) {
   return std::fabs(static_cast<double>(got) - want) <= tol;
 }
 
-double gelu_tol(double ref, double x) { return 2e-6 * std::fabs(ref) + 2e-7 * std::fabs(x) + 1e-37; }
+double gelu_tol(double ref) { return 1e-6 * std::fabs(ref) + 1e-37; }
 
-double gelu_erf_d(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+// Without the 1 + erf / 1 + tanh cancellation for x < 0 (see layernorm_gelu_ref.cc).
+double gelu_erf_d(double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }
 double gelu_tanh_d(double x) {
-  return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+  const double z = 2.0 * std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x);
+  return z >= 0 ? x / (1.0 + std::exp(-z)) : x * std::exp(z) / (1.0 + std::exp(z));
 }
 
 std::vector<float> sweep_values() {
@@ -72,21 +73,25 @@ EI_TEST("gelu: every variant, dense sweep [-10, 10] + extremes, unaligned, in pl
         a.n = static_cast<int64_t>(xs.size());
         a.tanh_approximation = tanh_form;
         v->gelu(a);
-        double worst = 0;
+        double worst = 0, worst_rel = 0, worst_x = 0;
         int bad = 0;
         for (size_t i = 0; i < xs.size(); ++i) {
           const double x = xs[i];
           const double want = std::isinf(x) ? (x > 0 ? x : 0.0) : (tanh_form ? gelu_tanh_d(x) : gelu_erf_d(x));
           const float got = a.y[i];
-          if (!close(got, want, gelu_tol(want, x))) {
+          if (!close(got, want, gelu_tol(want))) {
             if (++bad <= 3)
               EI_CHECK_MSG(false, std::string(v->name) + (tanh_form ? " tanh" : " erf") + " x=" + std::to_string(x) +
                                       " got=" + std::to_string(got) + " want=" + std::to_string(want));
           } else if (std::isfinite(want) && std::fabs(want) > 1e-30) {
-            worst = std::max(worst, std::fabs(got - want) / gelu_tol(want, x));
+            worst = std::max(worst, std::fabs(got - want) / gelu_tol(want));
+            const double rel = std::fabs(got - want) / std::fabs(want);
+            if (rel > worst_rel) worst_rel = rel, worst_x = x;
           }
         }
-        if (offset == 0) std::printf("    gelu %-4s worst error / tolerance = %.3f\n", tanh_form ? "tanh" : "erf", worst);
+        if (offset == 0)
+          std::printf("    gelu %-4s worst error / tolerance = %.3f, max relative error %.3g (x = %g, |ref| > 1e-30)\n",
+                      tanh_form ? "tanh" : "erf", worst, worst_rel, worst_x);
       }
       // Every length 0..70 (tails), compared with the reference variant.
       for (int64_t n = 0; n <= 70; ++n) {
@@ -100,7 +105,7 @@ EI_TEST("gelu: every variant, dense sweep [-10, 10] + extremes, unaligned, in pl
         ref().gelu(a);
         a.y = got.data();
         v->gelu(a);
-        for (int64_t i = 0; i < n; ++i) EI_CHECK(close(got[i], want[i], gelu_tol(want[i], in[i])));
+        for (int64_t i = 0; i < n; ++i) EI_CHECK(close(got[i], want[i], gelu_tol(want[i])));
         EI_CHECK_MSG(got[n] == 5.0f, std::string(v->name) + " gelu wrote past the end n=" + std::to_string(n));
       }
     }
@@ -124,7 +129,7 @@ struct LnCase {
 double ln_tol(double ref, double pre, Activation act, double mean_term) {
   const double ln = 1e-5 * (1.0 + std::fabs(pre)) + mean_term;
   if (act == Activation::kNone) return ln;
-  return 1.13 * ln + gelu_tol(ref, pre);
+  return 1.13 * ln + gelu_tol(ref);
 }
 
 void run_ln_case(const LayerNormGeluVariant& v, const LnCase& c, std::mt19937& rng, double& worst) {
@@ -188,7 +193,7 @@ EI_TEST("layer_norm: every variant, widths 1..1000+, gamma/beta, eps, activation
   std::mt19937 rng(7);
   std::vector<int64_t> widths;
   for (int64_t w = 1; w <= 80; ++w) widths.push_back(w);
-  for (int64_t w : {95, 100, 127, 128, 129, 255, 256, 257, 768, 1000, 1023, 4096}) widths.push_back(w);
+  for (int64_t w : {95, 100, 127, 128, 129, 255, 256, 257, 768, 1000, 1023, 4096, 4097, 9001}) widths.push_back(w);
   const Activation acts[] = {Activation::kNone, Activation::kGeluErf, Activation::kGeluTanh};
   for (const LayerNormGeluVariant* v : layernorm_gelu_variants()) {
     if (!isa_supported(v->isa)) continue;

@@ -8,6 +8,7 @@
 #include "kernels/common/vector_math_avx2.h"
 #include "kernels/layernorm_gelu/layernorm_gelu_common.h"
 
+
 namespace edgeinfer {
 namespace {
 
@@ -91,35 +92,105 @@ inline __m256 normalize(__m256 v, __m256 mean, __m256 rstd, const float* gamma, 
   return activate<A>(n);
 }
 
+// The GELU loop, shared by gelu() and the fused LayerNorm + GELU (which runs it in place over an
+// L1-resident block of normalized rows): same instructions either way.
+template <Activation A>
+__attribute__((noinline)) void gelu_run(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 o0 = activate<A>(_mm256_loadu_ps(x + i));
+    const __m256 o1 = activate<A>(_mm256_loadu_ps(x + i + 8));
+    _mm256_storeu_ps(y + i, o0);
+    _mm256_storeu_ps(y + i + 8, o1);
+  }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, activate<A>(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    const __m256i k = tail_mask(n - i);
+    _mm256_maskstore_ps(y + i, k, activate<A>(_mm256_maskload_ps(x + i, k)));
+  }
+}
+
+// y[0, n) = (x[0, n) - mean) * rstd * gamma + beta (gamma / beta already offset to this span).
+template <bool kGamma, bool kBeta>
+void normalize_span(const float* x, float* y, int64_t n, __m256 vmean, __m256 vrstd, const float* gamma,
+                    const float* beta) {
+  constexpr Activation kNo = Activation::kNone;
+  const __m256i all = _mm256_set1_epi32(-1);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 o0 = normalize<kNo, kGamma, kBeta, false>(_mm256_loadu_ps(x + i), vmean, vrstd, gamma, beta, i, all);
+    const __m256 o1 =
+        normalize<kNo, kGamma, kBeta, false>(_mm256_loadu_ps(x + i + 8), vmean, vrstd, gamma, beta, i + 8, all);
+    _mm256_storeu_ps(y + i, o0);
+    _mm256_storeu_ps(y + i + 8, o1);
+  }
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i,
+                     normalize<kNo, kGamma, kBeta, false>(_mm256_loadu_ps(x + i), vmean, vrstd, gamma, beta, i, all));
+  if (i < n) {
+    const __m256i k = tail_mask(n - i);
+    const __m256 o = normalize<kNo, kGamma, kBeta, true>(_mm256_maskload_ps(x + i, k), vmean, vrstd, gamma, beta, i, k);
+    _mm256_maskstore_ps(y + i, k, o);
+  }
+}
+
+// GELU in place over an L1-resident block y[0, len), in pieces of kPiece floats; after each piece, the
+// matching piece of the next block's input (px) and output (py) lines is prefetched, so that the DRAM
+// traffic of the next block overlaps this block's arithmetic (the hardware prefetcher alone would leave
+// the statistics pass waiting on memory and the GELU pass with the memory idle).
+template <Activation A>
+void gelu_block(float* y, int64_t len, const float* px, float* py, int64_t plen) {
+  if (plen == 0) return gelu_run<A>(y, y, len);
+  constexpr int64_t kPiece = 256;
+  for (int64_t i = 0; i < len; i += kPiece) {
+    const int64_t n = len - i < kPiece ? len - i : kPiece;
+    gelu_run<A>(y + i, y + i, n);
+    const int64_t pend = i + kPiece < plen ? i + kPiece : plen;
+    for (int64_t j = i; j < pend; j += 16) {
+      __builtin_prefetch(px + j, 0, 3);
+      __builtin_prefetch(py + j, 1, 3);  // prefetchw where available: the stores would miss too
+    }
+  }
+}
+
+// Blocked exactly like the AVX-512 file (see there): per block of <= kBlock floats, statistics and
+// normalized values into y, then the standalone GELU loop in place while the block is in L1.
+constexpr int64_t kBlock = 4096;  // floats: a 16 KB block of x and one of y stay in the 32-48 KB L1
+// Below this many floats (in + out <= 512 KB) the tensor is L2-resident and software prefetching only costs.
+constexpr int64_t kPrefetchMin = int64_t{1} << 16;
+
 template <Activation A, bool kGamma, bool kBeta>
 void layer_norm_rows(const LayerNormArgs& a) {
   const int64_t w = a.width;
   const float inv_w = 1.0f / static_cast<float>(w);
-  const __m256i all = _mm256_set1_epi32(-1);
-  for (int64_t r = 0; r < a.rows; ++r) {
-    const float* x = a.x + r * w;
-    float* y = a.y + r * w;
-    const float mean = row_sum(x, w) * inv_w;
-    const float var = row_sq_dev(x, w, mean) * inv_w;
-    const __m256 vmean = _mm256_set1_ps(mean);
-    const __m256 vrstd = _mm256_set1_ps(1.0f / __builtin_sqrtf(var + a.epsilon));
-    int64_t i = 0;
-    for (; i + 16 <= w; i += 16) {
-      const __m256 o0 =
-          normalize<A, kGamma, kBeta, false>(_mm256_loadu_ps(x + i), vmean, vrstd, a.gamma, a.beta, i, all);
-      const __m256 o1 =
-          normalize<A, kGamma, kBeta, false>(_mm256_loadu_ps(x + i + 8), vmean, vrstd, a.gamma, a.beta, i + 8, all);
-      _mm256_storeu_ps(y + i, o0);
-      _mm256_storeu_ps(y + i + 8, o1);
+  const int64_t rows_per_block = w >= kBlock ? 1 : kBlock / w;
+  const bool prefetch = a.rows * w > kPrefetchMin;
+  for (int64_t r0 = 0; r0 < a.rows; r0 += rows_per_block) {
+    const int64_t r1 = r0 + rows_per_block < a.rows ? r0 + rows_per_block : a.rows;
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* x = a.x + r * w;
+      float* y = a.y + r * w;
+      const float mean = row_sum(x, w) * inv_w;
+      const float var = row_sq_dev(x, w, mean) * inv_w;
+      const __m256 vmean = _mm256_set1_ps(mean);
+      const __m256 vrstd = _mm256_set1_ps(1.0f / __builtin_sqrtf(var + a.epsilon));
+      for (int64_t c = 0; c < w; c += kBlock) {
+        const int64_t len = w - c < kBlock ? w - c : kBlock;
+        normalize_span<kGamma, kBeta>(x + c, y + c, len, vmean, vrstd, kGamma ? a.gamma + c : nullptr,
+                                      kBeta ? a.beta + c : nullptr);
+        if constexpr (A != Activation::kNone) {
+          if (w > kBlock) {  // prefetch the same slice of the next row
+            const int64_t plen = prefetch && r + 1 < a.rows ? len : 0;
+            gelu_block<A>(y + c, len, x + w + c, y + w + c, plen);
+          }
+        }
+      }
     }
-    for (; i + 8 <= w; i += 8)
-      _mm256_storeu_ps(y + i, normalize<A, kGamma, kBeta, false>(_mm256_loadu_ps(x + i), vmean, vrstd, a.gamma,
-                                                                   a.beta, i, all));
-    if (i < w) {
-      const __m256i k = tail_mask(w - i);
-      const __m256 o =
-          normalize<A, kGamma, kBeta, true>(_mm256_maskload_ps(x + i, k), vmean, vrstd, a.gamma, a.beta, i, k);
-      _mm256_maskstore_ps(y + i, k, o);
+    if constexpr (A != Activation::kNone) {
+      if (w <= kBlock) {  // prefetch the next block of rows
+        const int64_t r2 = r1 + rows_per_block < a.rows ? r1 + rows_per_block : a.rows;
+        gelu_block<A>(a.y + r0 * w, (r1 - r0) * w, a.x + r1 * w, a.y + r1 * w, prefetch ? (r2 - r1) * w : 0);
+      }
     }
   }
 }
@@ -139,22 +210,6 @@ void layer_norm_avx2(const LayerNormArgs& a) {
     case Activation::kGeluErf: layer_norm_dispatch_affine<Activation::kGeluErf>(a); break;
     case Activation::kGeluTanh: layer_norm_dispatch_affine<Activation::kGeluTanh>(a); break;
     default: layer_norm_dispatch_affine<Activation::kNone>(a); break;
-  }
-}
-
-template <Activation A>
-void gelu_run(const float* x, float* y, int64_t n) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m256 o0 = activate<A>(_mm256_loadu_ps(x + i));
-    const __m256 o1 = activate<A>(_mm256_loadu_ps(x + i + 8));
-    _mm256_storeu_ps(y + i, o0);
-    _mm256_storeu_ps(y + i + 8, o1);
-  }
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, activate<A>(_mm256_loadu_ps(x + i)));
-  if (i < n) {
-    const __m256i k = tail_mask(n - i);
-    _mm256_maskstore_ps(y + i, k, activate<A>(_mm256_maskload_ps(x + i, k)));
   }
 }
 

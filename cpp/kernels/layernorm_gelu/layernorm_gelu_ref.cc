@@ -11,15 +11,21 @@ namespace edgeinfer {
 namespace {
 
 // gelu(-inf) is defined as its limit, -0 (the formula would give -inf * 0 = NaN); gelu(NaN) = NaN.
+// Both forms are evaluated without cancellation for x < 0, where 1 + erf / 1 + tanh would lose everything
+// in double too once the result drops below ~1e-16 |x|:
+//   0.5 x (1 + erf(x / sqrt 2))  = 0.5 x erfc(-x / sqrt 2),
+//   0.5 x (1 + tanh(z / 2))      = x / (1 + exp(-z)) = x exp(z) / (1 + exp(z)).
 double gelu_erf_ref(double x) {
   if (std::isinf(x)) return x > 0 ? x : -0.0;
-  return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752440));
+  return 0.5 * x * std::erfc(-x * 0.70710678118654752440);
 }
 
 double gelu_tanh_ref(double x) {
   if (std::isinf(x)) return x > 0 ? x : -0.0;
-  const double k = 0.79788456080286535588;  // sqrt(2 / pi)
-  return 0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x)));
+  const double z = 2.0 * 0.79788456080286535588 * (x + 0.044715 * x * x * x);  // 2 sqrt(2 / pi) (...)
+  if (z >= 0) return x / (1.0 + std::exp(-z));
+  const double a = std::exp(z);
+  return x * a / (1.0 + a);
 }
 
 double activate(double v, Activation act) {

@@ -1,5 +1,6 @@
 # Cross build for linux-arm64 (Debian: g++-aarch64-linux-gnu, qemu-user). ctest runs the tests through
-# qemu; EDGEINFER_QEMU_CPU picks the emulated CPU (cortex-a53: NEON only, neoverse-n1: + dotprod, max: + i8mm).
+# qemu; the EDGEINFER_QEMU_CPU environment variable picks the emulated CPU at run time (cortex-a53: NEON
+# only, neoverse-n1: + dotprod, max: + i8mm), so one build is tested on every CPU model.
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 
@@ -12,7 +13,4 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 
-if(NOT DEFINED EDGEINFER_QEMU_CPU)
-  set(EDGEINFER_QEMU_CPU max)
-endif()
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64;-cpu;${EDGEINFER_QEMU_CPU};-L;/usr/aarch64-linux-gnu)
+set(CMAKE_CROSSCOMPILING_EMULATOR ${CMAKE_CURRENT_LIST_DIR}/../scripts/qemu-aarch64.sh)

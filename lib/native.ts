@@ -3,6 +3,7 @@
  * surface by hand. Arguments reaching these functions were already validated by lib/; the addon checks
  * sizes again and never trusts them.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 
 export interface NativeArenaStats {
@@ -110,8 +111,27 @@ export interface NativeAddon {
   simdInfo(): NativeSimdInfo;
 }
 
-// The package root: dist/native.js and lib/native.ts both sit one level below it.
-const packageRoot = path.join(__dirname, '..');
+/** The package root: the nearest folder above this file with a package.json (dist/, lib/ or a compiled test tree). */
+function packageRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return path.join(__dirname, '..');
+    dir = parent;
+  }
+  return dir;
+}
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const native: NativeAddon = require('node-gyp-build')(packageRoot);
+/**
+ * EDGEINFER_ADDON=<file.node> loads that binary instead of the usual search (prebuilds/, build/Release):
+ * used to test the arm64 build under emulation next to an x64 build in the same checkout.
+ */
+function loadAddon(): NativeAddon {
+  const override = process.env.EDGEINFER_ADDON;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (override) return require(path.resolve(override)) as NativeAddon;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('node-gyp-build')(packageRoot()) as NativeAddon;
+}
+
+export const native: NativeAddon = loadAddon();

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 import { Arena, EdgeInferError } from '../lib';
+import { spawnNode } from './helpers/node-child';
 
 describe('Arena', () => {
   it('hands out typed views into native memory and tracks stats', () => {
@@ -84,7 +84,7 @@ describe('Arena', () => {
       global.gc(); global.gc();
       setTimeout(() => { global.gc(); console.log(JSON.stringify({ before, after: process.memoryUsage().arrayBuffers, rss: process.memoryUsage().rss })); }, 50);
     `;
-    const result = spawnSync(process.execPath, ['--expose-gc', '--require', require.resolve('tsx/cjs'), '-e', script], { encoding: 'utf8' });
+    const result = spawnNode(['--expose-gc', '-e', script]);
     assert.equal(result.status, 0, result.stderr);
     const { rss } = JSON.parse(result.stdout.trim().split('\n').pop() as string) as { rss: number };
     assert.ok(rss < 400 * 2 ** 20, `40 x 16 MiB arenas were not released: rss ${rss}`);
@@ -98,10 +98,7 @@ describe('Arena', () => {
       view.fill(2);
       console.log(JSON.stringify({ zeroCopy: arena.stats().zeroCopy, length: view.length, sum: view.reduce((a, b) => a + b) }));
     `;
-    const result = spawnSync(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', script], {
-      encoding: 'utf8',
-      env: { ...process.env, EDGEINFER_NO_EXTERNAL_BUFFERS: '1' },
-    });
+    const result = spawnNode(['-e', script], { env: { ...process.env, EDGEINFER_NO_EXTERNAL_BUFFERS: '1' } });
     assert.equal(result.status, 0, result.stderr);
     assert.deepEqual(JSON.parse(result.stdout), { zeroCopy: false, length: 8, sum: 16 });
   });

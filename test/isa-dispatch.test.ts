@@ -1,10 +1,10 @@
 // Every ISA level this CPU supports, forced through EDGEINFER_ISA in a child process, gives the same
 // results as the JS reference (integer outputs bit-exact), and simdInfo() reports what was chosen.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 import { simdInfo } from '../lib';
+import { spawnNode } from './helpers/node-child';
 
 const libPath = JSON.stringify(path.join(__dirname, '..', 'lib'));
 const helpersPath = JSON.stringify(path.join(__dirname, 'helpers'));
@@ -43,7 +43,7 @@ function runWith(isa: string | undefined): ChildResult {
   const env = { ...process.env };
   delete env.EDGEINFER_ISA;
   if (isa !== undefined) env.EDGEINFER_ISA = isa;
-  const result = spawnSync(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', childScript], { encoding: 'utf8', env, maxBuffer: 64 << 20 });
+  const result = spawnNode(['-e', childScript], { env });
   assert.equal(result.status, 0, `EDGEINFER_ISA=${isa}: ${result.stderr}`);
   return JSON.parse(result.stdout) as ChildResult;
 }
@@ -91,9 +91,9 @@ describe('ISA dispatch', () => {
 
   it('refuses an unknown or unsupported EDGEINFER_ISA with a clear error', () => {
     const env = { ...process.env, EDGEINFER_ISA: 'sse9' };
-    const result = spawnSync(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', `
+    const result = spawnNode(['-e', `
       try { require(${libPath}).simdInfo(); console.log('no error'); }
-      catch (e) { console.log(e.code + ' ' + e.message); }`], { encoding: 'utf8', env });
+      catch (e) { console.log(e.code + ' ' + e.message); }`], { env });
     assert.match(result.stdout, /EDGEINFER_INVALID_ARGUMENT .*sse9/);
   });
 });

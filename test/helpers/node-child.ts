@@ -1,0 +1,25 @@
+/**
+ * How to start a child Node process from a test, the same way this process runs: through tsx when the
+ * specs run as TypeScript, plain when they were compiled to JS (the arm64 run), and behind the emulator
+ * named by EDGEINFER_NODE_LAUNCHER (e.g. "qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu") because an
+ * emulated process cannot exec a foreign binary by itself without binfmt_misc.
+ */
+import { spawnSync, type SpawnSyncOptionsWithStringEncoding, type SpawnSyncReturns } from 'node:child_process';
+
+const runningTypeScript = __filename.endsWith('.ts');
+
+/** Node flags that make a child able to require the lib/ sources this process uses. */
+export function childNodeFlags(): string[] {
+  return runningTypeScript ? ['--require', require.resolve('tsx/cjs')] : [];
+}
+
+/** A line for worker_threads `eval` sources that does what childNodeFlags() does for processes. */
+export function workerPrelude(): string {
+  return runningTypeScript ? `require(${JSON.stringify(require.resolve('tsx/cjs'))});` : '';
+}
+
+export function spawnNode(args: string[], options: Partial<SpawnSyncOptionsWithStringEncoding> = {}): SpawnSyncReturns<string> {
+  const launcher = (process.env.EDGEINFER_NODE_LAUNCHER ?? '').split(' ').filter(Boolean);
+  const [command, ...prefix] = launcher.length > 0 ? [...launcher, process.execPath] : [process.execPath];
+  return spawnSync(command, [...prefix, ...childNodeFlags(), ...args], { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
+}

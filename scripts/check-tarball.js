@@ -80,12 +80,25 @@ if (/building from source/.test(installLog)) {
 }
 console.log(run('smoke test, x64', process.execPath, ['smoke.js'], { cwd: userProject, env: bareEnv }).trim());
 
+// The x64 prebuild targets baseline x86-64 and dispatches at run time: on an emulated CPU without AVX it
+// must run the reference kernels, on one with AVX2 but no AVX-512 the AVX2 kernels.
+const qemuX64 = spawnSync('/bin/sh', ['-c', 'command -v qemu-x86_64'], { encoding: 'utf8' }).stdout.trim();
+if (qemuX64) {
+  for (const [cpu, expectedIsa] of [['Nehalem', 'ref'], ['Haswell', 'avx2']]) {
+    const out = run(`smoke test, x64 under qemu-x86_64 -cpu ${cpu}`, qemuX64, ['-cpu', cpu, process.execPath, 'smoke.js'], { cwd: userProject, env: bareEnv });
+    const line = out.split('\n').find((text) => text.startsWith('{'));
+    const result = JSON.parse(line);
+    if (result.isa !== expectedIsa) throw new Error(`expected the ${expectedIsa} kernels on ${cpu}, got ${out}`);
+    console.log(line);
+  }
+}
+
 const qemu = spawnSync('/bin/sh', ['-c', 'command -v qemu-aarch64'], { encoding: 'utf8' }).stdout.trim();
 if (qemu) {
   const node = path.join(fetchPackage(arm64Node.name, arm64Node.version, arm64Node.sha256), 'bin', 'node');
   for (const cpu of ['cortex-a53', 'max']) {
     const out = run(`smoke test, arm64 Node under qemu-aarch64 -cpu ${cpu}`, qemu, ['-cpu', cpu, '-L', '/usr/aarch64-linux-gnu', node, 'smoke.js'], { cwd: userProject, env: bareEnv });
-    const result = JSON.parse(out.trim().split('\n').pop());
+    const result = JSON.parse(out.split('\n').find((text) => text.startsWith('{')));
     if (result.arch !== 'arm64' || !result.loadedFrom.includes(path.join('node_modules', 'edgeinfer'))) throw new Error(`unexpected arm64 smoke result ${out}`);
     console.log(out.trim());
   }

@@ -4,6 +4,7 @@
 // pointers, and a few hand-checked values for the reference itself.
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -136,6 +137,16 @@ int32_t ref_q1(float x, float scale, int32_t zp, bool is_signed) {
 
 }  // namespace
 
+EI_TEST("quantize: variants checked / skipped on this CPU") {
+  int checked = 0;
+  for (const QuantizeVariant* v : quantize_variants()) {
+    const bool ok = isa_supported(v->isa);
+    checked += ok;
+    std::printf("  %s %s (isa %s)\n", ok ? "checked" : "skipped (CPU lacks it)", v->name, isa_name(v->isa));
+  }
+  EI_CHECK(checked >= 1);
+}
+
 EI_TEST("quantize reference: hand-checked values") {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   EI_CHECK(ref_q1(2.5f, 1.0f, 0, true) == 2);
@@ -201,6 +212,47 @@ EI_TEST("quantize: per-channel with inner > 1") {
   for (int64_t channels : {1, 2, 3, 5, 16})
     for (int64_t inner : {2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100, 257})
       for (bool s : {true, false}) check_shape(2, channels, inner, s, rng, static_cast<int>((channels + inner) % 16), inner % 2);
+}
+
+EI_TEST("quantize: edge scales (0, denormal, tiny, huge, inf), vector and scalar paths, every variant") {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float edge_scales[] = {0.0f, 1e-45f, 1e-39f, 1e-30f, 3e-8f, 1e30f, std::numeric_limits<float>::max(), inf};
+  std::mt19937 rng(5);
+  for (bool s : {true, false})
+    for (float scale : edge_scales) {
+      const int64_t n = 67;  // 4 x 16 + 3: the 16-, 8-wide and scalar paths
+      const std::vector<float> x = make_input(n, 1.0f, rng);
+      const int32_t zp = s ? -3 : 131;
+      std::vector<uint8_t> want(n), got(n);
+      QuantizeArgs a;
+      a.x = x.data();
+      a.y = want.data();
+      a.y_signed = s;
+      a.inner = n;
+      a.scales = &scale;
+      a.zero_points = &zp;
+      ref().quantize(a);
+      // The same values per channel along the last axis (every lane has its own parameters).
+      std::vector<float> scales(n, scale);
+      std::vector<int32_t> zps(n, zp);
+      QuantizeArgs c = a;
+      c.channels = n;
+      c.inner = 1;
+      c.scales = scales.data();
+      c.zero_points = zps.data();
+      for (const QuantizeVariant* v : quantize_variants()) {
+        if (!isa_supported(v->isa)) continue;
+        for (const QuantizeArgs* args : {&a, &c}) {
+          QuantizeArgs b = *args;
+          b.y = got.data();
+          std::fill(got.begin(), got.end(), 0xAB);
+          v->quantize(b);
+          for (int64_t i = 0; i < n; ++i)
+            EI_CHECK_MSG(got[i] == want[i], std::string(v->name) + " scale=" + std::to_string(scale) +
+                                                " x=" + std::to_string(x[i]) + (args == &c ? " per-channel" : ""));
+        }
+      }
+    }
 }
 
 EI_TEST("dequantize: every byte value, signed and unsigned") {

@@ -1,6 +1,9 @@
 // INT8 GEMM: every compiled variant the CPU supports against a naive triple loop on the unpacked weights.
 // int32 output must match bit for bit; float output within the tolerance stated in check_float below.
 // A is placed right before a PROT_NONE page, so any over-read of the last row faults.
+// Portable across x86-64 and aarch64 (the arm64 build runs it under qemu with several CPU models): the last
+// test prints, per compiled variant, whether it was CHECKED (and on how many problems) or SKIPPED because
+// this CPU lacks its ISA, plus the table's choice, so the ctest log shows which paths really ran.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -14,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "edgeinfer/cpu_features.h"
 #include "edgeinfer/error.h"
 #include "edgeinfer/kernels.h"
 #include "edgeinfer/packed_weights.h"
@@ -22,6 +26,9 @@
 // ------------------------------------------------------------ allocation counting (no-heap test)
 namespace {
 std::atomic<long> g_allocations{0};
+// Problems checked per variant, indexed like gemm_s8_variants() (fixed storage: no allocation).
+constexpr int kMaxVariants = 32;
+long g_checked[kMaxVariants] = {};
 }
 
 void* operator new(std::size_t size) {
@@ -161,6 +168,9 @@ constexpr int32_t kSentinelI = 0x5a5a5a5a;
 // column range [nb, ne), and checks every element (and that nothing outside the range was written).
 void check_problem(const GemmS8Variant* v, const Problem& p, const uint8_t* a, const std::vector<int64_t>& ref,
                    int64_t nb, int64_t ne, Activation act, float a_scale) {
+  const auto all = gemm_s8_variants();
+  for (size_t i = 0; i < all.size() && i < kMaxVariants; ++i)
+    if (all[i] == v) ++g_checked[i];
   const PackedWeightsS8 w = pack(p, v);
   const int64_t ldc = p.n + (p.n % 3);  // sometimes padded
   GemmS8Args g;
@@ -400,6 +410,30 @@ EI_TEST("gemm_s8: a few big shapes") {
   }
 }
 
+EI_TEST("gemm_s8: extremes across K segment boundaries (-128 x -128, 255 x -128, (127 - -128) x 127)") {
+  // The ARM variants pack A in segments of 1024 / 2048 k and keep int32 tiles across segments; the x86
+  // AVX2 variant segments at 2048. Every product at its extreme, every k-tail length around the boundaries.
+  const auto variants = supported_variants();
+  Rng rng(2024);
+  const int64_t ks[] = {1023, 1024, 1025, 1031, 2047, 2048, 2049, 2055, 4097};
+  int t = 0;
+  for (const int64_t k : ks) {
+    for (int mode = 0; mode < 3; ++mode, ++t) {
+      Problem p;
+      p.m = 1 + t % 6;
+      p.k = k;
+      p.n = rng.uniform(1, 40);
+      p.lda = p.k + t % 3;
+      p.a_signed = mode != 1;
+      p.zp = mode == 0 ? 0 : mode == 1 ? 0 : -128;  // s8 -128 x -128; u8 255 x -128; s8 (127 + 128) x 127
+      p.layout = t % 2 ? WeightLayout::kKN : WeightLayout::kNK;
+      p.a_offset = t % 5;
+      fill_weights(p, rng, mode == 2 ? 3 : 2);
+      run_case(variants, p, rng, mode == 0 ? 2 : 3);
+    }
+  }
+}
+
 EI_TEST("gemm_s8: SIMD float output equals the reference bit for bit (no activation, ReLU)") {
   const auto variants = supported_variants();
   Rng rng(5);
@@ -586,6 +620,25 @@ EI_TEST("gemm_s8: no heap allocation on the hot path (1000 calls)") {
   probe = new std::vector<int>(3);
   delete probe;
   EI_CHECK(g_allocations.load() > before);
+}
+
+EI_TEST("gemm_s8: summary of the paths that ran on this CPU") {
+  const char* qemu_cpu = std::getenv("EDGEINFER_QEMU_CPU");
+  std::printf("  cpu features: %s\n", cpu_feature_names(cpu_features()).c_str());
+  if (qemu_cpu != nullptr) std::printf("  emulated CPU model: EDGEINFER_QEMU_CPU=%s\n", qemu_cpu);
+  const auto variants = gemm_s8_variants();
+  for (size_t i = 0; i < variants.size(); ++i) {
+    const GemmS8Variant* v = variants[i];
+    const long n = i < static_cast<size_t>(kMaxVariants) ? g_checked[i] : 0;
+    if (isa_supported(v->isa)) {
+      std::printf("  CHECKED  %-32s isa=%-10s %ld problems against the naive reference\n", v->name, isa_name(v->isa),
+                  n);
+      EI_CHECK_MSG(n > 0, std::string(v->name) + " is supported but was never checked");
+    } else {
+      std::printf("  SKIPPED  %-32s isa=%-10s not supported by this CPU\n", v->name, isa_name(v->isa));
+    }
+  }
+  std::printf("  table choice: %s (kernels().gemm_s8)\n", kernels().gemm_s8->name);
 }
 
 EI_TEST_MAIN()

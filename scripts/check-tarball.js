@@ -96,10 +96,13 @@ if (qemuX64) {
 const qemu = spawnSync('/bin/sh', ['-c', 'command -v qemu-aarch64'], { encoding: 'utf8' }).stdout.trim();
 if (qemu) {
   const node = path.join(fetchPackage(arm64Node.name, arm64Node.version, arm64Node.sha256), 'bin', 'node');
-  for (const cpu of ['cortex-a53', 'max']) {
+  for (const [cpu, expectedGemm] of [['cortex-a53', 'neon'], ['neoverse-n1', 'neondot'], ['max', 'i8mm']]) {
     const out = run(`smoke test, arm64 Node under qemu-aarch64 -cpu ${cpu}`, qemu, ['-cpu', cpu, '-L', '/usr/aarch64-linux-gnu', node, 'smoke.js'], { cwd: userProject, env: bareEnv });
     const result = JSON.parse(out.split('\n').find((text) => text.startsWith('{')));
-    if (result.arch !== 'arm64' || !result.loadedFrom.includes(path.join('node_modules', 'edgeinfer'))) throw new Error(`unexpected arm64 smoke result ${out}`);
+    if (result.arch !== 'arm64' || result.gemmIsa !== expectedGemm || result.mismatches !== 0) {
+      throw new Error(`expected the ${expectedGemm} GEMM on ${cpu}, got ${out}`);
+    }
+    if (!result.loadedFrom.includes(path.join('node_modules', 'edgeinfer'))) throw new Error(`loaded from the wrong place: ${out}`);
     console.log(out.trim());
   }
 } else if (process.env.CI) {

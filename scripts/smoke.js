@@ -21,5 +21,5 @@ for (let i = 0; i < m; i++) {
   }
 }
 const loadedFrom = require.resolve('edgeinfer');
-console.log(JSON.stringify({ arch: info.arch, isa: info.isa, gemm: info.kernels.gemmS8.kernel, features: info.features, mismatches, loadedFrom }));
+console.log(JSON.stringify({ arch: info.arch, isa: info.isa, gemm: info.kernels.gemmS8.kernel, gemmIsa: info.kernels.gemmS8.isa, features: info.features, mismatches, loadedFrom }));
 process.exit(mismatches === 0 ? 0 : 1);

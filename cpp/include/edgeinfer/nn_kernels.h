@@ -1,0 +1,71 @@
+// Float32 GEMM / Conv / pooling kernels and their INT8 (dynamic activation quantization) forms, used by the
+// runtime's executor. Weights are prepared once at model creation (packing, quantization); run() touches
+// only the caller's buffers and a scratch area the caller sizes with scratch_bytes() (from the arena), so
+// an inference allocates nothing. Every kernel has a reference and SIMD variants chosen by the kernel table
+// (EDGEINFER_ISA caps them, as for the other kernels).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "edgeinfer/plan.h"
+
+namespace edgeinfer {
+
+class ThreadPool;  // cpp/runtime/thread_pool.h; null means run on the calling thread
+
+struct ActivationParams {
+  FusedActivation kind = FusedActivation::kNone;
+  float alpha = 0.01f;  // LeakyRelu slope / Clip min
+  float beta = 0.0f;    // Clip max
+};
+
+// y[m, n] = act(alpha * sum_k a[m, k] * w[k, n] + beta * bias[n]); `bias` may be absent.
+class GemmF32 {
+ public:
+  virtual ~GemmF32() = default;
+  // w is [k, n] row-major (trans_b = false) or [n, k] (trans_b = true); bias has n values or is null.
+  static std::unique_ptr<GemmF32> create(const float* w, int64_t k, int64_t n, bool trans_b, const float* bias,
+                                         float alpha, float beta, ActivationParams act);
+  // Precision::kInt8: weights quantized per output channel at creation; activations per tensor per run.
+  static std::unique_ptr<GemmF32> create_int8(const float* w, int64_t k, int64_t n, bool trans_b,
+                                              const float* bias, float alpha, float beta, ActivationParams act);
+  virtual int64_t k() const = 0;
+  virtual int64_t n() const = 0;
+  virtual size_t scratch_bytes(int64_t m) const = 0;
+  virtual size_t weight_bytes() const = 0;
+  virtual const char* kernel_name() const = 0;
+  // a: [m, k] with row stride lda; y: [m, n] with row stride ldy.
+  virtual void run(int64_t m, const float* a, int64_t lda, float* y, int64_t ldy, void* scratch,
+                   ThreadPool* pool) const = 0;
+};
+
+struct ConvShape {
+  int rank = 2;  // spatial rank: 1 or 2 (1-D convs use index 0)
+  int64_t batch = 1, in_channels = 0, out_channels = 0, group = 1;
+  int64_t in_size[2] = {1, 1}, out_size[2] = {1, 1}, kernel[2] = {1, 1};
+  int64_t stride[2] = {1, 1}, pad_begin[2] = {0, 0}, pad_end[2] = {0, 0}, dilation[2] = {1, 1};
+};
+
+// NCHW (NCW) convolution with fused bias and activation.
+class ConvF32 {
+ public:
+  virtual ~ConvF32() = default;
+  // w: [out_channels, in_channels / group, kernel...]; bias: [out_channels] or null.
+  static std::unique_ptr<ConvF32> create(const ConvShape& shape, const float* w, const float* bias, ActivationParams act);
+  static std::unique_ptr<ConvF32> create_int8(const ConvShape& shape, const float* w, const float* bias, ActivationParams act);
+  virtual size_t scratch_bytes() const = 0;
+  virtual size_t weight_bytes() const = 0;
+  virtual const char* kernel_name() const = 0;
+  virtual void run(const float* x, float* y, void* scratch, ThreadPool* pool) const = 0;
+};
+
+struct PoolShape : ConvShape {
+  bool max = true;                 // MaxPool or AveragePool
+  bool count_include_pad = false;  // AveragePool only
+};
+
+void pool_f32(const PoolShape& shape, const float* x, float* y);
+
+}  // namespace edgeinfer

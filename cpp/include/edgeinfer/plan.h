@@ -1,0 +1,102 @@
+// A lowered model: every tensor with a concrete shape and a home (arena offset, constant, input or output
+// slot), and a flat list of steps, each one kernel call. lib/onnx/lower.ts builds it once per set of input
+// shapes; Plan::validate() checks every index, offset, size and attribute before anything runs, so a
+// crafted plan is an error, never an out-of-bounds access.
+//
+// Attribute encoding per op (ints / floats). Axes are already normalised (non-negative); every tensor's
+// dims are final. "act" is a FusedActivation code with its parameters in floats[act_params...].
+//   Unary ops (Relu, Sigmoid, Tanh, Sqrt, Log, Exp, Erf, Neg, Abs, Reciprocal, Floor, Ceil, Not, Identity):
+//       ints = [], floats = []
+//   LeakyRelu: floats = [alpha];  Clip: floats = [min, max];  Gelu: ints = [tanh_approximation]
+//   Cast: dtype of the output tensor gives the target.
+//   Binary with numpy broadcasting (Add, Sub, Mul, Div, Pow, Max, Min, Mod, Equal, Greater, GreaterOrEqual,
+//       Less, LessOrEqual, And, Or, Xor): ints = []   (broadcast from the input and output dims)
+//   Where: inputs [cond(bool), x, y], broadcasting.
+//   ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ReduceL2: ints = [keepdims, axis...]
+//   Softmax, LogSoftmax: ints = [axis]  (opset >= 13 semantics: along one axis)
+//   LayerNorm: inputs [x, scale, bias or -1]; ints = [axis, act]; floats = [epsilon, act params...]
+//       (normalises over dims[axis..rank); act is kNone, kGeluErf or kGeluTanh)
+//   MatMul: inputs [a, b]; numpy-style batched matmul; ints = [act]; floats = [act params...]
+//   Gemm: inputs [a, b, c or -1]; ints = [trans_a, trans_b, act]; floats = [alpha, beta, act params...]
+//       (b constant: packed at creation; c broadcast to [M, N])
+//   Conv: inputs [x, w, b or -1] with x [N, C, spatial...]; ints = [group, act, kernel[r], strides[r],
+//       pads_begin[r], pads_end[r], dilations[r]] for r = rank - 2 (1 or 2); floats = [act params...]
+//   MaxPool, AveragePool: ints = [count_include_pad, kernel[r], strides[r], pads_begin[r], pads_end[r],
+//       dilations[r]]  (output dims already include ceil_mode)
+//   GlobalAveragePool, GlobalMaxPool: ints = []
+//   Transpose: ints = perm
+//   Concat: ints = [axis]      Split: ints = [axis] (sizes from the output dims)
+//   Slice: ints = [starts[rank], steps[rank]] (clamped, per axis; output dims give the counts)
+//   Gather: inputs [data, indices(int32/int64)]; ints = [axis]  (negative indices wrap; out of range fails)
+//   Pad: ints = [mode (0 constant, 1 reflect, 2 edge), pads_begin[rank], pads_end[rank]]; floats = [value]
+//   Expand, Reshape, Flatten, Squeeze, Unsqueeze, Identity: copy (the output dims say the shape); the
+//       planner may give output and input the same offset, then the step is skipped.
+//   If: inputs [cond]; ints = [then_plan, else_plan] (indices into Plan::subplans); outputs are copied
+//       from the chosen subplan's outputs.
+//   QuantizeLinear, DequantizeLinear: inputs [x, scale, zero_point or -1]; ints = [axis]
+//   MatMulS8Dynamic / GemmS8Dynamic / ConvS8Dynamic: as MatMul / Gemm / Conv with float input and output,
+//       int8 per-output-channel weights quantized at creation, activations quantized per call (per tensor,
+//       uint8, from their min/max); ints and floats as for the float op.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgeinfer/packed_weights.h"
+
+namespace edgeinfer {
+
+// ONNX TensorProto.DataType codes.
+enum class DType : uint8_t {
+  kFloat32 = 1, kUint8 = 2, kInt8 = 3, kUint16 = 4, kInt16 = 5, kInt32 = 6, kInt64 = 7,
+  kBool = 9, kFloat16 = 10, kFloat64 = 11, kUint32 = 12, kUint64 = 13,
+};
+size_t dtype_size(DType dtype);  // 0 for unknown codes
+
+enum class FusedActivation : uint8_t {
+  kNone = 0, kRelu = 1, kGeluErf = 2, kGeluTanh = 3, kLeakyRelu = 4 /* alpha */, kSigmoid = 5,
+  kClip = 6 /* min, max */, kTanh = 7,
+};
+
+enum class Storage : uint8_t {
+  kArena = 0,     // offset into the model's arena
+  kConstant = 1,  // bytes owned by the plan (weights, folded constants)
+  kInput = 2,     // bound per run to the caller's buffer (read in place)
+  kOutput = 3,    // bound per run to the caller's buffer (written in place)
+};
+
+struct TensorSlot {
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> dims;
+  Storage storage = Storage::kArena;
+  int64_t offset = 0;   // kArena: byte offset (64-byte aligned)
+  int32_t binding = 0;  // kInput / kOutput: index into the run's inputs / outputs
+  std::shared_ptr<const std::vector<uint8_t>> constant;  // kConstant
+  int64_t elements() const;
+  int64_t bytes() const;
+};
+
+struct Step {
+  std::string op;    // ONNX op name, or a fused name listed above
+  std::string name;  // the source node's name, for errors and profiles
+  std::vector<int32_t> inputs;   // tensor slots; -1 for an omitted optional input
+  std::vector<int32_t> outputs;
+  std::vector<int64_t> ints;
+  std::vector<float> floats;
+};
+
+struct Plan {
+  std::vector<TensorSlot> tensors;
+  std::vector<Step> steps;
+  std::vector<int32_t> inputs;   // slot ids, in binding order
+  std::vector<int32_t> outputs;  // slot ids, in binding order
+  int64_t arena_bytes = 0;
+  // Branches of If steps (root plan only). A subplan uses only `steps` and `outputs`: its tensors live
+  // in the root's table and arena (the planner keeps its intermediates clear of anything live across the
+  // If), and its `outputs` are the slots the If step copies into its own outputs.
+  std::vector<Plan> subplans;
+};
+
+}  // namespace edgeinfer

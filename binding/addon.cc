@@ -4,6 +4,7 @@
 #include "common.h"
 #include "gemm_wrap.h"
 #include "layernorm_wrap.h"
+#include "model_wrap.h"
 #include "packed_weights_wrap.h"
 #include "quantize_wrap.h"
 #include "simd_info.h"
@@ -16,10 +17,14 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   Napi::Function packed = PackedWeightsWrap::define(env);
   state->arena_constructor = Napi::Persistent(arena);
   state->packed_weights_constructor = Napi::Persistent(packed);
+  Napi::Function model = ModelWrap::define(env);
+  state->model_constructor = Napi::Persistent(model);
   env.SetInstanceData<InstanceData>(state);
 
   exports.Set("NativeArena", arena);
   exports.Set("PackedWeights", packed);
+  exports.Set("NativeModel", model);
+  exports.Set("createModel", Napi::Function::New<create_model>(env, "createModel"));
   exports.Set("packWeights", Napi::Function::New<pack_weights>(env, "packWeights"));
   exports.Set("gemmS8", Napi::Function::New<gemm_s8>(env, "gemmS8"));
   exports.Set("quantize", Napi::Function::New<quantize>(env, "quantize"));

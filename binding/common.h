@@ -15,6 +15,7 @@ namespace edgeinfer::binding {
 struct InstanceData {
   Napi::FunctionReference arena_constructor;
   Napi::FunctionReference packed_weights_constructor;
+  Napi::FunctionReference model_constructor;
   bool external_buffers_allowed = true;  // flips to false the first time the runtime refuses one
 };
 

@@ -51,6 +51,76 @@ export interface NativeSimdInfo {
 export const NativeActivation = { None: 0, Relu: 1, GeluErf: 2, GeluTanh: 3 } as const;
 export type NativeActivation = (typeof NativeActivation)[keyof typeof NativeActivation];
 
+/**
+ * One tensor slot of a native plan (cpp/include/edgeinfer/plan.h): ONNX dtype code, concrete dims, and where
+ * it lives: 0 arena (byte `offset`, 64-byte aligned), 1 constant (`constant` bytes), 2 input / 3 output
+ * (`binding` = index into run()'s inputs / outputs).
+ */
+export interface NativePlanTensor {
+  dtype: number;
+  dims: number[];
+  storage: 0 | 1 | 2 | 3;
+  offset: number;
+  binding: number;
+  constant?: ArrayBufferView;
+}
+
+/** One kernel call; attribute encodings per op are documented in plan.h. -1 marks an omitted input. */
+export interface NativePlanStep {
+  op: string;
+  name: string;
+  inputs: number[];
+  outputs: number[];
+  ints: number[];
+  floats: number[];
+}
+
+/** A lowered model for createModel(); the native side validates every field before anything runs. */
+export interface NativePlanDesc {
+  tensors: NativePlanTensor[];
+  steps: NativePlanStep[];
+  inputs: number[];
+  outputs: number[];
+  arenaBytes: number;
+  /** Branches of If steps: their steps use the root's tensors; `outputs` are copied into the If's outputs. */
+  subplans: { steps: NativePlanStep[]; outputs: number[] }[];
+}
+
+/** The brief's name for NativePlanDesc. */
+export type PlanDesc = NativePlanDesc;
+
+export interface NativeModelOptions {
+  threads: number;
+  precision: 'float32' | 'int8';
+}
+
+export interface NativeModelStats {
+  arenaBytes: number;
+  scratchBytes: number;
+  /** Packed / quantized weights owned by the prepared kernels. */
+  weightBytes: number;
+  /** Constant tensors of the plan. */
+  constantBytes: number;
+  runs: number;
+  threads: number;
+  steps: { op: string; name: string; kernel: string }[];
+}
+
+/** A plan prepared for the native executor; made only by createModel(). */
+export interface NativeModel {
+  readonly disposed: boolean;
+  /**
+   * Buffers in binding order, each the typed array of its slot's dtype (float32: Float32Array, int64:
+   * BigInt64Array, bool: Uint8Array, …) with exactly the slot's element count. Inputs are read in place and
+   * outputs written in place; async returns a promise (the buffers must stay untouched until it settles).
+   */
+  run(inputs: ArrayBufferView[], outputs: ArrayBufferView[], async: false): undefined;
+  run(inputs: ArrayBufferView[], outputs: ArrayBufferView[], async: true): Promise<void>;
+  run(inputs: ArrayBufferView[], outputs: ArrayBufferView[], async: boolean): Promise<void> | undefined;
+  stats(): NativeModelStats;
+  dispose(): void;
+}
+
 export interface NativeAddon {
   NativeArena: new (capacity: number, chunkSize: number, initialSize: number) => NativeArena;
   /** Made only by packWeights(); constructing it directly throws. */
@@ -109,6 +179,10 @@ export interface NativeAddon {
   ): Promise<void> | undefined;
   gelu(x: Float32Array, y: Float32Array, n: number, tanhApproximation: boolean, async: boolean): Promise<void> | undefined;
   simdInfo(): NativeSimdInfo;
+  /** Made only by createModel(); constructing it directly throws. */
+  NativeModel: abstract new () => NativeModel;
+  /** Validates the plan (EDGEINFER_MODEL_INVALID / _UNSUPPORTED_OP naming the step) and prepares every step. */
+  createModel(plan: NativePlanDesc, options: NativeModelOptions): NativeModel;
 }
 
 /** The package root: the nearest folder above this file with a package.json (dist/, lib/ or a compiled test tree). */

@@ -49,6 +49,16 @@ extern const LayerNormGeluVariant kLayerNormGeluAvx512;
 #if EDGEINFER_BUILT_LAYERNORM_GELU_NEON
 extern const LayerNormGeluVariant kLayerNormGeluNeon;
 #endif
+extern const GemmF32Variant kGemmF32Ref;
+#if EDGEINFER_BUILT_GEMM_F32_AVX2
+extern const GemmF32Variant kGemmF32Avx2;
+#endif
+#if EDGEINFER_BUILT_GEMM_F32_AVX512
+extern const GemmF32Variant kGemmF32Avx512;
+#endif
+#if EDGEINFER_BUILT_GEMM_F32_NEON
+extern const GemmF32Variant kGemmF32Neon;
+#endif
 
 namespace {
 
@@ -100,6 +110,19 @@ const LayerNormGeluVariant* const kLayerNormGeluVariants[] = {
 #endif
 };
 
+const GemmF32Variant* const kGemmF32Variants[] = {
+    &kGemmF32Ref,
+#if EDGEINFER_BUILT_GEMM_F32_AVX2
+    &kGemmF32Avx2,
+#endif
+#if EDGEINFER_BUILT_GEMM_F32_AVX512
+    &kGemmF32Avx512,
+#endif
+#if EDGEINFER_BUILT_GEMM_F32_NEON
+    &kGemmF32Neon,
+#endif
+};
+
 Isa best_supported_isa() {
   Isa best = Isa::kRef;
   for (Isa isa : {Isa::kAvx2, Isa::kAvxVnni, Isa::kAvx512, Isa::kAvx512Vnni, Isa::kNeon, Isa::kNeonDot, Isa::kI8mm})
@@ -122,6 +145,7 @@ KernelTable build_table() {
   table.gemm_s8 = select_variant(gemm_s8_variants(), table.ceiling);
   table.quantize = select_variant(quantize_variants(), table.ceiling);
   table.layernorm_gelu = select_variant(layernorm_gelu_variants(), table.ceiling);
+  table.gemm_f32 = select_variant(gemm_f32_variants(), table.ceiling);
   return table;
 }
 
@@ -143,10 +167,12 @@ const Variant* select_variant(std::span<const Variant* const> variants, Isa ceil
 template const GemmS8Variant* select_variant(std::span<const GemmS8Variant* const>, Isa);
 template const QuantizeVariant* select_variant(std::span<const QuantizeVariant* const>, Isa);
 template const LayerNormGeluVariant* select_variant(std::span<const LayerNormGeluVariant* const>, Isa);
+template const GemmF32Variant* select_variant(std::span<const GemmF32Variant* const>, Isa);
 
 std::span<const GemmS8Variant* const> gemm_s8_variants() { return kGemmS8Variants; }
 std::span<const QuantizeVariant* const> quantize_variants() { return kQuantizeVariants; }
 std::span<const LayerNormGeluVariant* const> layernorm_gelu_variants() { return kLayerNormGeluVariants; }
+std::span<const GemmF32Variant* const> gemm_f32_variants() { return kGemmF32Variants; }
 
 const KernelTable& kernels() {
   static const KernelTable table = build_table();

@@ -57,6 +57,12 @@ export interface TensorData {
   data: TensorArray;
   /** For string tensors only. */
   strings?: string[];
+  /**
+   * Where the reader found the bytes when the file kept them outside the model (data_location EXTERNAL):
+   * the resolved absolute path, byte offset and length. `data` holds them all the same; the native side
+   * may map the file instead of copying. Informational: the writer always writes data inline.
+   */
+  external?: { path: string; offset: number; length: number };
 }
 
 /** A dimension: a number, or a symbol such as "batch" for a size known only at run time. */

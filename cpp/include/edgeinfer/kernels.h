@@ -9,6 +9,7 @@
 
 #include "edgeinfer/isa.h"
 #include "edgeinfer/packed_weights.h"
+#include "edgeinfer/plan.h"
 
 namespace edgeinfer {
 
@@ -103,16 +104,75 @@ struct LayerNormGeluVariant {
   void (*gelu)(const GeluArgs& args);
 };
 
+// ---------------------------------------------------------------- FP32 GEMM (packed panels)
+// C[m, n] = act(alpha * sum_k A[m, k] * B[k, n] + bias_n[n] + bias_m[m])   (bias_n / bias_m may be null)
+// A: row panels of mr rows packed by gemm_f32_pack_a (panel p at a + p * mr * k, its rows interleaved:
+//    [k][rows_p], rows_p = min(mr, m - p * mr)); for m == 1 the plain row (lda ignored) is that layout.
+// B: kPacked: column panels of nr packed by gemm_f32_pack_b (panel q at b + q * k * nr, [k][nr], zero padded);
+//    kRowMajor: [k, n] row-major with row stride ldb; kIm2col: the columns of an NCHW convolution image
+//    (im2col) gathered per panel into scratch. C is row-major with row stride ldc (elements).
+enum class GemmF32BMode : uint8_t { kPacked, kRowMajor, kIm2col };
+
+// One image of a 2-D convolution (1-D: h = 1) seen as B[k = c * kh * kw, n = out_h * out_w].
+struct Im2colParams {
+  const float* x = nullptr;  // [channels, in_h, in_w]
+  int64_t channels = 0, in_h = 1, in_w = 1, out_h = 1, out_w = 1;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1,
+          dilation_w = 1;
+};
+
+struct GemmF32Args {
+  int64_t m = 0, n = 0, k = 0;
+  const float* a = nullptr;  // packed (see above)
+  GemmF32BMode b_mode = GemmF32BMode::kPacked;
+  const float* b = nullptr;  // kPacked / kRowMajor
+  int64_t ldb = 0;           // kRowMajor
+  const Im2colParams* im2col = nullptr;  // kIm2col
+  float* c = nullptr;
+  int64_t ldc = 0;
+  const float* bias_n = nullptr;
+  const float* bias_m = nullptr;
+  float alpha = 1.0f;
+  FusedActivation activation = FusedActivation::kNone;
+  float act_alpha = 0.01f, act_beta = 0.0f;  // LeakyRelu slope; Clip min / max
+  // Column range [n_begin, n_end) (n_begin a multiple of nr; n_end 0 = n) and the caller's scratch for it
+  // (gemm_f32_scratch_floats(variant, k) floats, 64-byte aligned; one per concurrent call).
+  int64_t n_begin = 0, n_end = 0;
+  float* scratch = nullptr;
+};
+
+struct GemmF32Variant {
+  const char* name;  // f32_gemm_<mr>x<nr>__<isa>
+  Isa isa;
+  int mr, nr;
+  void (*run)(const GemmF32Args& args);
+  // Helpers for the dynamic INT8 paths, in the same ISA: min / max of n floats (NaN ignored) and an
+  // in-place activation over n floats.
+  void (*minmax)(const float* x, int64_t n, float* min_out, float* max_out);
+  void (*activate)(float* y, int64_t n, FusedActivation act, float act_alpha, float act_beta);
+};
+
+size_t gemm_f32_scratch_floats(const GemmF32Variant* variant, int64_t k);
+// Packs W ([k, n] row-major, or [n, k] when trans) into nr-column panels: out has
+// gemm_f32_packed_b_floats(k, n, nr) floats.
+int64_t gemm_f32_packed_b_floats(int64_t k, int64_t n, int nr);
+void gemm_f32_pack_b(const float* w, int64_t k, int64_t n, bool trans, int nr, float* out);
+// Packs A ([m, k], row stride lda, or [k, m] column-major-like when trans: a[kk * lda + i]) into mr-row
+// panels: out has m * k floats.
+void gemm_f32_pack_a(const float* a, int64_t lda, int64_t m, int64_t k, bool trans, int mr, float* out);
+
 // ---------------------------------------------------------------- the table
 // Every variant that was compiled into this binary, reference first, ascending ISA rank.
 std::span<const GemmS8Variant* const> gemm_s8_variants();
 std::span<const QuantizeVariant* const> quantize_variants();
 std::span<const LayerNormGeluVariant* const> layernorm_gelu_variants();
+std::span<const GemmF32Variant* const> gemm_f32_variants();
 
 struct KernelTable {
   const GemmS8Variant* gemm_s8;
   const QuantizeVariant* quantize;
   const LayerNormGeluVariant* layernorm_gelu;
+  const GemmF32Variant* gemm_f32;
   Isa ceiling;          // the highest level allowed (EDGEINFER_ISA, or the CPU's best)
   bool forced;          // EDGEINFER_ISA was set
 };

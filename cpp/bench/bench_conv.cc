@@ -1,0 +1,153 @@
+// FP32 / INT8 Conv and GEMM microbenchmark, single thread: embedding_model-like convolutions (openWakeWord:
+// [1, 1, 76, 32] input, 3x3 / 3x1 / 1x3 convs with 24-96 channels, LeakyReLU 0.2) and GEMM sizes (the wake-word
+// heads 1536 -> 128 -> 128 -> 1 at batch 1 and 16, and a large square GEMM for the fraction of FMA peak).
+// Median time per call; GFLOPS = 2 * MACs / time. The baseline in the same run is our reference variant
+// for GEMMs (f32_gemm_4x8__ref) and FP32 for INT8 rows; `speedup` > 1 means ours is better.
+//   bench_conv [--json]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "edgeinfer/aligned_buffer.h"
+#include "edgeinfer/kernels.h"
+#include "edgeinfer/nn_kernels.h"
+
+using namespace edgeinfer;
+
+namespace {
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+double median_seconds(const std::function<void()>& f) {
+  f();
+  double t0 = now();
+  f();
+  const double one = std::max(now() - t0, 1e-7);
+  const long calls = std::max<long>(1, static_cast<long>(5e-3 / one));
+  std::vector<double> times;
+  for (int s = 0; s < 11; ++s) {
+    t0 = now();
+    for (long c = 0; c < calls; ++c) f();
+    times.push_back((now() - t0) / calls);
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+std::vector<float> rnd(size_t n) {
+  static std::mt19937 rng(7);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+bool g_json = false;
+
+void report(const char* bench, const std::string& name, double macs, double ours, double base, const char* base_name) {
+  const double gflops = 2.0 * macs / ours * 1e-9;
+  if (g_json)
+    std::printf("{\"bench\":\"%s\",\"case\":\"%s\",\"ours\":%.3f,\"baseline\":\"%s\",\"baseline_us\":%.3f,"
+                "\"unit\":\"us\",\"gflops\":%.2f,\"speedup\":%.3f}\n",
+                bench, name.c_str(), ours * 1e6, base_name, base * 1e6, gflops, base / ours);
+  else
+    std::printf("%-8s %-44s %10.2f us %8.2f GFLOPS   %-22s %10.2f us  x%.2f\n", bench, name.c_str(), ours * 1e6,
+                gflops, base_name, base * 1e6, base / ours);
+}
+
+void conv_case(const char* name, int64_t ci, int64_t co, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t ph,
+               int64_t pw, int64_t batch) {
+  ConvShape s;
+  s.rank = 2;
+  s.batch = batch;
+  s.in_channels = ci;
+  s.out_channels = co;
+  s.in_size[0] = h;
+  s.in_size[1] = w;
+  s.kernel[0] = kh;
+  s.kernel[1] = kw;
+  s.pad_begin[0] = s.pad_end[0] = ph;
+  s.pad_begin[1] = s.pad_end[1] = pw;
+  s.out_size[0] = h + 2 * ph - kh + 1;
+  s.out_size[1] = w + 2 * pw - kw + 1;
+  auto x = rnd(static_cast<size_t>(batch * ci * h * w));
+  auto wt = rnd(static_cast<size_t>(co * ci * kh * kw));
+  auto b = rnd(static_cast<size_t>(co));
+  ActivationParams act;
+  act.kind = FusedActivation::kLeakyRelu;
+  act.alpha = 0.2f;
+  std::vector<float> y(static_cast<size_t>(batch * co * s.out_size[0] * s.out_size[1]));
+  auto f32 = ConvF32::create(s, wt.data(), b.data(), act);
+  auto i8 = ConvF32::create_int8(s, wt.data(), b.data(), act);
+  AlignedBuffer sf(f32->scratch_bytes() + 64), si(i8->scratch_bytes() + 64);
+  const double macs = double(batch) * co * s.out_size[0] * s.out_size[1] * ci * kh * kw;
+  const double tf = median_seconds([&] { f32->run(x.data(), y.data(), sf.data(), nullptr); });
+  const double ti = median_seconds([&] { i8->run(x.data(), y.data(), si.data(), nullptr); });
+  char label[128];
+  std::snprintf(label, sizeof label, "%s n%lld %lldx%lldx%lld->%lld k%lldx%lld", name, (long long)batch,
+                (long long)ci, (long long)h, (long long)w, (long long)co, (long long)kh, (long long)kw);
+  report("conv", std::string(label) + " fp32 " + f32->kernel_name(), macs, tf, tf, "self");
+  report("conv", std::string(label) + " int8 " + i8->kernel_name(), macs, ti, tf, "our fp32");
+}
+
+void gemm_case(int64_t m, int64_t k, int64_t n) {
+  auto a = rnd(static_cast<size_t>(m * k));
+  auto w = rnd(static_cast<size_t>(k * n));
+  auto b = rnd(static_cast<size_t>(n));
+  std::vector<float> y(static_cast<size_t>(m * n));
+  ActivationParams act;
+  act.kind = FusedActivation::kRelu;
+  const double macs = double(m) * n * k;
+  char label[96];
+  std::snprintf(label, sizeof label, "m%lld k%lld n%lld relu", (long long)m, (long long)k, (long long)n);
+  // Baseline: the reference variant driven directly.
+  const GemmF32Variant* ref = gemm_f32_variants().front();
+  std::vector<float> packed(static_cast<size_t>(gemm_f32_packed_b_floats(k, n, ref->nr)));
+  gemm_f32_pack_b(w.data(), k, n, true, ref->nr, packed.data());
+  std::vector<float> pa(static_cast<size_t>(m * k));
+  GemmF32Args args;
+  args.m = m; args.n = n; args.k = k; args.a = pa.data(); args.b = packed.data(); args.c = y.data(); args.ldc = n;
+  args.bias_n = b.data(); args.activation = FusedActivation::kRelu;
+  const double tr = macs > 5e8 ? 0 : median_seconds([&] {
+    gemm_f32_pack_a(a.data(), k, m, k, false, ref->mr, pa.data());
+    ref->run(args);
+  });
+  auto f32 = GemmF32::create(w.data(), k, n, true, b.data(), 1.0f, 1.0f, act);
+  auto i8 = GemmF32::create_int8(w.data(), k, n, true, b.data(), 1.0f, 1.0f, act);
+  AlignedBuffer sf(f32->scratch_bytes(m) + 64), si(i8->scratch_bytes(m) + 64);
+  const double tf = median_seconds([&] { f32->run(m, a.data(), k, y.data(), n, sf.data(), nullptr); });
+  const double ti = median_seconds([&] { i8->run(m, a.data(), k, y.data(), n, si.data(), nullptr); });
+  report("gemm", std::string(label) + " fp32 " + f32->kernel_name(), macs, tf, tr > 0 ? tr : tf,
+         tr > 0 ? "f32_gemm_4x8__ref" : "self");
+  report("gemm", std::string(label) + " int8 " + i8->kernel_name(), macs, ti, tf, "our fp32");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--json") == 0) g_json = true;
+  if (!g_json) std::printf("table choice: %s (single thread)\n", kernels().gemm_f32->name);
+  for (int64_t batch : {1, 16}) {
+    conv_case("emb-conv0", 1, 24, 76, 32, 3, 3, 0, 0, batch);
+    conv_case("emb-3x1", 24, 24, 74, 30, 3, 1, 0, 0, batch);
+    conv_case("emb-1x3", 24, 48, 36, 14, 1, 3, 0, 0, batch);
+    conv_case("emb-3x1", 48, 48, 34, 12, 3, 1, 0, 0, batch);
+    conv_case("emb-1x3", 48, 72, 16, 5, 1, 3, 0, 0, batch);
+    conv_case("emb-3x1", 72, 96, 14, 3, 3, 1, 0, 0, batch);
+    conv_case("emb-3x3p", 64, 64, 17, 13, 3, 3, 1, 1, batch);
+  }
+  gemm_case(1, 1536, 128);
+  gemm_case(1, 128, 128);
+  gemm_case(1, 128, 1);
+  gemm_case(16, 1536, 128);
+  gemm_case(16, 128, 128);
+  gemm_case(384, 384, 384);
+  gemm_case(1024, 1024, 1024);
+  return 0;
+}

@@ -1,0 +1,355 @@
+// ConvF32 (NCHW / NCW, groups, strides, pads, dilations) with fused bias + activation:
+//  - float, in_channels / group > 1: weights packed once as the A operand (mr-row panels, one GEMM per
+//    group), the image as B: pointwise convs (1x1, stride 1, no pad) read X[c, h*w] in place, the others
+//    gather im2col column panels into per-thread scratch inside the GEMM driver. Y[oc, h*w] is NCHW.
+//  - depthwise (in_channels / group == 1, any multiplier): a direct loop per output channel.
+//  - INT8 (create_int8): weights int8 per output channel (scale = max|w| / 127), reordered to k = (kh, kw, c);
+//    per run the whole input is quantized to uint8 (per tensor, asymmetric, from its min / max) into an
+//    NHWC copy, im2col rows are byte copies (padding = zero point; pointwise convs use the copy in place),
+//    gemm_s8 writes [h*w, oc] floats into scratch and the transpose back to NCHW applies the activations
+//    gemm_s8 does not fuse. Depthwise convs stay float (they are memory bound), and so do convs with
+//    k = in_channels / group * kernel < 64 or fewer than 32 output channels per group (faster in float).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "edgeinfer/aligned_buffer.h"
+#include "edgeinfer/error.h"
+#include "edgeinfer/kernels.h"
+#include "edgeinfer/nn_kernels.h"
+#include "edgeinfer/packed_weights.h"
+#include "kernels/conv/conv_shape.h"
+#include "kernels/gemm_f32/gemm_f32_internal.h"
+#include "runtime/thread_pool.h"
+
+namespace edgeinfer {
+
+namespace {
+
+using conv_detail::Conv2d;
+using namespace gemm_f32_detail;
+constexpr ErrorCode kBad = ErrorCode::kInvalidArgument;
+
+void check_weights(const Conv2d& c, const float* w, const float* bias, ActivationParams act) {
+  require(w != nullptr, kBad, "Conv: weights are null");
+  require(static_cast<uint8_t>(act.kind) <= static_cast<uint8_t>(FusedActivation::kTanh), kBad,
+          "Conv: unknown fused activation");
+  (void)c;
+  (void)bias;
+}
+
+AlignedBuffer copy_bias(const float* bias, int64_t n) {
+  AlignedBuffer b(sizeof(float) * static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) b.as<float>()[i] = bias != nullptr ? bias[i] : 0.0f;
+  return b;
+}
+
+// ------------------------------------------------------------------ float, GEMM based
+class ConvGemmF32 final : public ConvF32 {
+ public:
+  ConvGemmF32(const Conv2d& c, const float* w, const float* bias, ActivationParams act)
+      : c_(c), variant_(kernels().gemm_f32), act_(act), has_bias_(bias != nullptr) {
+    const int64_t kg = c.k_g(), mg = c.out_c_g;
+    weights_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(c.out_c * kg));
+    for (int64_t g = 0; g < c.group; ++g)
+      gemm_f32_pack_a(w + g * mg * kg, kg, mg, kg, false, variant_->mr, weights_.as<float>() + g * mg * kg);
+    bias_ = copy_bias(bias, c.out_c);
+    slot_floats_ = align_up(gemm_f32_scratch_floats(variant_, kg) * sizeof(float)) / sizeof(float);
+  }
+  size_t scratch_bytes() const override { return sizeof(float) * slot_floats_ * kMaxSlots; }
+  size_t weight_bytes() const override { return weights_.size() + bias_.size(); }
+  const char* kernel_name() const override { return variant_->name; }
+
+  void run(const float* x, float* y, void* scratch, ThreadPool* pool) const override {
+    require(x != nullptr && y != nullptr && scratch != nullptr, kBad, "Conv: null buffer");
+    const Conv2d& c = c_;
+    const int64_t kg = c.k_g(), mg = c.out_c_g;
+    const bool pointwise = c.pointwise();
+    for (int64_t b = 0; b < c.batch; ++b) {
+      for (int64_t g = 0; g < c.group; ++g) {
+        const float* xg = x + (b * c.in_c + g * c.in_c_g) * c.in_plane();
+        Im2colParams p;
+        p.x = xg;
+        p.channels = c.in_c_g;
+        p.in_h = c.ih; p.in_w = c.iw; p.out_h = c.oh; p.out_w = c.ow;
+        p.kernel_h = c.kh; p.kernel_w = c.kw; p.stride_h = c.sh; p.stride_w = c.sw;
+        p.pad_h = c.ph; p.pad_w = c.pw; p.dilation_h = c.dh; p.dilation_w = c.dw;
+        GemmF32Args args;
+        args.m = mg;
+        args.n = c.out_plane();
+        args.k = kg;
+        args.a = weights_.as<float>() + g * mg * kg;
+        if (pointwise) {
+          args.b_mode = GemmF32BMode::kRowMajor;
+          args.b = xg;
+          args.ldb = c.in_plane();
+        } else {
+          args.b_mode = GemmF32BMode::kIm2col;
+          args.im2col = &p;
+        }
+        args.c = y + (b * c.out_c + g * mg) * c.out_plane();
+        args.ldc = c.out_plane();
+        args.bias_m = has_bias_ ? bias_.as<float>() + g * mg : nullptr;
+        args.activation = act_.kind;
+        args.act_alpha = act_.alpha;
+        args.act_beta = act_.beta;
+        run_split_n(variant_, args, mg * kg * c.out_plane(), pool, static_cast<float*>(scratch), slot_floats_,
+                    kMaxSlots);
+      }
+    }
+  }
+
+ private:
+  Conv2d c_;
+  const GemmF32Variant* variant_;
+  ActivationParams act_;
+  bool has_bias_;
+  AlignedBuffer weights_, bias_;
+  size_t slot_floats_;
+};
+
+// ------------------------------------------------------------------ float, depthwise (direct)
+class ConvDepthwiseF32 final : public ConvF32 {
+ public:
+  ConvDepthwiseF32(const Conv2d& c, const float* w, const float* bias, ActivationParams act)
+      : c_(c), helper_(kernels().gemm_f32), act_(act) {
+    weights_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(c.out_c * c.kh * c.kw));
+    std::memcpy(weights_.data(), w, weights_.size());
+    bias_ = copy_bias(bias, c.out_c);
+  }
+  size_t scratch_bytes() const override { return 0; }
+  size_t weight_bytes() const override { return weights_.size() + bias_.size(); }
+  const char* kernel_name() const override { return "f32_dwconv_direct"; }
+
+  void run(const float* x, float* y, void* scratch, ThreadPool* pool) const override {
+    require(x != nullptr && y != nullptr, kBad, "Conv: null buffer");
+    const Conv2d& c = c_;
+    const int64_t count = c.batch * c.out_c;
+    auto body = [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) channel(x, y, i / c.out_c, i % c.out_c);
+    };
+    if (pool != nullptr && pool->threads() > 1 && count > 1 &&
+        count * c.out_plane() * c.kh * c.kw >= kParallelMacs)
+      pool->parallel_for(count, 1, body);
+    else
+      body(0, count);
+  }
+
+ private:
+  void channel(const float* x, float* y, int64_t b, int64_t oc) const {
+    const Conv2d& c = c_;
+    const int64_t ic = oc / c.out_c_g;  // in_c_g == 1: the group's only input channel
+    const float* xp = x + (b * c.in_c + ic) * c.in_plane();
+    float* yp = y + (b * c.out_c + oc) * c.out_plane();
+    const float* wk = weights_.as<float>() + oc * c.kh * c.kw;
+    const float bias = bias_.as<float>()[oc];
+    for (int64_t oh = 0; oh < c.oh; ++oh) {
+      float* yr = yp + oh * c.ow;
+      for (int64_t o = 0; o < c.ow; ++o) yr[o] = bias;
+      for (int64_t kh = 0; kh < c.kh; ++kh) {
+        const int64_t ih = oh * c.sh - c.ph + kh * c.dh;
+        if (ih < 0 || ih >= c.ih) continue;
+        const float* xr = xp + ih * c.iw;
+        for (int64_t kw = 0; kw < c.kw; ++kw) {
+          const float wv = wk[kh * c.kw + kw];
+          const int64_t iw0 = kw * c.dw - c.pw;  // iw = o * sw + iw0
+          const int64_t lo = iw0 >= 0 ? 0 : (-iw0 + c.sw - 1) / c.sw;
+          const int64_t hi = std::min<int64_t>(c.ow, c.iw - 1 - iw0 < 0 ? 0 : (c.iw - 1 - iw0) / c.sw + 1);
+          if (c.sw == 1) {
+            const float* xs = xr + iw0;
+            for (int64_t o = lo; o < hi; ++o) yr[o] += wv * xs[o];
+          } else {
+            for (int64_t o = lo; o < hi; ++o) yr[o] += wv * xr[o * c.sw + iw0];
+          }
+        }
+      }
+    }
+    helper_->activate(yp, c.out_plane(), act_.kind, act_.alpha, act_.beta);
+  }
+
+  Conv2d c_;
+  const GemmF32Variant* helper_;
+  ActivationParams act_;
+  AlignedBuffer weights_, bias_;
+};
+
+// ------------------------------------------------------------------ INT8 (dynamic activations)
+class ConvS8Dynamic final : public ConvF32 {
+ public:
+  ConvS8Dynamic(const Conv2d& c, const float* w, const float* bias, ActivationParams act)
+      : c_(c), helper_(kernels().gemm_f32), act_(act), s8_act_(s8_activation(act.kind)) {
+    const int64_t kg = c.k_g(), mg = c.out_c_g, kernel = c.kh * c.kw;
+    std::vector<int8_t> q(static_cast<size_t>(mg * kg));
+    std::vector<float> scales(static_cast<size_t>(mg)), b(static_cast<size_t>(mg));
+    for (int64_t g = 0; g < c.group; ++g) {
+      for (int64_t o = 0; o < mg; ++o) {
+        const int64_t oc = g * mg + o;
+        const float* wo = w + oc * kg;  // [in_c_g][kh][kw]
+        float mx = 0.0f;
+        for (int64_t i = 0; i < kg; ++i) mx = std::max(mx, std::fabs(wo[i]));
+        require(std::isfinite(mx), kBad, "Conv: weights must be finite");
+        const float s = mx > 0.0f ? mx / 127.0f : 1.0f;
+        scales[o] = s;
+        b[o] = bias != nullptr ? bias[oc] : 0.0f;
+        for (int64_t ci = 0; ci < c.in_c_g; ++ci)
+          for (int64_t r = 0; r < kernel; ++r)
+            q[o * kg + r * c.in_c_g + ci] =
+                static_cast<int8_t>(std::clamp(std::nearbyint(wo[ci * kernel + r] / s), -127.0f, 127.0f));
+      }
+      PackWeightsArgs pa;
+      pa.weights = q.data();
+      pa.k = kg;
+      pa.n = mg;
+      pa.layout = WeightLayout::kNK;
+      pa.scales = scales.data();
+      pa.scale_count = mg;
+      pa.bias = b.data();
+      packed_.push_back(pack_weights_s8(pa));
+    }
+    xq_bytes_ = align_up(static_cast<size_t>(c.in_c * c.in_plane()));
+    col_bytes_ = c.pointwise() ? 0 : align_up(static_cast<size_t>(c.out_plane() * kg));
+    out_bytes_ = align_up(sizeof(float) * static_cast<size_t>(c.out_plane() * mg));
+  }
+  size_t scratch_bytes() const override { return 2 * xq_bytes_ + col_bytes_ + out_bytes_; }
+  size_t weight_bytes() const override {
+    size_t total = 0;
+    for (const auto& p : packed_) total += p.bytes();
+    return total;
+  }
+  const char* kernel_name() const override { return packed_.front().variant->name; }
+
+  void run(const float* x, float* y, void* scratch, ThreadPool* pool) const override {
+    require(x != nullptr && y != nullptr && scratch != nullptr, kBad, "Conv: null buffer");
+    const Conv2d& c = c_;
+    auto* base = static_cast<uint8_t*>(scratch);
+    uint8_t* planar = base;               // [C][H*W] uint8
+    uint8_t* xq = base + xq_bytes_;       // [H*W][C] uint8
+    uint8_t* col = xq + xq_bytes_;        // [out positions][k_g]
+    float* out = reinterpret_cast<float*>(col + col_bytes_);  // [out positions][out_c_g]
+    float lo, hi;
+    helper_->minmax(x, c.batch * c.in_c * c.in_plane(), &lo, &hi);
+    const QuantParams qp = choose_u8_params(lo, hi);
+    const uint8_t zp = static_cast<uint8_t>(qp.zero_point);
+    const int64_t plane = c.in_plane(), kg = c.k_g(), mg = c.out_c_g, op = c.out_plane();
+    for (int64_t b = 0; b < c.batch; ++b) {
+      QuantizeArgs q;
+      q.x = x + b * c.in_c * plane;
+      q.y = planar;
+      q.y_signed = false;
+      q.inner = c.in_c * plane;
+      q.scales = &qp.scale;
+      q.zero_points = &qp.zero_point;
+      kernels().quantize->quantize(q);
+      transpose_u8(planar, xq, c.in_c, plane);
+      for (int64_t g = 0; g < c.group; ++g) {
+        float* yg = y + (b * c.out_c + g * mg) * op;
+        auto chunk = [&](int64_t p0, int64_t p1) {
+          GemmS8Args args;
+          args.m = p1 - p0;
+          if (c.pointwise()) {
+            args.a = xq + p0 * c.in_c + g * c.in_c_g;
+            args.lda = c.in_c;
+          } else {
+            im2col_rows(xq, col, g, p0, p1, zp);
+            args.a = col + p0 * kg;
+            args.lda = kg;
+          }
+          args.a_signed = false;
+          args.a_zero_point = qp.zero_point;
+          args.w = &packed_[static_cast<size_t>(g)];
+          args.c_f32 = out + p0 * mg;
+          args.ldc = mg;
+          args.a_scale = qp.scale;
+          args.activation = s8_act_;
+          gemm_s8(args);
+          // [p][oc] -> y[oc][p], then the activation gemm_s8 did not fuse.
+          for (int64_t o = 0; o < mg; ++o) {
+            float* yo = yg + o * op;
+            for (int64_t p = p0; p < p1; ++p) yo[p] = out[p * mg + o];
+            if (s8_act_ == Activation::kNone && act_.kind != FusedActivation::kNone)
+              helper_->activate(yo + p0, p1 - p0, act_.kind, act_.alpha, act_.beta);
+          }
+        };
+        const int64_t macs = op * kg * mg;
+        const int64_t t = (pool != nullptr && pool->threads() > 1 && macs >= 4 * kParallelMacs)
+                              ? std::min<int64_t>(pool->threads(), (op + 15) / 16)
+                              : 1;
+        if (t <= 1) {
+          chunk(0, op);
+        } else {
+          pool->parallel_for(t, 1, [&](int64_t begin, int64_t end) {
+            for (int64_t s = begin; s < end; ++s) {
+              const int64_t p0 = op * s / t, p1 = op * (s + 1) / t;
+              if (p1 > p0) chunk(p0, p1);
+            }
+          });
+        }
+      }
+    }
+  }
+
+ private:
+  static void transpose_u8(const uint8_t* src, uint8_t* dst, int64_t channels, int64_t plane) {
+    constexpr int64_t kBlock = 64;
+    for (int64_t p0 = 0; p0 < plane; p0 += kBlock) {
+      const int64_t p1 = std::min(plane, p0 + kBlock);
+      for (int64_t ch = 0; ch < channels; ++ch) {
+        const uint8_t* s = src + ch * plane;
+        for (int64_t p = p0; p < p1; ++p) dst[p * channels + ch] = s[p];
+      }
+    }
+  }
+
+  // Rows [p0, p1) of the NHWC im2col for group g: row p holds, for (kh, kw, c), xq[ih][iw][g * in_c_g + c].
+  void im2col_rows(const uint8_t* xq, uint8_t* col, int64_t g, int64_t p0, int64_t p1, uint8_t zp) const {
+    const Conv2d& c = c_;
+    const int64_t kg = c.k_g(), cg = c.in_c_g;
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t oh = p / c.ow, ow = p % c.ow;
+      uint8_t* row = col + p * kg;
+      for (int64_t kh = 0; kh < c.kh; ++kh) {
+        const int64_t ih = oh * c.sh - c.ph + kh * c.dh;
+        for (int64_t kw = 0; kw < c.kw; ++kw) {
+          const int64_t iw = ow * c.sw - c.pw + kw * c.dw;
+          uint8_t* d = row + (kh * c.kw + kw) * cg;
+          if (ih < 0 || ih >= c.ih || iw < 0 || iw >= c.iw)
+            std::memset(d, zp, static_cast<size_t>(cg));
+          else
+            std::memcpy(d, xq + (ih * c.iw + iw) * c.in_c + g * cg, static_cast<size_t>(cg));
+        }
+      }
+    }
+  }
+
+  Conv2d c_;
+  const GemmF32Variant* helper_;
+  ActivationParams act_;
+  Activation s8_act_;
+  std::vector<PackedWeightsS8> packed_;
+  size_t xq_bytes_, col_bytes_, out_bytes_;
+};
+
+}  // namespace
+
+std::unique_ptr<ConvF32> ConvF32::create(const ConvShape& shape, const float* w, const float* bias,
+                                         ActivationParams act) {
+  const Conv2d c = conv_detail::normalize(shape, "Conv");
+  check_weights(c, w, bias, act);
+  if (c.in_c_g == 1 && c.group > 1) return std::make_unique<ConvDepthwiseF32>(c, w, bias, act);
+  return std::make_unique<ConvGemmF32>(c, w, bias, act);
+}
+
+std::unique_ptr<ConvF32> ConvF32::create_int8(const ConvShape& shape, const float* w, const float* bias,
+                                              ActivationParams act) {
+  const Conv2d c = conv_detail::normalize(shape, "Conv");
+  check_weights(c, w, bias, act);
+  if (c.in_c_g == 1 && c.group > 1) return std::make_unique<ConvDepthwiseF32>(c, w, bias, act);
+  // Tiny reductions or few output channels: quantizing, the byte im2col and the transpose cost more than the
+  // INT8 GEMM saves (bench_conv: 1->24 3x3 and 24->24 3x1 are faster in float), so those stay float.
+  if (c.k_g() < 64 || c.out_c_g < 32) return std::make_unique<ConvGemmF32>(c, w, bias, act);
+  return std::make_unique<ConvS8Dynamic>(c, w, bias, act);
+}
+
+}  // namespace edgeinfer

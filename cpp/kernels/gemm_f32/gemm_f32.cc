@@ -1,0 +1,171 @@
+// GemmF32: float GEMM with packed weights (FP32) and its dynamic INT8 form (weights int8 per output channel
+// at creation, activations uint8 per tensor per run, through gemm_s8). Portable glue: the math runs in the
+// variants chosen by the kernel table.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "edgeinfer/aligned_buffer.h"
+#include "edgeinfer/error.h"
+#include "edgeinfer/kernels.h"
+#include "edgeinfer/nn_kernels.h"
+#include "edgeinfer/packed_weights.h"
+#include "kernels/gemm_f32/gemm_f32_internal.h"
+#include "runtime/thread_pool.h"
+
+namespace edgeinfer {
+
+namespace {
+
+constexpr ErrorCode kBad = ErrorCode::kInvalidArgument;
+constexpr int64_t kMaxDim = int64_t{1} << 24;
+
+void check_common(const float* w, int64_t k, int64_t n, const float* bias, float alpha, float beta,
+                  ActivationParams act) {
+  require(w != nullptr, kBad, "Gemm: weights are null");
+  require(k > 0 && n > 0 && k <= kMaxDim && n <= kMaxDim && k * n <= (int64_t{1} << 32), kBad,
+          "Gemm: bad weight dimensions");
+  require(std::isfinite(alpha) && std::isfinite(beta), kBad, "Gemm: alpha and beta must be finite");
+  require(static_cast<uint8_t>(act.kind) <= static_cast<uint8_t>(FusedActivation::kTanh), kBad,
+          "Gemm: unknown fused activation");
+  (void)bias;
+}
+
+class GemmF32Impl final : public GemmF32 {
+ public:
+  GemmF32Impl(const float* w, int64_t k, int64_t n, bool trans_b, const float* bias, float alpha, float beta,
+              ActivationParams act)
+      : variant_(kernels().gemm_f32), k_(k), n_(n), alpha_(alpha), act_(act) {
+    packed_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(gemm_f32_packed_b_floats(k, n, variant_->nr)));
+    gemm_f32_pack_b(w, k, n, trans_b, variant_->nr, packed_.as<float>());
+    if (bias != nullptr) {
+      bias_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(n));
+      for (int64_t j = 0; j < n; ++j) bias_.as<float>()[j] = beta * bias[j];
+    }
+  }
+  int64_t k() const override { return k_; }
+  int64_t n() const override { return n_; }
+  size_t scratch_bytes(int64_t m) const override {
+    return m > 1 ? align_up(sizeof(float) * static_cast<size_t>(m * k_)) : 0;
+  }
+  size_t weight_bytes() const override { return packed_.size() + bias_.size(); }
+  const char* kernel_name() const override { return variant_->name; }
+
+  void run(int64_t m, const float* a, int64_t lda, float* y, int64_t ldy, void* scratch,
+           ThreadPool* pool) const override {
+    require(m >= 0 && (m <= 1 || lda >= k_) && (m <= 1 || ldy >= n_), kBad, "Gemm: bad run arguments");
+    if (m == 0) return;
+    require(a != nullptr && y != nullptr && (m == 1 || scratch != nullptr), kBad, "Gemm: null buffer");
+    GemmF32Args args;
+    args.m = m;
+    args.n = n_;
+    args.k = k_;
+    if (m == 1) {
+      args.a = a;
+    } else {
+      gemm_f32_pack_a(a, lda, m, k_, false, variant_->mr, static_cast<float*>(scratch));
+      args.a = static_cast<const float*>(scratch);
+    }
+    args.b_mode = GemmF32BMode::kPacked;
+    args.b = packed_.as<float>();
+    args.c = y;
+    args.ldc = ldy;
+    args.bias_n = bias_.size() != 0 ? bias_.as<float>() : nullptr;
+    args.alpha = alpha_;
+    args.activation = act_.kind;
+    args.act_alpha = act_.alpha;
+    args.act_beta = act_.beta;
+    gemm_f32_detail::run_split_n(variant_, args, m * n_ * k_, pool);
+  }
+
+ private:
+  const GemmF32Variant* variant_;
+  int64_t k_, n_;
+  float alpha_;
+  ActivationParams act_;
+  AlignedBuffer packed_, bias_;
+};
+
+class GemmS8DynamicImpl final : public GemmF32 {
+ public:
+  GemmS8DynamicImpl(const float* w, int64_t k, int64_t n, bool trans_b, const float* bias, float alpha,
+                    float beta, ActivationParams act)
+      : helper_(kernels().gemm_f32), k_(k), n_(n), act_(act) {
+    // w' = alpha * w, quantized symmetric per output column: scale = max|w'| / 127.
+    std::vector<int8_t> q(static_cast<size_t>(k * n));
+    std::vector<float> scales(static_cast<size_t>(n));
+    std::vector<float> b(static_cast<size_t>(n), 0.0f);
+    auto at = [&](int64_t kk, int64_t j) { return alpha * (trans_b ? w[j * k + kk] : w[kk * n + j]); };
+    for (int64_t j = 0; j < n; ++j) {
+      float mx = 0.0f;
+      for (int64_t kk = 0; kk < k; ++kk) mx = std::max(mx, std::fabs(at(kk, j)));
+      require(std::isfinite(mx), kBad, "Gemm: weights must be finite");
+      const float s = mx > 0.0f ? mx / 127.0f : 1.0f;
+      scales[j] = s;
+      for (int64_t kk = 0; kk < k; ++kk)
+        q[kk * n + j] = static_cast<int8_t>(std::clamp(std::nearbyint(at(kk, j) / s), -127.0f, 127.0f));
+      if (bias != nullptr) b[j] = beta * bias[j];
+    }
+    PackWeightsArgs pa;
+    pa.weights = q.data();
+    pa.k = k;
+    pa.n = n;
+    pa.layout = WeightLayout::kKN;
+    pa.scales = scales.data();
+    pa.scale_count = n;
+    pa.bias = b.data();
+    packed_ = pack_weights_s8(pa);
+    s8_act_ = gemm_f32_detail::s8_activation(act.kind);
+  }
+  int64_t k() const override { return k_; }
+  int64_t n() const override { return n_; }
+  size_t scratch_bytes(int64_t m) const override { return align_up(static_cast<size_t>(std::max<int64_t>(m, 1) * k_)); }
+  size_t weight_bytes() const override { return packed_.bytes(); }
+  const char* kernel_name() const override { return packed_.variant->name; }
+
+  void run(int64_t m, const float* a, int64_t lda, float* y, int64_t ldy, void* scratch,
+           ThreadPool* pool) const override {
+    require(m >= 0 && (m <= 1 || lda >= k_) && (m <= 1 || ldy >= n_), kBad, "Gemm: bad run arguments");
+    if (m == 0) return;
+    require(a != nullptr && y != nullptr && scratch != nullptr, kBad, "Gemm: null buffer");
+    auto* aq = static_cast<uint8_t*>(scratch);
+    const gemm_f32_detail::QuantParams qp = gemm_f32_detail::quantize_rows_u8(helper_, a, m, k_, lda, aq, k_);
+    GemmS8Args args;
+    args.m = m;
+    args.a = aq;
+    args.lda = k_;
+    args.a_signed = false;
+    args.a_zero_point = qp.zero_point;
+    args.w = &packed_;
+    args.c_f32 = y;
+    args.ldc = m == 1 ? n_ : ldy;
+    args.a_scale = qp.scale;
+    args.activation = s8_act_;
+    gemm_f32_detail::run_s8_split_n(args, m * n_ * k_, pool, helper_, act_, s8_act_);
+  }
+
+ private:
+  const GemmF32Variant* helper_;
+  int64_t k_, n_;
+  ActivationParams act_;
+  Activation s8_act_;
+  PackedWeightsS8 packed_;
+};
+
+}  // namespace
+
+std::unique_ptr<GemmF32> GemmF32::create(const float* w, int64_t k, int64_t n, bool trans_b, const float* bias,
+                                         float alpha, float beta, ActivationParams act) {
+  check_common(w, k, n, bias, alpha, beta, act);
+  return std::make_unique<GemmF32Impl>(w, k, n, trans_b, bias, alpha, beta, act);
+}
+
+std::unique_ptr<GemmF32> GemmF32::create_int8(const float* w, int64_t k, int64_t n, bool trans_b,
+                                              const float* bias, float alpha, float beta, ActivationParams act) {
+  check_common(w, k, n, bias, alpha, beta, act);
+  return std::make_unique<GemmS8DynamicImpl>(w, k, n, trans_b, bias, alpha, beta, act);
+}
+
+}  // namespace edgeinfer

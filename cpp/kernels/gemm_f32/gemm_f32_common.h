@@ -1,0 +1,184 @@
+// Internal helpers shared by the FP32 GEMM variants (not a public header): the scalar activations (the
+// definition the SIMD epilogues follow), the im2col panel gatherer and the blocked driver that walks the
+// column panels of B and the row panels of A and calls a variant's register tile.
+//
+// Driver: for each nr-column panel in [n_begin, n_end): get the panel as [k][nr] floats (packed weights in
+// place; a full row-major panel in place with its row stride; otherwise gathered into scratch, zero padded),
+// then for each mr-row panel of A run tile<rows>(k, a_panel, b_panel, ldb, c, ldc, cols, epilogue).
+// Tiles compute full panels (B padding is zero) and store only `cols` columns.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "edgeinfer/kernels.h"
+
+namespace edgeinfer::gemm_f32_detail {
+
+// Included by files compiled with different ISA flags: internal linkage only.
+namespace {
+
+struct Epilogue {
+  float alpha;
+  const float* bias_n;  // already offset to the tile's first column, or null
+  const float* bias_m;  // already offset to the tile's first row, or null
+  FusedActivation act;
+  float act_alpha, act_beta;
+};
+
+inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+inline float activate_scalar(float x, FusedActivation act, float a, float b) {
+  switch (act) {
+    case FusedActivation::kNone: return x;
+    case FusedActivation::kRelu: return x > 0.0f ? x : 0.0f;
+    case FusedActivation::kLeakyRelu: return x >= 0.0f ? x : x * a;
+    case FusedActivation::kSigmoid: return sigmoid_scalar(x);
+    case FusedActivation::kClip: return std::fmin(std::fmax(x, a), b);
+    case FusedActivation::kTanh: return std::tanh(x);
+    case FusedActivation::kGeluErf: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
+    case FusedActivation::kGeluTanh: {
+      const float inner = 0.79788456080286536f * (x + 0.044715f * x * x * x);
+      return 0.5f * x * (1.0f + std::tanh(inner));
+    }
+  }
+  return x;
+}
+
+inline void minmax_scalar(const float* x, int64_t n, float* mn, float* mx) {
+  float lo = INFINITY, hi = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    lo = v < lo ? v : lo;  // NaN compares false: ignored
+    hi = v > hi ? v : hi;
+  }
+  *mn = lo;
+  *mx = hi;
+}
+
+inline void activate_scalar_n(float* y, int64_t n, FusedActivation act, float a, float b) {
+  if (act == FusedActivation::kNone) return;
+  for (int64_t i = 0; i < n; ++i) y[i] = activate_scalar(y[i], act, a, b);
+}
+
+// Gathers columns [j0, j0 + cols) of the im2col matrix of `p` into out[k][nr] (zero padded to nr).
+// k rows are ordered (channel, kernel_h, kernel_w). Columns are split into segments of one output row each,
+// so that stride-1 rows are plain copies with zero-filled borders.
+inline void im2col_panel(const Im2colParams& p, int64_t j0, int cols, int nr, float* out) {
+  struct Segment {
+    int64_t oh, ow, count, dst;
+  };
+  Segment segs[64];  // nr <= 64 columns: at most nr segments
+  int nseg = 0;
+  {
+    int64_t j = j0, dst = 0, left = cols;
+    while (left > 0) {
+      const int64_t oh = j / p.out_w, ow = j % p.out_w;
+      const int64_t count = std::min<int64_t>(left, p.out_w - ow);
+      segs[nseg++] = {oh, ow, count, dst};
+      j += count;
+      dst += count;
+      left -= count;
+    }
+  }
+  const int64_t plane = p.in_h * p.in_w;
+  const int64_t kernel = p.kernel_h * p.kernel_w;
+  const int64_t k = p.channels * kernel;
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const int64_t c = kk / kernel, r = kk % kernel;
+    const int64_t kh = r / p.kernel_w, kw = r % p.kernel_w;
+    const float* xc = p.x + c * plane;
+    float* o = out + kk * nr;
+    if (cols < nr) std::memset(o + cols, 0, sizeof(float) * static_cast<size_t>(nr - cols));
+    for (int s = 0; s < nseg; ++s) {
+      const Segment& sg = segs[s];
+      float* d = o + sg.dst;
+      const int64_t ih = sg.oh * p.stride_h - p.pad_h + kh * p.dilation_h;
+      if (ih < 0 || ih >= p.in_h) {
+        std::memset(d, 0, sizeof(float) * static_cast<size_t>(sg.count));
+        continue;
+      }
+      const float* row = xc + ih * p.in_w;
+      const int64_t iw0 = sg.ow * p.stride_w - p.pad_w + kw * p.dilation_w;
+      if (p.stride_w == 1) {
+        // t in [t_lo, t_hi) is inside the row.
+        const int64_t t_lo = std::clamp<int64_t>(-iw0, 0, sg.count);
+        const int64_t t_hi = std::clamp<int64_t>(p.in_w - iw0, t_lo, sg.count);
+        for (int64_t t = 0; t < t_lo; ++t) d[t] = 0.0f;
+        if (t_hi > t_lo) std::memcpy(d + t_lo, row + iw0 + t_lo, sizeof(float) * static_cast<size_t>(t_hi - t_lo));
+        for (int64_t t = t_hi; t < sg.count; ++t) d[t] = 0.0f;
+      } else {
+        for (int64_t t = 0; t < sg.count; ++t) {
+          const int64_t iw = iw0 + t * p.stride_w;
+          d[t] = (iw >= 0 && iw < p.in_w) ? row[iw] : 0.0f;
+        }
+      }
+    }
+  }
+}
+
+// Row-major panel tail (or any row-major panel) copied into out[k][nr], zero padded.
+inline void copy_panel(const float* b, int64_t ldb, int64_t k, int cols, int nr, float* out) {
+  for (int64_t kk = 0; kk < k; ++kk) {
+    float* o = out + kk * nr;
+    std::memcpy(o, b + kk * ldb, sizeof(float) * static_cast<size_t>(cols));
+    for (int j = cols; j < nr; ++j) o[j] = 0.0f;
+  }
+}
+
+// A tile kernel: rows of A fixed by the instantiation.
+using TileFn = void (*)(int64_t k, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int cols,
+                        const Epilogue& e);
+
+// Tiles: TileFn table indexed by rows (1..MR); tiles[0] unused.
+template <int MR, int NR>
+void run_driver(const GemmF32Args& args, const TileFn* tiles) {
+  const int64_t m = args.m, n = args.n, k = args.k;
+  const int64_t n_end = args.n_end == 0 ? n : args.n_end;
+  if (m <= 0 || n_end <= args.n_begin) return;
+  Epilogue e{args.alpha, nullptr, nullptr, args.activation, args.act_alpha, args.act_beta};
+  for (int64_t j0 = args.n_begin; j0 < n_end; j0 += NR) {
+    const int cols = static_cast<int>(std::min<int64_t>(NR, n - j0));
+    const float* bp;
+    int64_t ldb = NR;
+    switch (args.b_mode) {
+      case GemmF32BMode::kPacked: bp = args.b + (j0 / NR) * k * NR; break;
+      case GemmF32BMode::kRowMajor:
+        if (cols == NR) {
+          bp = args.b + j0;
+          ldb = args.ldb;
+        } else {
+          copy_panel(args.b + j0, args.ldb, k, cols, NR, args.scratch);
+          bp = args.scratch;
+        }
+        break;
+      default:
+        im2col_panel(*args.im2col, j0, cols, NR, args.scratch);
+        bp = args.scratch;
+        break;
+    }
+    e.bias_n = args.bias_n != nullptr ? args.bias_n + j0 : nullptr;
+    for (int64_t i0 = 0; i0 < m; i0 += MR) {
+      const int rows = static_cast<int>(std::min<int64_t>(MR, m - i0));
+      e.bias_m = args.bias_m != nullptr ? args.bias_m + i0 : nullptr;
+      tiles[rows](k, args.a + i0 * k, bp, ldb, args.c + i0 * args.ldc + j0, args.ldc, cols, e);
+    }
+  }
+}
+
+// Table of tile<R> for R = 1..MR from a template `Tile<R>::run`.
+template <template <int> class Tile, int MR>
+struct TileTable {
+  TileFn fns[MR + 1];
+  constexpr TileTable() : fns{} { fill<1>(); }
+  template <int R>
+  constexpr void fill() {
+    fns[R] = &Tile<R>::run;
+    if constexpr (R < MR) fill<R + 1>();
+  }
+};
+
+}  // namespace
+}  // namespace edgeinfer::gemm_f32_detail

@@ -1,0 +1,125 @@
+// Thread splitting and dynamic activation quantization for the float / INT8 GEMM and Conv implementations.
+#include "kernels/gemm_f32/gemm_f32_internal.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "edgeinfer/packed_weights.h"
+#include "runtime/thread_pool.h"
+
+namespace edgeinfer::gemm_f32_detail {
+
+void run_split_n(const GemmF32Variant* variant, const GemmF32Args& args, int64_t macs, ThreadPool* pool,
+                 float* scratch, size_t slot_floats, int slots) {
+  const int64_t nr = variant->nr;
+  const int64_t panels = (args.n + nr - 1) / nr;
+  int64_t t = 1;
+  if (pool != nullptr && pool->threads() > 1 && macs >= kParallelMacs)
+    t = std::min<int64_t>({static_cast<int64_t>(slots), static_cast<int64_t>(pool->threads()), panels});
+  if (t <= 1) {
+    GemmF32Args a = args;
+    a.n_begin = 0;
+    a.n_end = args.n;
+    a.scratch = scratch;
+    variant->run(a);
+    return;
+  }
+  pool->parallel_for(t, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s) {
+      GemmF32Args a = args;
+      a.n_begin = panels * s / t * nr;
+      a.n_end = std::min<int64_t>(panels * (s + 1) / t * nr, args.n);
+      a.scratch = scratch != nullptr ? scratch + static_cast<size_t>(s) * slot_floats : nullptr;
+      if (a.n_end > a.n_begin) variant->run(a);
+    }
+  });
+}
+
+QuantParams choose_u8_params(float lo, float hi) {
+  constexpr float kBig = std::numeric_limits<float>::max() / 512.0f;
+  lo = std::clamp(std::min(lo, 0.0f), -kBig, 0.0f);
+  hi = std::clamp(std::max(hi, 0.0f), 0.0f, kBig);
+  float scale = (hi - lo) / 255.0f;
+  if (!(scale > 0.0f) || !std::isfinite(scale)) return {1.0f, 0};
+  const float zp = std::nearbyint(-lo / scale);
+  return {scale, static_cast<int32_t>(std::clamp(zp, 0.0f, 255.0f))};
+}
+
+QuantParams quantize_rows_u8(const GemmF32Variant* helper, const float* a, int64_t m, int64_t k, int64_t lda,
+                             uint8_t* out, int64_t ldo) {
+  float lo = INFINITY, hi = -INFINITY;
+  const bool dense = m == 1 || lda == k;
+  if (dense) {
+    helper->minmax(a, m * k, &lo, &hi);
+  } else {
+    for (int64_t i = 0; i < m; ++i) {
+      float l, h;
+      helper->minmax(a + i * lda, k, &l, &h);
+      lo = std::min(lo, l);
+      hi = std::max(hi, h);
+    }
+  }
+  const QuantParams qp = choose_u8_params(lo, hi);
+  QuantizeArgs q;
+  q.y_signed = false;
+  q.scales = &qp.scale;
+  q.zero_points = &qp.zero_point;
+  const QuantizeVariant* qv = kernels().quantize;
+  if (dense && ldo == k) {
+    q.x = a;
+    q.y = out;
+    q.inner = m * k;
+    qv->quantize(q);
+  } else {
+    for (int64_t i = 0; i < m; ++i) {
+      q.x = a + i * lda;
+      q.y = out + i * ldo;
+      q.inner = k;
+      qv->quantize(q);
+    }
+  }
+  return qp;
+}
+
+Activation s8_activation(FusedActivation act) {
+  switch (act) {
+    case FusedActivation::kNone: return Activation::kNone;
+    case FusedActivation::kRelu: return Activation::kRelu;
+    case FusedActivation::kGeluErf: return Activation::kGeluErf;
+    case FusedActivation::kGeluTanh: return Activation::kGeluTanh;
+    default: return Activation::kNone;
+  }
+}
+
+void run_s8_split_n(const GemmS8Args& args, int64_t macs, ThreadPool* pool, const GemmF32Variant* helper,
+                    ActivationParams act, Activation s8_act) {
+  const bool post = act.kind != FusedActivation::kNone && s8_act == Activation::kNone;
+  const int64_t n = args.w->n;
+  auto chunk = [&](int64_t n_begin, int64_t n_end) {
+    GemmS8Args a = args;
+    a.n_begin = n_begin;
+    a.n_end = n_end;
+    gemm_s8(a);
+    if (post)
+      for (int64_t i = 0; i < args.m; ++i)
+        helper->activate(args.c_f32 + i * args.ldc + n_begin, n_end - n_begin, act.kind, act.alpha, act.beta);
+  };
+  const int64_t nr = args.w->variant->nr;
+  const int64_t panels = (n + nr - 1) / nr;
+  int64_t t = 1;
+  if (pool != nullptr && pool->threads() > 1 && macs >= 4 * kParallelMacs)
+    t = std::min<int64_t>(pool->threads(), panels);
+  if (t <= 1) {
+    chunk(0, n);
+    return;
+  }
+  pool->parallel_for(t, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s) {
+      const int64_t b = panels * s / t * nr, e = std::min<int64_t>(panels * (s + 1) / t * nr, n);
+      if (e > b) chunk(b, e);
+    }
+  });
+}
+
+}  // namespace edgeinfer::gemm_f32_detail

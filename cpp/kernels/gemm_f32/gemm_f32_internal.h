@@ -1,0 +1,40 @@
+// Portable glue shared by the GemmF32 / ConvF32 implementations (not a public header): splitting a GEMM over
+// the thread pool, and the dynamic per-tensor uint8 quantization of activations for the INT8 paths.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "edgeinfer/kernels.h"
+#include "edgeinfer/nn_kernels.h"
+
+namespace edgeinfer::gemm_f32_detail {
+
+// Below this many multiply-adds a call stays on the calling thread (waking workers costs more).
+constexpr int64_t kParallelMacs = int64_t{1} << 16;
+// Scratch slots for calls whose B panels are gathered (conv): at most this many concurrent chunks.
+constexpr int kMaxSlots = 8;
+
+// Runs args over [0, n) split in column-panel chunks across the pool. When the B mode gathers panels,
+// `scratch` holds `slots` areas of `slot_floats` floats each (one per concurrent chunk).
+void run_split_n(const GemmF32Variant* variant, const GemmF32Args& args, int64_t macs, ThreadPool* pool,
+                 float* scratch = nullptr, size_t slot_floats = 0, int slots = 1 << 30);
+
+struct QuantParams {
+  float scale;
+  int32_t zero_point;
+};
+// uint8 asymmetric parameters covering [min(lo, 0), max(hi, 0)].
+QuantParams choose_u8_params(float lo, float hi);
+// min / max over m rows of k floats (row stride lda), then quantize them into out (row stride ldo).
+QuantParams quantize_rows_u8(const GemmF32Variant* helper, const float* a, int64_t m, int64_t k, int64_t lda,
+                             uint8_t* out, int64_t ldo);
+
+// The gemm_s8 epilogue activation for a fused one, or kNone when it must run as a separate pass.
+Activation s8_activation(FusedActivation act);
+
+// gemm_s8 over the columns split across the pool, then the separate activation pass if needed.
+void run_s8_split_n(const GemmS8Args& args, int64_t macs, ThreadPool* pool, const GemmF32Variant* helper,
+                    ActivationParams act, Activation s8_act);
+
+}  // namespace edgeinfer::gemm_f32_detail

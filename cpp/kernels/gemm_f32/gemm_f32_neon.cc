@@ -1,0 +1,142 @@
+// NEON (armv8.0-a) FP32 GEMM: 8x12 register tile (24 q accumulators, B panel rows as 3 q, A broadcast by
+// element from its packed panel), fewer rows as their own instantiations (1-3 rows split k over extra
+// accumulator sets), fused alpha / bias / activation epilogue; the last panel is stored through a buffer.
+#include <arm_neon.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "edgeinfer/kernels.h"
+#include "kernels/common/vector_math_neon.h"
+#include "kernels/gemm_f32/gemm_f32_common.h"
+
+namespace edgeinfer {
+
+namespace {
+
+using namespace gemm_f32_detail;
+
+constexpr int kMr = 8, kNr = 12;
+
+inline float32x4_t activate(float32x4_t v, FusedActivation act, float a, float b) {
+  switch (act) {
+    case FusedActivation::kNone: return v;
+    case FusedActivation::kRelu: return vmaxq_f32(v, vdupq_n_f32(0.0f));
+    case FusedActivation::kLeakyRelu: {
+      const uint32x4_t neg = vcltq_f32(v, vdupq_n_f32(0.0f));
+      return vbslq_f32(neg, vmulq_n_f32(v, a), v);
+    }
+    case FusedActivation::kSigmoid: {
+      const float32x4_t ex = vmneon::exp_ps(vnegq_f32(v));
+      return vdivq_f32(vdupq_n_f32(1.0f), vaddq_f32(vdupq_n_f32(1.0f), ex));
+    }
+    case FusedActivation::kClip: return vminq_f32(vmaxq_f32(v, vdupq_n_f32(a)), vdupq_n_f32(b));
+    case FusedActivation::kTanh: return vmneon::tanh_ps(v);
+    case FusedActivation::kGeluErf: return vmneon::gelu_erf_ps(v);
+    case FusedActivation::kGeluTanh: return vmneon::gelu_tanh_ps(v);
+  }
+  return v;
+}
+
+template <int R>
+struct Tile {
+  static void run(int64_t k, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int cols,
+                  const Epilogue& e) {
+    constexpr int KU = R >= 4 ? 1 : (R >= 2 ? 2 : 3);
+    float32x4_t acc[KU][R][3];
+#pragma GCC unroll 64
+    for (int u = 0; u < KU; ++u)
+#pragma GCC unroll 64
+      for (int i = 0; i < R; ++i) acc[u][i][0] = acc[u][i][1] = acc[u][i][2] = vdupq_n_f32(0.0f);
+    int64_t kk = 0;
+    for (; kk + KU <= k; kk += KU) {
+#pragma GCC unroll 4
+      for (int u = 0; u < KU; ++u) {
+        const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
+        b += ldb;
+#pragma GCC unroll 64
+        for (int i = 0; i < R; ++i) {
+          acc[u][i][0] = vfmaq_n_f32(acc[u][i][0], b0, a[i]);
+          acc[u][i][1] = vfmaq_n_f32(acc[u][i][1], b1, a[i]);
+          acc[u][i][2] = vfmaq_n_f32(acc[u][i][2], b2, a[i]);
+        }
+        a += R;
+      }
+    }
+    for (; kk < k; ++kk) {
+      const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
+      b += ldb;
+#pragma GCC unroll 64
+      for (int i = 0; i < R; ++i) {
+        acc[0][i][0] = vfmaq_n_f32(acc[0][i][0], b0, a[i]);
+        acc[0][i][1] = vfmaq_n_f32(acc[0][i][1], b1, a[i]);
+        acc[0][i][2] = vfmaq_n_f32(acc[0][i][2], b2, a[i]);
+      }
+      a += R;
+    }
+#pragma GCC unroll 4
+    for (int u = 1; u < KU; ++u)
+#pragma GCC unroll 64
+      for (int i = 0; i < R; ++i)
+        for (int v = 0; v < 3; ++v) acc[0][i][v] = vaddq_f32(acc[0][i][v], acc[u][i][v]);
+    float bn[kNr] = {};
+    if (e.bias_n != nullptr) std::memcpy(bn, e.bias_n, sizeof(float) * static_cast<size_t>(cols));
+    const float32x4_t bn0 = vld1q_f32(bn), bn1 = vld1q_f32(bn + 4), bn2 = vld1q_f32(bn + 8);
+#pragma GCC unroll 64
+    for (int i = 0; i < R; ++i) {
+      const float32x4_t bm = vdupq_n_f32(e.bias_m != nullptr ? e.bias_m[i] : 0.0f);
+      float32x4_t v0 = vaddq_f32(vfmaq_n_f32(bn0, acc[0][i][0], e.alpha), bm);
+      float32x4_t v1 = vaddq_f32(vfmaq_n_f32(bn1, acc[0][i][1], e.alpha), bm);
+      float32x4_t v2 = vaddq_f32(vfmaq_n_f32(bn2, acc[0][i][2], e.alpha), bm);
+      v0 = activate(v0, e.act, e.act_alpha, e.act_beta);
+      v1 = activate(v1, e.act, e.act_alpha, e.act_beta);
+      v2 = activate(v2, e.act, e.act_alpha, e.act_beta);
+      float* ci = c + i * ldc;
+      if (cols >= kNr) {
+        vst1q_f32(ci, v0);
+        vst1q_f32(ci + 4, v1);
+        vst1q_f32(ci + 8, v2);
+      } else {
+        float t[kNr];
+        vst1q_f32(t, v0);
+        vst1q_f32(t + 4, v1);
+        vst1q_f32(t + 8, v2);
+        std::memcpy(ci, t, sizeof(float) * static_cast<size_t>(cols));
+      }
+    }
+  }
+};
+
+constexpr TileTable<Tile, kMr> kTiles{};
+
+void run(const GemmF32Args& args) { run_driver<kMr, kNr>(args, kTiles.fns); }
+
+void minmax(const float* x, int64_t n, float* mn, float* mx) {
+  float32x4_t lo = vdupq_n_f32(INFINITY), hi = vdupq_n_f32(-INFINITY);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t v = vld1q_f32(x + i);
+    lo = vbslq_f32(vcltq_f32(v, lo), v, lo);  // NaN compares false: ignored
+    hi = vbslq_f32(vcgtq_f32(v, hi), v, hi);
+  }
+  float a = vminvq_f32(lo), b = vmaxvq_f32(hi);
+  for (; i < n; ++i) {
+    a = x[i] < a ? x[i] : a;
+    b = x[i] > b ? x[i] : b;
+  }
+  *mn = a;
+  *mx = b;
+}
+
+void activate_n(float* y, int64_t n, FusedActivation act, float a, float b) {
+  if (act == FusedActivation::kNone) return;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, activate(vld1q_f32(y + i), act, a, b));
+  for (; i < n; ++i) y[i] = activate_scalar(y[i], act, a, b);
+}
+
+}  // namespace
+
+extern const GemmF32Variant kGemmF32Neon = {"f32_gemm_8x12__neon", Isa::kNeon, kMr, kNr, run, minmax, activate_n};
+
+}  // namespace edgeinfer

@@ -1,0 +1,79 @@
+// MaxPool / AveragePool, NCHW / NCW, with pads, strides and dilations (output sizes come from the plan and
+// may include ceil_mode windows that run past the end padding). Max ignores padding; Average divides by
+// the taps inside the input, or (count_include_pad) by the taps inside input + explicit padding.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "edgeinfer/error.h"
+#include "edgeinfer/nn_kernels.h"
+
+namespace edgeinfer {
+
+void pool_f32(const PoolShape& s, const float* x, float* y) {
+  constexpr ErrorCode kBad = ErrorCode::kInvalidArgument;
+  require(s.rank == 1 || s.rank == 2, kBad, "Pool: spatial rank must be 1 or 2");
+  require(s.batch >= 0 && s.in_channels > 0, kBad, "Pool: bad shape");
+  int64_t in[2] = {1, 1}, out[2] = {1, 1}, k[2] = {1, 1}, st[2] = {1, 1}, pb[2] = {0, 0}, pe[2] = {0, 0},
+          d[2] = {1, 1};
+  const int off = 2 - s.rank;
+  constexpr int64_t kMax = int64_t{1} << 24;
+  for (int i = 0; i < s.rank; ++i) {
+    in[i + off] = s.in_size[i];
+    out[i + off] = s.out_size[i];
+    k[i + off] = s.kernel[i];
+    st[i + off] = s.stride[i];
+    pb[i + off] = s.pad_begin[i];
+    pe[i + off] = s.pad_end[i];
+    d[i + off] = s.dilation[i];
+  }
+  for (int i = 0; i < 2; ++i) {
+    require(in[i] > 0 && out[i] > 0 && k[i] > 0 && st[i] > 0 && d[i] > 0 && pb[i] >= 0 && pe[i] >= 0 &&
+                in[i] <= kMax && out[i] <= kMax && k[i] <= kMax && st[i] <= kMax && d[i] <= kMax &&
+                pb[i] <= kMax && pe[i] <= kMax,
+            kBad, "Pool: bad spatial attributes");
+    // Every window must start inside input + begin padding (ceil_mode never adds a window starting past it).
+    require((out[i] - 1) * st[i] - pb[i] < in[i] + pe[i], kBad, "Pool: output size too large for the input");
+  }
+  if (s.batch == 0) return;
+  require(x != nullptr && y != nullptr, kBad, "Pool: null buffer");
+  const int64_t planes = s.batch * s.in_channels;
+  const int64_t ip = in[0] * in[1], opl = out[0] * out[1];
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const float* xp = x + pl * ip;
+    float* yp = y + pl * opl;
+    for (int64_t oh = 0; oh < out[0]; ++oh) {
+      for (int64_t ow = 0; ow < out[1]; ++ow) {
+        const int64_t h0 = oh * st[0] - pb[0], w0 = ow * st[1] - pb[1];
+        float acc = s.max ? -std::numeric_limits<float>::infinity() : 0.0f;
+        int64_t inside = 0, padded = 0;
+        for (int64_t kh = 0; kh < k[0]; ++kh) {
+          const int64_t ih = h0 + kh * d[0];
+          const bool h_in_pad = ih >= -pb[0] && ih < in[0] + pe[0];
+          for (int64_t kw = 0; kw < k[1]; ++kw) {
+            const int64_t iw = w0 + kw * d[1];
+            if (h_in_pad && iw >= -pb[1] && iw < in[1] + pe[1]) ++padded;
+            if (ih < 0 || ih >= in[0] || iw < 0 || iw >= in[1]) continue;
+            const float v = xp[ih * in[1] + iw];
+            ++inside;
+            if (s.max) {
+              if (v > acc || std::isnan(v)) acc = std::isnan(acc) ? acc : v;
+            } else {
+              acc += v;
+            }
+          }
+        }
+        float r;
+        if (s.max)
+          r = acc;
+        else {
+          const int64_t count = s.count_include_pad ? padded : inside;
+          r = count > 0 ? acc / static_cast<float>(count) : 0.0f;
+        }
+        yp[oh * out[1] + ow] = r;
+      }
+    }
+  }
+}
+
+}  // namespace edgeinfer

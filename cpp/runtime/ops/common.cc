@@ -1,0 +1,213 @@
+// Helpers shared by the op families: the op registry, strided/broadcast loops, fused activations, half
+// floats.
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include "runtime/executor.h"
+
+namespace edgeinfer::runtime {
+
+const OpDef* find_op(const std::string& name) {
+  struct Registry {
+    std::vector<OpDef> ops;
+    std::unordered_map<std::string, size_t> index;
+    Registry() {
+      register_elementwise_ops(ops);
+      register_reduce_ops(ops);
+      register_softmax_ops(ops);
+      register_normalize_ops(ops);
+      register_shape_ops(ops);
+      register_control_ops(ops);
+      register_quantize_ops(ops);
+      register_linear_ops(ops);
+      for (size_t i = 0; i < ops.size(); ++i) index.emplace(ops[i].name, i);
+    }
+  };
+  static const Registry registry;
+  auto it = registry.index.find(name);
+  return it == registry.index.end() ? nullptr : &registry.ops[it->second];
+}
+
+// ------------------------------------------------------------------ StridedLoop
+StridedLoop StridedLoop::broadcast(const std::vector<int64_t>& out_dims,
+                                   std::initializer_list<const std::vector<int64_t>*> in_dims) {
+  StridedLoop loop;
+  loop.operands = 1 + static_cast<int>(in_dims.size());
+  loop.rank = static_cast<int>(out_dims.size());
+  const int rank = loop.rank;
+  int64_t stride = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    loop.dims[d] = out_dims[static_cast<size_t>(d)];
+    loop.strides[0][d] = stride;
+    stride *= out_dims[static_cast<size_t>(d)];
+  }
+  int o = 1;
+  for (const auto* dims : in_dims) {
+    const int in_rank = static_cast<int>(dims->size());
+    int64_t s = 1;
+    for (int d = rank - 1; d >= 0; --d) {
+      const int id = d - (rank - in_rank);
+      if (id < 0) {
+        loop.strides[o][d] = 0;
+        continue;
+      }
+      const int64_t dim = (*dims)[static_cast<size_t>(id)];
+      loop.strides[o][d] = dim == 1 ? 0 : s;
+      s *= dim;
+    }
+    ++o;
+  }
+  loop.merge();
+  return loop;
+}
+
+void StridedLoop::merge() {
+  total = 1;
+  for (int d = 0; d < rank; ++d) total *= dims[d];
+  // Drop size-1 dims.
+  int r = 0;
+  for (int d = 0; d < rank; ++d) {
+    if (dims[d] == 1) continue;
+    dims[r] = dims[d];
+    for (int o = 0; o < kMaxOperands; ++o) strides[o][r] = strides[o][d];
+    ++r;
+  }
+  rank = r;
+  if (total == 0) return;
+  // Merge d into d+1 when every operand steps contiguously across them.
+  int w = 0;
+  for (int d = 0; d < rank; ++d) {
+    if (w > 0) {
+      bool mergeable = true;
+      for (int o = 0; o < operands; ++o)
+        mergeable = mergeable && strides[o][w - 1] == strides[o][d] * dims[d];
+      if (mergeable) {
+        dims[w - 1] *= dims[d];
+        for (int o = 0; o < operands; ++o) strides[o][w - 1] = strides[o][d];
+        continue;
+      }
+    }
+    dims[w] = dims[d];
+    for (int o = 0; o < kMaxOperands; ++o) strides[o][w] = strides[o][d];
+    ++w;
+  }
+  rank = w;
+}
+
+// ------------------------------------------------------------------ activations
+namespace {
+size_t activation_param_count(int64_t code) {
+  switch (static_cast<FusedActivation>(code)) {
+    case FusedActivation::kLeakyRelu: return 1;
+    case FusedActivation::kClip: return 2;
+    default: return 0;
+  }
+}
+}  // namespace
+
+void validate_activation(const StepView& v, size_t code_index, size_t params_index, bool gelu_allowed) {
+  v.ints_at_least(code_index + 1);
+  const int64_t code = v.step().ints[code_index];
+  if (code < 0 || code > static_cast<int64_t>(FusedActivation::kTanh)) v.fail("unknown activation " + std::to_string(code));
+  (void)gelu_allowed;
+  v.floats(params_index + activation_param_count(code));
+}
+
+ActivationParams activation_params(const Step& step, size_t code_index, size_t params_index) {
+  ActivationParams act;
+  act.kind = static_cast<FusedActivation>(step.ints[code_index]);
+  if (act.kind == FusedActivation::kLeakyRelu) act.alpha = step.floats[params_index];
+  if (act.kind == FusedActivation::kClip) {
+    act.alpha = step.floats[params_index];
+    act.beta = step.floats[params_index + 1];
+  }
+  return act;
+}
+
+void apply_activation(float* y, int64_t n, const ActivationParams& act) {
+  switch (act.kind) {
+    case FusedActivation::kNone: return;
+    case FusedActivation::kRelu:
+      for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+      return;
+    case FusedActivation::kLeakyRelu: {
+      const float a = act.alpha;
+      for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= 0.0f ? y[i] : y[i] * a;
+      return;
+    }
+    case FusedActivation::kClip: {
+      const float lo = act.alpha, hi = act.beta;
+      for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(y[i], lo), hi);
+      return;
+    }
+    case FusedActivation::kSigmoid:
+      for (int64_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + std::exp(-y[i]));
+      return;
+    case FusedActivation::kTanh:
+      for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]);
+      return;
+    case FusedActivation::kGeluErf:
+      for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * y[i] * (1.0f + std::erf(y[i] * 0.70710678118654752f));
+      return;
+    case FusedActivation::kGeluTanh:
+      for (int64_t i = 0; i < n; ++i) {
+        const float x = y[i];
+        y[i] = 0.5f * x * (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+      }
+      return;
+  }
+}
+
+// ------------------------------------------------------------------ half floats
+float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1fu;
+  uint32_t mantissa = h & 0x3ffu;
+  uint32_t bits;
+  if (exponent == 0) {
+    if (mantissa == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do {
+        ++e;
+        mantissa <<= 1;
+      } while ((mantissa & 0x400u) == 0);
+      bits = sign | static_cast<uint32_t>(127 - 15 - e) << 23 | (mantissa & 0x3ffu) << 13;
+    }
+  } else if (exponent == 0x1f) {
+    bits = sign | 0x7f800000u | mantissa << 13;
+  } else {
+    bits = sign | (exponent + 127 - 15) << 23 | mantissa << 13;
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t float_to_half(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  const uint32_t abs = bits & 0x7fffffffu;
+  if (abs >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u));
+  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to infinity
+  if (abs < 0x38800000u) {  // subnormal or zero in half
+    if (abs < 0x33000000u) return sign;
+    const uint32_t e = abs >> 23;
+    const uint32_t m = (abs & 0x7fffffu) | 0x800000u;
+    const uint32_t shift = 126 - e;  // 14..24
+    uint32_t half_m = m >> shift;
+    const uint32_t rem = m & ((1u << shift) - 1);
+    const uint32_t halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (half_m & 1u))) ++half_m;
+    return static_cast<uint16_t>(sign | half_m);
+  }
+  uint32_t h = ((abs >> 23) - 127 + 15) << 10 | ((abs >> 13) & 0x3ffu);
+  const uint32_t rem = abs & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
+  return static_cast<uint16_t>(sign | h);
+}
+
+}  // namespace edgeinfer::runtime

@@ -1,0 +1,471 @@
+// Element-wise ops: unary math, LeakyRelu / Clip / Gelu, Cast, numpy-broadcast binaries (arithmetic,
+// comparisons, logic) and Where. Hot float loops are plain loops over contiguous runs (the broadcast
+// loop merges dims so the innermost run is long) that the compiler vectorises at the baseline ISA; exp,
+// tanh and erf use branch-free polynomial forms for that reason.
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+
+#include "edgeinfer/kernels.h"
+#include "runtime/executor.h"
+#include "runtime/ops/dtype_dispatch.h"
+#include "runtime/ops/vector_math.h"
+
+namespace edgeinfer::runtime {
+namespace {
+
+// ------------------------------------------------------------------ unary
+enum class Unary { kRelu, kSigmoid, kTanh, kSqrt, kLog, kExp, kErf, kNeg, kAbs, kReciprocal, kFloor, kCeil, kNot,
+                   kLeakyRelu, kClip };
+
+template <Unary U, typename T>
+inline T unary_value(T x, float p0, float p1) {
+  if constexpr (U == Unary::kNeg) {
+    if constexpr (std::is_integral_v<T>) return static_cast<T>(-static_cast<std::make_unsigned_t<T>>(x));
+    else return -x;
+  } else if constexpr (U == Unary::kAbs) {
+    if constexpr (std::is_integral_v<T>) return x < 0 ? static_cast<T>(-static_cast<std::make_unsigned_t<T>>(x)) : x;
+    else return std::fabs(x);
+  } else if constexpr (U == Unary::kClip) {
+    if constexpr (std::is_integral_v<T>) {
+      // The float bounds saturate into T's range first.
+      const double lo = std::max<double>(p0, static_cast<double>(std::numeric_limits<T>::lowest()));
+      const double hi = std::min<double>(p1, static_cast<double>(std::numeric_limits<T>::max()));
+      const T tlo = lo <= static_cast<double>(std::numeric_limits<T>::lowest()) ? std::numeric_limits<T>::lowest() : static_cast<T>(lo);
+      const T thi = hi >= static_cast<double>(std::numeric_limits<T>::max()) ? std::numeric_limits<T>::max() : static_cast<T>(hi);
+      return std::min(std::max(x, tlo), thi);
+    } else {
+      return std::min(std::max(x, static_cast<T>(p0)), static_cast<T>(p1));
+    }
+  } else if constexpr (U == Unary::kNot) {
+    return x == 0 ? 1 : 0;
+  } else if constexpr (U == Unary::kRelu) {
+    return x > T(0) ? x : T(0);
+  } else if constexpr (U == Unary::kLeakyRelu) {
+    return x >= T(0) ? x : static_cast<T>(x * p0);
+  } else if constexpr (std::is_same_v<T, float>) {
+    if constexpr (U == Unary::kSigmoid) return sigmoid_poly(x);
+    if constexpr (U == Unary::kTanh) return tanh_poly(x);
+    if constexpr (U == Unary::kExp) return exp_poly(x);
+    if constexpr (U == Unary::kErf) return erf_poly(x);
+    if constexpr (U == Unary::kSqrt) return std::sqrt(x);
+    if constexpr (U == Unary::kLog) return std::log(x);
+    if constexpr (U == Unary::kReciprocal) return 1.0f / x;
+    if constexpr (U == Unary::kFloor) return std::floor(x);
+    if constexpr (U == Unary::kCeil) return std::ceil(x);
+  } else {
+    if constexpr (U == Unary::kSigmoid) return 1.0 / (1.0 + std::exp(-x));
+    if constexpr (U == Unary::kTanh) return std::tanh(x);
+    if constexpr (U == Unary::kExp) return std::exp(x);
+    if constexpr (U == Unary::kErf) return std::erf(x);
+    if constexpr (U == Unary::kSqrt) return std::sqrt(x);
+    if constexpr (U == Unary::kLog) return std::log(x);
+    if constexpr (U == Unary::kReciprocal) return 1.0 / x;
+    if constexpr (U == Unary::kFloor) return std::floor(x);
+    if constexpr (U == Unary::kCeil) return std::ceil(x);
+  }
+  return x;
+}
+
+template <Unary U, typename T>
+void unary_loop(const T* __restrict x, T* y, int64_t n, float p0, float p1) {
+  for (int64_t i = 0; i < n; ++i) y[i] = unary_value<U, T>(x[i], p0, p1);
+}
+
+template <Unary U>
+constexpr bool unary_integral_ok() {
+  return U == Unary::kNeg || U == Unary::kAbs || U == Unary::kClip || U == Unary::kRelu;
+}
+
+template <Unary U>
+void unary_validate(const StepView& v) {
+  v.inputs(1, 1);
+  v.outputs(1, 1);
+  v.ints(0);
+  v.floats(U == Unary::kLeakyRelu ? 1 : U == Unary::kClip ? 2 : 0);
+  if constexpr (U == Unary::kNot) {
+    v.dtype_in(0, {DType::kBool});
+  } else if constexpr (unary_integral_ok<U>()) {
+    v.dtype_in(0, {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64, DType::kInt8, DType::kInt16});
+  } else {
+    v.dtype_in(0, {DType::kFloat32, DType::kFloat64});
+  }
+  v.same_dtype(v.in(0), "input", v.out(0), "output");
+  v.dims_equal(v.out(0).dims, v.in(0).dims, "output");
+}
+
+template <Unary U>
+void unary_run(RunContext& ctx, const Step& step, const OpState*) {
+  const int64_t n = ctx.elements(step.outputs[0]);
+  const float p0 = step.floats.empty() ? 0.0f : step.floats[0];
+  const float p1 = step.floats.size() < 2 ? 0.0f : step.floats[1];
+  const void* x = ctx.ptr[step.inputs[0]];
+  void* y = ctx.ptr[step.outputs[0]];
+  switch (ctx.slot(step.outputs[0]).dtype) {
+    case DType::kFloat32: unary_loop<U>(static_cast<const float*>(x), static_cast<float*>(y), n, p0, p1); return;
+    case DType::kFloat64: unary_loop<U>(static_cast<const double*>(x), static_cast<double*>(y), n, p0, p1); return;
+    default: break;
+  }
+  if constexpr (U == Unary::kNot) {
+    unary_loop<U>(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), n, p0, p1);
+  } else if constexpr (unary_integral_ok<U>()) {
+    switch (ctx.slot(step.outputs[0]).dtype) {
+      case DType::kInt32: unary_loop<U>(static_cast<const int32_t*>(x), static_cast<int32_t*>(y), n, p0, p1); return;
+      case DType::kInt64: unary_loop<U>(static_cast<const int64_t*>(x), static_cast<int64_t*>(y), n, p0, p1); return;
+      case DType::kInt8: unary_loop<U>(static_cast<const int8_t*>(x), static_cast<int8_t*>(y), n, p0, p1); return;
+      case DType::kInt16: unary_loop<U>(static_cast<const int16_t*>(x), static_cast<int16_t*>(y), n, p0, p1); return;
+      default: return;
+    }
+  }
+}
+
+template <Unary U>
+OpDef unary_op(const char* name) {
+  OpDef def{name, &unary_validate<U>, nullptr, &unary_run<U>};
+  def.in_place = true;
+  return def;
+}
+
+// ------------------------------------------------------------------ Gelu (kernel table)
+void gelu_validate(const StepView& v) {
+  v.inputs(1, 1);
+  v.outputs(1, 1);
+  v.ints(1);
+  v.floats(0);
+  v.dtype_in(0, {DType::kFloat32});
+  v.dtype_out(0, {DType::kFloat32});
+  v.dims_equal(v.out(0).dims, v.in(0).dims, "output");
+}
+
+std::unique_ptr<OpState> gelu_prepare(PrepareContext& ctx, const Step&) {
+  ctx.kernel = kernels().layernorm_gelu->name;
+  return nullptr;
+}
+
+void gelu_run(RunContext& ctx, const Step& step, const OpState*) {
+  GeluArgs args;
+  args.x = ctx.t<const float>(step.inputs[0]);
+  args.y = ctx.t<float>(step.outputs[0]);
+  args.n = ctx.elements(step.outputs[0]);
+  args.tanh_approximation = step.ints[0] != 0;
+  if (args.n > 0) kernels().layernorm_gelu->gelu(args);
+}
+
+// ------------------------------------------------------------------ Cast
+template <DType S, DType D>
+inline storage_t<D> cast_value(storage_t<S> v) {
+  using DT = storage_t<D>;
+  if constexpr (S == DType::kFloat16) {
+    return cast_value<DType::kFloat32, D>(half_to_float(v));
+  } else if constexpr (D == DType::kFloat16) {
+    if constexpr (S == DType::kBool) return float_to_half(v != 0 ? 1.0f : 0.0f);
+    else return float_to_half(static_cast<float>(v));
+  } else if constexpr (D == DType::kBool) {
+    return v != 0 ? 1 : 0;
+  } else if constexpr (S == DType::kBool) {
+    return static_cast<DT>(v != 0 ? 1 : 0);
+  } else if constexpr (std::is_floating_point_v<storage_t<S>> && std::is_integral_v<DT>) {
+    // Saturating, NaN -> 0: never undefined behaviour on a crafted value.
+    if (!(v == v)) return 0;
+    if (static_cast<double>(v) <= static_cast<double>(std::numeric_limits<DT>::lowest())) return std::numeric_limits<DT>::lowest();
+    if (static_cast<double>(v) >= static_cast<double>(std::numeric_limits<DT>::max())) return std::numeric_limits<DT>::max();
+    return static_cast<DT>(v);
+  } else {
+    return static_cast<DT>(v);
+  }
+}
+
+template <DType S, DType D>
+void cast_loop(const void* src, void* dst, int64_t n) {
+  const auto* s = static_cast<const storage_t<S>*>(src);
+  auto* d = static_cast<storage_t<D>*>(dst);
+  for (int64_t i = 0; i < n; ++i) d[i] = cast_value<S, D>(s[i]);
+}
+
+void cast_validate(const StepView& v) {
+  v.inputs(1, 1);
+  v.outputs(1, 1);
+  v.ints(0);
+  v.floats(0);
+  v.dims_equal(v.out(0).dims, v.in(0).dims, "output");
+}
+
+void cast_run(RunContext& ctx, const Step& step, const OpState*) {
+  const int64_t n = ctx.elements(step.outputs[0]);
+  const void* src = ctx.ptr[step.inputs[0]];
+  void* dst = ctx.ptr[step.outputs[0]];
+  const DType sd = ctx.slot(step.inputs[0]).dtype, dd = ctx.slot(step.outputs[0]).dtype;
+  if (sd == dd) {
+    if (src != dst) std::memmove(dst, src, static_cast<size_t>(n) * dtype_size(sd));
+    return;
+  }
+  dispatch_any(sd, [&](auto s) {
+    dispatch_any(dd, [&](auto d) { cast_loop<decltype(s)::value, decltype(d)::value>(src, dst, n); });
+  });
+}
+
+// ------------------------------------------------------------------ binary with broadcasting
+enum class Binary { kAdd, kSub, kMul, kDiv, kPow, kMax, kMin, kMod, kEqual, kGreater, kGreaterOrEqual, kLess,
+                    kLessOrEqual, kAnd, kOr, kXor };
+
+constexpr bool is_comparison(Binary b) {
+  return b == Binary::kEqual || b == Binary::kGreater || b == Binary::kGreaterOrEqual || b == Binary::kLess ||
+         b == Binary::kLessOrEqual;
+}
+constexpr bool is_logic(Binary b) { return b == Binary::kAnd || b == Binary::kOr || b == Binary::kXor; }
+
+template <Binary B, typename T, typename U>
+inline auto binary_value(T a, U b, bool fmod_mode) {
+  if constexpr (B == Binary::kAdd) return static_cast<T>(a + b);
+  else if constexpr (B == Binary::kSub) return static_cast<T>(a - b);
+  else if constexpr (B == Binary::kMul) return static_cast<T>(a * b);
+  else if constexpr (B == Binary::kDiv) {
+    if constexpr (std::is_integral_v<T>) {
+      if (b == 0) return T(0);
+      if (b == -1) return static_cast<T>(-static_cast<std::make_unsigned_t<T>>(a));
+      return static_cast<T>(a / b);
+    } else {
+      return a / b;
+    }
+  } else if constexpr (B == Binary::kPow) {
+    if constexpr (std::is_integral_v<T>) {
+      // Integer power by squaring (wrapping); negative exponents give 0 except for |a| == 1.
+      using UT = std::make_unsigned_t<T>;
+      int64_t e = static_cast<int64_t>(b);
+      if (e < 0) return static_cast<T>(a == 1 ? 1 : a == -1 ? ((-e) % 2 ? -1 : 1) : 0);
+      UT base = static_cast<UT>(a), result = 1;
+      while (e > 0) {
+        if (e & 1) result = static_cast<UT>(result * base);
+        base = static_cast<UT>(base * base);
+        e >>= 1;
+      }
+      return static_cast<T>(result);
+    } else {
+      return static_cast<T>(std::pow(a, static_cast<T>(b)));
+    }
+  } else if constexpr (B == Binary::kMax) return a > b ? a : static_cast<T>(b);
+  else if constexpr (B == Binary::kMin) return a < b ? a : static_cast<T>(b);
+  else if constexpr (B == Binary::kMod) {
+    if constexpr (std::is_integral_v<T>) {
+      if (b == 0) return T(0);
+      if (b == -1) return T(0);
+      T r = static_cast<T>(a % b);
+      if (!fmod_mode && r != 0 && ((r < 0) != (b < 0))) r = static_cast<T>(r + b);
+      return r;
+    } else {
+      T r = std::fmod(a, static_cast<T>(b));
+      if (!fmod_mode && r != 0 && ((r < 0) != (b < 0))) r += static_cast<T>(b);
+      return r;
+    }
+  } else if constexpr (B == Binary::kEqual) return static_cast<uint8_t>(a == b);
+  else if constexpr (B == Binary::kGreater) return static_cast<uint8_t>(a > b);
+  else if constexpr (B == Binary::kGreaterOrEqual) return static_cast<uint8_t>(a >= b);
+  else if constexpr (B == Binary::kLess) return static_cast<uint8_t>(a < b);
+  else if constexpr (B == Binary::kLessOrEqual) return static_cast<uint8_t>(a <= b);
+  else if constexpr (B == Binary::kAnd) return static_cast<uint8_t>((a != 0) & (b != 0));
+  else if constexpr (B == Binary::kOr) return static_cast<uint8_t>((a != 0) | (b != 0));
+  else return static_cast<uint8_t>((a != 0) ^ (b != 0));
+}
+
+struct BroadcastState : OpState {
+  StridedLoop loop;
+};
+
+template <Binary B, typename T, typename U, typename R>
+void binary_loop(const StridedLoop& loop, const T* a, const U* b, R* y, bool fmod_mode) {
+  loop.for_each_row([&](const int64_t* off, int64_t n, const int64_t* s) {
+    R* yy = y + off[0];
+    const T* aa = a + off[1];
+    const U* bb = b + off[2];
+    if (s[1] == 1 && s[2] == 1) {
+      for (int64_t i = 0; i < n; ++i) yy[i] = binary_value<B>(aa[i], bb[i], fmod_mode);
+    } else if (s[1] == 1 && s[2] == 0) {
+      const U bv = *bb;
+      for (int64_t i = 0; i < n; ++i) yy[i] = binary_value<B>(aa[i], bv, fmod_mode);
+    } else if (s[1] == 0 && s[2] == 1) {
+      const T av = *aa;
+      for (int64_t i = 0; i < n; ++i) yy[i] = binary_value<B>(av, bb[i], fmod_mode);
+    } else {
+      for (int64_t i = 0; i < n; ++i) yy[i] = binary_value<B>(aa[i * s[1]], bb[i * s[2]], fmod_mode);
+    }
+  });
+}
+
+template <Binary B>
+void binary_validate(const StepView& v) {
+  v.inputs(2, 2);
+  v.outputs(1, 1);
+  v.ints(B == Binary::kMod && v.step().ints.size() == 1 ? 1 : 0);  // Mod: optional [fmod]
+  v.floats(0);
+  const TensorSlot& a = v.in(0);
+  const TensorSlot& b = v.in(1);
+  const TensorSlot& y = v.out(0);
+  if constexpr (is_logic(B)) {
+    v.dtype_in(0, {DType::kBool});
+    v.dtype_in(1, {DType::kBool});
+    v.dtype_out(0, {DType::kBool});
+  } else {
+    v.dtype_in(0, {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64});
+    if constexpr (B == Binary::kPow) {
+      v.dtype_in(1, {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64});
+      const bool float_base = a.dtype == DType::kFloat32 || a.dtype == DType::kFloat64;
+      if (!float_base) v.same_dtype(a, "base", b, "exponent");
+    } else {
+      v.same_dtype(a, "input 0", b, "input 1");
+    }
+    if constexpr (is_comparison(B)) {
+      v.dtype_out(0, {DType::kBool});
+    } else {
+      v.same_dtype(a, "input 0", y, "output");
+    }
+  }
+  std::vector<int64_t> dims;
+  if (!broadcast_dims({&a.dims, &b.dims}, dims))
+    v.fail("inputs " + dims_string(a.dims) + " and " + dims_string(b.dims) + " do not broadcast");
+  v.dims_equal(y.dims, dims, "output");
+}
+
+template <Binary B>
+std::unique_ptr<OpState> binary_prepare(PrepareContext& ctx, const Step& step) {
+  auto state = std::make_unique<BroadcastState>();
+  const auto& t = ctx.plan.tensors;
+  state->loop = StridedLoop::broadcast(t[step.outputs[0]].dims, {&t[step.inputs[0]].dims, &t[step.inputs[1]].dims});
+  return state;
+}
+
+template <Binary B, typename T>
+void binary_run_typed(RunContext& ctx, const Step& step, const StridedLoop& loop, bool fmod_mode) {
+  const T* a = ctx.t<const T>(step.inputs[0]);
+  using R = std::conditional_t<is_comparison(B) || is_logic(B), uint8_t, T>;
+  R* y = ctx.t<R>(step.outputs[0]);
+  if constexpr (B == Binary::kPow && std::is_floating_point_v<T>) {
+    switch (ctx.slot(step.inputs[1]).dtype) {
+      case DType::kFloat32: binary_loop<B>(loop, a, ctx.t<const float>(step.inputs[1]), y, fmod_mode); return;
+      case DType::kFloat64: binary_loop<B>(loop, a, ctx.t<const double>(step.inputs[1]), y, fmod_mode); return;
+      case DType::kInt32: binary_loop<B>(loop, a, ctx.t<const int32_t>(step.inputs[1]), y, fmod_mode); return;
+      case DType::kInt64: binary_loop<B>(loop, a, ctx.t<const int64_t>(step.inputs[1]), y, fmod_mode); return;
+      default: return;
+    }
+  } else {
+    binary_loop<B>(loop, a, ctx.t<const T>(step.inputs[1]), y, fmod_mode);
+  }
+}
+
+template <Binary B>
+void binary_run(RunContext& ctx, const Step& step, const OpState* state) {
+  const StridedLoop& loop = static_cast<const BroadcastState*>(state)->loop;
+  const bool fmod_mode = B == Binary::kMod && !step.ints.empty() && step.ints[0] != 0;
+  const DType d = ctx.slot(step.inputs[0]).dtype;
+  if constexpr (is_logic(B)) {
+    binary_run_typed<B, uint8_t>(ctx, step, loop, false);
+  } else {
+    switch (d) {
+      case DType::kFloat32: binary_run_typed<B, float>(ctx, step, loop, fmod_mode); return;
+      case DType::kFloat64: binary_run_typed<B, double>(ctx, step, loop, fmod_mode); return;
+      case DType::kInt32: binary_run_typed<B, int32_t>(ctx, step, loop, fmod_mode); return;
+      case DType::kInt64: binary_run_typed<B, int64_t>(ctx, step, loop, fmod_mode); return;
+      default: return;
+    }
+  }
+}
+
+template <Binary B>
+OpDef binary_op(const char* name) {
+  OpDef def{name, &binary_validate<B>, &binary_prepare<B>, &binary_run<B>};
+  def.in_place = !is_comparison(B);
+  return def;
+}
+
+// ------------------------------------------------------------------ Where
+void where_validate(const StepView& v) {
+  v.inputs(3, 3);
+  v.outputs(1, 1);
+  v.ints(0);
+  v.floats(0);
+  v.dtype_in(0, {DType::kBool});
+  v.same_dtype(v.in(1), "x", v.in(2), "y");
+  v.same_dtype(v.in(1), "x", v.out(0), "output");
+  std::vector<int64_t> dims;
+  if (!broadcast_dims({&v.in(0).dims, &v.in(1).dims, &v.in(2).dims}, dims)) v.fail("inputs do not broadcast");
+  v.dims_equal(v.out(0).dims, dims, "output");
+}
+
+std::unique_ptr<OpState> where_prepare(PrepareContext& ctx, const Step& step) {
+  auto state = std::make_unique<BroadcastState>();
+  const auto& t = ctx.plan.tensors;
+  state->loop = StridedLoop::broadcast(t[step.outputs[0]].dims,
+                                       {&t[step.inputs[0]].dims, &t[step.inputs[1]].dims, &t[step.inputs[2]].dims});
+  return state;
+}
+
+void where_run(RunContext& ctx, const Step& step, const OpState* state) {
+  const StridedLoop& loop = static_cast<const BroadcastState*>(state)->loop;
+  const uint8_t* c = ctx.t<const uint8_t>(step.inputs[0]);
+  dispatch_size(dtype_size(ctx.slot(step.outputs[0]).dtype), [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = ctx.t<const T>(step.inputs[1]);
+    const T* yv = ctx.t<const T>(step.inputs[2]);
+    T* out = ctx.t<T>(step.outputs[0]);
+    loop.for_each_row([&](const int64_t* off, int64_t n, const int64_t* s) {
+      T* o = out + off[0];
+      const uint8_t* cc = c + off[1];
+      const T* xx = x + off[2];
+      const T* yy = yv + off[3];
+      if (s[1] == 1 && s[2] == 1 && s[3] == 1) {
+        for (int64_t i = 0; i < n; ++i) o[i] = cc[i] ? xx[i] : yy[i];
+      } else {
+        for (int64_t i = 0; i < n; ++i) o[i] = cc[i * s[1]] ? xx[i * s[2]] : yy[i * s[3]];
+      }
+    });
+  });
+}
+
+}  // namespace
+
+void register_elementwise_ops(std::vector<OpDef>& ops) {
+  ops.push_back(unary_op<Unary::kRelu>("Relu"));
+  ops.push_back(unary_op<Unary::kSigmoid>("Sigmoid"));
+  ops.push_back(unary_op<Unary::kTanh>("Tanh"));
+  ops.push_back(unary_op<Unary::kSqrt>("Sqrt"));
+  ops.push_back(unary_op<Unary::kLog>("Log"));
+  ops.push_back(unary_op<Unary::kExp>("Exp"));
+  ops.push_back(unary_op<Unary::kErf>("Erf"));
+  ops.push_back(unary_op<Unary::kNeg>("Neg"));
+  ops.push_back(unary_op<Unary::kAbs>("Abs"));
+  ops.push_back(unary_op<Unary::kReciprocal>("Reciprocal"));
+  ops.push_back(unary_op<Unary::kFloor>("Floor"));
+  ops.push_back(unary_op<Unary::kCeil>("Ceil"));
+  ops.push_back(unary_op<Unary::kNot>("Not"));
+  ops.push_back(unary_op<Unary::kLeakyRelu>("LeakyRelu"));
+  ops.push_back(unary_op<Unary::kClip>("Clip"));
+  {
+    OpDef gelu{"Gelu", &gelu_validate, &gelu_prepare, &gelu_run};
+    gelu.in_place = true;
+    ops.push_back(gelu);
+  }
+  ops.push_back(OpDef{"Cast", &cast_validate, nullptr, &cast_run});
+  ops.push_back(binary_op<Binary::kAdd>("Add"));
+  ops.push_back(binary_op<Binary::kSub>("Sub"));
+  ops.push_back(binary_op<Binary::kMul>("Mul"));
+  ops.push_back(binary_op<Binary::kDiv>("Div"));
+  ops.push_back(binary_op<Binary::kPow>("Pow"));
+  ops.push_back(binary_op<Binary::kMax>("Max"));
+  ops.push_back(binary_op<Binary::kMin>("Min"));
+  ops.push_back(binary_op<Binary::kMod>("Mod"));
+  ops.push_back(binary_op<Binary::kEqual>("Equal"));
+  ops.push_back(binary_op<Binary::kGreater>("Greater"));
+  ops.push_back(binary_op<Binary::kGreaterOrEqual>("GreaterOrEqual"));
+  ops.push_back(binary_op<Binary::kLess>("Less"));
+  ops.push_back(binary_op<Binary::kLessOrEqual>("LessOrEqual"));
+  ops.push_back(binary_op<Binary::kAnd>("And"));
+  ops.push_back(binary_op<Binary::kOr>("Or"));
+  ops.push_back(binary_op<Binary::kXor>("Xor"));
+  {
+    OpDef where{"Where", &where_validate, &where_prepare, &where_run};
+    where.in_place = true;
+    ops.push_back(where);
+  }
+}
+
+}  // namespace edgeinfer::runtime

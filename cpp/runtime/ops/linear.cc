@@ -1,0 +1,555 @@
+// Gemm / MatMul / Conv / pooling glue: validation of shapes and attributes, weights prepared once through
+// nn_kernels.h (GemmF32 / ConvF32, float or int8), and a small blocked batched matmul of our own for a
+// non-constant B (attention's Q·K^T), which must not create kernels per call.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "edgeinfer/aligned_buffer.h"
+#include "runtime/executor.h"
+#include "runtime/thread_pool.h"
+
+namespace edgeinfer::runtime {
+namespace {
+
+bool wants_int8(const PrepareContext& ctx, const Step& step) {
+  return ctx.options.precision == Precision::kInt8 || step.op.ends_with("S8Dynamic");
+}
+
+// ------------------------------------------------------------------ our matmul for a non-constant B
+// y[i, j] = alpha * sum_k a[i*a_rs + k*a_cs] * b[k*b_rs + j*b_cs] for rows [row_begin, row_end); ldy = n.
+void small_gemm_rows(int64_t row_begin, int64_t row_end, int64_t n, int64_t k, const float* a, int64_t a_rs,
+                     int64_t a_cs, const float* b, int64_t b_rs, int64_t b_cs, float* y, float alpha) {
+  if (b_cs == 1) {
+    // Row of y += a[i, kk] * row kk of b: contiguous, vectorisable. Blocked over k to keep b rows hot.
+    constexpr int64_t kBlock = 256;
+    for (int64_t i = row_begin; i < row_end; ++i) {
+      float* yr = y + i * n;
+      for (int64_t j = 0; j < n; ++j) yr[j] = 0.0f;
+    }
+    for (int64_t k0 = 0; k0 < k; k0 += kBlock) {
+      const int64_t k1 = std::min(k, k0 + kBlock);
+      for (int64_t i = row_begin; i < row_end; ++i) {
+        float* __restrict yr = y + i * n;
+        for (int64_t kk = k0; kk < k1; ++kk) {
+          const float av = a[i * a_rs + kk * a_cs];
+          const float* __restrict br = b + kk * b_rs;
+          for (int64_t j = 0; j < n; ++j) yr[j] += av * br[j];
+        }
+      }
+    }
+    if (alpha != 1.0f)
+      for (int64_t i = row_begin; i < row_end; ++i)
+        for (int64_t j = 0; j < n; ++j) y[i * n + j] *= alpha;
+    return;
+  }
+  if (b_rs == 1 && a_cs == 1) {
+    // b is [n, k] (transposed): dot products of contiguous rows, 4 partial sums.
+    for (int64_t i = row_begin; i < row_end; ++i) {
+      const float* ar = a + i * a_rs;
+      for (int64_t j = 0; j < n; ++j) {
+        const float* bc = b + j * b_cs;
+        float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t kk = 0;
+        for (; kk + 8 <= k; kk += 8)
+          for (int q = 0; q < 8; ++q) s[q] += ar[kk + q] * bc[kk + q];
+        float total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+        for (; kk < k; ++kk) total += ar[kk] * bc[kk];
+        y[i * n + j] = alpha * total;
+      }
+    }
+    return;
+  }
+  for (int64_t i = row_begin; i < row_end; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float total = 0.0f;
+      for (int64_t kk = 0; kk < k; ++kk) total += a[i * a_rs + kk * a_cs] * b[kk * b_rs + j * b_cs];
+      y[i * n + j] = alpha * total;
+    }
+}
+
+// ------------------------------------------------------------------ MatMul
+struct MatMulDims {
+  int64_t m = 1, k = 1, n = 1;
+  std::vector<int64_t> a_batch, b_batch, batch;  // batch: broadcast result
+};
+
+MatMulDims matmul_dims(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  MatMulDims d;
+  if (a.size() == 1) {
+    d.k = a[0];
+  } else {
+    d.m = a[a.size() - 2];
+    d.k = a[a.size() - 1];
+    d.a_batch.assign(a.begin(), a.end() - 2);
+  }
+  if (b.size() == 1) {
+    d.n = 1;
+  } else {
+    d.n = b[b.size() - 1];
+    d.b_batch.assign(b.begin(), b.end() - 2);
+  }
+  return d;
+}
+
+void matmul_validate(const StepView& v) {
+  v.inputs(2, 2);
+  v.outputs(1, 1);
+  validate_activation(v, 0, 0, true);
+  v.ints(1);
+  v.dtype_in(0, {DType::kFloat32});
+  v.dtype_in(1, {DType::kFloat32});
+  v.dtype_out(0, {DType::kFloat32});
+  const auto& a = v.in(0).dims;
+  const auto& b = v.in(1).dims;
+  if (a.empty() || b.empty()) v.fail("MatMul inputs must have rank >= 1");
+  const MatMulDims d = matmul_dims(a, b);
+  const int64_t kb = b.size() == 1 ? b[0] : b[b.size() - 2];
+  if (kb != d.k) v.fail("inner dimensions differ: a " + dims_string(a) + ", b " + dims_string(b));
+  std::vector<int64_t> batch;
+  if (!broadcast_dims({&d.a_batch, &d.b_batch}, batch))
+    v.fail("batch dims of " + dims_string(a) + " and " + dims_string(b) + " do not broadcast");
+  std::vector<int64_t> out = batch;
+  if (a.size() > 1) out.push_back(d.m);
+  if (b.size() > 1) out.push_back(d.n);
+  v.dims_equal(v.out(0).dims, out, "output");
+  if (v.step().op != "MatMul" && !v.is_constant(1)) v.fail("the int8 MatMul needs a constant B");
+}
+
+struct MatMulState : OpState {
+  std::unique_ptr<GemmF32> gemm;  // constant B without batch: one GEMM over all rows
+  int64_t rows = 0;               // gemm: rows of a
+  MatMulDims dims;
+  // Batched path: per output batch index, element offsets of a and b (broadcast).
+  std::vector<int64_t> a_offsets, b_offsets;
+  ActivationParams act;
+};
+
+std::unique_ptr<OpState> matmul_prepare(PrepareContext& ctx, const Step& step) {
+  const TensorSlot& a = ctx.plan.tensors[step.inputs[0]];
+  const TensorSlot& b = ctx.plan.tensors[step.inputs[1]];
+  auto state = std::make_unique<MatMulState>();
+  state->dims = matmul_dims(a.dims, b.dims);
+  state->act = activation_params(step, 0, 0);
+  const MatMulDims& d = state->dims;
+  const bool b_batched = product(d.b_batch) != 1;
+  if (b.storage == Storage::kConstant && !b_batched) {
+    const float* w = reinterpret_cast<const float*>(b.constant->data());
+    state->rows = a.elements() / std::max<int64_t>(1, d.k);
+    if (d.k == 0) state->rows = product(ctx.plan.tensors[step.outputs[0]].dims) / std::max<int64_t>(1, d.n);
+    state->gemm = wants_int8(ctx, step) ? GemmF32::create_int8(w, d.k, d.n, false, nullptr, 1.0f, 0.0f, state->act)
+                                        : GemmF32::create(w, d.k, d.n, false, nullptr, 1.0f, 0.0f, state->act);
+    ctx.scratch_bytes = state->gemm->scratch_bytes(state->rows);
+    ctx.weight_bytes = static_cast<int64_t>(state->gemm->weight_bytes());
+    ctx.kernel = state->gemm->kernel_name();
+    return state;
+  }
+  std::vector<int64_t> batch;
+  broadcast_dims({&d.a_batch, &d.b_batch}, batch);
+  const int64_t count = product(batch);
+  state->a_offsets.resize(static_cast<size_t>(count));
+  state->b_offsets.resize(static_cast<size_t>(count));
+  const size_t rank = batch.size();
+  for (int64_t idx = 0; idx < count; ++idx) {
+    int64_t rem = idx, a_off = 0, b_off = 0, a_stride = d.m * d.k, b_stride = d.k * d.n;
+    for (size_t r = rank; r-- > 0;) {
+      const int64_t coord = rem % batch[r];
+      rem /= batch[r];
+      const size_t back = rank - 1 - r;  // position from the right
+      if (back < d.a_batch.size()) {
+        const int64_t dim = d.a_batch[d.a_batch.size() - 1 - back];
+        if (dim != 1) a_off += coord * a_stride;
+        a_stride *= dim;
+      }
+      if (back < d.b_batch.size()) {
+        const int64_t dim = d.b_batch[d.b_batch.size() - 1 - back];
+        if (dim != 1) b_off += coord * b_stride;
+        b_stride *= dim;
+      }
+    }
+    state->a_offsets[static_cast<size_t>(idx)] = a_off;
+    state->b_offsets[static_cast<size_t>(idx)] = b_off;
+  }
+  ctx.kernel = "f32_matmul_batched_ref";
+  return state;
+}
+
+void matmul_run(RunContext& ctx, const Step& step, const OpState* state) {
+  const auto& s = *static_cast<const MatMulState*>(state);
+  const float* a = ctx.t<const float>(step.inputs[0]);
+  float* y = ctx.t<float>(step.outputs[0]);
+  const MatMulDims& d = s.dims;
+  if (s.gemm) {
+    if (s.rows > 0 && d.n > 0) s.gemm->run(s.rows, a, d.k, y, d.n, ctx.scratch, ctx.pool);
+    return;
+  }
+  const float* b = ctx.t<const float>(step.inputs[1]);
+  const int64_t batches = static_cast<int64_t>(s.a_offsets.size());
+  const int64_t total_rows = batches * d.m;
+  if (total_rows == 0 || d.n == 0) return;
+  auto body = [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end;) {
+      const int64_t bi = r / d.m;
+      const int64_t row0 = r % d.m;
+      const int64_t row1 = std::min(d.m, row0 + (end - r));
+      float* yb = y + bi * d.m * d.n;
+      small_gemm_rows(row0, row1, d.n, d.k, a + s.a_offsets[static_cast<size_t>(bi)], d.k, 1,
+                      b + s.b_offsets[static_cast<size_t>(bi)], d.n, 1, yb, 1.0f);
+      apply_activation(yb + row0 * d.n, (row1 - row0) * d.n, s.act);
+      r += row1 - row0;
+    }
+  };
+  if (ctx.pool) {
+    const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, d.k * d.n));
+    ctx.pool->parallel_for(total_rows, grain, body);
+  } else {
+    body(0, total_rows);
+  }
+}
+
+// ------------------------------------------------------------------ Gemm
+void gemm_validate(const StepView& v) {
+  v.inputs(2, 3);
+  v.outputs(1, 1);
+  validate_activation(v, 2, 2, true);
+  v.ints(3);
+  const int64_t trans_a = v.step().ints[0], trans_b = v.step().ints[1];
+  if ((trans_a != 0 && trans_a != 1) || (trans_b != 0 && trans_b != 1)) v.fail("trans_a / trans_b must be 0 or 1");
+  v.dtype_in(0, {DType::kFloat32});
+  v.dtype_in(1, {DType::kFloat32});
+  v.dtype_out(0, {DType::kFloat32});
+  const auto& a = v.in(0).dims;
+  const auto& b = v.in(1).dims;
+  if (a.size() != 2 || b.size() != 2) v.fail("Gemm inputs must be 2-D");
+  const int64_t m = trans_a ? a[1] : a[0], k = trans_a ? a[0] : a[1];
+  const int64_t kb = trans_b ? b[1] : b[0], n = trans_b ? b[0] : b[1];
+  if (k != kb) v.fail("inner dimensions differ: a " + dims_string(a) + ", b " + dims_string(b));
+  v.dims_equal(v.out(0).dims, {m, n}, "output");
+  if (v.has_in(2)) {
+    v.dtype_in(2, {DType::kFloat32});
+    std::vector<int64_t> dims;
+    const std::vector<int64_t> mn = {m, n};
+    if (v.in(2).dims.size() > 2 || !broadcast_dims({&v.in(2).dims, &mn}, dims) || dims != mn)
+      v.fail("c " + dims_string(v.in(2).dims) + " does not broadcast to " + dims_string(mn));
+  }
+  if (v.step().op != "Gemm" && !v.is_constant(1)) v.fail("the int8 Gemm needs a constant B");
+}
+
+struct GemmState : OpState {
+  std::unique_ptr<GemmF32> gemm;
+  int64_t m = 0, k = 0, n = 0;
+  bool trans_a = false, trans_b = false;
+  float alpha = 1.0f, beta = 0.0f;
+  bool c_after = false;  // c added after the product (not a per-column bias), then the activation
+  StridedLoop c_loop;    // c broadcast to [m, n]
+  ActivationParams act;
+  std::vector<float> bias;  // expanded constant bias (scalar c)
+  size_t transpose_bytes = 0;  // scratch for a^T ahead of the kernel's own scratch
+};
+
+std::unique_ptr<OpState> gemm_prepare(PrepareContext& ctx, const Step& step) {
+  const TensorSlot& a = ctx.plan.tensors[step.inputs[0]];
+  const TensorSlot& b = ctx.plan.tensors[step.inputs[1]];
+  auto s = std::make_unique<GemmState>();
+  s->trans_a = step.ints[0] != 0;
+  s->trans_b = step.ints[1] != 0;
+  s->m = s->trans_a ? a.dims[1] : a.dims[0];
+  s->k = s->trans_a ? a.dims[0] : a.dims[1];
+  s->n = s->trans_b ? b.dims[0] : b.dims[1];
+  s->alpha = step.floats[0];
+  s->beta = step.floats[1];
+  s->act = activation_params(step, 2, 2);
+  const bool has_c = step.inputs.size() > 2 && step.inputs[2] >= 0;
+  const float* bias = nullptr;
+  if (has_c) {
+    const TensorSlot& c = ctx.plan.tensors[step.inputs[2]];
+    const bool row_vector = c.elements() == s->n && (c.dims.size() < 2 || c.dims[0] == 1);
+    if (c.storage == Storage::kConstant && b.storage == Storage::kConstant && row_vector) {
+      bias = reinterpret_cast<const float*>(c.constant->data());
+    } else if (c.storage == Storage::kConstant && b.storage == Storage::kConstant && c.elements() == 1) {
+      float value;
+      std::memcpy(&value, c.constant->data(), 4);
+      s->bias.assign(static_cast<size_t>(s->n), value);
+      bias = s->bias.data();
+    } else {
+      s->c_after = true;
+      const std::vector<int64_t> mn = {s->m, s->n};
+      s->c_loop = StridedLoop::broadcast(mn, {&c.dims});
+    }
+  }
+  if (b.storage == Storage::kConstant) {
+    const float* w = reinterpret_cast<const float*>(b.constant->data());
+    const ActivationParams kernel_act = s->c_after ? ActivationParams{} : s->act;
+    s->gemm = wants_int8(ctx, step) ? GemmF32::create_int8(w, s->k, s->n, s->trans_b, bias, s->alpha, s->beta, kernel_act)
+                                    : GemmF32::create(w, s->k, s->n, s->trans_b, bias, s->alpha, s->beta, kernel_act);
+    s->transpose_bytes = s->trans_a ? align_up(static_cast<size_t>(s->m * s->k) * sizeof(float)) : 0;
+    ctx.scratch_bytes = s->transpose_bytes + s->gemm->scratch_bytes(s->m);
+    ctx.weight_bytes = static_cast<int64_t>(s->gemm->weight_bytes());
+    ctx.kernel = s->gemm->kernel_name();
+  } else {
+    ctx.kernel = "f32_gemm_ref";
+  }
+  return s;
+}
+
+void gemm_run(RunContext& ctx, const Step& step, const OpState* state) {
+  const auto& s = *static_cast<const GemmState*>(state);
+  const float* a = ctx.t<const float>(step.inputs[0]);
+  float* y = ctx.t<float>(step.outputs[0]);
+  if (s.m == 0 || s.n == 0) return;
+  if (s.gemm) {
+    const float* a_rows = a;
+    if (s.trans_a) {
+      auto* t = reinterpret_cast<float*>(ctx.scratch);
+      for (int64_t i = 0; i < s.m; ++i)
+        for (int64_t kk = 0; kk < s.k; ++kk) t[i * s.k + kk] = a[kk * s.m + i];
+      a_rows = t;
+    }
+    s.gemm->run(s.m, a_rows, s.k, y, s.n, ctx.scratch + s.transpose_bytes, ctx.pool);
+  } else {
+    const float* b = ctx.t<const float>(step.inputs[1]);
+    const int64_t a_rs = s.trans_a ? 1 : s.k, a_cs = s.trans_a ? s.m : 1;
+    const int64_t b_rs = s.trans_b ? 1 : s.n, b_cs = s.trans_b ? s.k : 1;
+    small_gemm_rows(0, s.m, s.n, s.k, a, a_rs, a_cs, b, b_rs, b_cs, y, s.alpha);
+  }
+  if (s.c_after) {  // always the case for a non-constant B with c
+    const float* c = ctx.t<const float>(step.inputs[2]);
+    const float beta = s.beta;
+    s.c_loop.for_each_row([&](const int64_t* off, int64_t n, const int64_t* st) {
+      float* yy = y + off[0];
+      const float* cc = c + off[1];
+      if (st[1] == 1) {
+        for (int64_t i = 0; i < n; ++i) yy[i] += beta * cc[i];
+      } else {
+        for (int64_t i = 0; i < n; ++i) yy[i] += beta * cc[i * st[1]];
+      }
+    });
+  }
+  if (!s.gemm || s.c_after) apply_activation(y, s.m * s.n, s.act);
+}
+
+// ------------------------------------------------------------------ Conv
+int spatial_rank(const StepView& v) {
+  const size_t rank = v.in(0).dims.size();
+  if (rank != 3 && rank != 4) v.fail("input must be [N, C, W] or [N, C, H, W], got " + dims_string(v.in(0).dims));
+  return static_cast<int>(rank) - 2;
+}
+
+// Reads kernel/strides/pads/dilations at ints[first..] into a ConvShape (after checks).
+void read_window(const StepView& v, size_t first, int r, ConvShape& shape) {
+  const auto& ints = v.step().ints;
+  for (int i = 0; i < r; ++i) {
+    shape.kernel[i] = ints[first + static_cast<size_t>(i)];
+    shape.stride[i] = ints[first + static_cast<size_t>(r + i)];
+    shape.pad_begin[i] = ints[first + static_cast<size_t>(2 * r + i)];
+    shape.pad_end[i] = ints[first + static_cast<size_t>(3 * r + i)];
+    shape.dilation[i] = ints[first + static_cast<size_t>(4 * r + i)];
+    constexpr int64_t kLimit = int64_t{1} << 24;
+    if (shape.kernel[i] < 1 || shape.kernel[i] > kLimit) v.fail("kernel size " + std::to_string(shape.kernel[i]) + " is out of range");
+    if (shape.stride[i] < 1 || shape.stride[i] > kLimit) v.fail("stride " + std::to_string(shape.stride[i]) + " is out of range");
+    if (shape.dilation[i] < 1 || shape.dilation[i] > kLimit) v.fail("dilation " + std::to_string(shape.dilation[i]) + " is out of range");
+    if (shape.pad_begin[i] < 0 || shape.pad_begin[i] > kLimit || shape.pad_end[i] < 0 || shape.pad_end[i] > kLimit)
+      v.fail("pads are out of range");
+  }
+}
+
+// floor((in + pads - effective kernel) / stride) + 1, or -1 when the window does not fit.
+int64_t window_output(int64_t in, int64_t pb, int64_t pe, int64_t kernel, int64_t stride, int64_t dilation, bool ceil_mode) {
+  const int64_t span = in + pb + pe - (dilation * (kernel - 1) + 1);
+  if (span < 0) return -1;
+  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+  if (ceil_mode && (out - 1) * stride >= in + pb) --out;  // the last window must start inside input + begin pad
+  return out;
+}
+
+void fill_conv_shape(const StepView& v, ConvShape& shape) {
+  const int r = spatial_rank(v);
+  const TensorSlot& x = v.in(0);
+  const TensorSlot& w = v.in(1);
+  const auto& ints = v.step().ints;
+  shape.rank = r;
+  shape.batch = x.dims[0];
+  shape.in_channels = x.dims[1];
+  shape.group = ints[0];
+  if (shape.group < 1) v.fail("group must be >= 1");
+  read_window(v, 2, r, shape);
+  if (w.dims.size() != static_cast<size_t>(r + 2)) v.fail("weights must have rank " + std::to_string(r + 2));
+  shape.out_channels = w.dims[0];
+  if (shape.in_channels % shape.group != 0 || shape.out_channels % shape.group != 0)
+    v.fail("channels " + std::to_string(shape.in_channels) + " -> " + std::to_string(shape.out_channels) +
+           " are not divisible by group " + std::to_string(shape.group));
+  if (w.dims[1] != shape.in_channels / shape.group)
+    v.fail("weights " + dims_string(w.dims) + " do not match " + std::to_string(shape.in_channels) + " input channels / group " +
+           std::to_string(shape.group));
+  std::vector<int64_t> out = {shape.batch, shape.out_channels};
+  for (int i = 0; i < r; ++i) {
+    if (w.dims[static_cast<size_t>(2 + i)] != shape.kernel[i]) v.fail("kernel attribute differs from the weights' dims");
+    shape.in_size[i] = x.dims[static_cast<size_t>(2 + i)];
+    const int64_t o = window_output(shape.in_size[i], shape.pad_begin[i], shape.pad_end[i], shape.kernel[i], shape.stride[i],
+                                    shape.dilation[i], false);
+    if (o < 1) v.fail("the kernel does not fit the padded input along spatial axis " + std::to_string(i));
+    shape.out_size[i] = o;
+    out.push_back(o);
+  }
+  v.dims_equal(v.out(0).dims, out, "output");
+}
+
+void conv_validate(const StepView& v) {
+  v.inputs(2, 3);
+  v.outputs(1, 1);
+  const int r = spatial_rank(v);
+  validate_activation(v, 1, 0, true);
+  v.ints(2 + 5 * static_cast<size_t>(r));
+  v.dtype_in(0, {DType::kFloat32});
+  v.dtype_in(1, {DType::kFloat32});
+  v.dtype_out(0, {DType::kFloat32});
+  if (!v.is_constant(1)) v.fail("Conv weights must be a constant");
+  ConvShape shape;
+  fill_conv_shape(v, shape);
+  if (v.has_in(2)) {
+    v.dtype_in(2, {DType::kFloat32});
+    if (!v.is_constant(2)) v.fail("Conv bias must be a constant");
+    if (v.in(2).elements() != shape.out_channels) v.fail("bias must have one value per output channel");
+  }
+}
+
+struct ConvState : OpState {
+  std::unique_ptr<ConvF32> conv;
+};
+
+std::unique_ptr<OpState> conv_prepare(PrepareContext& ctx, const Step& step) {
+  StepView v(ctx.plan, step, step.name);
+  ConvShape shape;
+  fill_conv_shape(v, shape);
+  const ActivationParams act = activation_params(step, 1, 0);
+  const float* w = reinterpret_cast<const float*>(ctx.plan.tensors[step.inputs[1]].constant->data());
+  const float* bias = step.inputs.size() > 2 && step.inputs[2] >= 0
+                          ? reinterpret_cast<const float*>(ctx.plan.tensors[step.inputs[2]].constant->data())
+                          : nullptr;
+  auto s = std::make_unique<ConvState>();
+  s->conv = wants_int8(ctx, step) ? ConvF32::create_int8(shape, w, bias, act) : ConvF32::create(shape, w, bias, act);
+  ctx.scratch_bytes = s->conv->scratch_bytes();
+  ctx.weight_bytes = static_cast<int64_t>(s->conv->weight_bytes());
+  ctx.kernel = s->conv->kernel_name();
+  return s;
+}
+
+void conv_run(RunContext& ctx, const Step& step, const OpState* state) {
+  const auto& s = *static_cast<const ConvState*>(state);
+  if (ctx.elements(step.outputs[0]) == 0) return;
+  s.conv->run(ctx.t<const float>(step.inputs[0]), ctx.t<float>(step.outputs[0]), ctx.scratch, ctx.pool);
+}
+
+// ------------------------------------------------------------------ pooling
+void fill_pool_shape(const StepView& v, PoolShape& shape) {
+  const int r = spatial_rank(v);
+  const TensorSlot& x = v.in(0);
+  shape.rank = r;
+  shape.batch = x.dims[0];
+  shape.in_channels = shape.out_channels = shape.group = x.dims[1];
+  shape.max = v.step().op == "MaxPool";
+  const int64_t cip = v.step().ints[0];
+  if (cip != 0 && cip != 1) v.fail("count_include_pad must be 0 or 1");
+  shape.count_include_pad = cip != 0;
+  read_window(v, 1, r, shape);
+  std::vector<int64_t> expected = {shape.batch, shape.in_channels};
+  const auto& out = v.out(0).dims;
+  if (out.size() != static_cast<size_t>(r + 2) || out[0] != shape.batch || out[1] != shape.in_channels)
+    v.fail("output " + dims_string(out) + " does not match input " + dims_string(x.dims));
+  for (int i = 0; i < r; ++i) {
+    shape.in_size[i] = x.dims[static_cast<size_t>(2 + i)];
+    const int64_t effective = shape.dilation[i] * (shape.kernel[i] - 1) + 1;
+    if (shape.pad_begin[i] >= effective || shape.pad_end[i] >= effective) v.fail("pads must be smaller than the kernel");
+    const int64_t lo = window_output(shape.in_size[i], shape.pad_begin[i], shape.pad_end[i], shape.kernel[i], shape.stride[i],
+                                     shape.dilation[i], false);
+    const int64_t hi = window_output(shape.in_size[i], shape.pad_begin[i], shape.pad_end[i], shape.kernel[i], shape.stride[i],
+                                     shape.dilation[i], true);
+    const int64_t o = out[static_cast<size_t>(2 + i)];
+    if (lo < 1 || o < lo || o > hi)
+      v.fail("output size " + std::to_string(o) + " along spatial axis " + std::to_string(i) + " is not " +
+             std::to_string(lo) + (hi != lo ? " or " + std::to_string(hi) : std::string()));
+    shape.out_size[i] = o;
+  }
+}
+
+void pool_validate(const StepView& v) {
+  v.inputs(1, 1);
+  v.outputs(1, 1);
+  const int r = spatial_rank(v);
+  v.ints(1 + 5 * static_cast<size_t>(r));
+  v.floats(0);
+  v.dtype_in(0, {DType::kFloat32});
+  v.dtype_out(0, {DType::kFloat32});
+  PoolShape shape;
+  fill_pool_shape(v, shape);
+}
+
+struct PoolState : OpState {
+  PoolShape shape;
+};
+
+std::unique_ptr<OpState> pool_prepare(PrepareContext& ctx, const Step& step) {
+  StepView v(ctx.plan, step, step.name);
+  auto s = std::make_unique<PoolState>();
+  fill_pool_shape(v, s->shape);
+  ctx.kernel = s->shape.max ? "f32_maxpool_ref" : "f32_avgpool_ref";
+  return s;
+}
+
+void pool_run(RunContext& ctx, const Step& step, const OpState* state) {
+  const auto& s = *static_cast<const PoolState*>(state);
+  if (ctx.elements(step.outputs[0]) == 0) return;
+  pool_f32(s.shape, ctx.t<const float>(step.inputs[0]), ctx.t<float>(step.outputs[0]));
+}
+
+void global_pool_validate(const StepView& v) {
+  v.inputs(1, 1);
+  v.outputs(1, 1);
+  v.ints(0);
+  v.floats(0);
+  v.dtype_in(0, {DType::kFloat32});
+  v.dtype_out(0, {DType::kFloat32});
+  const auto& x = v.in(0).dims;
+  if (x.size() < 3) v.fail("input must be [N, C, spatial...]");
+  std::vector<int64_t> out = {x[0], x[1]};
+  out.resize(x.size(), 1);
+  v.dims_equal(v.out(0).dims, out, "output");
+}
+
+template <bool kMax>
+void global_pool_run(RunContext& ctx, const Step& step, const OpState*) {
+  const TensorSlot& x = ctx.slot(step.inputs[0]);
+  const int64_t planes = x.dims[0] * x.dims[1];
+  const int64_t size = product(x.dims, 2);
+  const float* in = ctx.t<const float>(step.inputs[0]);
+  float* out = ctx.t<float>(step.outputs[0]);
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* row = in + p * size;
+    if constexpr (kMax) {
+      float m = -std::numeric_limits<float>::infinity();
+      for (int64_t i = 0; i < size; ++i) m = row[i] > m ? row[i] : m;
+      out[p] = m;
+    } else {
+      float sum = 0.0f;
+      for (int64_t i = 0; i < size; ++i) sum += row[i];
+      out[p] = size > 0 ? sum / static_cast<float>(size) : std::numeric_limits<float>::quiet_NaN();
+    }
+  }
+}
+
+}  // namespace
+
+void register_linear_ops(std::vector<OpDef>& ops) {
+  ops.push_back(OpDef{"MatMul", &matmul_validate, &matmul_prepare, &matmul_run});
+  ops.push_back(OpDef{"MatMulS8Dynamic", &matmul_validate, &matmul_prepare, &matmul_run});
+  ops.push_back(OpDef{"Gemm", &gemm_validate, &gemm_prepare, &gemm_run});
+  ops.push_back(OpDef{"GemmS8Dynamic", &gemm_validate, &gemm_prepare, &gemm_run});
+  ops.push_back(OpDef{"Conv", &conv_validate, &conv_prepare, &conv_run});
+  ops.push_back(OpDef{"ConvS8Dynamic", &conv_validate, &conv_prepare, &conv_run});
+  ops.push_back(OpDef{"MaxPool", &pool_validate, &pool_prepare, &pool_run});
+  ops.push_back(OpDef{"AveragePool", &pool_validate, &pool_prepare, &pool_run});
+  ops.push_back(OpDef{"GlobalAveragePool", &global_pool_validate, nullptr, &global_pool_run<false>});
+  ops.push_back(OpDef{"GlobalMaxPool", &global_pool_validate, nullptr, &global_pool_run<true>});
+}
+
+}  // namespace edgeinfer::runtime

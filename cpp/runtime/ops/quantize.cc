@@ -1,0 +1,132 @@
+// QuantizeLinear / DequantizeLinear, per tensor or per axis, through the kernel table (int8 / uint8);
+// DequantizeLinear of int32 (biases) in a reference loop. Zero points are widened to int32 in scratch.
+#include <cmath>
+
+#include "edgeinfer/kernels.h"
+#include "runtime/executor.h"
+
+namespace edgeinfer::runtime {
+namespace {
+
+// [outer, channels, inner] view; per tensor: channels = 1.
+struct QView {
+  int64_t outer = 1, channels = 1, inner = 1;
+};
+
+QView qview(const TensorSlot& x, const TensorSlot& scale, int64_t axis) {
+  QView q;
+  if (scale.elements() == 1) {
+    q.inner = x.elements();
+    return q;
+  }
+  q.outer = product(x.dims, 0, static_cast<size_t>(axis));
+  q.channels = x.dims[static_cast<size_t>(axis)];
+  q.inner = product(x.dims, static_cast<size_t>(axis) + 1);
+  return q;
+}
+
+template <bool kQuantize>
+void q_validate(const StepView& v) {
+  v.inputs(2, 3);
+  v.outputs(1, 1);
+  v.ints(1);
+  v.floats(0);
+  const TensorSlot& x = v.in(0);
+  const TensorSlot& scale = v.in(1);
+  const TensorSlot& y = v.out(0);
+  v.dtype_in(1, {DType::kFloat32});
+  if constexpr (kQuantize) {
+    v.dtype_in(0, {DType::kFloat32});
+    v.dtype_out(0, {DType::kUint8, DType::kInt8});
+  } else {
+    v.dtype_in(0, {DType::kUint8, DType::kInt8, DType::kInt32});
+    v.dtype_out(0, {DType::kFloat32});
+  }
+  v.dims_equal(y.dims, x.dims, "output");
+  const TensorSlot& q = kQuantize ? y : x;
+  if (v.has_in(2)) {
+    v.same_dtype(v.in(2), "zero_point", q, kQuantize ? "output" : "input");
+    if (v.in(2).elements() != scale.elements()) v.fail("zero_point and scale have different element counts");
+  }
+  if (scale.elements() != 1) {
+    const int64_t axis = v.axis(v.step().ints[0], x.dims.size(), "axis");
+    if (scale.dims.size() != 1 || scale.elements() != x.dims[static_cast<size_t>(axis)])
+      v.fail("per-axis scale " + dims_string(scale.dims) + " does not match dim " + std::to_string(axis) + " of " +
+             dims_string(x.dims));
+  }
+}
+
+template <bool kQuantize>
+std::unique_ptr<OpState> q_prepare(PrepareContext& ctx, const Step& step) {
+  ctx.scratch_bytes = static_cast<size_t>(ctx.plan.tensors[step.inputs[1]].elements()) * sizeof(int32_t);
+  ctx.kernel = kernels().quantize->name;
+  return nullptr;
+}
+
+const int32_t* widen_zero_points(RunContext& ctx, const Step& step, int64_t channels) {
+  auto* zp = reinterpret_cast<int32_t*>(ctx.scratch);
+  const bool has = step.inputs.size() > 2 && step.inputs[2] >= 0;
+  const DType d = has ? ctx.slot(step.inputs[2]).dtype : DType::kUint8;
+  for (int64_t c = 0; c < channels; ++c) {
+    if (!has) zp[c] = 0;
+    else if (d == DType::kUint8) zp[c] = ctx.t<const uint8_t>(step.inputs[2])[c];
+    else if (d == DType::kInt8) zp[c] = ctx.t<const int8_t>(step.inputs[2])[c];
+    else zp[c] = ctx.t<const int32_t>(step.inputs[2])[c];
+  }
+  return zp;
+}
+
+void quantize_run(RunContext& ctx, const Step& step, const OpState*) {
+  const TensorSlot& x = ctx.slot(step.inputs[0]);
+  const TensorSlot& scale = ctx.slot(step.inputs[1]);
+  const QView view = qview(x, scale, step.ints[0]);
+  QuantizeArgs args;
+  args.x = ctx.t<const float>(step.inputs[0]);
+  args.y = ctx.ptr[step.outputs[0]];
+  args.y_signed = ctx.slot(step.outputs[0]).dtype == DType::kInt8;
+  args.outer = view.outer;
+  args.channels = view.channels;
+  args.inner = view.inner;
+  args.scales = ctx.t<const float>(step.inputs[1]);
+  args.zero_points = widen_zero_points(ctx, step, view.channels);
+  if (view.outer * view.channels * view.inner > 0) kernels().quantize->quantize(args);
+}
+
+void dequantize_run(RunContext& ctx, const Step& step, const OpState*) {
+  const TensorSlot& x = ctx.slot(step.inputs[0]);
+  const TensorSlot& scale = ctx.slot(step.inputs[1]);
+  const QView view = qview(x, scale, step.ints[0]);
+  const float* scales = ctx.t<const float>(step.inputs[1]);
+  const int32_t* zp = widen_zero_points(ctx, step, view.channels);
+  float* y = ctx.t<float>(step.outputs[0]);
+  if (view.outer * view.channels * view.inner == 0) return;
+  if (x.dtype == DType::kInt32) {
+    const int32_t* q = ctx.t<const int32_t>(step.inputs[0]);
+    for (int64_t o = 0; o < view.outer; ++o)
+      for (int64_t c = 0; c < view.channels; ++c) {
+        const int64_t base = (o * view.channels + c) * view.inner;
+        for (int64_t i = 0; i < view.inner; ++i)
+          y[base + i] = static_cast<float>(static_cast<int64_t>(q[base + i]) - zp[c]) * scales[c];
+      }
+    return;
+  }
+  DequantizeArgs args;
+  args.q = ctx.ptr[step.inputs[0]];
+  args.q_signed = x.dtype == DType::kInt8;
+  args.x = y;
+  args.outer = view.outer;
+  args.channels = view.channels;
+  args.inner = view.inner;
+  args.scales = scales;
+  args.zero_points = zp;
+  kernels().quantize->dequantize(args);
+}
+
+}  // namespace
+
+void register_quantize_ops(std::vector<OpDef>& ops) {
+  ops.push_back(OpDef{"QuantizeLinear", &q_validate<true>, &q_prepare<true>, &quantize_run});
+  ops.push_back(OpDef{"DequantizeLinear", &q_validate<false>, &q_prepare<false>, &dequantize_run});
+}
+
+}  // namespace edgeinfer::runtime

@@ -1,0 +1,371 @@
+// Conv (NCHW / NCW) and pooling: every compiled GEMM variant the CPU supports driven through the im2col /
+// row-major B paths the convolution uses, then ConvF32 (table choice) FP32 and INT8, depthwise, 1-D, threads,
+// against a double-precision direct convolution; MaxPool / AveragePool against a direct loop; and no heap
+// allocation in run(). Tolerances: FP32 1e-5 * sum|x w| + 1e-6; INT8 2% of max|y_fp32| (see test_gemm_f32.cc).
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "edgeinfer/aligned_buffer.h"
+#include "edgeinfer/kernels.h"
+#include "edgeinfer/nn_kernels.h"
+#include "runtime/thread_pool.h"
+#include "tests/check.h"
+
+namespace {
+std::atomic<long> g_allocations{0};
+}
+void* operator new(std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) { return operator new(size); }
+void* operator new(std::size_t size, std::align_val_t align) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t a = static_cast<std::size_t>(align);
+  if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size, std::align_val_t align) { return operator new(size, align); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+using namespace edgeinfer;
+
+namespace {
+
+std::mt19937 rng(99);
+std::vector<float> random_vec(size_t n) {
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+double act_ref(double x, const ActivationParams& p) {
+  switch (p.kind) {
+    case FusedActivation::kNone: return x;
+    case FusedActivation::kRelu: return x > 0 ? x : 0;
+    case FusedActivation::kLeakyRelu: return x >= 0 ? x : p.alpha * x;
+    case FusedActivation::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
+    case FusedActivation::kClip: return std::min<double>(std::max<double>(x, p.alpha), p.beta);
+    case FusedActivation::kTanh: return std::tanh(x);
+    case FusedActivation::kGeluErf: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case FusedActivation::kGeluTanh:
+      return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+  }
+  return x;
+}
+
+int64_t out_dim(int64_t in, int64_t k, int64_t s, int64_t pb, int64_t pe, int64_t d) {
+  return (in + pb + pe - d * (k - 1) - 1) / s + 1;
+}
+
+ConvShape make_shape(int rank, int64_t n, int64_t ci, int64_t co, int64_t g, const int64_t in[2], const int64_t k[2],
+                     const int64_t s[2], const int64_t pb[2], const int64_t pe[2], const int64_t d[2]) {
+  ConvShape sh;
+  sh.rank = rank;
+  sh.batch = n;
+  sh.in_channels = ci;
+  sh.out_channels = co;
+  sh.group = g;
+  for (int i = 0; i < rank; ++i) {
+    sh.in_size[i] = in[i];
+    sh.kernel[i] = k[i];
+    sh.stride[i] = s[i];
+    sh.pad_begin[i] = pb[i];
+    sh.pad_end[i] = pe[i];
+    sh.dilation[i] = d[i];
+    sh.out_size[i] = out_dim(in[i], k[i], s[i], pb[i], pe[i], d[i]);
+  }
+  return sh;
+}
+
+// z (pre-activation) and bound per output.
+void conv_ref(const ConvShape& s, const std::vector<float>& x, const std::vector<float>& w, const float* bias,
+              std::vector<double>& z, std::vector<double>& bound) {
+  const int64_t ih = s.rank == 2 ? s.in_size[0] : 1, iw = s.in_size[s.rank - 1];
+  const int64_t oh = s.rank == 2 ? s.out_size[0] : 1, ow = s.out_size[s.rank - 1];
+  const int64_t kh = s.rank == 2 ? s.kernel[0] : 1, kw = s.kernel[s.rank - 1];
+  const int64_t sh = s.rank == 2 ? s.stride[0] : 1, sw = s.stride[s.rank - 1];
+  const int64_t ph = s.rank == 2 ? s.pad_begin[0] : 0, pw = s.pad_begin[s.rank - 1];
+  const int64_t dh = s.rank == 2 ? s.dilation[0] : 1, dw = s.dilation[s.rank - 1];
+  const int64_t cig = s.in_channels / s.group, cog = s.out_channels / s.group;
+  z.assign(static_cast<size_t>(s.batch * s.out_channels * oh * ow), 0.0);
+  bound.assign(z.size(), 0.0);
+  for (int64_t b = 0; b < s.batch; ++b)
+    for (int64_t oc = 0; oc < s.out_channels; ++oc) {
+      const int64_t g = oc / cog;
+      for (int64_t y = 0; y < oh; ++y)
+        for (int64_t xo = 0; xo < ow; ++xo) {
+          double acc = bias ? bias[oc] : 0.0, bnd = bias ? std::fabs(bias[oc]) : 0.0;
+          for (int64_t c = 0; c < cig; ++c)
+            for (int64_t i = 0; i < kh; ++i)
+              for (int64_t j = 0; j < kw; ++j) {
+                const int64_t yy = y * sh - ph + i * dh, xx = xo * sw - pw + j * dw;
+                if (yy < 0 || yy >= ih || xx < 0 || xx >= iw) continue;
+                const double p = double(x[((b * s.in_channels + g * cig + c) * ih + yy) * iw + xx]) *
+                                 w[((oc * cig + c) * kh + i) * kw + j];
+                acc += p;
+                bnd += std::fabs(p);
+              }
+          const size_t o = static_cast<size_t>(((b * s.out_channels + oc) * oh + y) * ow + xo);
+          z[o] = acc;
+          bound[o] = bnd;
+        }
+    }
+}
+
+struct Case {
+  int rank;
+  int64_t n, ci, co, g, in[2], k[2], s[2], pb[2], pe[2], d[2];
+};
+
+const Case kCases[] = {
+    {2, 1, 3, 5, 1, {7, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {2, 2, 4, 6, 2, {11, 5}, {3, 2}, {2, 1}, {1, 0}, {2, 1}, {1, 1}},
+    {2, 1, 5, 13, 1, {13, 17}, {3, 3}, {3, 2}, {0, 2}, {1, 0}, {2, 2}},
+    {2, 1, 24, 24, 1, {19, 9}, {3, 1}, {1, 1}, {1, 0}, {1, 0}, {1, 1}},
+    {2, 1, 24, 48, 1, {9, 15}, {1, 3}, {1, 1}, {0, 1}, {0, 1}, {1, 1}},
+    {2, 1, 16, 33, 1, {9, 7}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, {1, 1}},     // pointwise
+    {2, 2, 6, 6, 2, {5, 37}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, {1, 1}},      // pointwise, groups
+    {2, 1, 8, 8, 8, {9, 10}, {3, 3}, {1, 2}, {1, 1}, {1, 0}, {1, 1}},      // depthwise
+    {2, 1, 4, 8, 4, {7, 8}, {3, 3}, {2, 1}, {0, 1}, {2, 1}, {2, 1}},       // depthwise, multiplier 2
+    {1, 2, 5, 7, 1, {23, 1}, {5, 1}, {2, 1}, {2, 0}, {1, 0}, {2, 1}},      // 1-D
+    {1, 1, 6, 6, 6, {31, 1}, {3, 1}, {1, 1}, {1, 0}, {1, 0}, {1, 1}},      // 1-D depthwise
+    {2, 1, 1, 24, 1, {76, 32}, {3, 3}, {1, 1}, {0, 0}, {0, 0}, {1, 1}},    // embedding-model-like
+    {2, 1, 32, 64, 1, {17, 13}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+};
+
+constexpr FusedActivation kActs[] = {FusedActivation::kNone,    FusedActivation::kRelu,
+                                     FusedActivation::kLeakyRelu, FusedActivation::kSigmoid,
+                                     FusedActivation::kClip,    FusedActivation::kTanh,
+                                     FusedActivation::kGeluErf, FusedActivation::kGeluTanh};
+
+ActivationParams params_for(FusedActivation act) {
+  ActivationParams p;
+  p.kind = act;
+  if (act == FusedActivation::kLeakyRelu) p.alpha = 0.2f;
+  if (act == FusedActivation::kClip) {
+    p.alpha = -0.3f;
+    p.beta = 0.6f;
+  }
+  return p;
+}
+
+long g_checked[32] = {};
+
+EI_TEST("conv through every gemm_f32 variant (im2col and row-major B)") {
+  const auto variants = gemm_f32_variants();
+  for (size_t vi = 0; vi < variants.size(); ++vi) {
+    const GemmF32Variant* v = variants[vi];
+    if (!isa_supported(v->isa)) continue;
+    int ci_idx = 0;
+    for (const Case& c : kCases) {
+      if (c.ci / c.g == 1 && c.g > 1) continue;  // depthwise does not use the GEMM
+      const ConvShape s = make_shape(c.rank, c.n, c.ci, c.co, c.g, c.in, c.k, c.s, c.pb, c.pe, c.d);
+      auto x = random_vec(static_cast<size_t>(c.n * c.ci * c.in[0] * c.in[1]));
+      auto w = random_vec(static_cast<size_t>(c.co * (c.ci / c.g) * c.k[0] * c.k[1]));
+      auto bias = random_vec(static_cast<size_t>(c.co));
+      const ActivationParams ap = params_for(kActs[ci_idx++ % 8]);
+      std::vector<double> z, bound;
+      conv_ref(s, x, w, bias.data(), z, bound);
+      // Seen as 2-D for the driver.
+      const bool r2 = c.rank == 2;
+      const int64_t ih = r2 ? c.in[0] : 1, iw = r2 ? c.in[1] : c.in[0];
+      const int64_t oh = r2 ? s.out_size[0] : 1, ow = r2 ? s.out_size[1] : s.out_size[0];
+      const int64_t kh = r2 ? c.k[0] : 1, kw = r2 ? c.k[1] : c.k[0];
+      const int64_t cig = c.ci / c.g, cog = c.co / c.g, kg = cig * kh * kw;
+      const bool pointwise = kh == 1 && kw == 1 && c.s[0] == 1 && c.s[1] == 1 && c.pb[0] == 0 && c.pb[1] == 0 &&
+                             c.pe[0] == 0 && c.pe[1] == 0;
+      std::vector<float> y(z.size()), packed(static_cast<size_t>(c.co * kg));
+      std::vector<float> scratch(gemm_f32_scratch_floats(v, kg));
+      for (int64_t g = 0; g < c.g; ++g)
+        gemm_f32_pack_a(w.data() + g * cog * kg, kg, cog, kg, false, v->mr, packed.data() + g * cog * kg);
+      for (int64_t b = 0; b < c.n; ++b)
+        for (int64_t g = 0; g < c.g; ++g) {
+          Im2colParams p;
+          p.x = x.data() + (b * c.ci + g * cig) * ih * iw;
+          p.channels = cig;
+          p.in_h = ih; p.in_w = iw; p.out_h = oh; p.out_w = ow; p.kernel_h = kh; p.kernel_w = kw;
+          p.stride_h = r2 ? c.s[0] : 1; p.stride_w = r2 ? c.s[1] : c.s[0];
+          p.pad_h = r2 ? c.pb[0] : 0; p.pad_w = r2 ? c.pb[1] : c.pb[0];
+          p.dilation_h = r2 ? c.d[0] : 1; p.dilation_w = r2 ? c.d[1] : c.d[0];
+          GemmF32Args a;
+          a.m = cog;
+          a.n = oh * ow;
+          a.k = kg;
+          a.a = packed.data() + g * cog * kg;
+          if (pointwise) {
+            a.b_mode = GemmF32BMode::kRowMajor;
+            a.b = p.x;
+            a.ldb = ih * iw;
+          } else {
+            a.b_mode = GemmF32BMode::kIm2col;
+            a.im2col = &p;
+          }
+          a.c = y.data() + (b * c.co + g * cog) * oh * ow;
+          a.ldc = oh * ow;
+          a.bias_m = bias.data() + g * cog;
+          a.activation = ap.kind;
+          a.act_alpha = ap.alpha;
+          a.act_beta = ap.beta;
+          a.scratch = scratch.data();
+          v->run(a);
+        }
+      int bad = 0;
+      for (size_t i = 0; i < z.size(); ++i) {
+        const double want = act_ref(z[i], ap);
+        if (!(std::fabs(y[i] - want) <= 1e-5 * bound[i] + 2e-6 + 2e-6 * std::fabs(want)) && bad++ < 2)
+          EI_CHECK_MSG(false, std::string(v->name) + " case " + std::to_string(ci_idx - 1) + " at " +
+                                  std::to_string(i) + " got " + std::to_string(y[i]) + " want " + std::to_string(want));
+      }
+      ++g_checked[vi];
+    }
+  }
+}
+
+EI_TEST("ConvF32 FP32 / INT8 (table), depthwise, 1-D, threads, no allocation in run") {
+  ThreadPool pool(2);
+  int idx = 0;
+  for (const Case& c : kCases) {
+    const ConvShape s = make_shape(c.rank, c.n, c.ci, c.co, c.g, c.in, c.k, c.s, c.pb, c.pe, c.d);
+    auto x = random_vec(static_cast<size_t>(c.n * c.ci * c.in[0] * c.in[1]));
+    for (size_t i = 0; i < x.size(); i += 3) x[i] = std::fabs(x[i]) * 2.0f;  // asymmetric range
+    auto w = random_vec(static_cast<size_t>(c.co * (c.ci / c.g) * c.k[0] * c.k[1]));
+    auto bias = random_vec(static_cast<size_t>(c.co));
+    const ActivationParams ap = params_for(kActs[idx++ % 8]);
+    std::vector<double> z, bound;
+    const bool with_bias = idx % 3 != 0;
+    conv_ref(s, x, w, with_bias ? bias.data() : nullptr, z, bound);
+    double zmax = 0;
+    for (double v : z) zmax = std::max(zmax, std::fabs(v));
+    for (int int8 = 0; int8 < 2; ++int8) {
+      auto conv = int8 ? ConvF32::create_int8(s, w.data(), with_bias ? bias.data() : nullptr, ap)
+                       : ConvF32::create(s, w.data(), with_bias ? bias.data() : nullptr, ap);
+      AlignedBuffer scratch(conv->scratch_bytes() + 64);
+      std::vector<float> y(z.size());
+      for (ThreadPool* tp : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        std::fill(y.begin(), y.end(), NAN);
+        const long before = g_allocations.load();
+        conv->run(x.data(), y.data(), scratch.data(), tp);
+        EI_CHECK_MSG(g_allocations.load() == before, "heap allocation in ConvF32::run");
+        int bad = 0;
+        for (size_t i = 0; i < z.size(); ++i) {
+          const double want = act_ref(z[i], ap);
+          const bool dw = c.ci / c.g == 1 && c.g > 1;  // depthwise stays float
+          const double tol = int8 && !dw ? 0.02 * zmax : 1e-5 * bound[i] + 2e-6 + 2e-6 * std::fabs(want);
+          if (!(std::fabs(y[i] - want) <= tol) && bad++ < 2)
+            EI_CHECK_MSG(false, std::string(conv->kernel_name()) + (int8 ? " int8" : " fp32") + " case " +
+                                    std::to_string(idx - 1) + " at " + std::to_string(i) + " got " +
+                                    std::to_string(y[i]) + " want " + std::to_string(want));
+        }
+      }
+    }
+  }
+}
+
+EI_TEST("ConvF32 rejects inconsistent shapes") {
+  const int64_t in[2] = {5, 5}, k[2] = {3, 3}, s1[2] = {1, 1}, p0[2] = {0, 0}, d1[2] = {1, 1};
+  ConvShape s = make_shape(2, 1, 2, 2, 1, in, k, s1, p0, p0, d1);
+  std::vector<float> w(2 * 2 * 9, 0.1f);
+  s.out_size[0] = 4;
+  EI_CHECK_THROWS(ConvF32::create(s, w.data(), nullptr, {}));
+  s = make_shape(2, 1, 3, 2, 2, in, k, s1, p0, p0, d1);
+  EI_CHECK_THROWS(ConvF32::create(s, w.data(), nullptr, {}));
+  s = make_shape(2, 1, 2, 2, 1, in, k, s1, p0, p0, d1);
+  s.stride[0] = 0;
+  EI_CHECK_THROWS(ConvF32::create_int8(s, w.data(), nullptr, {}));
+}
+
+EI_TEST("pool_f32 max / average, pads, strides, dilations, count_include_pad, ceil windows") {
+  struct P {
+    int rank;
+    int64_t in[2], k[2], s[2], pb[2], pe[2], d[2], extra[2];
+  };
+  const P cases[] = {{2, {7, 9}, {2, 2}, {2, 2}, {0, 0}, {0, 0}, {1, 1}, {0, 1}},
+                     {2, {6, 5}, {3, 3}, {1, 2}, {1, 1}, {1, 0}, {1, 1}, {0, 0}},
+                     {2, {9, 9}, {2, 3}, {2, 1}, {0, 1}, {1, 1}, {2, 2}, {0, 0}},
+                     {1, {17, 1}, {3, 1}, {2, 1}, {1, 0}, {0, 0}, {1, 1}, {1, 0}}};
+  for (const P& c : cases)
+    for (int max = 0; max < 2; ++max)
+      for (int cip = 0; cip < 2; ++cip) {
+        PoolShape s;
+        s.rank = c.rank;
+        s.batch = 2;
+        s.in_channels = 3;
+        s.max = max;
+        s.count_include_pad = cip;
+        int64_t osz[2] = {1, 1}, in2[2] = {1, 1};
+        for (int i = 0; i < c.rank; ++i) {
+          s.in_size[i] = c.in[i];
+          s.kernel[i] = c.k[i];
+          s.stride[i] = c.s[i];
+          s.pad_begin[i] = c.pb[i];
+          s.pad_end[i] = c.pe[i];
+          s.dilation[i] = c.d[i];
+          s.out_size[i] = out_dim(c.in[i], c.k[i], c.s[i], c.pb[i], c.pe[i], c.d[i]) + c.extra[i];
+          osz[i] = s.out_size[i];
+          in2[i] = c.in[i];
+        }
+        const int64_t ip = in2[0] * in2[1], op = osz[0] * osz[1];
+        auto x = random_vec(static_cast<size_t>(6 * ip));
+        std::vector<float> y(static_cast<size_t>(6 * op));
+        pool_f32(s, x.data(), y.data());
+        int bad = 0;
+        for (int64_t pl = 0; pl < 6; ++pl)
+          for (int64_t o = 0; o < op; ++o) {
+            const int64_t oh = c.rank == 2 ? o / osz[1] : 0, ow = c.rank == 2 ? o % osz[1] : o;
+            double acc = max ? -INFINITY : 0;
+            int inside = 0, padded = 0;
+            for (int64_t i = 0; i < (c.rank == 2 ? c.k[0] : 1); ++i)
+              for (int64_t j = 0; j < c.k[c.rank - 1]; ++j) {
+                int64_t yy, xx, lim_h, lim_w, pbh, pbw, peh, pew;
+                if (c.rank == 2) {
+                  yy = oh * c.s[0] - c.pb[0] + i * c.d[0];
+                  xx = ow * c.s[1] - c.pb[1] + j * c.d[1];
+                  lim_h = c.in[0]; lim_w = c.in[1]; pbh = c.pb[0]; pbw = c.pb[1]; peh = c.pe[0]; pew = c.pe[1];
+                } else {
+                  yy = 0;
+                  xx = ow * c.s[0] - c.pb[0] + j * c.d[0];
+                  lim_h = 1; lim_w = c.in[0]; pbh = 0; pbw = c.pb[0]; peh = 0; pew = c.pe[0];
+                }
+                if (yy >= -pbh && yy < lim_h + peh && xx >= -pbw && xx < lim_w + pew) ++padded;
+                if (yy < 0 || yy >= lim_h || xx < 0 || xx >= lim_w) continue;
+                const double v = x[pl * ip + yy * lim_w + xx];
+                ++inside;
+                acc = max ? std::max(acc, v) : acc + v;
+              }
+            const double want = max ? acc : acc / (cip ? padded : inside);
+            if (!(std::fabs(y[pl * op + o] - want) <= 1e-6) && bad++ < 2)
+              EI_CHECK_MSG(false, "pool max=" + std::to_string(max) + " got " + std::to_string(y[pl * op + o]) +
+                                      " want " + std::to_string(want));
+          }
+      }
+}
+
+EI_TEST("conv summary") {
+  const auto variants = gemm_f32_variants();
+  for (size_t i = 0; i < variants.size(); ++i)
+    std::printf("  %-28s %s (%ld convs)\n", variants[i]->name,
+                isa_supported(variants[i]->isa) ? "CHECKED" : "SKIPPED: CPU lacks the ISA", g_checked[i]);
+  std::printf("  table choice: %s\n", kernels().gemm_f32->name);
+}
+
+}  // namespace
+
+EI_TEST_MAIN()

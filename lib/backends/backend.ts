@@ -1,0 +1,22 @@
+/** What the Engine needs from a backend: load once, run feeds to outputs, report, release. */
+import type { Tensor, TensorInfo } from '../tensor';
+
+export type Precision = 'float32' | 'int8';
+
+export interface BackendStats {
+  backend: string;
+  precision: Precision;
+  /** Bytes of weights and constants held by the backend. */
+  weightBytes: number;
+  /** Arena bytes of the plans built so far (native), by input shape. */
+  plans: { shapes: string; arenaBytes: number; intermediateBytes: number; steps: number }[];
+  runs: number;
+}
+
+export interface BackendSession {
+  readonly inputs: TensorInfo[];
+  readonly outputs: TensorInfo[];
+  run(feeds: Record<string, Tensor>, dims: Record<string, number[]>, sync: boolean): Promise<Record<string, Tensor>> | Record<string, Tensor>;
+  stats(): BackendStats;
+  dispose(): void;
+}

@@ -1,0 +1,118 @@
+/**
+ * The native backend: the optimized graph is lowered to a plan per distinct set of input shapes (a model
+ * with a symbolic batch gets one plan per batch size seen, kept in a small cache), each plan becomes a
+ * native model with its own arena, and an inference is one N-API call that allocates nothing natively.
+ */
+import { awaitNative, callNative, EdgeInferError } from '../errors';
+import { native, type NativeModel } from '../native';
+import type { Model } from '../onnx/ir';
+import { lowerToPlan } from '../onnx/lower';
+import { specializeForShapes } from '../onnx/pipeline';
+import { allocateTensorData, type Tensor, type TensorInfo } from '../tensor';
+import type { BackendSession, BackendStats, Precision } from './backend';
+
+interface CachedPlan {
+  key: string;
+  model: NativeModel;
+  inputNames: string[];
+  outputNames: string[];
+  outputs: { type: Tensor['type']; dims: number[] }[];
+  arenaBytes: number;
+  intermediateBytes: number;
+  steps: number;
+}
+
+export interface NativeBackendOptions {
+  precision: Precision;
+  threads: number;
+  /** Distinct input shape sets to keep planned (least recently used is dropped). Default 4. */
+  maxPlans?: number;
+}
+
+export class NativeBackendSession implements BackendSession {
+  private readonly plans = new Map<string, CachedPlan>();
+  private runs = 0;
+  private disposed = false;
+
+  constructor(
+    private readonly model: Model,
+    readonly inputs: TensorInfo[],
+    readonly outputs: TensorInfo[],
+    private readonly options: NativeBackendOptions,
+  ) {}
+
+  /** Plans (or reuses the plan) for these input dims. Throws on shapes the model cannot take. */
+  plan(dims: Record<string, number[]>): CachedPlan {
+    if (this.disposed) throw new EdgeInferError('EDGEINFER_DISPOSED', 'the engine was disposed');
+    const key = this.inputs.map((input) => `${input.name}:${dims[input.name].join('x')}`).join(',');
+    const cached = this.plans.get(key);
+    if (cached) {
+      this.plans.delete(key);
+      this.plans.set(key, cached);
+      return cached;
+    }
+    const specialized = specializeForShapes(this.model, dims);
+    const lowered = lowerToPlan(specialized);
+    const model = callNative(() => native.createModel(lowered.desc, { threads: this.options.threads, precision: this.options.precision }));
+    const outputs = lowered.outputNames.map((name) => {
+      const slot = lowered.desc.tensors[lowered.desc.outputs[lowered.outputNames.indexOf(name)]];
+      const info = this.outputs.find((output) => output.name === name);
+      return { type: (info?.type ?? 'float32') as Tensor['type'], dims: slot.dims.slice() };
+    });
+    const plan: CachedPlan = {
+      key,
+      model,
+      inputNames: lowered.inputNames,
+      outputNames: lowered.outputNames,
+      outputs,
+      arenaBytes: lowered.stats.arenaBytes,
+      intermediateBytes: lowered.stats.intermediateBytes,
+      steps: lowered.stats.steps,
+    };
+    this.plans.set(key, plan);
+    const maxPlans = this.options.maxPlans ?? 4;
+    while (this.plans.size > maxPlans) {
+      const [oldestKey, oldest] = this.plans.entries().next().value as [string, CachedPlan];
+      oldest.model.dispose();
+      this.plans.delete(oldestKey);
+    }
+    return plan;
+  }
+
+  run(feeds: Record<string, Tensor>, dims: Record<string, number[]>, sync: boolean): Promise<Record<string, Tensor>> | Record<string, Tensor> {
+    const plan = this.plan(dims);
+    const inputs = plan.inputNames.map((name) => feeds[name].data);
+    const results: Record<string, Tensor> = {};
+    const outputs = plan.outputNames.map((name, i) => {
+      const { type, dims: outDims } = plan.outputs[i];
+      const data = allocateTensorData(type, outDims.reduce((a, b) => a * b, 1));
+      results[name] = { type, data, dims: outDims };
+      return data;
+    });
+    this.runs++;
+    if (sync) {
+      callNative(() => plan.model.run(inputs, outputs, false));
+      return results;
+    }
+    return awaitNative(callNative(() => plan.model.run(inputs, outputs, true)) as Promise<void>).then(() => results);
+  }
+
+  stats(): BackendStats {
+    let weightBytes = 0;
+    for (const plan of this.plans.values()) weightBytes = Math.max(weightBytes, plan.model.stats().weightBytes);
+    return {
+      backend: 'native',
+      precision: this.options.precision,
+      weightBytes,
+      plans: [...this.plans.values()].map((plan) => ({ shapes: plan.key, arenaBytes: plan.arenaBytes, intermediateBytes: plan.intermediateBytes, steps: plan.steps })),
+      runs: this.runs,
+    };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const plan of this.plans.values()) plan.model.dispose();
+    this.plans.clear();
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Engine: load a model once, run it many times. Today's backend is 'native' (the C++ executor); the
+ * interface (load / infer / info / stats / dispose) is the one the ONNX Runtime backend, the scheduler
+ * and hot-swap will use too.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+import type { BackendSession, BackendStats, Precision } from './backends/backend';
+import { NativeBackendSession } from './backends/native-backend';
+import { EdgeInferError } from './errors';
+import { prepareModel, type PreparedModel } from './onnx/pipeline';
+import { checkFeed, type Tensor, type TensorInfo } from './tensor';
+import { checkInteger, checkOneOf, checkOptions, invalid } from './validate';
+
+export type Backend = 'native';
+
+export interface EngineOptions {
+  /** Default 'native'. */
+  backend?: Backend;
+  /** 'float32' (default) or 'int8': MatMul/Gemm/Conv weights quantized per output channel at load, activations per call. */
+  precision?: Precision;
+  /** Intra-op threads. Default: the machine's available parallelism. */
+  threads?: number;
+}
+
+export interface EngineInfo {
+  backend: Backend;
+  precision: Precision;
+  threads: number;
+  opset: number;
+  producer: string;
+  nodes: number;
+  /** How many times each graph optimisation fired. */
+  optimizations: Record<string, number>;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+}
+
+export type EngineStats = BackendStats;
+
+export class Engine {
+  readonly inputs: TensorInfo[];
+  readonly outputs: TensorInfo[];
+  #session: BackendSession | undefined;
+  readonly #info: EngineInfo;
+
+  private constructor(session: BackendSession, info: EngineInfo) {
+    this.#session = session;
+    this.#info = info;
+    this.inputs = session.inputs;
+    this.outputs = session.outputs;
+  }
+
+  /** Loads an ONNX model from a file path or its bytes, validates, optimises and prepares it. */
+  static async load(source: string | Uint8Array, options?: EngineOptions): Promise<Engine> {
+    const o = checkOptions(options, 'options');
+    const backend = checkOneOf(o.backend ?? 'native', ['native'] as const, 'backend');
+    const precision = checkOneOf(o.precision ?? 'float32', ['float32', 'int8'] as const, 'precision');
+    const threads = checkInteger(o.threads ?? defaultThreads(), 'threads', 1, 256);
+    let bytes: Uint8Array;
+    let baseDir: string | undefined;
+    if (typeof source === 'string') {
+      try {
+        bytes = await fs.readFile(source);
+      } catch (error) {
+        throw invalid(`cannot read model file '${source}': ${(error as Error).message}`, { path: source });
+      }
+      baseDir = path.dirname(path.resolve(source));
+    } else if (source instanceof Uint8Array) {
+      bytes = source;
+    } else {
+      throw invalid('source must be a file path or a Uint8Array of ONNX bytes');
+    }
+    const prepared: PreparedModel = prepareModel(bytes, { baseDir });
+    const session = new NativeBackendSession(prepared.model, prepared.inputs, prepared.outputs, { precision, threads });
+    // Plan eagerly when every input shape is fixed, so load-time errors surface here, not at first infer.
+    if (prepared.inputs.every((input) => input.dims.every((dim) => typeof dim === 'number'))) {
+      session.plan(Object.fromEntries(prepared.inputs.map((input) => [input.name, input.dims as number[]])));
+    }
+    return new Engine(session, {
+      backend,
+      precision,
+      threads,
+      opset: prepared.model.opsets.get('') ?? 0,
+      producer: prepared.model.producerName,
+      nodes: prepared.model.graph.nodes.length,
+      optimizations: prepared.optimizations,
+      inputs: prepared.inputs,
+      outputs: prepared.outputs,
+    });
+  }
+
+  #live(): BackendSession {
+    if (this.#session === undefined) throw new EdgeInferError('EDGEINFER_DISPOSED', 'the engine was disposed');
+    return this.#session;
+  }
+
+  #check(feeds: Record<string, Tensor>): Record<string, number[]> {
+    if (feeds === null || typeof feeds !== 'object') throw invalid('feeds must be an object of input name -> tensor');
+    const dims: Record<string, number[]> = {};
+    for (const input of this.inputs) {
+      if (!(input.name in feeds)) throw invalid(`input '${input.name}' is missing`, { input: input.name });
+      dims[input.name] = checkFeed(input.name, feeds[input.name], input);
+    }
+    for (const name of Object.keys(feeds)) {
+      if (!this.inputs.some((input) => input.name === name)) throw invalid(`'${name}' is not an input of this model`, { input: name });
+    }
+    return dims;
+  }
+
+  /** Runs the model off the JS thread. Outputs are new arrays owned by the caller. */
+  async infer(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    const session = this.#live();
+    const dims = this.#check(feeds);
+    return session.run(feeds, dims, false);
+  }
+
+  /** The synchronous form of infer, for small models where a thread hop costs more than the run. */
+  inferSync(feeds: Record<string, Tensor>): Record<string, Tensor> {
+    const session = this.#live();
+    const dims = this.#check(feeds);
+    return session.run(feeds, dims, true) as Record<string, Tensor>;
+  }
+
+  info(): EngineInfo {
+    this.#live();
+    return this.#info;
+  }
+
+  stats(): EngineStats {
+    return this.#live().stats();
+  }
+
+  get disposed(): boolean {
+    return this.#session === undefined;
+  }
+
+  /** Releases native memory; calls in flight finish first. Idempotent. */
+  dispose(): void {
+    this.#session?.dispose();
+    this.#session = undefined;
+  }
+}
+
+function defaultThreads(): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const os = require('node:os') as typeof import('node:os');
+  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+}

@@ -1,0 +1,63 @@
+/**
+ * The ops the graph passes (lib/onnx/passes/) produce and the lowering (lib/onnx/lower.ts) consumes.
+ * ONNX ops keep the ONNX domain '' and their ONNX attributes: LayerNormalization (axis, epsilon; inputs
+ * X, Scale, B?) and Gelu (approximate 'none' | 'tanh'), and Gemm / Conv with bias. The rest are in domain
+ * 'edgeinfer' (the passes add the opset import { edgeinfer: 1 }).
+ *
+ * Activation convention, shared by FusedGemm, FusedMatMul, FusedConv and the QLinearFused* ops:
+ *   activation: string       '' (none) | 'Relu' | 'LeakyRelu' | 'Sigmoid' | 'Clip' | 'Gelu'
+ *   activation_params: floats LeakyRelu: [alpha]; Clip: [min, max] (±Infinity when not given, encoded as
+ *                             ±3.4028234663852886e38); others: []
+ *   approximate: string       only with 'Gelu': 'none' (erf) | 'tanh'
+ * applied to the output after bias: y = act(op(x) + bias).
+ */
+
+export const fusedDomain = 'edgeinfer';
+export const fusedOpsetVersion = 1;
+
+export const activationKinds = ['Relu', 'LeakyRelu', 'Sigmoid', 'Clip', 'Gelu'] as const;
+export type ActivationKind = (typeof activationKinds)[number];
+
+/** Largest float32, standing in for ±Infinity in Clip bounds. */
+export const clipUnbounded = 3.4028234663852886e38;
+
+/**
+ * Attributes and inputs of each fused op. `inputs` lists positions; '?' marks optional ones (an omitted
+ * optional input is '' in node.inputs).
+ */
+export const fusedOps = {
+  /** Gemm (+ activation). Inputs A, B, C?; attributes alpha, beta, transA, transB as Gemm, plus activation. */
+  FusedGemm: { inputs: ['A', 'B', 'C?'], attributes: ['alpha', 'beta', 'transA', 'transB', 'activation', 'activation_params', 'approximate'] },
+  /**
+   * numpy MatMul of A [..., M, K] by B [..., K, N] plus bias [N] over the last dim (+ activation). Made
+   * from MatMul + Add(constant [N]) when A is not 2-D (2-D gives a Gemm), or MatMul + activation.
+   */
+  FusedMatMul: { inputs: ['A', 'B', 'bias?'], attributes: ['activation', 'activation_params', 'approximate'] },
+  /**
+   * Conv with bias and activation. Inputs X, W, B?; attributes as ONNX Conv (auto_pad, dilations, group,
+   * kernel_shape, pads, strides) plus activation. 1-D and 2-D.
+   */
+  FusedConv: { inputs: ['X', 'W', 'B?'], attributes: ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides', 'activation', 'activation_params', 'approximate'] },
+  /** LayerNormalization then Gelu. Inputs X, Scale, B?; attributes axis (-1), epsilon, approximate. */
+  LayerNormGelu: { inputs: ['X', 'Scale', 'B?'], attributes: ['axis', 'epsilon', 'approximate'] },
+  /**
+   * INT8 versions, from QDQ graphs: DequantizeLinear(W_q constant, w_scale, w_zero_point) feeding the op's
+   * weight, and (optional) QuantizeLinear -> DequantizeLinear on the activation input.
+   *   inputs: x (float, before its QuantizeLinear), x_scale?, x_zero_point?, w (int8/uint8 constant),
+   *           w_scale (scalar or per output channel), w_zero_point?, bias? (float)
+   *   x_scale omitted ('') means: quantize x dynamically per tensor per call.
+   *   attributes: those of the base op (Gemm / FusedMatMul / Conv incl. activation) plus
+   *           w_axis: int   the DequantizeLinear axis of the weight (per-channel), default 1
+   * Output float32: act(dequant(quant(x) * w) + bias), i.e. what the QDQ graph computes.
+   */
+  QLinearFusedMatMul: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?'], attributes: ['w_axis', 'activation', 'activation_params', 'approximate'] },
+  QLinearFusedGemm: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?'], attributes: ['alpha', 'beta', 'transA', 'transB', 'w_axis', 'activation', 'activation_params', 'approximate'] },
+  QLinearFusedConv: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?'], attributes: ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides', 'w_axis', 'activation', 'activation_params', 'approximate'] },
+  /**
+   * A QuantizeLinear -> DequantizeLinear pair on an activation that no INT8 op absorbed (fake quantization).
+   * Inputs x, scale, zero_point?; attribute axis (as QuantizeLinear); output float like x.
+   */
+  QuantizeDequantize: { inputs: ['x', 'scale', 'zero_point?'], attributes: ['axis'] },
+} as const;
+
+export type FusedOpType = keyof typeof fusedOps;

@@ -1,0 +1,66 @@
+/**
+ * The optimizer: shape inference, constant folding, dead-node elimination and the fusions, in an order where
+ * each pass sees the previous one's result. The model is changed in place and also returned.
+ */
+import { Model } from '../ir';
+import { fusedDomain, fusedOpsetVersion } from '../fused-ops';
+import { inferShapes } from '../shapes';
+import { validateGraph } from '../validate';
+import { eliminateDeadNodes } from './dce';
+import { foldConstants } from './fold';
+import { fuseActivation } from './fuse-activation';
+import { fuseConvBias, fuseMatMulBias } from './fuse-bias';
+import { fuseGelu, fuseLayerNormGelu } from './fuse-gelu';
+import { fuseLayerNorm } from './fuse-layernorm';
+import { fuseQdq, fuseQdqPairs } from './fuse-qdq';
+
+export { eliminateDeadNodes, foldConstants, fuseActivation, fuseConvBias, fuseGelu, fuseLayerNorm, fuseLayerNormGelu, fuseMatMulBias, fuseQdq, fuseQdqPairs };
+
+export interface OptimizeOptions {
+  /** Concrete input shapes for inference and folding (see inferShapes). */
+  inputShapes?: Record<string, number[]>;
+  /** Skip the QDQ -> INT8 fusions (keep a QDQ model's Q/DQ nodes). */
+  keepQdq?: boolean;
+}
+
+/** Pass name -> how many times it fired (nodes folded/removed for the first two). */
+export type Applied = Record<string, number>;
+
+export function optimize(model: Model, options: OptimizeOptions = {}): { model: Model; applied: Applied } {
+  const applied: Applied = {};
+  const run = (name: string, pass: (m: Model) => number) => {
+    const n = pass(model);
+    applied[name] = (applied[name] ?? 0) + n;
+    return n;
+  };
+  validateGraph(model);
+  inferShapes(model, options.inputShapes);
+  run('foldConstants', foldConstants);
+  run('eliminateDeadNodes', eliminateDeadNodes);
+  run('layerNorm', fuseLayerNorm);
+  run('gelu', fuseGelu);
+  run('layerNormGelu', fuseLayerNormGelu);
+  run('matMulBias', fuseMatMulBias);
+  run('convBias', fuseConvBias);
+  run('activation', fuseActivation);
+  if (!options.keepQdq) {
+    run('qdq', fuseQdq);
+    run('eliminateDeadNodes', eliminateDeadNodes);
+    run('qdqPairs', fuseQdqPairs);
+  }
+  run('eliminateDeadNodes', eliminateDeadNodes);
+  if (usesDomain(model, fusedDomain) && !model.opsets.has(fusedDomain)) model.opsets.set(fusedDomain, fusedOpsetVersion);
+  validateGraph(model);
+  inferShapes(model, options.inputShapes);
+  return { model, applied };
+}
+
+function usesDomain(model: Model, domain: string): boolean {
+  const visit = (graph: Model['graph']): boolean =>
+    graph.nodes.some(
+      (node) =>
+        node.domain === domain ||
+        Object.values(node.attributes).some((a) => (a.type === 'graph' ? visit(a.value) : a.type === 'graphs' ? a.value.some(visit) : false)),
+    );
+  return visit(model.graph);
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --json] [-- --only gemm|layernorm] [-- --seconds S] [-- --no-build]
+// npm run bench [-- --json] [-- --only gemm|layernorm|models] [-- --seconds S] [-- --no-build]
 //
 // Builds what is stale (cmake-js build, incremental), runs the C++ microbenchmarks (build/cpp/bench_*,
 // single thread) and the Node benchmarks against ONNX Runtime (bench/*.bench.ts through tsx, single thread),
@@ -23,6 +23,8 @@ const seconds = valueOf('--seconds') ?? '0.5';
 const SUITES = {
   gemm: { cpp: ['bench_gemm_s8'], node: ['bench/gemm.bench.ts'] },
   layernorm: { cpp: ['bench_layernorm_gelu'], node: ['bench/layernorm-gelu.bench.ts'] },
+  // The openWakeWord models end to end (Engine FP32/INT8 vs ORT FP32, the wake-word pipeline, arena memory).
+  models: { cpp: [], node: ['bench/models.bench.ts'] },
 };
 if (only !== undefined && !(only in SUITES)) {
   console.error(`--only must be one of ${Object.keys(SUITES).join(', ')}, got ${only}`);

@@ -5,9 +5,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 
 import { spawnNode } from './helpers/node-child';
+import { fetchModels } from './helpers/repo';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { fetchModels } = require('../scripts/fetch-models') as { fetchModels(): Record<string, string> };
 
 describe('Engine memory', function () {
   this.timeout(900000);

@@ -9,11 +9,9 @@ import { readWav16, WakeWordPipeline, type ModelRunner } from '../lib/wakeword/p
 import { makeBertEncoder } from './fixtures/bert-encoder';
 import { OrtRunner } from './helpers/ort-runner';
 import { rng } from './helpers/random';
+import { fetchModels, speechDir } from './helpers/repo';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { fetchModels } = require('../scripts/fetch-models') as { fetchModels(): Record<string, string> };
 
-const speechDir = path.join(__dirname, 'fixtures', 'speech');
 
 function randomFeed(dims: number[], scale: number, seed: number) {
   const next = rng(seed);

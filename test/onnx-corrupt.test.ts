@@ -15,9 +15,8 @@ import { inferShapes, knownShapeOps } from '../lib/onnx/shapes';
 import { checkSupported, validateGraph } from '../lib/onnx/validate';
 import { writeModel } from '../lib/onnx/writer';
 import { randomInt, rng } from './helpers/random';
+import { fetchModels } from './helpers/repo';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { fetchModels } = require('../scripts/fetch-models.js') as { fetchModels(): Record<string, string> };
 
 interface Variant {
   label: string;

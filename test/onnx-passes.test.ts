@@ -12,9 +12,8 @@ import { inferShapes } from '../lib/onnx/shapes';
 import { validateGraph } from '../lib/onnx/validate';
 import { writeModel } from '../lib/onnx/writer';
 import { makeBertEncoder, makeBertEncoderModel } from './fixtures/bert-encoder';
+import { fetchModels } from './helpers/repo';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { fetchModels } = require('../scripts/fetch-models.js') as { fetchModels(): Record<string, string> };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort = require('onnxruntime-node');
 

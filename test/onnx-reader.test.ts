@@ -10,9 +10,8 @@ import { readModel } from '../lib/onnx/reader';
 import { tensorBytes } from '../lib/onnx/tensor';
 import { validateGraph } from '../lib/onnx/validate';
 import { writeModel } from '../lib/onnx/writer';
+import { fetchModels } from './helpers/repo';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { fetchModels } = require('../scripts/fetch-models.js') as { fetchModels(): Record<string, string> };
 
 function opCounts(graph: Graph): Record<string, number> {
   const counts: Record<string, number> = {};

@@ -128,6 +128,7 @@ void register_shape_ops(std::vector<OpDef>& ops);
 void register_control_ops(std::vector<OpDef>& ops);
 void register_quantize_ops(std::vector<OpDef>& ops);
 void register_linear_ops(std::vector<OpDef>& ops);
+void register_pool_ops(std::vector<OpDef>& ops);
 
 // ------------------------------------------------------------------ shared helpers for ops
 // Strided iteration over an output of `rank` dims: operand 0 is the output (contiguous), operands 1..3

@@ -1,4 +1,4 @@
-// Gemm / MatMul / Conv / pooling glue: validation of shapes and attributes, weights prepared once through
+// Gemm / MatMul / Conv glue: validation of shapes and attributes, weights prepared once through
 // nn_kernels.h (GemmF32 / ConvF32, float or int8), and a small blocked batched matmul of our own for a
 // non-constant B (attention's Q·K^T), which must not create kernels per call.
 #include <algorithm>
@@ -7,6 +7,7 @@
 
 #include "edgeinfer/aligned_buffer.h"
 #include "runtime/executor.h"
+#include "runtime/ops/window.h"
 #include "runtime/thread_pool.h"
 
 namespace edgeinfer::runtime {
@@ -329,39 +330,6 @@ void gemm_run(RunContext& ctx, const Step& step, const OpState* state) {
 }
 
 // ------------------------------------------------------------------ Conv
-int spatial_rank(const StepView& v) {
-  const size_t rank = v.in(0).dims.size();
-  if (rank != 3 && rank != 4) v.fail("input must be [N, C, W] or [N, C, H, W], got " + dims_string(v.in(0).dims));
-  return static_cast<int>(rank) - 2;
-}
-
-// Reads kernel/strides/pads/dilations at ints[first..] into a ConvShape (after checks).
-void read_window(const StepView& v, size_t first, int r, ConvShape& shape) {
-  const auto& ints = v.step().ints;
-  for (int i = 0; i < r; ++i) {
-    shape.kernel[i] = ints[first + static_cast<size_t>(i)];
-    shape.stride[i] = ints[first + static_cast<size_t>(r + i)];
-    shape.pad_begin[i] = ints[first + static_cast<size_t>(2 * r + i)];
-    shape.pad_end[i] = ints[first + static_cast<size_t>(3 * r + i)];
-    shape.dilation[i] = ints[first + static_cast<size_t>(4 * r + i)];
-    constexpr int64_t kLimit = int64_t{1} << 24;
-    if (shape.kernel[i] < 1 || shape.kernel[i] > kLimit) v.fail("kernel size " + std::to_string(shape.kernel[i]) + " is out of range");
-    if (shape.stride[i] < 1 || shape.stride[i] > kLimit) v.fail("stride " + std::to_string(shape.stride[i]) + " is out of range");
-    if (shape.dilation[i] < 1 || shape.dilation[i] > kLimit) v.fail("dilation " + std::to_string(shape.dilation[i]) + " is out of range");
-    if (shape.pad_begin[i] < 0 || shape.pad_begin[i] > kLimit || shape.pad_end[i] < 0 || shape.pad_end[i] > kLimit)
-      v.fail("pads are out of range");
-  }
-}
-
-// floor((in + pads - effective kernel) / stride) + 1, or -1 when the window does not fit.
-int64_t window_output(int64_t in, int64_t pb, int64_t pe, int64_t kernel, int64_t stride, int64_t dilation, bool ceil_mode) {
-  const int64_t span = in + pb + pe - (dilation * (kernel - 1) + 1);
-  if (span < 0) return -1;
-  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
-  if (ceil_mode && (out - 1) * stride >= in + pb) --out;  // the last window must start inside input + begin pad
-  return out;
-}
-
 void fill_conv_shape(const StepView& v, ConvShape& shape) {
   const int r = spatial_rank(v);
   const TensorSlot& x = v.in(0);
@@ -440,103 +408,6 @@ void conv_run(RunContext& ctx, const Step& step, const OpState* state) {
   s.conv->run(ctx.t<const float>(step.inputs[0]), ctx.t<float>(step.outputs[0]), ctx.scratch, ctx.pool);
 }
 
-// ------------------------------------------------------------------ pooling
-void fill_pool_shape(const StepView& v, PoolShape& shape) {
-  const int r = spatial_rank(v);
-  const TensorSlot& x = v.in(0);
-  shape.rank = r;
-  shape.batch = x.dims[0];
-  shape.in_channels = shape.out_channels = shape.group = x.dims[1];
-  shape.max = v.step().op == "MaxPool";
-  const int64_t cip = v.step().ints[0];
-  if (cip != 0 && cip != 1) v.fail("count_include_pad must be 0 or 1");
-  shape.count_include_pad = cip != 0;
-  read_window(v, 1, r, shape);
-  std::vector<int64_t> expected = {shape.batch, shape.in_channels};
-  const auto& out = v.out(0).dims;
-  if (out.size() != static_cast<size_t>(r + 2) || out[0] != shape.batch || out[1] != shape.in_channels)
-    v.fail("output " + dims_string(out) + " does not match input " + dims_string(x.dims));
-  for (int i = 0; i < r; ++i) {
-    shape.in_size[i] = x.dims[static_cast<size_t>(2 + i)];
-    const int64_t effective = shape.dilation[i] * (shape.kernel[i] - 1) + 1;
-    if (shape.pad_begin[i] >= effective || shape.pad_end[i] >= effective) v.fail("pads must be smaller than the kernel");
-    const int64_t lo = window_output(shape.in_size[i], shape.pad_begin[i], shape.pad_end[i], shape.kernel[i], shape.stride[i],
-                                     shape.dilation[i], false);
-    const int64_t hi = window_output(shape.in_size[i], shape.pad_begin[i], shape.pad_end[i], shape.kernel[i], shape.stride[i],
-                                     shape.dilation[i], true);
-    const int64_t o = out[static_cast<size_t>(2 + i)];
-    if (lo < 1 || o < lo || o > hi)
-      v.fail("output size " + std::to_string(o) + " along spatial axis " + std::to_string(i) + " is not " +
-             std::to_string(lo) + (hi != lo ? " or " + std::to_string(hi) : std::string()));
-    shape.out_size[i] = o;
-  }
-}
-
-void pool_validate(const StepView& v) {
-  v.inputs(1, 1);
-  v.outputs(1, 1);
-  const int r = spatial_rank(v);
-  v.ints(1 + 5 * static_cast<size_t>(r));
-  v.floats(0);
-  v.dtype_in(0, {DType::kFloat32});
-  v.dtype_out(0, {DType::kFloat32});
-  PoolShape shape;
-  fill_pool_shape(v, shape);
-}
-
-struct PoolState : OpState {
-  PoolShape shape;
-};
-
-std::unique_ptr<OpState> pool_prepare(PrepareContext& ctx, const Step& step) {
-  StepView v(ctx.plan, step, step.name);
-  auto s = std::make_unique<PoolState>();
-  fill_pool_shape(v, s->shape);
-  ctx.kernel = s->shape.max ? "f32_maxpool_ref" : "f32_avgpool_ref";
-  return s;
-}
-
-void pool_run(RunContext& ctx, const Step& step, const OpState* state) {
-  const auto& s = *static_cast<const PoolState*>(state);
-  if (ctx.elements(step.outputs[0]) == 0) return;
-  pool_f32(s.shape, ctx.t<const float>(step.inputs[0]), ctx.t<float>(step.outputs[0]));
-}
-
-void global_pool_validate(const StepView& v) {
-  v.inputs(1, 1);
-  v.outputs(1, 1);
-  v.ints(0);
-  v.floats(0);
-  v.dtype_in(0, {DType::kFloat32});
-  v.dtype_out(0, {DType::kFloat32});
-  const auto& x = v.in(0).dims;
-  if (x.size() < 3) v.fail("input must be [N, C, spatial...]");
-  std::vector<int64_t> out = {x[0], x[1]};
-  out.resize(x.size(), 1);
-  v.dims_equal(v.out(0).dims, out, "output");
-}
-
-template <bool kMax>
-void global_pool_run(RunContext& ctx, const Step& step, const OpState*) {
-  const TensorSlot& x = ctx.slot(step.inputs[0]);
-  const int64_t planes = x.dims[0] * x.dims[1];
-  const int64_t size = product(x.dims, 2);
-  const float* in = ctx.t<const float>(step.inputs[0]);
-  float* out = ctx.t<float>(step.outputs[0]);
-  for (int64_t p = 0; p < planes; ++p) {
-    const float* row = in + p * size;
-    if constexpr (kMax) {
-      float m = -std::numeric_limits<float>::infinity();
-      for (int64_t i = 0; i < size; ++i) m = row[i] > m ? row[i] : m;
-      out[p] = m;
-    } else {
-      float sum = 0.0f;
-      for (int64_t i = 0; i < size; ++i) sum += row[i];
-      out[p] = size > 0 ? sum / static_cast<float>(size) : std::numeric_limits<float>::quiet_NaN();
-    }
-  }
-}
-
 }  // namespace
 
 void register_linear_ops(std::vector<OpDef>& ops) {
@@ -546,10 +417,6 @@ void register_linear_ops(std::vector<OpDef>& ops) {
   ops.push_back(OpDef{"GemmS8Dynamic", &gemm_validate, &gemm_prepare, &gemm_run});
   ops.push_back(OpDef{"Conv", &conv_validate, &conv_prepare, &conv_run});
   ops.push_back(OpDef{"ConvS8Dynamic", &conv_validate, &conv_prepare, &conv_run});
-  ops.push_back(OpDef{"MaxPool", &pool_validate, &pool_prepare, &pool_run});
-  ops.push_back(OpDef{"AveragePool", &pool_validate, &pool_prepare, &pool_run});
-  ops.push_back(OpDef{"GlobalAveragePool", &global_pool_validate, nullptr, &global_pool_run<false>});
-  ops.push_back(OpDef{"GlobalMaxPool", &global_pool_validate, nullptr, &global_pool_run<true>});
 }
 
 }  // namespace edgeinfer::runtime

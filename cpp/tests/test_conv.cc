@@ -18,31 +18,8 @@
 #include "edgeinfer/nn_kernels.h"
 #include "runtime/thread_pool.h"
 #include "tests/check.h"
+#include "tests/counting_allocator.h"
 
-namespace {
-std::atomic<long> g_allocations{0};
-}
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, std::align_val_t align) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  const std::size_t a = static_cast<std::size_t>(align);
-  if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size, std::align_val_t align) { return operator new(size, align); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 using namespace edgeinfer;
 
@@ -261,9 +238,9 @@ EI_TEST("ConvF32 FP32 / INT8 (table), depthwise, 1-D, threads, no allocation in 
       std::vector<float> y(z.size());
       for (ThreadPool* tp : {static_cast<ThreadPool*>(nullptr), &pool}) {
         std::fill(y.begin(), y.end(), NAN);
-        const long before = g_allocations.load();
+        const long before = edgeinfer::testing::heap_allocations().load();
         conv->run(x.data(), y.data(), scratch.data(), tp);
-        EI_CHECK_MSG(g_allocations.load() == before, "heap allocation in ConvF32::run");
+        EI_CHECK_MSG(edgeinfer::testing::heap_allocations().load() == before, "heap allocation in ConvF32::run");
         int bad = 0;
         for (size_t i = 0; i < z.size(); ++i) {
           const double want = act_ref(z[i], ap);

@@ -20,31 +20,8 @@
 #include "edgeinfer/nn_kernels.h"
 #include "runtime/thread_pool.h"
 #include "tests/check.h"
+#include "tests/counting_allocator.h"
 
-namespace {
-std::atomic<long> g_allocations{0};
-}
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, std::align_val_t align) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  const std::size_t a = static_cast<std::size_t>(align);
-  if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size, std::align_val_t align) { return operator new(size, align); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 using namespace edgeinfer;
 
@@ -245,9 +222,9 @@ EI_TEST("GemmF32 FP32 and INT8 through the table, threads, no allocation in run"
       std::vector<float> y(static_cast<size_t>(m * n));
       for (ThreadPool* tp : {static_cast<ThreadPool*>(nullptr), &pool}) {
         std::fill(y.begin(), y.end(), NAN);
-        const long before = g_allocations.load();
+        const long before = edgeinfer::testing::heap_allocations().load();
         g->run(m, a.data(), k, y.data(), n, scratch.data(), tp);
-        EI_CHECK_MSG(g_allocations.load() == before, "heap allocation in GemmF32::run");
+        EI_CHECK_MSG(edgeinfer::testing::heap_allocations().load() == before, "heap allocation in GemmF32::run");
         int bad = 0;
         for (int64_t i = 0; i < m * n; ++i) {
           const double want = act_ref(z[i], ap.kind, ap.alpha, ap.beta);

@@ -22,41 +22,16 @@
 #include "edgeinfer/kernels.h"
 #include "edgeinfer/packed_weights.h"
 #include "tests/check.h"
+#include "tests/counting_allocator.h"
 
-// ------------------------------------------------------------ allocation counting (no-heap test)
+// Per-variant problem counts for the summary test.
 namespace {
-std::atomic<long> g_allocations{0};
 // Problems checked per variant, indexed like gemm_s8_variants() (fixed storage: no allocation).
 constexpr int kMaxVariants = 32;
 long g_checked[kMaxVariants] = {};
 }
 
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(size == 0 ? 1 : size);
-}
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return operator new(size, tag); }
-void* operator new(std::size_t size, std::align_val_t align) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  const std::size_t a = static_cast<std::size_t>(align);
-  if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size, std::align_val_t align) { return operator new(size, align); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
 
 using namespace edgeinfer;
 
@@ -603,7 +578,7 @@ EI_TEST("gemm_s8: no heap allocation on the hot path (1000 calls)") {
     g.c_f32 = cf.data();
     g.activation = Activation::kGeluErf;
     gemm_s8(g);  // warm-up (first use of the kernel table etc.)
-    const long before = g_allocations.load();
+    const long before = edgeinfer::testing::heap_allocations().load();
     for (int i = 0; i < 1000; ++i) {
       g.c_f32 = i % 2 ? cf.data() : nullptr;
       g.c_i32 = i % 2 ? nullptr : ci.data();
@@ -611,15 +586,15 @@ EI_TEST("gemm_s8: no heap allocation on the hot path (1000 calls)") {
       g.a_signed = i % 3 == 0;
       gemm_s8(g);
     }
-    const long after = g_allocations.load();
+    const long after = edgeinfer::testing::heap_allocations().load();
     EI_CHECK_MSG(after == before, std::string(v->name) + ": " + std::to_string(after - before) + " allocations");
   }
   // The counter works at all.
-  const long before = g_allocations.load();
+  const long before = edgeinfer::testing::heap_allocations().load();
   static std::vector<int>* volatile probe;
   probe = new std::vector<int>(3);
   delete probe;
-  EI_CHECK(g_allocations.load() > before);
+  EI_CHECK(edgeinfer::testing::heap_allocations().load() > before);
 }
 
 EI_TEST("gemm_s8: summary of the paths that ran on this CPU") {

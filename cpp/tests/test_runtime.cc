@@ -16,38 +16,10 @@
 #include "edgeinfer/runtime.h"
 #include "runtime/thread_pool.h"
 #include "tests/check.h"
+#include "tests/counting_allocator.h"
 #include "tests/plan_builder.h"
 
 // ------------------------------------------------------------ allocation counting (no-heap test)
-namespace {
-std::atomic<long> g_allocations{0};
-}
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(size == 0 ? 1 : size);
-}
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return operator new(size, tag); }
-void* operator new(std::size_t size, std::align_val_t align) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  const std::size_t a = static_cast<std::size_t>(align);
-  if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size, std::align_val_t align) { return operator new(size, align); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 using namespace edgeinfer;
 using edgeinfer::testing::PlanBuilder;
@@ -1021,21 +993,21 @@ EI_TEST("runtime: no heap allocation per run (1000 runs, 1 and 3 threads)") {
     const void* ins[] = {xv.data(), iv.data(), &c};
     void* outs[] = {o.data()};
     model->run(ins, outs);  // warm-up
-    const long before = g_allocations.load();
+    const long before = edgeinfer::testing::heap_allocations().load();
     for (int i = 0; i < 1000; ++i) {
       c = static_cast<uint8_t>(i & 1);
       model->run(ins, outs);
     }
-    const long after = g_allocations.load();
+    const long after = edgeinfer::testing::heap_allocations().load();
     EI_CHECK_MSG(after == before, std::to_string(threads) + " threads: " + std::to_string(after - before) + " allocations");
     EI_CHECK(model->stats().runs == 1001);
     EI_CHECK(std::isfinite(o[0]) && std::isfinite(o[1]));
   }
-  const long before = g_allocations.load();
+  const long before = edgeinfer::testing::heap_allocations().load();
   static std::vector<int>* volatile probe;
   probe = new std::vector<int>(3);
   delete probe;
-  EI_CHECK(g_allocations.load() > before);  // the counter works at all
+  EI_CHECK(edgeinfer::testing::heap_allocations().load() > before);  // the counter works at all
 }
 
 EI_TEST_MAIN()

@@ -1,5 +1,5 @@
 # Per-file instruction-set flags. A kernel file's name ends in its ISA (gemm_s8_avx512vnni.cc); only that
-# file gets the flags, the rest of the binary stays at the architecture's baseline (never -march=native).
+# file gets the flags; the rest of the binary stays at the architecture's baseline (no host-specific -march).
 
 set(EDGEINFER_X86_ISAS avx2 avxvnni avx512 avx512vnni)
 set(EDGEINFER_ARM_ISAS neon neondot i8mm)

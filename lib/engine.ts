@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { BackendSession, BackendStats, Precision } from './backends/backend';
 import { NativeBackendSession } from './backends/native-backend';
 import { EdgeInferError } from './errors';
+import type { Model } from './onnx/ir';
 import { prepareModel, type PreparedModel } from './onnx/pipeline';
 import { checkFeed, type Tensor, type TensorInfo } from './tensor';
 import { checkInteger, checkOneOf, checkOptions, invalid } from './validate';
@@ -22,6 +23,11 @@ export interface EngineOptions {
   precision?: Precision;
   /** Intra-op threads. Default: the machine's available parallelism. */
   threads?: number;
+  /**
+   * With precision 'int8': names of MatMul/Gemm/Conv nodes to keep in float32 (sensitive layers, e.g. the
+   * last layer before a score). Names are those of the optimised graph: `engine.layers()` lists them.
+   */
+  keepFloat?: string[];
 }
 
 export interface EngineInfo {
@@ -45,7 +51,10 @@ export class Engine {
   #session: BackendSession | undefined;
   readonly #info: EngineInfo;
 
-  private constructor(session: BackendSession, info: EngineInfo) {
+  readonly #layers: string[];
+
+  private constructor(session: BackendSession, layers: string[], info: EngineInfo) {
+    this.#layers = layers;
     this.#session = session;
     this.#info = info;
     this.inputs = session.inputs;
@@ -58,6 +67,10 @@ export class Engine {
     const backend = checkOneOf(o.backend ?? 'native', ['native'] as const, 'backend');
     const precision = checkOneOf(o.precision ?? 'float32', ['float32', 'int8'] as const, 'precision');
     const threads = checkInteger(o.threads ?? defaultThreads(), 'threads', 1, 256);
+    if (o.keepFloat !== undefined && (!Array.isArray(o.keepFloat) || o.keepFloat.some((name) => typeof name !== 'string'))) {
+      throw invalid('keepFloat must be an array of node names', { argument: 'keepFloat' });
+    }
+    const keepFloat = new Set((o.keepFloat as string[] | undefined) ?? []);
     let bytes: Uint8Array;
     let baseDir: string | undefined;
     if (typeof source === 'string') {
@@ -73,12 +86,15 @@ export class Engine {
       throw invalid('source must be a file path or a Uint8Array of ONNX bytes');
     }
     const prepared: PreparedModel = prepareModel(bytes, { baseDir });
-    const session = new NativeBackendSession(prepared.model, prepared.inputs, prepared.outputs, { precision, threads });
+    const layers = weightLayers(prepared.model);
+    const unknown = [...keepFloat].filter((name) => !layers.includes(name));
+    if (unknown.length > 0) throw invalid(`keepFloat names nodes that are not MatMul/Gemm/Conv layers: ${unknown.join(', ')}`, { argument: 'keepFloat', unknown, layers });
+    const session = new NativeBackendSession(prepared.model, prepared.inputs, prepared.outputs, { precision, threads, keepFloat });
     // Plan eagerly when every input shape is fixed, so load-time errors surface here, not at first infer.
     if (prepared.inputs.every((input) => input.dims.every((dim) => typeof dim === 'number'))) {
       session.plan(Object.fromEntries(prepared.inputs.map((input) => [input.name, input.dims as number[]])));
     }
-    return new Engine(session, {
+    return new Engine(session, layers, {
       backend,
       precision,
       threads,
@@ -123,6 +139,12 @@ export class Engine {
     return session.run(feeds, dims, true) as Record<string, Tensor>;
   }
 
+  /** Names of the MatMul/Gemm/Conv layers (after optimisation), in graph order: what keepFloat takes. */
+  layers(): string[] {
+    this.#live();
+    return this.#layers.slice();
+  }
+
   info(): EngineInfo {
     this.#live();
     return this.#info;
@@ -141,6 +163,20 @@ export class Engine {
     this.#session?.dispose();
     this.#session = undefined;
   }
+}
+
+const weightOps = new Set(['MatMul', 'Gemm', 'Conv', 'FusedMatMul', 'FusedGemm', 'FusedConv']);
+
+function weightLayers(model: Model): string[] {
+  const names: string[] = [];
+  const visit = (graph: Model['graph']) => {
+    for (const node of graph.nodes) {
+      if (weightOps.has(node.opType)) names.push(node.name);
+      for (const attribute of Object.values(node.attributes)) if (attribute.type === 'graph') visit(attribute.value);
+    }
+  };
+  visit(model.graph);
+  return names;
 }
 
 function defaultThreads(): number {

@@ -87,6 +87,24 @@ describe('Engine (native backend)', function () {
     engine.dispose();
   });
 
+  it('keeps chosen layers float under precision int8 (keepFloat), and rejects unknown names', async () => {
+    const file = models['embedding_model.onnx'];
+    const fp32 = await Engine.load(file, { threads: 1 });
+    const layers = fp32.layers();
+    assert.equal(layers.length, 20);
+    const feeds = { input_1: randomFeed([1, 76, 32, 1], 2, 5) };
+    const reference = fp32.inferSync(feeds).conv2d_19.data as Float32Array;
+    const allFloat = await Engine.load(file, { threads: 1, precision: 'int8', keepFloat: layers });
+    assert.deepEqual(allFloat.inferSync(feeds).conv2d_19.data, reference, 'every layer kept float gives the FP32 result exactly');
+    const int8 = await Engine.load(file, { threads: 1, precision: 'int8' });
+    const quantized = int8.inferSync(feeds).conv2d_19.data as Float32Array;
+    assert.notDeepEqual(quantized, reference);
+    assert.ok(cosine(quantized, reference) >= 0.995);
+    await assert.rejects(Engine.load(file, { precision: 'int8', keepFloat: ['no/such/layer'] }), (e: EdgeInferError) => e.code === 'EDGEINFER_INVALID_ARGUMENT');
+    await assert.rejects(Engine.load(file, { precision: 'int8', keepFloat: 'all' as never }), (e: EdgeInferError) => e.code === 'EDGEINFER_INVALID_ARGUMENT');
+    for (const engine of [fp32, allFloat, int8]) engine.dispose();
+  });
+
   it('runs a generated BERT-style encoder (fused LayerNorm/GELU/MatMul+bias) like ONNX Runtime', async () => {
     const bytes = makeBertEncoder({ layers: 2, hidden: 64, heads: 4, seq: 12, vocab: 50, seed: 7 });
     const file = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'bert-')), 'bert.onnx');

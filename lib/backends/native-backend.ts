@@ -25,6 +25,8 @@ interface CachedPlan {
 export interface NativeBackendOptions {
   precision: Precision;
   threads: number;
+  /** Nodes kept float32 under precision 'int8'. */
+  keepFloat?: ReadonlySet<string>;
   /** Distinct input shape sets to keep planned (least recently used is dropped). Default 4. */
   maxPlans?: number;
 }
@@ -52,8 +54,9 @@ export class NativeBackendSession implements BackendSession {
       return cached;
     }
     const specialized = specializeForShapes(this.model, dims);
-    const lowered = lowerToPlan(specialized);
-    const model = callNative(() => native.createModel(lowered.desc, { threads: this.options.threads, precision: this.options.precision }));
+    const lowered = lowerToPlan(specialized, { precision: this.options.precision, keepFloat: this.options.keepFloat });
+    // Precision is chosen per step by the lowering (INT8 steps are the *S8Dynamic ops).
+    const model = callNative(() => native.createModel(lowered.desc, { threads: this.options.threads, precision: 'float32' }));
     const outputs = lowered.outputNames.map((name) => {
       const slot = lowered.desc.tensors[lowered.desc.outputs[lowered.outputNames.indexOf(name)]];
       const info = this.outputs.find((output) => output.name === name);

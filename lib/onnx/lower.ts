@@ -85,7 +85,10 @@ class Lowering {
   /** Steps a node's lowering emits before its own (e.g. the Gemm inside a biased MatMul). */
   private pending: NativePlanStep[] = [];
 
-  constructor(private readonly model: Model) {}
+  constructor(
+    private readonly model: Model,
+    private readonly options: LowerOptions,
+  ) {}
 
   lower(): LoweredPlan {
     const graph = this.model.graph;
@@ -228,6 +231,7 @@ class Lowering {
       }
       this.pending = [];
       const step = this.lowerNode(graph, node);
+      for (const lowered of [...this.pending, step]) this.choosePrecision(lowered, node);
       steps.push(...this.pending);
       step.outputs = node.outputs.map((name) => (name === '' ? -1 : this.define(graph, name, node, outputBindings)));
       if (reshapeLike.has(step.op)) this.alias(step);
@@ -235,6 +239,13 @@ class Lowering {
     }
     void outerUses;
     return steps;
+  }
+
+  /** Under precision 'int8', weight-bearing steps run their INT8 form unless the node is kept float. */
+  private choosePrecision(step: NativePlanStep, node: Node): void {
+    if (this.options.precision !== 'int8' || this.options.keepFloat?.has(node.name)) return;
+    const constantWeight = step.inputs[1] >= 0 && this.tensors[step.inputs[1]]?.slot.storage === Storage.Constant;
+    if ((step.op === 'Gemm' || step.op === 'Conv' || step.op === 'MatMul') && constantWeight) step.op += 'S8Dynamic';
   }
 
   /** A reshape of an arena tensor into an arena tensor shares its block, so the copy can be skipped. */
@@ -560,6 +571,13 @@ function elementSize(dtype: DataType): number {
   }
 }
 
-export function lowerToPlan(model: Model): LoweredPlan {
-  return new Lowering(model).lower();
+export interface LowerOptions {
+  /** 'int8': Gemm, MatMul with a constant weight and Conv become their *S8Dynamic forms (plan.h). */
+  precision?: 'float32' | 'int8';
+  /** Names of nodes (as in the optimised graph) that stay float32 under precision 'int8'. */
+  keepFloat?: ReadonlySet<string>;
+}
+
+export function lowerToPlan(model: Model, options: LowerOptions = {}): LoweredPlan {
+  return new Lowering(model, options).lower();
 }

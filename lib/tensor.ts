@@ -3,6 +3,7 @@
  * accepted everywhere; outputs are plain objects too.
  */
 import type { DataType, TensorArray } from './onnx/ir';
+import { allocate } from './onnx/tensor';
 import { invalid, shapeMismatch } from './validate';
 
 export type TensorType = Exclude<DataType, 'string'>;
@@ -20,23 +21,20 @@ export interface TensorInfo {
   dims: (number | string)[];
 }
 
-const arrayTypes: Record<TensorType, new (length: number) => TensorArray> = {
-  float32: Float32Array,
-  float64: Float64Array,
-  float16: Uint16Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  int64: BigInt64Array,
-  uint64: BigUint64Array,
-  bool: Uint8Array,
-};
-
+/** A zero-filled array of the element type Tensor.data uses for `type`. */
 export function allocateTensorData(type: TensorType, length: number): TensorArray {
-  return new arrayTypes[type](length);
+  return allocate(type, length);
+}
+
+// Typed-array class per tensor type, from the IR's own allocate(), looked up once per type.
+const arrayClasses = new Map<TensorType, new (length: number) => TensorArray>();
+function arrayClass(type: TensorType): new (length: number) => TensorArray {
+  let found = arrayClasses.get(type);
+  if (found === undefined) {
+    found = allocate(type, 0).constructor as new (length: number) => TensorArray;
+    arrayClasses.set(type, found);
+  }
+  return found;
 }
 
 /** Checks a feed against the model input it is for; returns its concrete dims. */
@@ -46,7 +44,7 @@ export function checkFeed(name: string, tensor: unknown, expected: TensorInfo): 
   if (t.type !== expected.type) {
     throw invalid(`input '${name}' must be of type ${expected.type}, got ${String(t.type)}`, { input: name, expected: expected.type, got: t.type });
   }
-  const ArrayType = arrayTypes[expected.type];
+  const ArrayType = arrayClass(expected.type);
   if (!(t.data instanceof ArrayType)) {
     throw invalid(`input '${name}' data must be a ${ArrayType.name}`, { input: name, expected: ArrayType.name });
   }

@@ -8,6 +8,7 @@ import { EdgeInferError } from '../errors';
 import type { NativePlanDesc, NativePlanStep, NativePlanTensor } from '../native';
 import { onnxDataTypeCodes, type Attribute, type DataType, type Graph, type Model, type Node, type TensorData } from './ir';
 import { planMemory, type PlannedBuffer } from './memory-plan';
+import { bytesPerElement, dataTypeFromCode, toNumbers } from './tensor';
 
 const enum Storage {
   Arena = 0,
@@ -62,10 +63,6 @@ function intsAttr(node: Node, name: string): number[] | undefined {
 function stringAttr(node: Node, name: string, fallback: string): string {
   const a = attr(node, name);
   return a?.type === 'string' ? a.value : fallback;
-}
-
-function tensorNumbers(tensor: TensorData): number[] {
-  return Array.from(tensor.data as ArrayLike<number | bigint>, (value) => Number(value));
 }
 
 function tensorBytes(tensor: TensorData): ArrayBufferView {
@@ -207,7 +204,7 @@ class Lowering {
     const { dtype, dims } = this.info(graph, name, node);
     const binding = outputBindings.get(name);
     if (binding !== undefined) return this.add(name, { dtype: onnxDataTypeCodes[dtype], dims, storage: Storage.Output, offset: 0, binding });
-    const bytes = dims.reduce((product, dim) => product * dim, 1) * elementSize(dtype);
+    const bytes = dims.reduce((product, dim) => product * dim, 1) * bytesPerElement[dtype];
     this.buffers.push({ bytes, first: this.position, last: this.position });
     this.aliasOf.push(this.buffers.length - 1);
     return this.add(name, { dtype: onnxDataTypeCodes[dtype], dims, storage: Storage.Arena, offset: 0, binding: 0 }, this.buffers.length - 1);
@@ -325,7 +322,7 @@ class Lowering {
         const dynamic = [1, 2].filter((index) => node.inputs[index] && !this.constants.has(node.inputs[index]));
         if (dynamic.length > 0) return this.dynamicClip(graph, node);
         const bound = (index: number, attrName: string, fallback: number) =>
-          node.inputs[index] ? tensorNumbers(this.constantValue(graph, node.inputs[index], node))[0] : floatAttr(node, attrName, fallback);
+          node.inputs[index] ? toNumbers(this.constantValue(graph, node.inputs[index], node))[0] : floatAttr(node, attrName, fallback);
         return step([node.inputs[0]], [], [bound(1, 'min', -3.4028234663852886e38), bound(2, 'max', 3.4028234663852886e38)]);
       }
       case 'Cast':
@@ -348,7 +345,7 @@ class Lowering {
       case 'ReduceL2': {
         const r = rank(node.inputs[0]);
         let axes = intsAttr(node, 'axes');
-        if (axes === undefined && node.inputs[1]) axes = tensorNumbers(this.constantValue(graph, node.inputs[1], node));
+        if (axes === undefined && node.inputs[1]) axes = toNumbers(this.constantValue(graph, node.inputs[1], node));
         if (axes === undefined || axes.length === 0) {
           if (intAttr(node, 'noop_with_empty_axes', 0) === 1) return step([node.inputs[0]], [], [], 'Identity');
           axes = Array.from({ length: r }, (_, i) => i);
@@ -412,11 +409,11 @@ class Lowering {
         const mode = { constant: 0, reflect: 1, edge: 2 }[stringAttr(node, 'mode', 'constant')];
         if (mode === undefined) fail(node, `pad mode '${stringAttr(node, 'mode', '')}' is not supported`, 'EDGEINFER_UNSUPPORTED_OP');
         let pads = intsAttr(node, 'pads');
-        if (node.inputs[1]) pads = tensorNumbers(this.constantValue(graph, node.inputs[1], node));
+        if (node.inputs[1]) pads = toNumbers(this.constantValue(graph, node.inputs[1], node));
         if (!pads) fail(node, 'pads are missing');
         let full = new Array<number>(2 * r).fill(0);
         if (node.inputs[3]) {
-          const axes = tensorNumbers(this.constantValue(graph, node.inputs[3], node)).map((axis) => normalizeAxis(axis, r));
+          const axes = toNumbers(this.constantValue(graph, node.inputs[3], node)).map((axis) => normalizeAxis(axis, r));
           axes.forEach((axis, i) => {
             full[axis] = pads![i];
             full[r + axis] = pads![axes.length + i];
@@ -425,7 +422,7 @@ class Lowering {
           if (pads.length !== 2 * r) fail(node, `pads has ${pads.length} values, expected ${2 * r}`);
           full = pads;
         }
-        const value = node.inputs[2] ? tensorNumbers(this.constantValue(graph, node.inputs[2], node))[0] : floatAttr(node, 'value', 0);
+        const value = node.inputs[2] ? toNumbers(this.constantValue(graph, node.inputs[2], node))[0] : floatAttr(node, 'value', 0);
         return step([node.inputs[0]], [mode, ...full], [value]);
       }
       case 'QuantizeLinear':
@@ -492,7 +489,8 @@ class Lowering {
 
   /** An arena tensor that no graph value names (for steps the lowering adds). */
   private internal(dtype: number, dims: number[], node: Node): number {
-    const size = [0, 4, 1, 1, 2, 2, 4, 8, 0, 1, 2, 8, 4, 8][dtype] ?? 0;
+    const type = dataTypeFromCode(dtype);
+    const size = type === undefined ? 0 : bytesPerElement[type];
     if (size === 0) fail(node, `internal tensor of dtype ${dtype}`);
     this.buffers.push({ bytes: dims.reduce((product, dim) => product * dim, 1) * size, first: this.position, last: this.position });
     this.aliasOf.push(this.buffers.length - 1);
@@ -530,7 +528,7 @@ class Lowering {
     const dims = this.info(graph, node.inputs[0], node).dims;
     const r = dims.length;
     const read = (index: number, attrName: string) =>
-      node.inputs[index] ? tensorNumbers(this.constantValue(graph, node.inputs[index], node)) : intsAttr(node, attrName);
+      node.inputs[index] ? toNumbers(this.constantValue(graph, node.inputs[index], node)) : intsAttr(node, attrName);
     const starts = read(1, 'starts');
     const ends = read(2, 'ends');
     if (!starts || !ends || starts.length !== ends.length) fail(node, 'starts and ends are missing or differ in length');
@@ -549,25 +547,6 @@ class Lowering {
       allSteps[axis] = step;
     });
     return [...allStarts, ...allSteps];
-  }
-}
-
-function elementSize(dtype: DataType): number {
-  switch (dtype) {
-    case 'float64':
-    case 'int64':
-    case 'uint64':
-      return 8;
-    case 'float32':
-    case 'int32':
-    case 'uint32':
-      return 4;
-    case 'float16':
-    case 'int16':
-    case 'uint16':
-      return 2;
-    default:
-      return 1;
   }
 }
 

@@ -296,6 +296,8 @@ Napi::Value ModelWrap::stats(const Napi::CallbackInfo& info) {
     step.Set("op", s.steps[i].op);
     step.Set("name", s.steps[i].name);
     step.Set("kernel", s.steps[i].kernel);
+    step.Set("calls", Napi::Number::New(env, static_cast<double>(s.steps[i].calls)));
+    step.Set("totalNanoseconds", Napi::Number::New(env, static_cast<double>(s.steps[i].total_ns)));
     steps.Set(static_cast<uint32_t>(i), step);
   }
   o.Set("steps", steps);
@@ -331,6 +333,9 @@ Napi::Value create_model(const Napi::CallbackInfo& info) {
   if (p == "float32") model_options.precision = Precision::kFloat32;
   else if (p == "int8") model_options.precision = Precision::kInt8;
   else throw_invalid(env, "options.precision must be 'float32' or 'int8', got '" + p + "'");
+  Napi::Value profile = options.Get("profile");
+  if (!profile.IsUndefined() && !profile.IsBoolean()) throw_invalid(env, "options.profile must be a boolean");
+  model_options.profile = profile.IsBoolean() && profile.As<Napi::Boolean>().Value();
   return guarded(env, [&]() -> Napi::Value {
     std::shared_ptr<Model> model = Model::create(std::move(plan), model_options);
     auto external = Napi::External<std::shared_ptr<Model>>::New(env, &model);

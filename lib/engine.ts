@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import type { BackendSession, BackendStats, Precision } from './backends/backend';
+import type { BackendSession, BackendStats, Precision, StepProfile } from './backends/backend';
 import { NativeBackendSession } from './backends/native-backend';
 import { EdgeInferError } from './errors';
 import type { Model } from './onnx/ir';
@@ -28,6 +28,8 @@ export interface EngineOptions {
    * last layer before a score). Names are those of the optimised graph: `engine.layers()` lists them.
    */
   keepFloat?: string[];
+  /** Time every step of the native plan (two clock reads per step); read with engine.profile(). Default false. */
+  profile?: boolean;
 }
 
 export interface EngineInfo {
@@ -70,6 +72,8 @@ export class Engine {
     if (o.keepFloat !== undefined && (!Array.isArray(o.keepFloat) || o.keepFloat.some((name) => typeof name !== 'string'))) {
       throw invalid('keepFloat must be an array of node names', { argument: 'keepFloat' });
     }
+    if (o.profile !== undefined && typeof o.profile !== 'boolean') throw invalid('profile must be a boolean', { argument: 'profile' });
+    const profile = o.profile === true;
     const keepFloat = new Set((o.keepFloat as string[] | undefined) ?? []);
     let bytes: Uint8Array;
     let baseDir: string | undefined;
@@ -89,7 +93,7 @@ export class Engine {
     const layers = weightLayers(prepared.model);
     const unknown = [...keepFloat].filter((name) => !layers.includes(name));
     if (unknown.length > 0) throw invalid(`keepFloat names nodes that are not MatMul/Gemm/Conv layers: ${unknown.join(', ')}`, { argument: 'keepFloat', unknown, layers });
-    const session = new NativeBackendSession(prepared.model, prepared.inputs, prepared.outputs, { precision, threads, keepFloat });
+    const session = new NativeBackendSession(prepared.model, prepared.inputs, prepared.outputs, { precision, threads, keepFloat, profile });
     // Plan eagerly when every input shape is fixed, so load-time errors surface here, not at first infer.
     if (prepared.inputs.every((input) => input.dims.every((dim) => typeof dim === 'number'))) {
       session.plan(Object.fromEntries(prepared.inputs.map((input) => [input.name, input.dims as number[]])));
@@ -152,6 +156,14 @@ export class Engine {
 
   stats(): EngineStats {
     return this.#live().stats();
+  }
+
+  /**
+   * Per-step wall time of the plan used last (or of `shapes`, as in stats().plans[].shapes), when loaded with
+   * { profile: true }: op, node name, the kernel chosen, calls and mean / total microseconds.
+   */
+  profile(shapes?: string): StepProfile[] {
+    return this.#live().profile(shapes);
   }
 
   get disposed(): boolean {

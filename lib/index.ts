@@ -36,6 +36,6 @@ export {
 } from './layernorm';
 export { simdInfo, type SimdInfo } from './simd';
 export { Engine, type EngineOptions, type EngineInfo, type EngineStats, type Backend } from './engine';
-export type { Precision, BackendStats } from './backends/backend';
+export type { Precision, BackendStats, StepProfile } from './backends/backend';
 export type { Tensor, TensorInfo, TensorType } from './tensor';
 export { WakeWordPipeline, readWav16, type ModelRunner, type WakeWordModels, type ChunkResult } from './wakeword/pipeline';

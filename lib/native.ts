@@ -92,6 +92,8 @@ export type PlanDesc = NativePlanDesc;
 export interface NativeModelOptions {
   threads: number;
   precision: 'float32' | 'int8';
+  /** Time every step; stats().steps then carry calls and totalNanoseconds. Default false. */
+  profile?: boolean;
 }
 
 export interface NativeModelStats {
@@ -103,7 +105,8 @@ export interface NativeModelStats {
   constantBytes: number;
   runs: number;
   threads: number;
-  steps: { op: string; name: string; kernel: string }[];
+  /** calls / totalNanoseconds stay 0 unless the model was created with profile: true. */
+  steps: { op: string; name: string; kernel: string; calls: number; totalNanoseconds: number }[];
 }
 
 /** A plan prepared for the native executor; made only by createModel(). */

@@ -3,6 +3,7 @@
 // caller's buffers into the slot pointer table and executes the steps; it allocates nothing.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 
 #include "edgeinfer/aligned_buffer.h"
@@ -17,6 +18,7 @@ struct PreparedStep {
   const Step* step = nullptr;
   const OpDef* op = nullptr;
   std::unique_ptr<OpState> state;
+  size_t stats_index = 0;  // into step_stats_
 };
 
 class ModelImpl final : public Model {
@@ -75,6 +77,7 @@ class ModelImpl final : public Model {
     s.constant_bytes = constant_bytes_;
     s.runs = runs_.load(std::memory_order_relaxed);
     s.threads = options_.threads;
+    std::lock_guard<std::mutex> lock(mutex_);
     s.steps = step_stats_;
     return s;
   }
@@ -90,6 +93,7 @@ class ModelImpl final : public Model {
       if (p.op->prepare) p.state = p.op->prepare(ctx, step);
       scratch = std::max(scratch, ctx.scratch_bytes);
       weight_bytes_ += ctx.weight_bytes;
+      p.stats_index = step_stats_.size();
       step_stats_.push_back({step.op, step.name, ctx.kernel});
       out.push_back(std::move(p));
     }
@@ -101,7 +105,18 @@ class ModelImpl final : public Model {
   }
 
   void run_list(RunContext& ctx, const std::vector<PreparedStep>& steps) {
-    for (const PreparedStep& p : steps) p.op->run(ctx, *p.step, p.state.get());
+    if (!options_.profile) {
+      for (const PreparedStep& p : steps) p.op->run(ctx, *p.step, p.state.get());
+      return;
+    }
+    using Clock = std::chrono::steady_clock;
+    for (const PreparedStep& p : steps) {
+      const Clock::time_point start = Clock::now();
+      p.op->run(ctx, *p.step, p.state.get());
+      StepStats& s = step_stats_[p.stats_index];
+      s.total_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+      ++s.calls;
+    }
   }
 
   Plan plan_;
@@ -116,7 +131,7 @@ class ModelImpl final : public Model {
   int64_t constant_bytes_ = 0;
   std::vector<uint8_t*> pointers_;
   std::unique_ptr<ThreadPool> pool_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::atomic<int64_t> runs_{0};
 };
 

@@ -277,7 +277,14 @@ EI_TEST("pool_f32 max / average, pads, strides, dilations, count_include_pad, ce
   const P cases[] = {{2, {7, 9}, {2, 2}, {2, 2}, {0, 0}, {0, 0}, {1, 1}, {0, 1}},
                      {2, {6, 5}, {3, 3}, {1, 2}, {1, 1}, {1, 0}, {1, 1}, {0, 0}},
                      {2, {9, 9}, {2, 3}, {2, 1}, {0, 1}, {1, 1}, {2, 2}, {0, 0}},
-                     {1, {17, 1}, {3, 1}, {2, 1}, {1, 0}, {0, 0}, {1, 1}, {1, 0}}};
+                     {1, {17, 1}, {3, 1}, {2, 1}, {1, 0}, {0, 0}, {1, 1}, {1, 0}},
+                     // Windows all inside the input (the branch-free interior path): 2x2/2, 1x2/(1,2) as in
+                     // the openWakeWord embedding, unit and odd strides, dilation, odd widths.
+                     {2, {72, 33}, {2, 2}, {2, 2}, {0, 0}, {0, 0}, {1, 1}, {0, 0}},
+                     {2, {5, 17}, {1, 2}, {1, 2}, {0, 0}, {0, 0}, {1, 1}, {0, 0}},
+                     {2, {6, 13}, {3, 2}, {1, 1}, {0, 0}, {0, 0}, {1, 1}, {0, 0}},
+                     {2, {9, 14}, {2, 3}, {2, 3}, {0, 0}, {1, 0}, {2, 2}, {0, 0}},
+                     {1, {19, 1}, {3, 1}, {2, 1}, {0, 0}, {0, 0}, {1, 1}, {0, 0}}};
   for (const P& c : cases)
     for (int max = 0; max < 2; ++max)
       for (int cip = 0; cip < 2; ++cip) {
@@ -333,6 +340,36 @@ EI_TEST("pool_f32 max / average, pads, strides, dilations, count_include_pad, ce
                                       " want " + std::to_string(want));
           }
       }
+}
+
+EI_TEST("max pool propagates NaN on the interior and the padded paths") {
+  for (int64_t pad = 0; pad < 2; ++pad) {
+    PoolShape s;
+    s.rank = 2;
+    s.batch = 1;
+    s.in_channels = 2;
+    s.max = true;
+    s.in_size[0] = 4; s.in_size[1] = 6;
+    s.kernel[0] = 2; s.kernel[1] = 2;
+    s.stride[0] = 2; s.stride[1] = 2;
+    s.pad_begin[0] = s.pad_begin[1] = pad;
+    s.pad_end[0] = s.pad_end[1] = pad;
+    s.dilation[0] = s.dilation[1] = 1;
+    s.out_size[0] = out_dim(4, 2, 2, pad, pad, 1);
+    s.out_size[1] = out_dim(6, 2, 2, pad, pad, 1);
+    std::vector<float> x(48, 1.0f);
+    x[1] = NAN;        // plane 0, row 0: second tap of the first window
+    x[24 + 9] = NAN;   // plane 1, row 1, col 3
+    std::vector<float> y(static_cast<size_t>(2 * s.out_size[0] * s.out_size[1]), 0.0f);
+    pool_f32(s, x.data(), y.data());
+    const int64_t ow = s.out_size[1], op = s.out_size[0] * ow;
+    const int64_t w0 = (1 + pad) / 2, w1 = (3 + pad) / 2, h1 = (1 + pad) / 2;
+    for (int64_t o = 0; o < 2 * op; ++o) {
+      const bool want_nan = o == w0 || o == op + h1 * ow + w1;
+      EI_CHECK_MSG(std::isnan(y[o]) == want_nan, "pad " + std::to_string(pad) + " output " + std::to_string(o));
+      if (!want_nan) EI_CHECK(y[o] == 1.0f);
+    }
+  }
 }
 
 EI_TEST("conv summary") {

@@ -13,10 +13,23 @@ export interface BackendStats {
   runs: number;
 }
 
+/** Per-step times of one plan, from a session created with profile: true. */
+export interface StepProfile {
+  op: string;
+  name: string;
+  kernel: string;
+  calls: number;
+  /** Mean wall time per call. */
+  meanMicroseconds: number;
+  totalMicroseconds: number;
+}
+
 export interface BackendSession {
   readonly inputs: TensorInfo[];
   readonly outputs: TensorInfo[];
   run(feeds: Record<string, Tensor>, dims: Record<string, number[]>, sync: boolean): Promise<Record<string, Tensor>> | Record<string, Tensor>;
   stats(): BackendStats;
+  /** Step times of the plan for these input shapes (the most recently used plan when omitted). */
+  profile(shapes?: string): StepProfile[];
   dispose(): void;
 }

@@ -9,7 +9,7 @@ import type { Model } from '../onnx/ir';
 import { lowerToPlan } from '../onnx/lower';
 import { specializeForShapes } from '../onnx/pipeline';
 import { allocateTensorData, type Tensor, type TensorInfo } from '../tensor';
-import type { BackendSession, BackendStats, Precision } from './backend';
+import type { BackendSession, BackendStats, Precision, StepProfile } from './backend';
 
 interface CachedPlan {
   key: string;
@@ -27,6 +27,8 @@ export interface NativeBackendOptions {
   threads: number;
   /** Nodes kept float32 under precision 'int8'. */
   keepFloat?: ReadonlySet<string>;
+  /** Time every native step (see Engine profile()). */
+  profile?: boolean;
   /** Distinct input shape sets to keep planned (least recently used is dropped). Default 4. */
   maxPlans?: number;
 }
@@ -56,7 +58,7 @@ export class NativeBackendSession implements BackendSession {
     const specialized = specializeForShapes(this.model, dims);
     const lowered = lowerToPlan(specialized, { precision: this.options.precision, keepFloat: this.options.keepFloat });
     // Precision is chosen per step by the lowering (INT8 steps are the *S8Dynamic ops).
-    const model = callNative(() => native.createModel(lowered.desc, { threads: this.options.threads, precision: 'float32' }));
+    const model = callNative(() => native.createModel(lowered.desc, { threads: this.options.threads, precision: 'float32', profile: this.options.profile ?? false }));
     const outputs = lowered.outputNames.map((name) => {
       const slot = lowered.desc.tensors[lowered.desc.outputs[lowered.outputNames.indexOf(name)]];
       const info = this.outputs.find((output) => output.name === name);
@@ -110,6 +112,21 @@ export class NativeBackendSession implements BackendSession {
       plans: [...this.plans.values()].map((plan) => ({ shapes: plan.key, arenaBytes: plan.arenaBytes, intermediateBytes: plan.intermediateBytes, steps: plan.steps })),
       runs: this.runs,
     };
+  }
+
+  profile(shapes?: string): StepProfile[] {
+    if (this.disposed) throw new EdgeInferError('EDGEINFER_DISPOSED', 'the engine was disposed');
+    if (!this.options.profile) throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', 'profiling is off: load the engine with { profile: true }');
+    const plan = shapes === undefined ? [...this.plans.values()].at(-1) : this.plans.get(shapes);
+    if (plan === undefined) return [];
+    return plan.model.stats().steps.map((step) => ({
+      op: step.op,
+      name: step.name,
+      kernel: step.kernel,
+      calls: step.calls,
+      totalMicroseconds: step.totalNanoseconds / 1000,
+      meanMicroseconds: step.calls > 0 ? step.totalNanoseconds / 1000 / step.calls : 0,
+    }));
   }
 
   dispose(): void {

@@ -26,12 +26,16 @@ struct ModelOptions {
   // kInt8: Gemm, MatMul with a constant B and Conv run with int8 weights (per output channel) and
   // per-tensor dynamic activation quantization, as the *S8Dynamic ops always do.
   Precision precision = Precision::kFloat32;
+  // Time every step (two clock reads per step and run); stats() then reports the accumulated times.
+  bool profile = false;
 };
 
 struct StepStats {
   std::string op;
   std::string name;
   std::string kernel;  // the kernel the step runs (e.g. "f32_gemm_…", "ref", "copy", "skip")
+  int64_t calls = 0;     // with ModelOptions::profile: how often the step ran
+  int64_t total_ns = 0;  // and its accumulated wall time
 };
 
 struct ModelStats {

@@ -9,6 +9,41 @@
 #include "edgeinfer/nn_kernels.h"
 
 namespace edgeinfer {
+namespace {
+
+// NaN-propagating max in a form compilers vectorise (compare + blend): NaN if either is NaN.
+inline float max_nan(float a, float b) { return (a > b || a != a) ? a : b; }
+
+// MaxPool where every window lies inside the input (no padding reached, the usual 2x2 / 1x2 stride-2
+// pools): no bounds checks, and the loop over output columns runs unit-stride on y so it vectorises.
+void max_pool_interior(int64_t planes, const int64_t in[2], const int64_t out[2], const int64_t k[2],
+                       const int64_t st[2], const int64_t d[2], const float* x, float* y) {
+  const int64_t ip = in[0] * in[1], opl = out[0] * out[1];
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const float* xp = x + pl * ip;
+    float* yp = y + pl * opl;
+    for (int64_t oh = 0; oh < out[0]; ++oh) {
+      float* yr = yp + oh * out[1];
+      const float* first = xp + oh * st[0] * in[1];
+      for (int64_t ow = 0; ow < out[1]; ++ow) yr[ow] = first[ow * st[1]];
+      for (int64_t kh = 0; kh < k[0]; ++kh) {
+        const float* xr = xp + (oh * st[0] + kh * d[0]) * in[1];
+        for (int64_t kw = kh == 0 ? 1 : 0; kw < k[1]; ++kw) {
+          const float* xs = xr + kw * d[1];
+          if (st[1] == 2) {
+            for (int64_t ow = 0; ow < out[1]; ++ow) yr[ow] = max_nan(yr[ow], xs[2 * ow]);
+          } else if (st[1] == 1) {
+            for (int64_t ow = 0; ow < out[1]; ++ow) yr[ow] = max_nan(yr[ow], xs[ow]);
+          } else {
+            for (int64_t ow = 0; ow < out[1]; ++ow) yr[ow] = max_nan(yr[ow], xs[ow * st[1]]);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
 
 void pool_f32(const PoolShape& s, const float* x, float* y) {
   constexpr ErrorCode kBad = ErrorCode::kInvalidArgument;
@@ -38,6 +73,12 @@ void pool_f32(const PoolShape& s, const float* x, float* y) {
   if (s.batch == 0) return;
   require(x != nullptr && y != nullptr, kBad, "Pool: null buffer");
   const int64_t planes = s.batch * s.in_channels;
+  bool interior = s.max;
+  for (int i = 0; i < 2; ++i) interior = interior && pb[i] == 0 && (out[i] - 1) * st[i] + (k[i] - 1) * d[i] < in[i];
+  if (interior) {
+    max_pool_interior(planes, in, out, k, st, d, x, y);
+    return;
+  }
   const int64_t ip = in[0] * in[1], opl = out[0] * out[1];
   for (int64_t pl = 0; pl < planes; ++pl) {
     const float* xp = x + pl * ip;

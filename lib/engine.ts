@@ -177,7 +177,7 @@ export class Engine {
   }
 }
 
-const weightOps = new Set(['MatMul', 'Gemm', 'Conv', 'FusedMatMul', 'FusedGemm', 'FusedConv']);
+const weightOps = new Set(['MatMul', 'Gemm', 'Conv', 'FusedMatMul', 'FusedGemm', 'FusedConv', 'NhwcConv']);
 
 function weightLayers(model: Model): string[] {
   const names: string[] = [];

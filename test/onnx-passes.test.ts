@@ -98,7 +98,7 @@ describe('ONNX shapes and passes', function () {
 
   it('embedding_model: Conv + LeakyRelu become FusedConv; heads: Gemm + Relu/Sigmoid become FusedGemm', function () {
     const embedding = load('embedding_model');
-    const { applied } = optimize(embedding);
+    const { applied } = optimize(embedding, { keepNchw: true }); // channels-last: test/channels-last.test.ts
     assert.equal(applied.activation, 19);
     const fused = embedding.graph.nodes.filter((n) => n.opType === 'FusedConv');
     assert.equal(fused.length, 19);

@@ -256,6 +256,183 @@ EI_TEST("ConvF32 FP32 / INT8 (table), depthwise, 1-D, threads, no allocation in 
   }
 }
 
+EI_TEST("igemm tiles (channels-last conv) of every gemm_f32 variant: rows, cols, taps, zero rows, out_min") {
+  const auto variants = gemm_f32_variants();
+  for (const GemmF32Variant* v : variants) {
+    if (!isa_supported(v->isa)) continue;
+    for (const IgemmF32Family* fam : {&v->igemm_narrow, &v->igemm_wide}) {
+      const int mr = fam->mr, nr = fam->nr;
+      EI_CHECK(mr >= 1 && nr >= 4);
+      for (int trial = 0; trial < 40; ++trial) {
+        const int64_t taps = 1 + trial % 4, channels = 1 + (trial * 7) % 37;
+        const int rows = 1 + trial % mr, cols = 1 + (trial * 5) % nr;
+        const ActivationParams ap = params_for(kActs[trial % 8]);
+        const float out_min = trial % 3 == 0 ? -0.25f : -INFINITY;
+        // Input pixels: rows * taps distinct rows of `channels` floats; every 5th pointer is the zero row.
+        auto pixels = random_vec(static_cast<size_t>(rows * taps * channels));
+        std::vector<float> zero(static_cast<size_t>(channels), 0.0f);
+        std::vector<const float*> ptrs(static_cast<size_t>(taps * mr), nullptr);
+        for (int64_t t = 0; t < taps; ++t)
+          for (int i = 0; i < rows; ++i)
+            ptrs[static_cast<size_t>(t * mr + i)] =
+                (t * mr + i) % 5 == 4 ? zero.data() : pixels.data() + (t * rows + i) * channels;
+        auto b = random_vec(static_cast<size_t>(taps * channels * nr));
+        auto bias = random_vec(static_cast<size_t>(nr));
+        const int64_t ldc = nr + 3;
+        std::vector<float> c(static_cast<size_t>(rows * ldc), 777.0f);
+        IgemmF32Tile t;
+        t.taps = taps;
+        t.channels = channels;
+        t.rows = ptrs.data();
+        t.row_stride = mr;
+        t.b = b.data();
+        t.bias = trial % 4 == 1 ? nullptr : bias.data();
+        t.c = c.data();
+        t.ldc = ldc;
+        t.rows_used = rows;
+        t.cols = cols;
+        t.act = ap.kind;
+        t.act_alpha = ap.alpha;
+        t.act_beta = ap.beta;
+        t.out_min = out_min;
+        fam->tile(t);
+        int bad = 0;
+        for (int i = 0; i < rows; ++i)
+          for (int64_t j = 0; j < ldc; ++j) {
+            const float got = c[static_cast<size_t>(i * ldc + j)];
+            if (j >= cols) {
+              if (got != 777.0f && bad++ < 2) EI_CHECK_MSG(false, std::string(v->name) + " wrote past cols");
+              continue;
+            }
+            double acc = t.bias != nullptr ? bias[static_cast<size_t>(j)] : 0.0, bound = std::fabs(acc);
+            for (int64_t tp = 0; tp < taps; ++tp)
+              for (int64_t ch = 0; ch < channels; ++ch) {
+                const double p = double(ptrs[static_cast<size_t>(tp * mr + i)][ch]) * b[static_cast<size_t>((tp * channels + ch) * nr + j)];
+                acc += p;
+                bound += std::fabs(p);
+              }
+            const double want = std::max<double>(act_ref(acc, ap), out_min);
+            if (!(std::fabs(got - want) <= 1e-5 * bound + 2e-6 + 2e-6 * std::fabs(want)) && bad++ < 2)
+              EI_CHECK_MSG(false, std::string(v->name) + " igemm " + std::to_string(mr) + "x" + std::to_string(nr) +
+                                      " trial " + std::to_string(trial) + " got " + std::to_string(got) + " want " +
+                                      std::to_string(want));
+          }
+      }
+    }
+  }
+}
+
+// NCHW <-> NHWC for the channels-last checks (1-D: NCW <-> NWC).
+std::vector<float> to_nhwc(const std::vector<float>& x, int64_t n, int64_t c, int64_t plane) {
+  std::vector<float> y(x.size());
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t p = 0; p < plane; ++p) y[static_cast<size_t>((b * plane + p) * c + ch)] = x[static_cast<size_t>((b * c + ch) * plane + p)];
+  return y;
+}
+
+EI_TEST("channels-last ConvF32 FP32 / INT8 (table choice) against the NCHW reference, out_min, threads, no allocation") {
+  ThreadPool pool(2);
+  int idx = 0;
+  for (const Case& c : kCases) {
+    if (c.g != 1) continue;
+    ConvShape s = make_shape(c.rank, c.n, c.ci, c.co, c.g, c.in, c.k, c.s, c.pb, c.pe, c.d);
+    s.channels_last = true;
+    const int64_t in_plane = c.in[0] * c.in[1], out_plane = s.out_size[0] * (c.rank == 2 ? s.out_size[1] : 1);
+    auto x = random_vec(static_cast<size_t>(c.n * c.ci * in_plane));
+    for (size_t i = 0; i < x.size(); i += 3) x[i] = std::fabs(x[i]) * 2.0f;
+    auto w = random_vec(static_cast<size_t>(c.co * c.ci * c.k[0] * c.k[1]));
+    auto bias = random_vec(static_cast<size_t>(c.co));
+    ActivationParams ap = params_for(kActs[idx++ % 8]);
+    if (idx % 2 == 0) ap.out_min = -0.1f;
+    std::vector<double> z, bound;
+    conv_ref(s, x, w, bias.data(), z, bound);
+    double zmax = 0;
+    for (double v : z) zmax = std::max(zmax, std::fabs(v));
+    const auto x_nhwc = to_nhwc(x, c.n, c.ci, in_plane);
+    for (int int8 = 0; int8 < 2; ++int8) {
+      auto conv = int8 ? ConvF32::create_int8(s, w.data(), bias.data(), ap) : ConvF32::create(s, w.data(), bias.data(), ap);
+      AlignedBuffer scratch(conv->scratch_bytes() + 64);
+      std::vector<float> y(z.size());
+      for (ThreadPool* tp : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        std::fill(y.begin(), y.end(), NAN);
+        const long before = edgeinfer::testing::heap_allocations().load();
+        conv->run(x_nhwc.data(), y.data(), scratch.data(), tp);
+        EI_CHECK_MSG(edgeinfer::testing::heap_allocations().load() == before, "heap allocation in channels-last run");
+        int bad = 0;
+        for (int64_t b = 0; b < c.n; ++b)
+          for (int64_t oc = 0; oc < c.co; ++oc)
+            for (int64_t p = 0; p < out_plane; ++p) {
+              const size_t ref = static_cast<size_t>((b * c.co + oc) * out_plane + p);
+              const double want = std::max<double>(act_ref(z[ref], ap), ap.out_min);
+              const float got = y[static_cast<size_t>((b * out_plane + p) * c.co + oc)];
+              const double tol = int8 ? 0.02 * zmax : 1e-5 * bound[ref] + 2e-6 + 2e-6 * std::fabs(want);
+              if (!(std::fabs(got - want) <= tol) && bad++ < 2)
+                EI_CHECK_MSG(false, std::string(conv->kernel_name()) + (int8 ? " int8" : " fp32") + " NHWC case " +
+                                        std::to_string(idx - 1) + " got " + std::to_string(got) + " want " + std::to_string(want));
+            }
+      }
+    }
+  }
+  // Channels last takes group 1 only; out_min NaN and out_min on NCHW convs are refused.
+  const int64_t in[2] = {5, 5}, k[2] = {3, 3}, s1[2] = {1, 1}, p0[2] = {0, 0}, d1[2] = {1, 1};
+  std::vector<float> w(4 * 2 * 9, 0.1f);
+  ConvShape grouped = make_shape(2, 1, 4, 4, 2, in, k, s1, p0, p0, d1);
+  grouped.channels_last = true;
+  EI_CHECK_THROWS(ConvF32::create(grouped, w.data(), nullptr, {}));
+  ConvShape nchw = make_shape(2, 1, 2, 2, 1, in, k, s1, p0, p0, d1);
+  ActivationParams clamp;
+  clamp.out_min = 0.0f;
+  EI_CHECK_THROWS(ConvF32::create(nchw, w.data(), nullptr, clamp));
+  nchw.channels_last = true;
+  clamp.out_min = NAN;
+  EI_CHECK_THROWS(ConvF32::create(nchw, w.data(), nullptr, clamp));
+}
+
+EI_TEST("channels-last pooling matches NCHW pooling") {
+  struct P {
+    int64_t in[2], k[2], s[2], pb[2], pe[2], d[2];
+  };
+  const P cases[] = {{{72, 32}, {2, 2}, {2, 2}, {0, 0}, {0, 0}, {1, 1}},
+                     {{9, 11}, {3, 2}, {2, 1}, {1, 0}, {1, 1}, {1, 1}},
+                     {{8, 7}, {2, 3}, {1, 2}, {0, 1}, {0, 1}, {2, 1}}};
+  for (const P& c : cases)
+    for (int max = 0; max < 2; ++max)
+      for (int cip = 0; cip < 2; ++cip) {
+        PoolShape s;
+        s.rank = 2;
+        s.batch = 2;
+        s.in_channels = s.out_channels = s.group = 5;
+        s.max = max;
+        s.count_include_pad = cip;
+        for (int i = 0; i < 2; ++i) {
+          s.in_size[i] = c.in[i];
+          s.kernel[i] = c.k[i];
+          s.stride[i] = c.s[i];
+          s.pad_begin[i] = c.pb[i];
+          s.pad_end[i] = c.pe[i];
+          s.dilation[i] = c.d[i];
+          s.out_size[i] = out_dim(c.in[i], c.k[i], c.s[i], c.pb[i], c.pe[i], c.d[i]);
+        }
+        const int64_t ip = c.in[0] * c.in[1], op = s.out_size[0] * s.out_size[1];
+        auto x = random_vec(static_cast<size_t>(10 * ip));
+        x[7] = NAN;
+        std::vector<float> want(static_cast<size_t>(10 * op)), got(want.size());
+        pool_f32(s, x.data(), want.data());
+        s.channels_last = true;
+        const auto x_nhwc = to_nhwc(x, 2, 5, ip);
+        pool_f32(s, x_nhwc.data(), got.data());
+        const auto want_nhwc = to_nhwc(want, 2, 5, op);
+        int bad = 0;
+        for (size_t i = 0; i < got.size(); ++i) {
+          const bool same = (std::isnan(got[i]) && std::isnan(want_nhwc[i])) || std::fabs(got[i] - want_nhwc[i]) <= 1e-6f;
+          if (!same && bad++ < 2)
+            EI_CHECK_MSG(false, "NHWC pool max=" + std::to_string(max) + " at " + std::to_string(i) + " got " +
+                                    std::to_string(got[i]) + " want " + std::to_string(want_nhwc[i]));
+        }
+      }
+}
+
 EI_TEST("ConvF32 rejects inconsistent shapes") {
   const int64_t in[2] = {5, 5}, k[2] = {3, 3}, s1[2] = {1, 1}, p0[2] = {0, 0}, d1[2] = {1, 1};
   ConvShape s = make_shape(2, 1, 2, 2, 1, in, k, s1, p0, p0, d1);

@@ -38,6 +38,15 @@ export const fusedOps = {
    * kernel_shape, pads, strides) plus activation. 1-D and 2-D.
    */
   FusedConv: { inputs: ['X', 'W', 'B?'], attributes: ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides', 'activation', 'activation_params', 'approximate'] },
+  /**
+   * Channels-last forms made by the channels-last pass (lib/onnx/passes/channels-last.ts): X and Y are
+   * [N, H, W, C]; W keeps the ONNX [M, C, kH, kW]; group 1. Attributes as FusedConv plus
+   *   output_min: float  y = max(act(conv(x) + bias), output_min) (a following Max with a constant); default -inf
+   */
+  NhwcConv: { inputs: ['X', 'W', 'B?'], attributes: ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides', 'activation', 'activation_params', 'approximate', 'output_min'] },
+  /** MaxPool / AveragePool on [N, H, W, C] with their ONNX attributes (MaxPool: no indices output). */
+  NhwcMaxPool: { inputs: ['X'], attributes: ['auto_pad', 'ceil_mode', 'dilations', 'kernel_shape', 'pads', 'storage_order', 'strides'] },
+  NhwcAveragePool: { inputs: ['X'], attributes: ['auto_pad', 'ceil_mode', 'count_include_pad', 'dilations', 'kernel_shape', 'pads', 'strides'] },
   /** LayerNormalization then Gelu. Inputs X, Scale, B?; attributes axis (-1), epsilon, approximate. */
   LayerNormGelu: { inputs: ['X', 'Scale', 'B?'], attributes: ['axis', 'epsilon', 'approximate'] },
   /**

@@ -242,7 +242,7 @@ class Lowering {
   private choosePrecision(step: NativePlanStep, node: Node): void {
     if (this.options.precision !== 'int8' || this.options.keepFloat?.has(node.name)) return;
     const constantWeight = step.inputs[1] >= 0 && this.tensors[step.inputs[1]]?.slot.storage === Storage.Constant;
-    if ((step.op === 'Gemm' || step.op === 'Conv' || step.op === 'MatMul') && constantWeight) step.op += 'S8Dynamic';
+    if (['Gemm', 'Conv', 'ConvNhwc', 'MatMul'].includes(step.op) && constantWeight) step.op += 'S8Dynamic';
   }
 
   /** A reshape of an arena tensor into an arena tensor shares its block, so the copy can be skipped. */
@@ -379,6 +379,23 @@ class Lowering {
         const window = this.window(node, xDims, wDims.slice(2), spatial, graph);
         return step([node.inputs[0], node.inputs[1], node.inputs[2] ?? ''], [intAttr(node, 'group', 1), ...(op === 'FusedConv' ? activation() : [0]), ...window], op === 'FusedConv' ? activationParams() : [], 'Conv');
       }
+      case 'NhwcConv': {
+        // X [N, H, W, C]: the window attributes see it as NCHW.
+        const xDims = this.info(graph, node.inputs[0], node).dims;
+        const wDims = this.info(graph, node.inputs[1], node).dims;
+        if (xDims.length !== 4) fail(node, `NhwcConv takes a 4-D input (got rank ${xDims.length})`);
+        const window = this.window(node, [xDims[0], xDims[3], xDims[1], xDims[2]], wDims.slice(2), 2, graph);
+        const outMin = node.attributes.output_min?.type === 'float' ? node.attributes.output_min.value : -Infinity;
+        return step([node.inputs[0], node.inputs[1], node.inputs[2] ?? ''], [intAttr(node, 'group', 1), ...activation(), ...window], [outMin, ...activationParams()], 'ConvNhwc');
+      }
+      case 'NhwcMaxPool':
+      case 'NhwcAveragePool': {
+        const xDims = this.info(graph, node.inputs[0], node).dims;
+        const kernel = intsAttr(node, 'kernel_shape');
+        if (xDims.length !== 4 || !kernel || kernel.length !== 2) fail(node, 'channels-last pooling takes a 4-D input and a 2-D kernel_shape');
+        const window = this.window(node, [xDims[0], xDims[3], xDims[1], xDims[2]], kernel, 2, graph);
+        return step([node.inputs[0]], [intAttr(node, 'count_include_pad', 0), ...window], [], op === 'NhwcMaxPool' ? 'MaxPoolNhwc' : 'AveragePoolNhwc');
+      }
       case 'MaxPool':
       case 'AveragePool': {
         if (node.outputs.length > 1 && node.outputs[1]) fail(node, 'MaxPool indices output is not supported', 'EDGEINFER_UNSUPPORTED_OP');
@@ -394,6 +411,10 @@ class Lowering {
       case 'Transpose': {
         const r = rank(node.inputs[0]);
         const perm = intsAttr(node, 'perm') ?? Array.from({ length: r }, (_, i) => r - 1 - i);
+        // Moving only size-1 dims keeps the element order: a reshape (aliased, no copy).
+        const dims = this.info(graph, node.inputs[0], node).dims;
+        const kept = perm.filter((axis) => dims[axis] !== 1);
+        if (kept.every((axis, i) => i === 0 || axis > kept[i - 1])) return step([node.inputs[0]], [], [], 'Reshape');
         return step([node.inputs[0]], perm);
       }
       case 'Concat':

@@ -7,7 +7,7 @@ const onnxOps = [
   'ReduceMean', 'ReduceMin', 'ReduceProd', 'ReduceSum', 'Relu', 'Reshape', 'Shape', 'Sigmoid', 'Slice', 'Softmax', 'Split',
   'Sqrt', 'Squeeze', 'Sub', 'Tanh', 'Transpose', 'Unsqueeze', 'Where', 'Xor',
 ];
-const fused = ['FusedGemm', 'FusedMatMul', 'FusedConv', 'LayerNormGelu'];
+const fused = ['FusedGemm', 'FusedMatMul', 'FusedConv', 'LayerNormGelu', 'NhwcConv', 'NhwcMaxPool', 'NhwcAveragePool'];
 
 /** Keys as validate.opKey() forms them: the op type for the ONNX domain, "domain:Op" otherwise. */
 export const nativeOps: Set<string> = new Set([...onnxOps, ...fused.map((op) => `edgeinfer:${op}`)]);

@@ -75,7 +75,7 @@ const pool: ShapeRule = (ctx) => {
   const kernel = intsAttr(ctx, 'kernel_shape');
   if (kernel === undefined) badAttribute(ctx, 'kernel_shape is required');
   if (x.shape.length !== kernel.length + 2) mismatch(ctx, `kernel_shape has ${kernel.length} dims for a rank-${x.shape.length} input`, { input: x.shape, kernel });
-  const shape = [x.shape[0], x.shape[1], ...spatialOutput(ctx, x.shape, kernel, intAttr(ctx, 'ceil_mode', 0) === 1, ctx.node.opType === 'MaxPool')];
+  const shape = [x.shape[0], x.shape[1], ...spatialOutput(ctx, x.shape, kernel, intAttr(ctx, 'ceil_mode', 0) === 1, ctx.node.opType.endsWith('MaxPool'))];
   return { outputs: ctx.node.outputs.map((_, i) => ({ dtype: i === 0 ? x.dtype : 'int64', shape })) };
 };
 
@@ -236,9 +236,25 @@ export const nnRules: Record<string, ShapeRule> = {
   DequantizeLinear: dequantize,
 };
 
+/** A channels-last op's rule from its NCHW rule: input 0 seen as NCHW, output 0 turned back to NHWC. */
+function channelsLast(rule: ShapeRule): ShapeRule {
+  return (ctx) => {
+    const x = ctx.input(0);
+    if (x.shape !== undefined && x.shape.length < 3) mismatch(ctx, 'channels-last input must have rank >= 3', { input: x.shape });
+    const nchw: OpContext = Object.create(ctx, {
+      input: { value: (i: number) => (i === 0 && x.shape !== undefined ? { ...x, shape: [x.shape[0], x.shape[x.shape.length - 1], ...x.shape.slice(1, -1)] } : ctx.input(i)) },
+    });
+    const result = rule(nchw);
+    return { ...result, outputs: result.outputs.map((out, i) => (i === 0 && out.shape !== undefined ? { ...out, shape: [out.shape[0], ...out.shape.slice(2), out.shape[1]] } : out)) };
+  };
+}
+
 /** Rules of domain 'edgeinfer' (see lib/onnx/fused-ops.ts for their inputs). */
 export const fusedRules: Record<string, ShapeRule> = {
   FusedConv: (ctx) => ({ outputs: [convShape(ctx, 0, 1, 2)] }),
+  NhwcConv: channelsLast((ctx) => ({ outputs: [convShape(ctx, 0, 1, 2)] })),
+  NhwcMaxPool: channelsLast(pool),
+  NhwcAveragePool: channelsLast(pool),
   FusedGemm: (ctx) => ({ outputs: [gemmShape(ctx, 0, 1, 2)] }),
   FusedMatMul: (ctx) => ({ outputs: [withBias(ctx, matMulShape(ctx, 0, 1), 2)] }),
   LayerNormGelu: layerNorm,

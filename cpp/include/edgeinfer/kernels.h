@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cmath>
 #include <cstdint>
 #include <span>
 
@@ -141,6 +142,32 @@ struct GemmF32Args {
   float* scratch = nullptr;
 };
 
+// ---------------------------------------------------------------- FP32 indirect GEMM (NHWC convolution)
+// One register tile of a channels-last convolution: C[i, j] = out_min-clamped act(bias[j] +
+// sum_{tap, ch} rows[tap * row_stride + i][ch] * B[tap * channels + ch, j]) for i < rows, j < cols.
+// rows[] points at each output pixel's input pixel per tap (channels contiguous floats; a zero row for
+// taps in the padding), so no im2col copy is made. B is one packed panel [taps * channels][width] with
+// width = the tile family's columns; bias is read as a full width (padded with zeros by the caller).
+struct IgemmF32Tile {
+  int64_t taps = 0, channels = 0;
+  const float* const* rows = nullptr;
+  int64_t row_stride = 0;  // pointers per tap (the family's mr)
+  const float* b = nullptr;
+  const float* bias = nullptr;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  int rows_used = 0, cols = 0;
+  FusedActivation act = FusedActivation::kNone;
+  float act_alpha = 0.01f, act_beta = 0.0f;
+  float out_min = -INFINITY;  // max(y, out_min) after the activation (a following Max with a constant)
+};
+
+// A family of igemm tiles of one width: tile(args) for rows_used in [1, mr].
+struct IgemmF32Family {
+  int mr, nr;
+  void (*tile)(const IgemmF32Tile& args);
+};
+
 struct GemmF32Variant {
   const char* name;  // f32_gemm_<mr>x<nr>__<isa>
   Isa isa;
@@ -150,6 +177,9 @@ struct GemmF32Variant {
   // in-place activation over n floats.
   void (*minmax)(const float* x, int64_t n, float* min_out, float* max_out);
   void (*activate)(float* y, int64_t n, FusedActivation act, float act_alpha, float act_beta);
+  // Channels-last convolution tiles: a narrow and a wide family (the conv picks the one that pads its
+  // output channels least).
+  IgemmF32Family igemm_narrow, igemm_wide;
 };
 
 size_t gemm_f32_scratch_floats(const GemmF32Variant* variant, int64_t k);

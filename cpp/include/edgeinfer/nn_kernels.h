@@ -5,6 +5,7 @@
 // (EDGEINFER_ISA caps them, as for the other kernels).
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -19,6 +20,8 @@ struct ActivationParams {
   FusedActivation kind = FusedActivation::kNone;
   float alpha = 0.01f;  // LeakyRelu slope / Clip min
   float beta = 0.0f;    // Clip max
+  // Channels-last convs only: y = max(act(...), out_min), a Max with a constant folded into the conv.
+  float out_min = -INFINITY;
 };
 
 // y[m, n] = act(alpha * sum_k a[m, k] * w[k, n] + beta * bias[n]); `bias` may be absent.
@@ -46,9 +49,11 @@ struct ConvShape {
   int64_t batch = 1, in_channels = 0, out_channels = 0, group = 1;
   int64_t in_size[2] = {1, 1}, out_size[2] = {1, 1}, kernel[2] = {1, 1};
   int64_t stride[2] = {1, 1}, pad_begin[2] = {0, 0}, pad_end[2] = {0, 0}, dilation[2] = {1, 1};
+  // NHWC (NWC) tensors instead of NCHW: convs with group 1 and max / average pooling.
+  bool channels_last = false;
 };
 
-// NCHW (NCW) convolution with fused bias and activation.
+// NCHW (NCW) or, with shape.channels_last, NHWC (NWC) convolution with fused bias and activation.
 class ConvF32 {
  public:
   virtual ~ConvF32() = default;

@@ -153,8 +153,23 @@ void activate_n(float* y, int64_t n, FusedActivation act, float a, float b) {
   }
 }
 
+struct Avx2Vec {
+  using V = __m256;
+  static constexpr int kLanes = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static V set1(float a) { return _mm256_set1_ps(a); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V max(V a, V b) { return _mm256_max_ps(b, a); }  // the second operand wins on NaN: a NaN stays
+  static V activate(V v, FusedActivation act, float a, float b) { return edgeinfer::activate(v, act, a, b); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static void store_partial(float* p, V v, int n) { _mm256_maskstore_ps(p, cols_mask(n), v); }
+};
+
 }  // namespace
 
-extern const GemmF32Variant kGemmF32Avx2 = {"f32_gemm_6x16__avx2", Isa::kAvx2, kMr, kNr, run, minmax, activate_n};
+extern const GemmF32Variant kGemmF32Avx2 = {"f32_gemm_6x16__avx2", Isa::kAvx2, kMr, kNr, run, minmax, activate_n,
+                                            IgemmTiles<Avx2Vec, 12, 1>::family(), IgemmTiles<Avx2Vec, 6, 2>::family()};
 
 }  // namespace edgeinfer

@@ -155,9 +155,25 @@ void activate_n(float* y, int64_t n, FusedActivation act, float a, float b) {
   }
 }
 
+struct Avx512Vec {
+  using V = __m512;
+  static constexpr int kLanes = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static V set1(float a) { return _mm512_set1_ps(a); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  // NaN in a stays NaN (a following ONNX Max propagates it).
+  static V max(V a, V b) { return _mm512_max_ps(b, a); }  // the second operand wins on NaN: a NaN stays
+  static V activate(V v, FusedActivation act, float a, float b) { return edgeinfer::activate(v, act, a, b); }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static void store_partial(float* p, V v, int n) { _mm512_mask_storeu_ps(p, cols_mask(n), v); }
+};
+
 }  // namespace
 
 extern const GemmF32Variant kGemmF32Avx512 = {"f32_gemm_12x32__avx512", Isa::kAvx512, kMr, kNr, run, minmax,
-                                              activate_n};
+                                              activate_n, IgemmTiles<Avx512Vec, 12, 1>::family(),
+                                              IgemmTiles<Avx512Vec, 8, 2>::family()};
 
 }  // namespace edgeinfer

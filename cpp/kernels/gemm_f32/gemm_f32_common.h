@@ -180,5 +180,108 @@ struct TileTable {
   }
 };
 
+// The channels-last conv tile (IgemmF32Tile) over an ISA's vector traits T: V, kLanes, zero(), load(p),
+// set1(x), fma(a, b, acc) = a * b + acc, max(a, b), activate(v, act, alpha, beta), store(p, v) and
+// store_partial(p, v, n) for the first n < kLanes lanes.
+// R rows x NV vectors of accumulators; B rows are NV vectors; A values are broadcast from each row pointer.
+template <class T, int R, int NV>
+void igemm_tile(const IgemmF32Tile& t) {
+  using V = typename T::V;
+  constexpr int L = T::kLanes, NR = NV * L;
+  V acc[R][NV];
+#pragma GCC unroll 64
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[i][v] = T::zero();
+  const float* b = t.b;
+  for (int64_t s = 0; s < t.taps; ++s) {
+    const float* a[R];
+#pragma GCC unroll 64
+    for (int i = 0; i < R; ++i) a[i] = t.rows[s * t.row_stride + i];
+    for (int64_t ch = 0; ch < t.channels; ++ch) {
+      V bv[NV];
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) bv[v] = T::load(b + v * L);
+      b += NR;
+#pragma GCC unroll 64
+      for (int i = 0; i < R; ++i) {
+        const V av = T::set1(a[i][ch]);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[i][v] = T::fma(av, bv[v], acc[i][v]);
+      }
+    }
+  }
+  V bias[NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) bias[v] = t.bias != nullptr ? T::load(t.bias + v * L) : T::zero();
+  const bool clamp = t.out_min > -INFINITY;
+  const V lower = T::set1(t.out_min);
+#pragma GCC unroll 64
+  for (int i = 0; i < R; ++i) {
+    float* out = t.c + i * t.ldc;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      const int left = t.cols - v * L;
+      if (left <= 0) break;
+      V y = T::activate(T::add(acc[i][v], bias[v]), t.act, t.act_alpha, t.act_beta);
+      if (clamp) y = T::max(y, lower);
+      if (left >= L)
+        T::store(out + v * L, y);
+      else
+        T::store_partial(out + v * L, y, left);
+    }
+  }
+}
+
+// tile(args) dispatching rows_used to the igemm_tile<T, R, NV> instantiation.
+template <class T, int MR, int NV>
+struct IgemmTiles {
+  template <int R>
+  static void call(const IgemmF32Tile& t) {
+    if constexpr (R > MR) {
+      (void)t;
+    } else if (t.rows_used == R) {
+      igemm_tile<T, R, NV>(t);
+    } else {
+      call<R + 1>(t);
+    }
+  }
+  static void tile(const IgemmF32Tile& t) { call<1>(t); }
+  static constexpr IgemmF32Family family() { return {MR, NV * T::kLanes, &tile}; }
+};
+
+// Scalar "vector" of 4 floats for the portable variant.
+struct ScalarVec4 {
+  struct V {
+    float x[4];
+  };
+  static constexpr int kLanes = 4;
+  static V zero() { return V{{0.0f, 0.0f, 0.0f, 0.0f}}; }
+  static V load(const float* p) { return V{{p[0], p[1], p[2], p[3]}}; }
+  static V set1(float a) { return V{{a, a, a, a}}; }
+  static V fma(V a, V b, V c) {
+    for (int l = 0; l < 4; ++l) c.x[l] += a.x[l] * b.x[l];
+    return c;
+  }
+  static V add(V a, V b) {
+    for (int l = 0; l < 4; ++l) a.x[l] += b.x[l];
+    return a;
+  }
+  static V max(V a, V b) {
+    for (int l = 0; l < 4; ++l) a.x[l] = (a.x[l] > b.x[l] || a.x[l] != a.x[l]) ? a.x[l] : b.x[l];
+    return a;
+  }
+  static V activate(V a, FusedActivation act, float alpha, float beta) {
+    for (int l = 0; l < 4; ++l) a.x[l] = activate_scalar(a.x[l], act, alpha, beta);
+    return a;
+  }
+  static void store(float* p, V a) {
+    for (int l = 0; l < 4; ++l) p[l] = a.x[l];
+  }
+  static void store_partial(float* p, V a, int n) {
+    for (int l = 0; l < n; ++l) p[l] = a.x[l];
+  }
+};
+
 }  // namespace
 }  // namespace edgeinfer::gemm_f32_detail

@@ -135,8 +135,27 @@ void activate_n(float* y, int64_t n, FusedActivation act, float a, float b) {
   for (; i < n; ++i) y[i] = activate_scalar(y[i], act, a, b);
 }
 
+struct NeonVec {
+  using V = float32x4_t;
+  static constexpr int kLanes = 4;
+  static V zero() { return vdupq_n_f32(0.0f); }
+  static V load(const float* p) { return vld1q_f32(p); }
+  static V set1(float a) { return vdupq_n_f32(a); }
+  static V fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
+  static V add(V a, V b) { return vaddq_f32(a, b); }
+  static V max(V a, V b) { return vbslq_f32(vceqq_f32(a, a), vmaxq_f32(a, b), a); }
+  static V activate(V v, FusedActivation act, float a, float b) { return edgeinfer::activate(v, act, a, b); }
+  static void store(float* p, V v) { vst1q_f32(p, v); }
+  static void store_partial(float* p, V v, int n) {
+    if (n >= 2) vst1_f32(p, vget_low_f32(v));
+    if (n == 3) vst1q_lane_f32(p + 2, v, 2);
+    if (n == 1) vst1q_lane_f32(p, v, 0);
+  }
+};
+
 }  // namespace
 
-extern const GemmF32Variant kGemmF32Neon = {"f32_gemm_8x12__neon", Isa::kNeon, kMr, kNr, run, minmax, activate_n};
+extern const GemmF32Variant kGemmF32Neon = {"f32_gemm_8x12__neon", Isa::kNeon, kMr, kNr, run, minmax, activate_n,
+                                            IgemmTiles<NeonVec, 6, 2>::family(), IgemmTiles<NeonVec, 6, 4>::family()};
 
 }  // namespace edgeinfer

@@ -12,7 +12,7 @@ namespace edgeinfer {
 namespace {
 
 // NaN-propagating max in a form compilers vectorise (compare + blend): NaN if either is NaN.
-inline float max_nan(float a, float b) { return (a > b || a != a) ? a : b; }
+inline float max_nan(float a, float b) { return (a > b || a != a) ? a : b; }  // NaN in b: b
 
 // MaxPool where every window lies inside the input (no padding reached, the usual 2x2 / 1x2 stride-2
 // pools): no bounds checks, and the loop over output columns runs unit-stride on y so it vectorises.
@@ -40,6 +40,43 @@ void max_pool_interior(int64_t planes, const int64_t in[2], const int64_t out[2]
         }
       }
     }
+  }
+}
+
+// Channels-last pooling: per output pixel, the taps inside the input are combined channel by channel
+// (unit stride, vectorised); padding is skipped per tap, not per element.
+void pool_nhwc(const PoolShape& s, int64_t batch, int64_t channels, const int64_t in[2], const int64_t out[2],
+               const int64_t k[2], const int64_t st[2], const int64_t pb[2], const int64_t pe[2], const int64_t d[2],
+               const float* x, float* y) {
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* xb = x + b * in[0] * in[1] * channels;
+    for (int64_t oh = 0; oh < out[0]; ++oh)
+      for (int64_t ow = 0; ow < out[1]; ++ow) {
+        float* yp = y + ((b * out[0] + oh) * out[1] + ow) * channels;
+        for (int64_t ch = 0; ch < channels; ++ch) yp[ch] = s.max ? -std::numeric_limits<float>::infinity() : 0.0f;
+        int64_t inside = 0, padded = 0;
+        for (int64_t kh = 0; kh < k[0]; ++kh) {
+          const int64_t ih = oh * st[0] - pb[0] + kh * d[0];
+          const bool h_in_pad = ih >= -pb[0] && ih < in[0] + pe[0];
+          for (int64_t kw = 0; kw < k[1]; ++kw) {
+            const int64_t iw = ow * st[1] - pb[1] + kw * d[1];
+            if (h_in_pad && iw >= -pb[1] && iw < in[1] + pe[1]) ++padded;
+            if (ih < 0 || ih >= in[0] || iw < 0 || iw >= in[1]) continue;
+            ++inside;
+            const float* xp = xb + (ih * in[1] + iw) * channels;
+            if (s.max) {
+              for (int64_t ch = 0; ch < channels; ++ch) yp[ch] = max_nan(yp[ch], xp[ch]);
+            } else {
+              for (int64_t ch = 0; ch < channels; ++ch) yp[ch] += xp[ch];
+            }
+          }
+        }
+        if (!s.max) {
+          const int64_t count = s.count_include_pad ? padded : inside;
+          const float divisor = static_cast<float>(count);
+          for (int64_t ch = 0; ch < channels; ++ch) yp[ch] = count > 0 ? yp[ch] / divisor : 0.0f;
+        }
+      }
   }
 }
 
@@ -72,6 +109,10 @@ void pool_f32(const PoolShape& s, const float* x, float* y) {
   }
   if (s.batch == 0) return;
   require(x != nullptr && y != nullptr, kBad, "Pool: null buffer");
+  if (s.channels_last) {
+    pool_nhwc(s, s.batch, s.in_channels, in, out, k, st, pb, pe, d, x, y);
+    return;
+  }
   const int64_t planes = s.batch * s.in_channels;
   bool interior = s.max;
   for (int i = 0; i < 2; ++i) interior = interior && pb[i] == 0 && (out[i] - 1) * st[i] + (k[i] - 1) * d[i] < in[i];

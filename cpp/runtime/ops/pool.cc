@@ -10,30 +10,34 @@ namespace edgeinfer::runtime {
 namespace {
 
 // ------------------------------------------------------------------ pooling
+// MaxPoolNhwc / AveragePoolNhwc: X [N, (H,) W, C] -> Y [N, (OH,) OW, C].
 void fill_pool_shape(const StepView& v, PoolShape& shape) {
   const int r = spatial_rank(v);
   const TensorSlot& x = v.in(0);
+  const bool last = v.step().op.ends_with("Nhwc");
+  const size_t spatial0 = last ? 1 : 2, channel_dim = last ? static_cast<size_t>(r + 1) : 1;
   shape.rank = r;
+  shape.channels_last = last;
   shape.batch = x.dims[0];
-  shape.in_channels = shape.out_channels = shape.group = x.dims[1];
-  shape.max = v.step().op == "MaxPool";
+  shape.in_channels = shape.out_channels = shape.group = x.dims[channel_dim];
+  shape.max = v.step().op.starts_with("MaxPool");
   const int64_t cip = v.step().ints[0];
   if (cip != 0 && cip != 1) v.fail("count_include_pad must be 0 or 1");
   shape.count_include_pad = cip != 0;
   read_window(v, 1, r, shape);
   std::vector<int64_t> expected = {shape.batch, shape.in_channels};
   const auto& out = v.out(0).dims;
-  if (out.size() != static_cast<size_t>(r + 2) || out[0] != shape.batch || out[1] != shape.in_channels)
+  if (out.size() != static_cast<size_t>(r + 2) || out[0] != shape.batch || out[channel_dim] != shape.in_channels)
     v.fail("output " + dims_string(out) + " does not match input " + dims_string(x.dims));
   for (int i = 0; i < r; ++i) {
-    shape.in_size[i] = x.dims[static_cast<size_t>(2 + i)];
+    shape.in_size[i] = x.dims[spatial0 + static_cast<size_t>(i)];
     const int64_t effective = shape.dilation[i] * (shape.kernel[i] - 1) + 1;
     if (shape.pad_begin[i] >= effective || shape.pad_end[i] >= effective) v.fail("pads must be smaller than the kernel");
     const int64_t lo = window_output(shape.in_size[i], shape.pad_begin[i], shape.pad_end[i], shape.kernel[i], shape.stride[i],
                                      shape.dilation[i], false);
     const int64_t hi = window_output(shape.in_size[i], shape.pad_begin[i], shape.pad_end[i], shape.kernel[i], shape.stride[i],
                                      shape.dilation[i], true);
-    const int64_t o = out[static_cast<size_t>(2 + i)];
+    const int64_t o = out[spatial0 + static_cast<size_t>(i)];
     if (lo < 1 || o < lo || o > hi)
       v.fail("output size " + std::to_string(o) + " along spatial axis " + std::to_string(i) + " is not " +
              std::to_string(lo) + (hi != lo ? " or " + std::to_string(hi) : std::string()));
@@ -61,7 +65,8 @@ std::unique_ptr<OpState> pool_prepare(PrepareContext& ctx, const Step& step) {
   StepView v(ctx.plan, step, step.name);
   auto s = std::make_unique<PoolState>();
   fill_pool_shape(v, s->shape);
-  ctx.kernel = s->shape.max ? "f32_maxpool_ref" : "f32_avgpool_ref";
+  ctx.kernel = s->shape.channels_last ? (s->shape.max ? "f32_maxpool_nhwc" : "f32_avgpool_nhwc")
+                                      : (s->shape.max ? "f32_maxpool" : "f32_avgpool");
   return s;
 }
 
@@ -111,6 +116,8 @@ void global_pool_run(RunContext& ctx, const Step& step, const OpState*) {
 void register_pool_ops(std::vector<OpDef>& ops) {
   ops.push_back(OpDef{"MaxPool", &pool_validate, &pool_prepare, &pool_run});
   ops.push_back(OpDef{"AveragePool", &pool_validate, &pool_prepare, &pool_run});
+  ops.push_back(OpDef{"MaxPoolNhwc", &pool_validate, &pool_prepare, &pool_run});
+  ops.push_back(OpDef{"AveragePoolNhwc", &pool_validate, &pool_prepare, &pool_run});
   ops.push_back(OpDef{"GlobalAveragePool", &global_pool_validate, nullptr, &global_pool_run<false>});
   ops.push_back(OpDef{"GlobalMaxPool", &global_pool_validate, nullptr, &global_pool_run<true>});
 }

@@ -8,19 +8,22 @@ import { inferShapes } from '../shapes';
 import { validateGraph } from '../validate';
 import { eliminateDeadNodes } from './dce';
 import { foldConstants } from './fold';
+import { toChannelsLast } from './channels-last';
 import { fuseActivation } from './fuse-activation';
 import { fuseConvBias, fuseMatMulBias } from './fuse-bias';
 import { fuseGelu, fuseLayerNormGelu } from './fuse-gelu';
 import { fuseLayerNorm } from './fuse-layernorm';
 import { fuseQdq, fuseQdqPairs } from './fuse-qdq';
 
-export { eliminateDeadNodes, foldConstants, fuseActivation, fuseConvBias, fuseGelu, fuseLayerNorm, fuseLayerNormGelu, fuseMatMulBias, fuseQdq, fuseQdqPairs };
+export { toChannelsLast, eliminateDeadNodes, foldConstants, fuseActivation, fuseConvBias, fuseGelu, fuseLayerNorm, fuseLayerNormGelu, fuseMatMulBias, fuseQdq, fuseQdqPairs };
 
 export interface OptimizeOptions {
   /** Concrete input shapes for inference and folding (see inferShapes). */
   inputShapes?: Record<string, number[]>;
   /** Skip the QDQ -> INT8 fusions (keep a QDQ model's Q/DQ nodes). */
   keepQdq?: boolean;
+  /** Keep 2-D convs and pools in NCHW (skip the channels-last pass). */
+  keepNchw?: boolean;
 }
 
 /** Pass name -> how many times it fired (nodes folded/removed for the first two). */
@@ -48,6 +51,7 @@ export function optimize(model: Model, options: OptimizeOptions = {}): { model: 
     run('eliminateDeadNodes', eliminateDeadNodes);
     run('qdqPairs', fuseQdqPairs);
   }
+  if (!options.keepNchw) run('channelsLast', toChannelsLast);
   run('eliminateDeadNodes', eliminateDeadNodes);
   if (usesDomain(model, fusedDomain) && !model.opsets.has(fusedDomain)) model.opsets.set(fusedDomain, fusedOpsetVersion);
   validateGraph(model);

@@ -1,0 +1,174 @@
+// Channels-last (NHWC) float convolution as an indirect GEMM: output pixels are the rows, output channels
+// the columns, and each row reads its input pixels in place through a pointer per kernel tap (a zero row for
+// taps in the padding), so there is no im2col copy; with channels as the vector dimension the 24-96 channel
+// convs of small speech models fill whole vectors where NCHW panels of a few output pixels would not.
+// Weights are packed once into column panels [tap][in_channel][width]; the tile family (narrow or wide) is
+// the one that pads the output channels least.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "edgeinfer/aligned_buffer.h"
+#include "edgeinfer/error.h"
+#include "edgeinfer/kernels.h"
+#include "kernels/conv/conv_nhwc.h"
+#include "kernels/gemm_f32/gemm_f32_internal.h"
+#include "runtime/thread_pool.h"
+
+namespace edgeinfer::conv_detail {
+
+namespace {
+
+constexpr ErrorCode kBad = ErrorCode::kInvalidArgument;
+// Below this many input channels the rows of a multi-tap kernel are gathered (im2col per panel).
+constexpr int64_t kGatherBelowChannels = 4;
+
+class ConvNhwcF32 final : public ConvF32 {
+ public:
+  ConvNhwcF32(const Conv2d& c, const float* w, const float* bias, ActivationParams act)
+      : c_(c), variant_(kernels().gemm_f32), act_(act) {
+    require(c.group == 1, kBad, "Conv: channels-last convolutions take group 1");
+    const IgemmF32Family& narrow = variant_->igemm_narrow;
+    const IgemmF32Family& wide = variant_->igemm_wide;
+    auto padded = [&](int nr) { return (c.out_c + nr - 1) / nr * nr; };
+    family_ = padded(wide.nr) <= padded(narrow.nr) ? wide : narrow;
+    const int nr = family_.nr;
+    taps_ = c.kh * c.kw;
+    const int64_t k = taps_ * c.in_c, panels = (c.out_c + nr - 1) / nr;
+    weights_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(panels * k * nr));
+    float* packed = weights_.as<float>();
+    std::memset(packed, 0, weights_.size());
+    for (int64_t q = 0; q < panels; ++q)
+      for (int64_t tap = 0; tap < taps_; ++tap)
+        for (int64_t ch = 0; ch < c.in_c; ++ch) {
+          float* row = packed + (q * k + tap * c.in_c + ch) * nr;
+          for (int j = 0; j < nr && q * nr + j < c.out_c; ++j) row[j] = w[((q * nr + j) * c.in_c + ch) * taps_ + tap];
+        }
+    bias_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(panels * nr));
+    std::memset(bias_.data(), 0, bias_.size());
+    if (bias != nullptr) std::memcpy(bias_.data(), bias, sizeof(float) * static_cast<size_t>(c.out_c));
+    zero_row_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(c.in_c));
+    std::memset(zero_row_.data(), 0, zero_row_.size());
+    // Per output pixel and tap: the input pixel's offset in floats, or -1 in the padding.
+    offsets_.resize(static_cast<size_t>(c.out_plane() * taps_));
+    for (int64_t oh = 0; oh < c.oh; ++oh)
+      for (int64_t ow = 0; ow < c.ow; ++ow)
+        for (int64_t kh = 0; kh < c.kh; ++kh)
+          for (int64_t kw = 0; kw < c.kw; ++kw) {
+            const int64_t ih = oh * c.sh - c.ph + kh * c.dh, iw = ow * c.sw - c.pw + kw * c.dw;
+            const bool inside = ih >= 0 && ih < c.ih && iw >= 0 && iw < c.iw;
+            offsets_[static_cast<size_t>((oh * c.ow + ow) * taps_ + kh * c.kw + kw)] = inside ? (ih * c.iw + iw) * c.in_c : -1;
+          }
+    slot_pointers_ = static_cast<size_t>(taps_ * family_.mr);
+    // Few input channels (the first conv of a spectrogram CNN): a pointer per tap would feed the tile a
+    // handful of floats each, so those rows are gathered into a small per-panel im2col block instead.
+    gather_ = taps_ > 1 && c.in_c < kGatherBelowChannels;
+    slot_floats_ = gather_ ? align_up(sizeof(float) * static_cast<size_t>(family_.mr * k)) / sizeof(float) : 0;
+  }
+
+  size_t scratch_bytes() const override {
+    return (sizeof(const float*) * slot_pointers_ + sizeof(float) * slot_floats_) * gemm_f32_detail::kMaxSlots;
+  }
+  size_t weight_bytes() const override { return weights_.size() + bias_.size() + offsets_.size() * sizeof(int64_t); }
+  const char* kernel_name() const override { return variant_->name; }
+
+  void run(const float* x, float* y, void* scratch, ThreadPool* pool) const override {
+    require(x != nullptr && y != nullptr && scratch != nullptr, kBad, "Conv: null buffer");
+    const Conv2d& c = c_;
+    const int64_t pixels = c.out_plane(), mr = family_.mr;
+    const int64_t row_panels = (pixels + mr - 1) / mr;
+    const int64_t macs = pixels * taps_ * c.in_c * c.out_c;
+    const int64_t slots = (pool != nullptr && pool->threads() > 1 && macs >= gemm_f32_detail::kParallelMacs)
+                              ? std::min<int64_t>({pool->threads(), gemm_f32_detail::kMaxSlots, row_panels})
+                              : 1;
+    auto* pointer_slots = static_cast<const float**>(scratch);
+    float* gather_slots = reinterpret_cast<float*>(pointer_slots + slot_pointers_ * gemm_f32_detail::kMaxSlots);
+    for (int64_t b = 0; b < c.batch; ++b) {
+      const float* xb = x + b * c.in_plane() * c.in_c;
+      float* yb = y + b * pixels * c.out_c;
+      auto chunk = [&](int64_t slot) {
+        const int64_t first = row_panels * slot / slots, last = row_panels * (slot + 1) / slots;
+        const float** rows = pointer_slots + slot * static_cast<int64_t>(slot_pointers_);
+        float* gathered = gather_slots + slot * static_cast<int64_t>(slot_floats_);
+        for (int64_t panel = first; panel < last; ++panel) run_panel(xb, yb, panel * mr, rows, gathered);
+      };
+      if (slots == 1) {
+        chunk(0);
+      } else {
+        pool->parallel_for(slots, 1, [&](int64_t begin, int64_t end) {
+          for (int64_t s = begin; s < end; ++s) chunk(s);
+        });
+      }
+    }
+  }
+
+ private:
+  void run_panel(const float* xb, float* yb, int64_t p0, const float** rows, float* gathered) const {
+    const Conv2d& c = c_;
+    const int64_t mr = family_.mr, nr = family_.nr;
+    const int used = static_cast<int>(std::min<int64_t>(mr, c.out_plane() - p0));
+    const float* zero = zero_row_.as<float>();
+    IgemmF32Tile t;
+    if (gather_) {
+      const int64_t k = taps_ * c.in_c;
+      const int64_t* offsets = offsets_.data() + p0 * taps_;
+      for (int i = 0; i < used; ++i) {
+        float* row = gathered + i * k;
+        if (c.in_c == 1) {
+          for (int64_t tap = 0; tap < taps_; ++tap) row[tap] = offsets[tap] < 0 ? 0.0f : xb[offsets[tap]];
+        } else {
+          for (int64_t tap = 0; tap < taps_; ++tap)
+            for (int64_t ch = 0; ch < c.in_c; ++ch) row[tap * c.in_c + ch] = offsets[tap] < 0 ? 0.0f : xb[offsets[tap] + ch];
+        }
+        offsets += taps_;
+        rows[i] = row;
+      }
+      t.taps = 1;
+      t.channels = k;
+    } else {
+      for (int64_t tap = 0; tap < taps_; ++tap)
+        for (int i = 0; i < used; ++i) {
+          const int64_t off = offsets_[static_cast<size_t>((p0 + i) * taps_ + tap)];
+          rows[tap * mr + i] = off < 0 ? zero : xb + off;
+        }
+      t.taps = taps_;
+      t.channels = c.in_c;
+    }
+    t.rows = rows;
+    t.row_stride = mr;
+    t.ldc = c.out_c;
+    t.rows_used = used;
+    t.act = act_.kind;
+    t.act_alpha = act_.alpha;
+    t.act_beta = act_.beta;
+    t.out_min = act_.out_min;
+    const int64_t k = taps_ * c.in_c;
+    for (int64_t j0 = 0; j0 < c.out_c; j0 += nr) {
+      t.b = weights_.as<float>() + (j0 / nr) * k * nr;
+      t.bias = bias_.as<float>() + j0;
+      t.c = yb + p0 * c.out_c + j0;
+      t.cols = static_cast<int>(std::min<int64_t>(nr, c.out_c - j0));
+      family_.tile(t);
+    }
+  }
+
+  Conv2d c_;
+  const GemmF32Variant* variant_;
+  ActivationParams act_;
+  IgemmF32Family family_{};
+  int64_t taps_ = 1;
+  AlignedBuffer weights_, bias_, zero_row_;
+  std::vector<int64_t> offsets_;
+  size_t slot_pointers_ = 0;
+  bool gather_ = false;
+  size_t slot_floats_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<ConvF32> create_conv_nhwc_f32(const Conv2d& c, const float* w, const float* bias, ActivationParams act) {
+  return std::make_unique<ConvNhwcF32>(c, w, bias, act);
+}
+
+}  // namespace edgeinfer::conv_detail

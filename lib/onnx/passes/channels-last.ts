@@ -1,0 +1,197 @@
+/**
+ * Channels-last layout for 2-D conv trunks. Each Conv / FusedConv with group 1 and a constant 4-D weight
+ * becomes an edgeinfer NhwcConv between Transposes (NCHW -> NHWC before, back after); MaxPool and
+ * AveragePool likewise become NhwcMaxPool / NhwcAveragePool. The back-Transposes are then pushed down
+ * through element-wise ops (unary activations, and binary ops with a one-element constant) until they meet
+ * the next layer's forward Transpose and cancel, so a conv / pool / activation chain runs in NHWC end to
+ * end. Finally a Max with a constant right after an NhwcConv folds into the conv as `output_min`
+ * (speech CNNs clamp every conv output this way).
+ *
+ * Why: channels become the vector dimension of the conv kernels (a whole output pixel per register tile
+ * row), which fills vectors for the 24-96 channel convs of small models. Transposes that only move size-1
+ * dims (as at the ends of the openWakeWord trunk) cost nothing: the lowering turns them into reshapes.
+ */
+import { Graph, Model, Node } from '../ir';
+import { fusedDomain } from '../fused-ops';
+import { GraphIndex, forEachGraph, isOp, uniqueName } from './graph-index';
+
+const toNhwc = [0, 2, 3, 1];
+const toNchw = [0, 3, 1, 2];
+
+const unaryOps = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Elu', 'Abs', 'Neg', 'Exp', 'Log', 'Sqrt', 'Erf', 'Identity', 'HardSigmoid', 'Softplus']);
+const scalarBinaryOps = new Set(['Max', 'Min', 'Add', 'Sub', 'Mul', 'Div', 'Pow']);
+
+export function toChannelsLast(model: Model): number {
+  return forEachGraph(model.graph, (graph) => {
+    const converted = convertLayers(graph);
+    if (converted === 0) return 0;
+    while (sinkTransposes(graph) + cancelTransposes(graph) > 0);
+    foldMaxIntoConv(graph);
+    return converted;
+  });
+}
+
+function rankOf(graph: Graph, name: string): number | undefined {
+  const info = graph.valueInfo.get(name) ?? graph.inputs.find((input) => input.name === name);
+  return info?.shape?.length;
+}
+
+function transpose(graph: Graph, input: string, output: string, perm: number[], base: string): Node {
+  return { name: uniqueName(graph, `${base}/Transpose`), opType: 'Transpose', domain: '', inputs: [input], outputs: [output], attributes: { perm: { type: 'ints', value: perm } } };
+}
+
+/** Conv / FusedConv / MaxPool / AveragePool on 4-D NCHW -> their NHWC forms between Transposes. */
+function convertLayers(graph: Graph): number {
+  const targets = graph.nodes.map((node) => nhwcForm(graph, node));
+  if (targets.every((target) => target === undefined)) return 0;
+  const added = new Set<string>();
+  const fresh = (base: string) => {
+    let name = uniqueName(graph, base);
+    for (let k = 1; added.has(name); k++) name = uniqueName(graph, `${base}_${k}`);
+    added.add(name);
+    return name;
+  };
+  const nodes: Node[] = [];
+  graph.nodes.forEach((node, i) => {
+    const target = targets[i];
+    if (target === undefined) {
+      nodes.push(node);
+      return;
+    }
+    const inputNhwc = fresh(`${node.inputs[0]}/nhwc`);
+    const outputNhwc = fresh(`${node.outputs[0]}/nhwc`);
+    const converted: Node = { ...node, name: fresh(`${node.name}/${target}`), opType: target, domain: fusedDomain, inputs: [inputNhwc, ...node.inputs.slice(1)], outputs: [outputNhwc] };
+    nodes.push(
+      { ...transpose(graph, node.inputs[0], inputNhwc, toNhwc, node.name), name: fresh(`${node.name}/to-nhwc`) },
+      converted,
+      { ...transpose(graph, outputNhwc, node.outputs[0], toNchw, node.name), name: fresh(`${node.name}/to-nchw`) },
+    );
+  });
+  graph.nodes = nodes;
+  return targets.filter((target) => target !== undefined).length;
+}
+
+/** isOp without the type narrowing (several checks on one node). */
+function hasOp(node: Node, ...ops: string[]): boolean {
+  return isOp(node, ...ops);
+}
+
+function nhwcForm(graph: Graph, node: Node): string | undefined {
+  if (node.outputs.length !== 1 && !(hasOp(node, 'MaxPool') && node.outputs.slice(1).every((o) => o === ''))) return undefined;
+  if (rankOf(graph, node.inputs[0]) !== 4) return undefined;
+  const conv = hasOp(node, 'Conv') || (node.domain === fusedDomain && node.opType === 'FusedConv');
+  if (conv) {
+    const group = node.attributes.group?.type === 'int' ? node.attributes.group.value : 1;
+    const weight = graph.initializers.get(node.inputs[1]);
+    if (group !== 1 || weight === undefined || weight.dims.length !== 4 || weight.dtype !== 'float32') return undefined;
+    return 'NhwcConv';
+  }
+  if (hasOp(node, 'MaxPool')) {
+    const storage = node.attributes.storage_order?.type === 'int' ? node.attributes.storage_order.value : 0;
+    return storage === 0 ? 'NhwcMaxPool' : undefined;
+  }
+  if (hasOp(node, 'AveragePool')) return 'NhwcAveragePool';
+  return undefined;
+}
+
+function permOf(node: Node | undefined): number[] | undefined {
+  if (!isOp(node, 'Transpose')) return undefined;
+  return node.attributes.perm?.type === 'ints' ? node.attributes.perm.value : undefined;
+}
+
+/** Transpose(P) -> element-wise op  ==>  element-wise op -> Transpose(P), when the Transpose feeds only it. */
+function sinkTransposes(graph: Graph): number {
+  const index = new GraphIndex(graph);
+  for (const node of graph.nodes) {
+    if (node.outputs.length !== 1) continue;
+    const unary = isOp(node, ...unaryOps) && node.inputs.length === 1;
+    const clip = isOp(node, 'Clip') && node.inputs.slice(1).every((name) => name === '' || index.scalar(name) !== undefined);
+    let dataIndex = 0;
+    if (isOp(node, ...scalarBinaryOps) && node.inputs.length === 2) {
+      const scalarAt = node.inputs.findIndex((name) => {
+        const constant = index.constant(name);
+        return constant !== undefined && constant.data.length === 1 && constant.dims.length <= 4;
+      });
+      if (scalarAt < 0) continue;
+      dataIndex = 1 - scalarAt;
+    } else if (!unary && !clip) continue;
+    const producer = index.producer.get(node.inputs[dataIndex]);
+    const perm = permOf(producer);
+    if (producer === undefined || perm === undefined || !index.onlyFeeds(producer.outputs[0], node)) continue;
+    const before = uniqueName(graph, `${node.outputs[0]}/before-transpose`);
+    const moved: Node = { ...node, inputs: node.inputs.map((name, i) => (i === dataIndex ? producer.inputs[0] : name)), outputs: [before] };
+    const after = transpose(graph, before, node.outputs[0], perm, node.name);
+    graph.nodes = graph.nodes.flatMap((n) => (n === producer ? [] : n === node ? [moved, after] : [n]));
+    graph.valueInfo.delete(node.outputs[0]);
+    return 1;
+  }
+  return 0;
+}
+
+/** Transpose(P) -> Transpose(Q) with P then Q the identity: readers of the second read P's input. */
+function cancelTransposes(graph: Graph): number {
+  const index = new GraphIndex(graph);
+  let count = 0;
+  for (const second of graph.nodes) {
+    const q = permOf(second);
+    const first = q && index.producer.get(second.inputs[0]);
+    const p = permOf(first);
+    if (!q || !first || !p || p.length !== q.length || !q.every((axis, i) => p[axis] === i)) continue;
+    if (index.outputs.has(second.outputs[0])) continue;
+    for (const reader of index.consumersOf(second.outputs[0])) {
+      reader.inputs = reader.inputs.map((name) => (name === second.outputs[0] ? first.inputs[0] : name));
+      renameInSubgraphs(reader, second.outputs[0], first.inputs[0]);
+    }
+    count++;
+  }
+  if (count > 0) dropUnread(graph);
+  return count;
+}
+
+function renameInSubgraphs(node: Node, from: string, to: string): void {
+  for (const attribute of Object.values(node.attributes)) {
+    const graphs = attribute.type === 'graph' ? [attribute.value] : attribute.type === 'graphs' ? attribute.value : [];
+    for (const sub of graphs) {
+      for (const inner of sub.nodes) {
+        inner.inputs = inner.inputs.map((name) => (name === from ? to : name));
+        renameInSubgraphs(inner, from, to);
+      }
+      sub.outputs.forEach((output) => output.name === from && (output.name = to));
+    }
+  }
+}
+
+/** Removes Transposes nobody reads (the cancelled pairs), repeatedly. */
+function dropUnread(graph: Graph): void {
+  for (;;) {
+    const index = new GraphIndex(graph);
+    const dead = graph.nodes.filter((node) => isOp(node, 'Transpose') && !index.outputs.has(node.outputs[0]) && index.consumersOf(node.outputs[0]).length === 0);
+    if (dead.length === 0) return;
+    graph.nodes = graph.nodes.filter((node) => !dead.includes(node));
+  }
+}
+
+/** NhwcConv -> Max(y, constant c)  ==>  NhwcConv with output_min = c. */
+function foldMaxIntoConv(graph: Graph): void {
+  for (;;) {
+    const index = new GraphIndex(graph);
+    let folded = false;
+    for (const conv of graph.nodes) {
+      if (conv.domain !== fusedDomain || conv.opType !== 'NhwcConv') continue;
+      const max = index.soleConsumer(conv.outputs[0]);
+      if (!isOp(max, 'Max') || max.inputs.length !== 2) continue;
+      const other = max.inputs[0] === conv.outputs[0] ? max.inputs[1] : max.inputs[0];
+      const constant = index.constant(other);
+      const bound = index.scalar(other);
+      if (constant === undefined || bound === undefined || constant.dims.length > 4 || Number.isNaN(bound)) continue;
+      const previous = conv.attributes.output_min?.type === 'float' ? conv.attributes.output_min.value : -Infinity;
+      conv.attributes = { ...conv.attributes, output_min: { type: 'float', value: Math.max(previous, bound) } };
+      graph.valueInfo.delete(conv.outputs[0]);
+      conv.outputs = [max.outputs[0]];
+      graph.nodes = graph.nodes.filter((node) => node !== max);
+      folded = true;
+      break;
+    }
+    if (!folded) return;
+  }
+}

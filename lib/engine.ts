@@ -28,6 +28,12 @@ export interface EngineOptions {
    * last layer before a score). Names are those of the optimised graph: `engine.layers()` lists them.
    */
   keepFloat?: string[];
+  /**
+   * infer() runs a model on the JS thread, like onnxruntime-node does, when its runs take less than this
+   * many µs (measured per input shape): a hop to the libuv pool costs ~30-40 µs, more than a wake-word head
+   * takes. Longer runs go to the pool and leave the event loop free. 0: always off-thread. Default 1000.
+   */
+  inlineBelowMicroseconds?: number;
   /** Time every step of the native plan (two clock reads per step); read with engine.profile(). Default false. */
   profile?: boolean;
 }
@@ -74,6 +80,10 @@ export class Engine {
     }
     if (o.profile !== undefined && typeof o.profile !== 'boolean') throw invalid('profile must be a boolean', { argument: 'profile' });
     const profile = o.profile === true;
+    const inlineBelowMicroseconds = o.inlineBelowMicroseconds ?? 1000;
+    if (typeof inlineBelowMicroseconds !== 'number' || !(inlineBelowMicroseconds >= 0)) {
+      throw invalid('inlineBelowMicroseconds must be a number >= 0', { argument: 'inlineBelowMicroseconds' });
+    }
     const keepFloat = new Set((o.keepFloat as string[] | undefined) ?? []);
     let bytes: Uint8Array;
     let baseDir: string | undefined;
@@ -93,7 +103,7 @@ export class Engine {
     const layers = weightLayers(prepared.model);
     const unknown = [...keepFloat].filter((name) => !layers.includes(name));
     if (unknown.length > 0) throw invalid(`keepFloat names nodes that are not MatMul/Gemm/Conv layers: ${unknown.join(', ')}`, { argument: 'keepFloat', unknown, layers });
-    const session = new NativeBackendSession(prepared.model, prepared.inputs, prepared.outputs, { precision, threads, keepFloat, profile });
+    const session = new NativeBackendSession(prepared.model, prepared.inputs, prepared.outputs, { precision, threads, keepFloat, profile, inlineBelowMicroseconds });
     // Plan eagerly when every input shape is fixed, so load-time errors surface here, not at first infer.
     if (prepared.inputs.every((input) => input.dims.every((dim) => typeof dim === 'number'))) {
       session.plan(Object.fromEntries(prepared.inputs.map((input) => [input.name, input.dims as number[]])));
@@ -129,7 +139,10 @@ export class Engine {
     return dims;
   }
 
-  /** Runs the model off the JS thread. Outputs are new arrays owned by the caller. */
+  /**
+   * Runs the model: off the JS thread on the libuv pool, or inline when its runs are shorter than
+   * inlineBelowMicroseconds (see EngineOptions). Outputs are new arrays owned by the caller.
+   */
   async infer(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     const session = this.#live();
     const dims = this.#check(feeds);

@@ -11,6 +11,8 @@ export interface BackendStats {
   /** Arena bytes of the plans built so far (native), by input shape. */
   plans: { shapes: string; arenaBytes: number; intermediateBytes: number; steps: number }[];
   runs: number;
+  /** infer() calls that ran on the JS thread because the model is fast (see inlineBelowMicroseconds). */
+  inlineRuns: number;
 }
 
 /** Per-step times of one plan, from a session created with profile: true. */

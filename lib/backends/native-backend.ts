@@ -20,6 +20,10 @@ interface CachedPlan {
   arenaBytes: number;
   intermediateBytes: number;
   steps: number;
+  /** Smoothed wall time of a run (µs), undefined before the first; decides inline vs off-thread. */
+  runMicros?: number;
+  /** Off-thread runs not yet settled (an inline run would wait for them on the JS thread). */
+  inFlight: number;
 }
 
 export interface NativeBackendOptions {
@@ -27,15 +31,27 @@ export interface NativeBackendOptions {
   threads: number;
   /** Nodes kept float32 under precision 'int8'. */
   keepFloat?: ReadonlySet<string>;
+  /**
+   * infer() runs on the JS thread when this plan's runs take less than this many µs (the thread hop costs
+   * ~30-40 µs, more than a small head takes), otherwise on the libuv pool. Default 1000.
+   */
+  inlineBelowMicroseconds?: number;
   /** Time every native step (see Engine profile()). */
   profile?: boolean;
   /** Distinct input shape sets to keep planned (least recently used is dropped). Default 4. */
   maxPlans?: number;
 }
 
+/** Updates a plan's smoothed run time (off-thread runs include the hop, so they over-estimate: safe side). */
+function observe(plan: CachedPlan, start: number): void {
+  const micros = (performance.now() - start) * 1000;
+  plan.runMicros = plan.runMicros === undefined ? micros : 0.8 * plan.runMicros + 0.2 * micros;
+}
+
 export class NativeBackendSession implements BackendSession {
   private readonly plans = new Map<string, CachedPlan>();
   private runs = 0;
+  private inlineRuns = 0;
   private disposed = false;
 
   constructor(
@@ -73,6 +89,7 @@ export class NativeBackendSession implements BackendSession {
       arenaBytes: lowered.stats.arenaBytes,
       intermediateBytes: lowered.stats.intermediateBytes,
       steps: lowered.stats.steps,
+      inFlight: 0,
     };
     this.plans.set(key, plan);
     const maxPlans = this.options.maxPlans ?? 4;
@@ -95,11 +112,27 @@ export class NativeBackendSession implements BackendSession {
       return data;
     });
     this.runs++;
-    if (sync) {
+    const inlineBelow = this.options.inlineBelowMicroseconds ?? 1000;
+    const start = performance.now();
+    if (sync || (plan.inFlight === 0 && plan.runMicros !== undefined && plan.runMicros < inlineBelow)) {
       callNative(() => plan.model.run(inputs, outputs, false));
-      return results;
+      observe(plan, start);
+      if (sync) return results;
+      this.inlineRuns++;
+      return Promise.resolve(results);
     }
-    return awaitNative(callNative(() => plan.model.run(inputs, outputs, true)) as Promise<void>).then(() => results);
+    plan.inFlight++;
+    const settle = () => {
+      plan.inFlight--;
+      observe(plan, start);
+    };
+    return awaitNative(callNative(() => plan.model.run(inputs, outputs, true)) as Promise<void>).then(
+      () => (settle(), results),
+      (error: unknown) => {
+        settle();
+        throw error;
+      },
+    );
   }
 
   stats(): BackendStats {
@@ -111,6 +144,7 @@ export class NativeBackendSession implements BackendSession {
       weightBytes,
       plans: [...this.plans.values()].map((plan) => ({ shapes: plan.key, arenaBytes: plan.arenaBytes, intermediateBytes: plan.intermediateBytes, steps: plan.steps })),
       runs: this.runs,
+      inlineRuns: this.inlineRuns,
     };
   }
 

@@ -196,13 +196,23 @@ class ConvS8Dynamic final : public ConvF32 {
         float mx = 0.0f;
         for (int64_t i = 0; i < kg; ++i) mx = std::max(mx, std::fabs(wo[i]));
         require(std::isfinite(mx), kBad, "Conv: weights must be finite");
-        const float s = mx > 0.0f ? mx / 127.0f : 1.0f;
+        const float s = channels_last ? mse_scale(wo, kg, mx) : (mx > 0.0f ? mx / 127.0f : 1.0f);
         scales[o] = s;
         b[o] = bias != nullptr ? bias[oc] : 0.0f;
         for (int64_t ci = 0; ci < c.in_c_g; ++ci)
           for (int64_t r = 0; r < kernel; ++r)
             q[o * kg + r * c.in_c_g + ci] =
                 static_cast<int8_t>(std::clamp(std::nearbyint(wo[ci * kernel + r] / s), -127.0f, 127.0f));
+        if (channels_last) {
+          // Rounding error of the weights summed over the taps, per input channel: its product with the
+          // input's channel means is the systematic part of the INT8 error, removed per call.
+          for (int64_t ci = 0; ci < c.in_c; ++ci) {
+            double e = 0.0;
+            for (int64_t r = 0; r < kernel; ++r)
+              e += double(q[o * kg + r * c.in_c + ci]) * s - double(wo[ci * kernel + r]);
+            weight_error_.push_back(static_cast<float>(e));
+          }
+        }
       }
       PackWeightsArgs pa;
       pa.weights = q.data();
@@ -219,8 +229,9 @@ class ConvS8Dynamic final : public ConvF32 {
     // Channels last: quantized straight into the [H*W][C] copy and written straight into y.
     out_bytes_ = channels_last ? 0 : align_up(sizeof(float) * static_cast<size_t>(c.out_plane() * mg));
     planar_bytes_ = channels_last ? 0 : xq_bytes_;
+    correction_bytes_ = channels_last ? align_up(sizeof(float) * static_cast<size_t>(c.in_c + c.out_c)) : 0;
   }
-  size_t scratch_bytes() const override { return planar_bytes_ + xq_bytes_ + col_bytes_ + out_bytes_; }
+  size_t scratch_bytes() const override { return planar_bytes_ + xq_bytes_ + col_bytes_ + out_bytes_ + correction_bytes_; }
   size_t weight_bytes() const override {
     size_t total = 0;
     for (const auto& p : packed_) total += p.bytes();
@@ -236,6 +247,8 @@ class ConvS8Dynamic final : public ConvF32 {
     uint8_t* xq = base + planar_bytes_;   // [H*W][C] uint8
     uint8_t* col = xq + xq_bytes_;        // [out positions][k_g]
     float* out = reinterpret_cast<float*>(col + col_bytes_);  // [out positions][out_c_g]
+    float* means = reinterpret_cast<float*>(col + col_bytes_ + out_bytes_);  // channels last: [in_c]
+    float* correction = means + c.in_c;                                         // channels last: [out_c]
     float lo, hi;
     helper_->minmax(x, c.batch * c.in_c * c.in_plane(), &lo, &hi);
     const QuantParams qp = choose_u8_params(lo, hi);
@@ -251,6 +264,7 @@ class ConvS8Dynamic final : public ConvF32 {
       q.zero_points = &qp.zero_point;
       kernels().quantize->quantize(q);
       if (!channels_last_) transpose_u8(planar, xq, c.in_c, plane);
+      if (channels_last_) bias_correction(q.x, means, correction);
       for (int64_t g = 0; g < c.group; ++g) {
         float* yg = y + (b * c.out_c + g * mg) * op;
         float* y_nhwc = y + b * op * c.out_c;
@@ -271,12 +285,13 @@ class ConvS8Dynamic final : public ConvF32 {
           args.c_f32 = channels_last_ ? y_nhwc + p0 * mg : out + p0 * mg;
           args.ldc = mg;
           args.a_scale = qp.scale;
-          args.activation = s8_act_;
+          args.activation = channels_last_ ? Activation::kNone : s8_act_;
           gemm_s8(args);
           if (channels_last_) {
             float* rows = y_nhwc + p0 * mg;
-            if (s8_act_ == Activation::kNone && act_.kind != FusedActivation::kNone)
-              helper_->activate(rows, (p1 - p0) * mg, act_.kind, act_.alpha, act_.beta);
+            for (int64_t p = 0; p < p1 - p0; ++p)
+              for (int64_t o = 0; o < mg; ++o) rows[p * mg + o] -= correction[o];
+            if (act_.kind != FusedActivation::kNone) helper_->activate(rows, (p1 - p0) * mg, act_.kind, act_.alpha, act_.beta);
             if (act_.out_min > -INFINITY) clamp_below(rows, (p1 - p0) * mg, act_.out_min);
             return;
           }
@@ -308,6 +323,43 @@ class ConvS8Dynamic final : public ConvF32 {
   }
 
  private:
+  // The per-channel scale minimising the squared rounding + clipping error of n weights, searched over
+  // clipping the range at 50 % ... 100 % of max|w| (max|w| / 127 alone wastes levels on one large weight).
+  static float mse_scale(const float* w, int64_t n, float max_abs) {
+    if (!(max_abs > 0.0f)) return 1.0f;
+    float best_scale = max_abs / 127.0f;
+    double best_error = INFINITY;
+    for (int step = 100; step >= 50; step -= 2) {
+      const float scale = max_abs * static_cast<float>(step) / 100.0f / 127.0f;
+      double error = 0.0;
+      for (int64_t i = 0; i < n; ++i) {
+        const float q = std::clamp(std::nearbyint(w[i] / scale), -127.0f, 127.0f);
+        const double d = double(q) * scale - w[i];
+        error += d * d;
+      }
+      if (error < best_error) {
+        best_error = error;
+        best_scale = scale;
+      }
+    }
+    return best_scale;
+  }
+
+  // correction[o] = sum_c weight_error[o][c] * mean over the image of x[., c] (x is [H*W][C]).
+  void bias_correction(const float* x, float* means, float* correction) const {
+    const Conv2d& c = c_;
+    const int64_t plane = c.in_plane();
+    for (int64_t ch = 0; ch < c.in_c; ++ch) means[ch] = 0.0f;
+    for (int64_t p = 0; p < plane; ++p)
+      for (int64_t ch = 0; ch < c.in_c; ++ch) means[ch] += x[p * c.in_c + ch];
+    for (int64_t ch = 0; ch < c.in_c; ++ch) means[ch] /= static_cast<float>(plane);
+    for (int64_t o = 0; o < c.out_c; ++o) {
+      float sum = 0.0f;
+      for (int64_t ch = 0; ch < c.in_c; ++ch) sum += weight_error_[static_cast<size_t>(o * c.in_c + ch)] * means[ch];
+      correction[o] = sum;
+    }
+  }
+
   // y = max(y, lo), NaN kept (the folded ONNX Max propagates it).
   static void clamp_below(float* y, int64_t n, float lo) {
     for (int64_t i = 0; i < n; ++i) y[i] = (y[i] >= lo || y[i] != y[i]) ? y[i] : lo;
@@ -351,7 +403,8 @@ class ConvS8Dynamic final : public ConvF32 {
   Activation s8_act_;
   bool channels_last_;
   std::vector<PackedWeightsS8> packed_;
-  size_t xq_bytes_, col_bytes_, out_bytes_, planar_bytes_;
+  std::vector<float> weight_error_;  // channels last: [out_c][in_c]
+  size_t xq_bytes_, col_bytes_, out_bytes_, planar_bytes_, correction_bytes_;
 };
 
 }  // namespace

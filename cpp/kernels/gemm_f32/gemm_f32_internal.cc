@@ -42,8 +42,15 @@ QuantParams choose_u8_params(float lo, float hi) {
   hi = std::clamp(std::max(hi, 0.0f), 0.0f, kBig);
   float scale = (hi - lo) / 255.0f;
   if (!(scale > 0.0f) || !std::isfinite(scale)) return {1.0f, 0};
-  const float zp = std::nearbyint(-lo / scale);
-  return {scale, static_cast<int32_t>(std::clamp(zp, 0.0f, 255.0f))};
+  // The minimum is often a clamp value shared by many elements (LeakyRelu + Max, ReLU6's 0 ...): make it
+  // land exactly on level 0 by rounding the zero point down and widening the scale to match, so those
+  // elements carry no rounding error (they would all round the same way, a bias no later layer averages out).
+  const float zp = std::floor(-lo / scale);
+  if (lo < 0.0f && zp >= 1.0f) {
+    const float exact = -lo / zp;
+    if (exact >= scale && std::isfinite(exact)) return {exact, static_cast<int32_t>(std::min(zp, 255.0f))};
+  }
+  return {scale, static_cast<int32_t>(std::clamp(std::nearbyint(-lo / scale), 0.0f, 255.0f))};
 }
 
 QuantParams quantize_rows_u8(const GemmF32Variant* helper, const float* a, int64_t m, int64_t k, int64_t lda,

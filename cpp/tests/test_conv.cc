@@ -322,6 +322,39 @@ EI_TEST("igemm tiles (channels-last conv) of every gemm_f32 variant: rows, cols,
   }
 }
 
+EI_TEST("rows_epilogue and column_sums of every gemm_f32 variant on odd widths") {
+  for (const GemmF32Variant* v : gemm_f32_variants()) {
+    if (!isa_supported(v->isa)) continue;
+    for (int trial = 0; trial < 24; ++trial) {
+      const int64_t rows = 1 + trial % 5, cols = 1 + (trial * 11) % 53;
+      const ActivationParams ap = params_for(kActs[trial % 8]);
+      const float out_min = trial % 2 ? -0.2f : -INFINITY;
+      auto y = random_vec(static_cast<size_t>(rows * cols + 1));
+      y.back() = 123.0f;  // must stay untouched
+      const auto before = y;
+      auto bias = random_vec(static_cast<size_t>(cols));
+      const bool with_bias = trial % 3 != 0;
+      v->rows_epilogue(y.data(), rows, cols, with_bias ? bias.data() : nullptr, ap.kind, ap.alpha, ap.beta, out_min);
+      int bad = 0;
+      for (int64_t i = 0; i < rows * cols; ++i) {
+        const double want = std::max<double>(act_ref(double(before[static_cast<size_t>(i)]) + (with_bias ? bias[static_cast<size_t>(i % cols)] : 0.0), ap), out_min);
+        if (!(std::fabs(y[static_cast<size_t>(i)] - want) <= 2e-6 + 2e-6 * std::fabs(want)) && bad++ < 2)
+          EI_CHECK_MSG(false, std::string(v->name) + " rows_epilogue trial " + std::to_string(trial) + " got " +
+                                  std::to_string(y[static_cast<size_t>(i)]) + " want " + std::to_string(want));
+      }
+      EI_CHECK(y.back() == 123.0f);
+      std::vector<float> sums(static_cast<size_t>(cols + 1), 1.0f);
+      v->column_sums(before.data(), rows, cols, sums.data());
+      for (int64_t j = 0; j < cols; ++j) {
+        double want = 1.0;
+        for (int64_t r = 0; r < rows; ++r) want += before[static_cast<size_t>(r * cols + j)];
+        EI_CHECK(std::fabs(sums[static_cast<size_t>(j)] - want) <= 1e-5);
+      }
+      EI_CHECK(sums.back() == 1.0f);
+    }
+  }
+}
+
 // NCHW <-> NHWC for the channels-last checks (1-D: NCW <-> NWC).
 std::vector<float> to_nhwc(const std::vector<float>& x, int64_t n, int64_t c, int64_t plane) {
   std::vector<float> y(x.size());

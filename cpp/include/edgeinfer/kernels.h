@@ -180,6 +180,11 @@ struct GemmF32Variant {
   // Channels-last convolution tiles: a narrow and a wide family (the conv picks the one that pads its
   // output channels least).
   IgemmF32Family igemm_narrow, igemm_wide;
+  // Row helpers for the channels-last INT8 path, over rows of `cols` contiguous floats:
+  // y = max(act(y + bias[col]), out_min) in one pass, and sums[col] += y[row, col] (column sums).
+  void (*rows_epilogue)(float* y, int64_t rows, int64_t cols, const float* bias, FusedActivation act,
+                        float act_alpha, float act_beta, float out_min);
+  void (*column_sums)(const float* x, int64_t rows, int64_t cols, float* sums);
 };
 
 size_t gemm_f32_scratch_floats(const GemmF32Variant* variant, int64_t k);

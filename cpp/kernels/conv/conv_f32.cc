@@ -288,11 +288,8 @@ class ConvS8Dynamic final : public ConvF32 {
           args.activation = channels_last_ ? Activation::kNone : s8_act_;
           gemm_s8(args);
           if (channels_last_) {
-            float* rows = y_nhwc + p0 * mg;
-            for (int64_t p = 0; p < p1 - p0; ++p)
-              for (int64_t o = 0; o < mg; ++o) rows[p * mg + o] -= correction[o];
-            if (act_.kind != FusedActivation::kNone) helper_->activate(rows, (p1 - p0) * mg, act_.kind, act_.alpha, act_.beta);
-            if (act_.out_min > -INFINITY) clamp_below(rows, (p1 - p0) * mg, act_.out_min);
+            helper_->rows_epilogue(y_nhwc + p0 * mg, p1 - p0, mg, correction, act_.kind, act_.alpha, act_.beta,
+                                   act_.out_min);
             return;
           }
           // [p][oc] -> y[oc][p], then the activation gemm_s8 did not fuse.
@@ -345,18 +342,18 @@ class ConvS8Dynamic final : public ConvF32 {
     return best_scale;
   }
 
-  // correction[o] = sum_c weight_error[o][c] * mean over the image of x[., c] (x is [H*W][C]).
+  // correction[o] = -sum_c weight_error[o][c] * mean over the image of x[., c] (x is [H*W][C]): added to y.
   void bias_correction(const float* x, float* means, float* correction) const {
     const Conv2d& c = c_;
     const int64_t plane = c.in_plane();
     for (int64_t ch = 0; ch < c.in_c; ++ch) means[ch] = 0.0f;
-    for (int64_t p = 0; p < plane; ++p)
-      for (int64_t ch = 0; ch < c.in_c; ++ch) means[ch] += x[p * c.in_c + ch];
-    for (int64_t ch = 0; ch < c.in_c; ++ch) means[ch] /= static_cast<float>(plane);
+    helper_->column_sums(x, plane, c.in_c, means);
+    const float inv = 1.0f / static_cast<float>(plane);
     for (int64_t o = 0; o < c.out_c; ++o) {
+      const float* e = weight_error_.data() + o * c.in_c;
       float sum = 0.0f;
-      for (int64_t ch = 0; ch < c.in_c; ++ch) sum += weight_error_[static_cast<size_t>(o * c.in_c + ch)] * means[ch];
-      correction[o] = sum;
+      for (int64_t ch = 0; ch < c.in_c; ++ch) sum += e[ch] * means[ch];
+      correction[o] = -sum * inv;
     }
   }
 

@@ -164,12 +164,14 @@ struct Avx2Vec {
   static V max(V a, V b) { return _mm256_max_ps(b, a); }  // the second operand wins on NaN: a NaN stays
   static V activate(V v, FusedActivation act, float a, float b) { return edgeinfer::activate(v, act, a, b); }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V load_partial(const float* p, int n) { return _mm256_maskload_ps(p, cols_mask(n)); }
   static void store_partial(float* p, V v, int n) { _mm256_maskstore_ps(p, cols_mask(n), v); }
 };
 
 }  // namespace
 
 extern const GemmF32Variant kGemmF32Avx2 = {"f32_gemm_6x16__avx2", Isa::kAvx2, kMr, kNr, run, minmax, activate_n,
-                                            IgemmTiles<Avx2Vec, 12, 1>::family(), IgemmTiles<Avx2Vec, 6, 2>::family()};
+                                            IgemmTiles<Avx2Vec, 12, 1>::family(), IgemmTiles<Avx2Vec, 6, 2>::family(),
+    rows_epilogue<Avx2Vec>, column_sums<Avx2Vec>};
 
 }  // namespace edgeinfer

@@ -167,6 +167,7 @@ struct Avx512Vec {
   static V max(V a, V b) { return _mm512_max_ps(b, a); }  // the second operand wins on NaN: a NaN stays
   static V activate(V v, FusedActivation act, float a, float b) { return edgeinfer::activate(v, act, a, b); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V load_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(cols_mask(n), p); }
   static void store_partial(float* p, V v, int n) { _mm512_mask_storeu_ps(p, cols_mask(n), v); }
 };
 
@@ -174,6 +175,7 @@ struct Avx512Vec {
 
 extern const GemmF32Variant kGemmF32Avx512 = {"f32_gemm_12x32__avx512", Isa::kAvx512, kMr, kNr, run, minmax,
                                               activate_n, IgemmTiles<Avx512Vec, 12, 1>::family(),
-                                              IgemmTiles<Avx512Vec, 8, 2>::family()};
+                                              IgemmTiles<Avx512Vec, 8, 2>::family(),
+    rows_epilogue<Avx512Vec>, column_sums<Avx512Vec>};
 
 }  // namespace edgeinfer

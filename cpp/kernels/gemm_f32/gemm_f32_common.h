@@ -182,7 +182,7 @@ struct TileTable {
 
 // The channels-last conv tile (IgemmF32Tile) over an ISA's vector traits T: V, kLanes, zero(), load(p),
 // set1(x), fma(a, b, acc) = a * b + acc, max(a, b), activate(v, act, alpha, beta), store(p, v) and
-// store_partial(p, v, n) for the first n < kLanes lanes.
+// store_partial(p, v, n) / load_partial(p, n) for the first n < kLanes lanes.
 // R rows x NV vectors of accumulators; B rows are NV vectors; A values are broadcast from each row pointer.
 template <class T, int R, int NV>
 void igemm_tile(const IgemmF32Tile& t) {
@@ -233,6 +233,45 @@ void igemm_tile(const IgemmF32Tile& t) {
   }
 }
 
+// GemmF32Variant::rows_epilogue over an ISA's traits (load_partial(p, n) reads the first n lanes, zeros after).
+template <class T>
+void rows_epilogue(float* y, int64_t rows, int64_t cols, const float* bias, FusedActivation act, float a, float b,
+                   float out_min) {
+  using V = typename T::V;
+  constexpr int L = T::kLanes;
+  const bool clamp = out_min > -INFINITY;
+  const V lower = T::set1(out_min);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = y + r * cols;
+    for (int64_t j = 0; j < cols; j += L) {
+      const int n = static_cast<int>(std::min<int64_t>(L, cols - j));
+      V v = n == L ? T::load(row + j) : T::load_partial(row + j, n);
+      if (bias != nullptr) v = T::add(v, n == L ? T::load(bias + j) : T::load_partial(bias + j, n));
+      v = T::activate(v, act, a, b);
+      if (clamp) v = T::max(v, lower);
+      if (n == L)
+        T::store(row + j, v);
+      else
+        T::store_partial(row + j, v, n);
+    }
+  }
+}
+
+// GemmF32Variant::column_sums over an ISA's traits.
+template <class T>
+void column_sums(const float* x, int64_t rows, int64_t cols, float* sums) {
+  constexpr int L = T::kLanes;
+  for (int64_t j = 0; j < cols; j += L) {
+    const int n = static_cast<int>(std::min<int64_t>(L, cols - j));
+    auto acc = n == L ? T::load(sums + j) : T::load_partial(sums + j, n);
+    for (int64_t r = 0; r < rows; ++r) acc = T::add(acc, n == L ? T::load(x + r * cols + j) : T::load_partial(x + r * cols + j, n));
+    if (n == L)
+      T::store(sums + j, acc);
+    else
+      T::store_partial(sums + j, acc, n);
+  }
+}
+
 // tile(args) dispatching rows_used to the igemm_tile<T, R, NV> instantiation.
 template <class T, int MR, int NV>
 struct IgemmTiles {
@@ -280,6 +319,11 @@ struct ScalarVec4 {
   }
   static void store_partial(float* p, V a, int n) {
     for (int l = 0; l < n; ++l) p[l] = a.x[l];
+  }
+  static V load_partial(const float* p, int n) {
+    V a = zero();
+    for (int l = 0; l < n; ++l) a.x[l] = p[l];
+    return a;
   }
 };
 

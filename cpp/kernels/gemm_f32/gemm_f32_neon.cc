@@ -146,6 +146,11 @@ struct NeonVec {
   static V max(V a, V b) { return vbslq_f32(vceqq_f32(a, a), vmaxq_f32(a, b), a); }
   static V activate(V v, FusedActivation act, float a, float b) { return edgeinfer::activate(v, act, a, b); }
   static void store(float* p, V v) { vst1q_f32(p, v); }
+  static V load_partial(const float* p, int n) {
+    float lanes[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int l = 0; l < n; ++l) lanes[l] = p[l];
+    return vld1q_f32(lanes);
+  }
   static void store_partial(float* p, V v, int n) {
     if (n >= 2) vst1_f32(p, vget_low_f32(v));
     if (n == 3) vst1q_lane_f32(p + 2, v, 2);
@@ -156,6 +161,7 @@ struct NeonVec {
 }  // namespace
 
 extern const GemmF32Variant kGemmF32Neon = {"f32_gemm_8x12__neon", Isa::kNeon, kMr, kNr, run, minmax, activate_n,
-                                            IgemmTiles<NeonVec, 6, 2>::family(), IgemmTiles<NeonVec, 6, 4>::family()};
+                                            IgemmTiles<NeonVec, 6, 2>::family(), IgemmTiles<NeonVec, 6, 4>::family(),
+    rows_epilogue<NeonVec>, column_sums<NeonVec>};
 
 }  // namespace edgeinfer

@@ -19,12 +19,15 @@ export type Backend = 'native';
 export interface EngineOptions {
   /** Default 'native'. */
   backend?: Backend;
-  /** 'float32' (default) or 'int8': MatMul/Gemm/Conv weights quantized per output channel at load, activations per call. */
+  /**
+   * 'float32' (default); 'int8': MatMul/Gemm/Conv weights quantized per output channel at load, activations
+   * per call; 'fp16': their weights stored as IEEE halves (half the memory), math in float32.
+   */
   precision?: Precision;
   /** Intra-op threads. Default: the machine's available parallelism. */
   threads?: number;
   /**
-   * With precision 'int8': names of MatMul/Gemm/Conv nodes to keep in float32 (sensitive layers, e.g. the
+   * With precision 'int8' or 'fp16': names of MatMul/Gemm/Conv nodes to keep in float32 (sensitive layers, e.g. the
    * last layer before a score). Names are those of the optimised graph: `engine.layers()` lists them.
    */
   keepFloat?: string[];
@@ -73,7 +76,7 @@ export class Engine {
   static async load(source: string | Uint8Array, options?: EngineOptions): Promise<Engine> {
     const o = checkOptions(options, 'options');
     const backend = checkOneOf(o.backend ?? 'native', ['native'] as const, 'backend');
-    const precision = checkOneOf(o.precision ?? 'float32', ['float32', 'int8'] as const, 'precision');
+    const precision = checkOneOf(o.precision ?? 'float32', ['float32', 'int8', 'fp16'] as const, 'precision');
     const threads = checkInteger(o.threads ?? defaultThreads(), 'threads', 1, 256);
     if (o.keepFloat !== undefined && (!Array.isArray(o.keepFloat) || o.keepFloat.some((name) => typeof name !== 'string'))) {
       throw invalid('keepFloat must be an array of node names', { argument: 'keepFloat' });

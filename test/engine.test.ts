@@ -6,6 +6,9 @@ import path from 'node:path';
 
 import { EdgeInferError, Engine } from '../lib';
 import { readWav16, WakeWordPipeline, type ModelRunner } from '../lib/wakeword/pipeline';
+import { readModel } from '../lib/onnx/reader';
+import { float16ToNumber, numberToFloat16 } from '../lib/onnx/tensor';
+import { writeModel } from '../lib/onnx/writer';
 import { makeBertEncoder } from './fixtures/bert-encoder';
 import { OrtRunner } from './helpers/ort-runner';
 import { rng } from './helpers/random';
@@ -18,6 +21,9 @@ function randomFeed(dims: number[], scale: number, seed: number) {
   const data = new Float32Array(dims.reduce((a, b) => a * b, 1)).map(() => (next() * 2 - 1) * scale);
   return { type: 'float32' as const, data, dims };
 }
+
+/** float32 -> nearest-even half -> float32. */
+const halfRound = (v: number) => float16ToNumber(numberToFloat16(v));
 
 function maxAbs(values: ArrayLike<number>): number {
   let worst = 0;
@@ -107,6 +113,30 @@ describe('Engine (native backend)', function () {
     await assert.rejects(Engine.load(file, { inlineBelowMicroseconds: NaN }), (e: EdgeInferError) => e.code === 'EDGEINFER_INVALID_ARGUMENT');
     engine.dispose();
     offThread.dispose();
+  });
+
+  it("precision 'fp16': weights in half the bytes, results equal FP32 on half-rounded weights", async () => {
+    for (const file of [models['embedding_model.onnx'], models['alexa_v0.1.onnx']]) {
+      const fp16 = await Engine.load(file, { threads: 1, precision: 'fp16' });
+      const fp32 = await Engine.load(file, { threads: 1 });
+      // The same model with every float initializer of a MatMul/Gemm/Conv weight rounded to half.
+      const model = readModel(new Uint8Array(fs.readFileSync(file)));
+      const weights = new Set(model.graph.nodes.filter((n) => ['MatMul', 'Gemm', 'Conv'].includes(n.opType)).map((n) => n.inputs[1]));
+      for (const name of weights) {
+        const t = model.graph.initializers.get(name);
+        if (t?.dtype === 'float32') t.data = Float32Array.from(t.data as Float32Array, (v) => halfRound(v));
+      }
+      const rounded = await Engine.load(writeModel(model), { threads: 1 });
+      const dims = fp16.inputs[0].dims.map((d) => (typeof d === 'number' ? d : 2));
+      const feeds = { [fp16.inputs[0].name]: randomFeed(dims, 1, 77) };
+      const ours = Object.values(fp16.inferSync(feeds))[0].data as Float32Array;
+      assertClose(ours, Object.values(rounded.inferSync(feeds))[0].data as Float32Array, `${path.basename(file)} fp16 vs half-rounded FP32`);
+      const full = Object.values(fp32.inferSync(feeds))[0].data as Float32Array;
+      assert.ok(cosine(ours, full) > 0.9999, `${path.basename(file)} fp16 vs FP32 cosine ${cosine(ours, full)}`);
+      const [w16, w32] = [fp16.stats().weightBytes, fp32.stats().weightBytes];
+      assert.ok(w16 < 0.6 * w32, `${path.basename(file)} weight bytes fp16 ${w16} vs fp32 ${w32}`);
+      for (const e of [fp16, fp32, rounded]) e.dispose();
+    }
   });
 
   it('keeps chosen layers float under precision int8 (keepFloat), and rejects unknown names', async () => {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "edgeinfer/error.h"
+#include "edgeinfer/half.h"
 #include "edgeinfer/nn_kernels.h"
 #include "edgeinfer/plan.h"
 #include "edgeinfer/runtime.h"
@@ -179,7 +180,7 @@ struct StridedLoop {
 };
 
 // Half-precision conversions (Cast).
-float half_to_float(uint16_t h);
-uint16_t float_to_half(float f);
+using edgeinfer::float_to_half;
+using edgeinfer::half_to_float;
 
 }  // namespace edgeinfer::runtime

@@ -1,7 +1,7 @@
 /** What the Engine needs from a backend: load once, run feeds to outputs, report, release. */
 import type { Tensor, TensorInfo } from '../tensor';
 
-export type Precision = 'float32' | 'int8';
+export type Precision = 'float32' | 'int8' | 'fp16';
 
 export interface BackendStats {
   backend: string;

@@ -238,11 +238,15 @@ class Lowering {
     return steps;
   }
 
-  /** Under precision 'int8', weight-bearing steps run their INT8 form unless the node is kept float. */
+  /**
+   * Under precision 'int8' / 'fp16', weight-bearing steps run their INT8 form (*S8Dynamic) or keep their
+   * weights as halves (*F16), unless the node is kept float.
+   */
   private choosePrecision(step: NativePlanStep, node: Node): void {
-    if (this.options.precision !== 'int8' || this.options.keepFloat?.has(node.name)) return;
+    const precision = this.options.precision ?? 'float32';
+    if (precision === 'float32' || this.options.keepFloat?.has(node.name)) return;
     const constantWeight = step.inputs[1] >= 0 && this.tensors[step.inputs[1]]?.slot.storage === Storage.Constant;
-    if (['Gemm', 'Conv', 'ConvNhwc', 'MatMul'].includes(step.op) && constantWeight) step.op += 'S8Dynamic';
+    if (['Gemm', 'Conv', 'ConvNhwc', 'MatMul'].includes(step.op) && constantWeight) step.op += precision === 'int8' ? 'S8Dynamic' : 'F16';
   }
 
   /** A reshape of an arena tensor into an arena tensor shares its block, so the copy can be skipped. */
@@ -572,8 +576,8 @@ class Lowering {
 }
 
 export interface LowerOptions {
-  /** 'int8': Gemm, MatMul with a constant weight and Conv become their *S8Dynamic forms (plan.h). */
-  precision?: 'float32' | 'int8';
+  /** 'int8': Gemm, MatMul with a constant weight and Conv become their *S8Dynamic forms (plan.h); 'fp16': their *F16 forms. */
+  precision?: 'float32' | 'int8' | 'fp16';
   /** Names of nodes (as in the optimised graph) that stay float32 under precision 'int8'. */
   keepFloat?: ReadonlySet<string>;
 }

@@ -185,6 +185,8 @@ struct GemmF32Variant {
   void (*rows_epilogue)(float* y, int64_t rows, int64_t cols, const float* bias, FusedActivation act,
                         float act_alpha, float act_beta, float out_min);
   void (*column_sums)(const float* x, int64_t rows, int64_t cols, float* sums);
+  // n IEEE halves to floats (FP16 weight storage; exact).
+  void (*half_to_float)(const uint16_t* in, float* out, int64_t n);
 };
 
 size_t gemm_f32_scratch_floats(const GemmF32Variant* variant, int64_t k);

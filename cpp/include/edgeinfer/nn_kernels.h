@@ -34,6 +34,9 @@ class GemmF32 {
   // Precision::kInt8: weights quantized per output channel at creation; activations per tensor per run.
   static std::unique_ptr<GemmF32> create_int8(const float* w, int64_t k, int64_t n, bool trans_b,
                                               const float* bias, float alpha, float beta, ActivationParams act);
+  // Precision::kFloat16 weight storage: packed weights kept as halves, expanded into scratch per run.
+  static std::unique_ptr<GemmF32> create_f16(const float* w, int64_t k, int64_t n, bool trans_b, const float* bias,
+                                             float alpha, float beta, ActivationParams act);
   virtual int64_t k() const = 0;
   virtual int64_t n() const = 0;
   virtual size_t scratch_bytes(int64_t m) const = 0;
@@ -60,6 +63,8 @@ class ConvF32 {
   // w: [out_channels, in_channels / group, kernel...]; bias: [out_channels] or null.
   static std::unique_ptr<ConvF32> create(const ConvShape& shape, const float* w, const float* bias, ActivationParams act);
   static std::unique_ptr<ConvF32> create_int8(const ConvShape& shape, const float* w, const float* bias, ActivationParams act);
+  // Weights kept as halves (depthwise convs keep float: their weights are tiny).
+  static std::unique_ptr<ConvF32> create_f16(const ConvShape& shape, const float* w, const float* bias, ActivationParams act);
   virtual size_t scratch_bytes() const = 0;
   virtual size_t weight_bytes() const = 0;
   virtual const char* kernel_name() const = 0;

@@ -23,6 +23,7 @@
 #include "kernels/conv/conv_nhwc.h"
 #include "kernels/conv/conv_shape.h"
 #include "kernels/gemm_f32/gemm_f32_internal.h"
+#include "kernels/gemm_f32/half_weights.h"
 #include "runtime/thread_pool.h"
 
 namespace edgeinfer {
@@ -54,17 +55,21 @@ AlignedBuffer copy_bias(const float* bias, int64_t n) {
 // ------------------------------------------------------------------ float, GEMM based
 class ConvGemmF32 final : public ConvF32 {
  public:
-  ConvGemmF32(const Conv2d& c, const float* w, const float* bias, ActivationParams act)
+  ConvGemmF32(const Conv2d& c, const float* w, const float* bias, ActivationParams act, bool half)
       : c_(c), variant_(kernels().gemm_f32), act_(act), has_bias_(bias != nullptr) {
     const int64_t kg = c.k_g(), mg = c.out_c_g;
     weights_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(c.out_c * kg));
     for (int64_t g = 0; g < c.group; ++g)
       gemm_f32_pack_a(w + g * mg * kg, kg, mg, kg, false, variant_->mr, weights_.as<float>() + g * mg * kg);
+    if (half) {
+      half_ = HalfWeights(weights_.as<float>(), static_cast<size_t>(c.out_c * kg));
+      weights_ = AlignedBuffer();
+    }
     bias_ = copy_bias(bias, c.out_c);
     slot_floats_ = align_up(gemm_f32_scratch_floats(variant_, kg) * sizeof(float)) / sizeof(float);
   }
-  size_t scratch_bytes() const override { return sizeof(float) * slot_floats_ * kMaxSlots; }
-  size_t weight_bytes() const override { return weights_.size() + bias_.size(); }
+  size_t scratch_bytes() const override { return sizeof(float) * slot_floats_ * kMaxSlots + half_.float_bytes(); }
+  size_t weight_bytes() const override { return weights_.size() + half_.bytes() + bias_.size(); }
   const char* kernel_name() const override { return variant_->name; }
 
   void run(const float* x, float* y, void* scratch, ThreadPool* pool) const override {
@@ -72,6 +77,8 @@ class ConvGemmF32 final : public ConvF32 {
     const Conv2d& c = c_;
     const int64_t kg = c.k_g(), mg = c.out_c_g;
     const bool pointwise = c.pointwise();
+    const float* weights = half_.empty() ? weights_.as<float>()
+                                         : half_.expand(static_cast<float*>(scratch) + slot_floats_ * kMaxSlots);
     for (int64_t b = 0; b < c.batch; ++b) {
       for (int64_t g = 0; g < c.group; ++g) {
         const float* xg = x + (b * c.in_c + g * c.in_c_g) * c.in_plane();
@@ -85,7 +92,7 @@ class ConvGemmF32 final : public ConvF32 {
         args.m = mg;
         args.n = c.out_plane();
         args.k = kg;
-        args.a = weights_.as<float>() + g * mg * kg;
+        args.a = weights + g * mg * kg;
         if (pointwise) {
           args.b_mode = GemmF32BMode::kRowMajor;
           args.b = xg;
@@ -112,6 +119,7 @@ class ConvGemmF32 final : public ConvF32 {
   ActivationParams act_;
   bool has_bias_;
   AlignedBuffer weights_, bias_;
+  HalfWeights half_;
   size_t slot_floats_;
 };
 
@@ -410,10 +418,20 @@ std::unique_ptr<ConvF32> ConvF32::create(const ConvShape& shape, const float* w,
                                          ActivationParams act) {
   const Conv2d c = conv_detail::normalize(shape, "Conv");
   check_weights(c, w, bias, act);
-  if (shape.channels_last) return conv_detail::create_conv_nhwc_f32(c, w, bias, act);
+  if (shape.channels_last) return conv_detail::create_conv_nhwc_f32(c, w, bias, act, false);
   require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
   if (c.in_c_g == 1 && c.group > 1) return std::make_unique<ConvDepthwiseF32>(c, w, bias, act);
-  return std::make_unique<ConvGemmF32>(c, w, bias, act);
+  return std::make_unique<ConvGemmF32>(c, w, bias, act, false);
+}
+
+std::unique_ptr<ConvF32> ConvF32::create_f16(const ConvShape& shape, const float* w, const float* bias,
+                                             ActivationParams act) {
+  const Conv2d c = conv_detail::normalize(shape, "Conv");
+  check_weights(c, w, bias, act);
+  if (shape.channels_last) return conv_detail::create_conv_nhwc_f32(c, w, bias, act, true);
+  require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
+  if (c.in_c_g == 1 && c.group > 1) return std::make_unique<ConvDepthwiseF32>(c, w, bias, act);
+  return std::make_unique<ConvGemmF32>(c, w, bias, act, true);
 }
 
 std::unique_ptr<ConvF32> ConvF32::create_int8(const ConvShape& shape, const float* w, const float* bias,
@@ -424,14 +442,14 @@ std::unique_ptr<ConvF32> ConvF32::create_int8(const ConvShape& shape, const floa
     // Tiny reductions or few output channels stay float: quantizing, the byte im2col and a half-empty
     // 48-column INT8 panel cost more than the INT8 GEMM saves (embedding_model: 24->24 convs 77 us INT8
     // vs 67 us float).
-    if (c.k_g() < kMinInt8Reduction || c.out_c < kMinInt8OutChannels) return conv_detail::create_conv_nhwc_f32(c, w, bias, act);
+    if (c.k_g() < kMinInt8Reduction || c.out_c < kMinInt8OutChannels) return conv_detail::create_conv_nhwc_f32(c, w, bias, act, false);
     return std::make_unique<ConvS8Dynamic>(c, w, bias, act, true);
   }
   require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
   if (c.in_c_g == 1 && c.group > 1) return std::make_unique<ConvDepthwiseF32>(c, w, bias, act);
   // Tiny reductions or few output channels: quantizing, the byte im2col and the transpose cost more than the
   // INT8 GEMM saves (bench_conv: 1->24 3x3 and 24->24 3x1 are faster in float), so those stay float.
-  if (c.k_g() < 64 || c.out_c_g < 32) return std::make_unique<ConvGemmF32>(c, w, bias, act);
+  if (c.k_g() < 64 || c.out_c_g < 32) return std::make_unique<ConvGemmF32>(c, w, bias, act, false);
   return std::make_unique<ConvS8Dynamic>(c, w, bias, act, false);
 }
 

@@ -8,6 +8,8 @@
 
 namespace edgeinfer::conv_detail {
 
-std::unique_ptr<ConvF32> create_conv_nhwc_f32(const Conv2d& c, const float* w, const float* bias, ActivationParams act);
+// half: weights kept as IEEE halves, expanded into scratch per run.
+std::unique_ptr<ConvF32> create_conv_nhwc_f32(const Conv2d& c, const float* w, const float* bias, ActivationParams act,
+                                              bool half);
 
 }  // namespace edgeinfer::conv_detail

@@ -7,13 +7,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <vector>
 
 #include "edgeinfer/aligned_buffer.h"
 #include "edgeinfer/error.h"
 #include "edgeinfer/kernels.h"
 #include "kernels/conv/conv_nhwc.h"
 #include "kernels/gemm_f32/gemm_f32_internal.h"
+#include "kernels/gemm_f32/half_weights.h"
 #include "runtime/thread_pool.h"
 
 namespace edgeinfer::conv_detail {
@@ -23,12 +23,15 @@ namespace {
 constexpr ErrorCode kBad = ErrorCode::kInvalidArgument;
 // Below this many input channels the rows of a multi-tap kernel are gathered (im2col per panel).
 constexpr int64_t kGatherBelowChannels = 4;
+// Kernel taps per output pixel (kh * kw) of a channels-last conv: 32x32; larger kernels stay NCHW.
+constexpr int64_t kMaxTaps = 1024;
 
 class ConvNhwcF32 final : public ConvF32 {
  public:
-  ConvNhwcF32(const Conv2d& c, const float* w, const float* bias, ActivationParams act)
+  ConvNhwcF32(const Conv2d& c, const float* w, const float* bias, ActivationParams act, bool half)
       : c_(c), variant_(kernels().gemm_f32), act_(act) {
     require(c.group == 1, kBad, "Conv: channels-last convolutions take group 1");
+    require(c.kh * c.kw <= kMaxTaps, kBad, "Conv: channels-last convolutions take at most 1024 kernel taps");
     const IgemmF32Family& narrow = variant_->igemm_narrow;
     const IgemmF32Family& wide = variant_->igemm_wide;
     auto padded = [&](int nr) { return (c.out_c + nr - 1) / nr * nr; };
@@ -45,21 +48,15 @@ class ConvNhwcF32 final : public ConvF32 {
           float* row = packed + (q * k + tap * c.in_c + ch) * nr;
           for (int j = 0; j < nr && q * nr + j < c.out_c; ++j) row[j] = w[((q * nr + j) * c.in_c + ch) * taps_ + tap];
         }
+    if (half) {
+      half_ = HalfWeights(packed, static_cast<size_t>(panels * k * nr));
+      weights_ = AlignedBuffer();
+    }
     bias_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(panels * nr));
     std::memset(bias_.data(), 0, bias_.size());
     if (bias != nullptr) std::memcpy(bias_.data(), bias, sizeof(float) * static_cast<size_t>(c.out_c));
     zero_row_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(c.in_c));
     std::memset(zero_row_.data(), 0, zero_row_.size());
-    // Per output pixel and tap: the input pixel's offset in floats, or -1 in the padding.
-    offsets_.resize(static_cast<size_t>(c.out_plane() * taps_));
-    for (int64_t oh = 0; oh < c.oh; ++oh)
-      for (int64_t ow = 0; ow < c.ow; ++ow)
-        for (int64_t kh = 0; kh < c.kh; ++kh)
-          for (int64_t kw = 0; kw < c.kw; ++kw) {
-            const int64_t ih = oh * c.sh - c.ph + kh * c.dh, iw = ow * c.sw - c.pw + kw * c.dw;
-            const bool inside = ih >= 0 && ih < c.ih && iw >= 0 && iw < c.iw;
-            offsets_[static_cast<size_t>((oh * c.ow + ow) * taps_ + kh * c.kw + kw)] = inside ? (ih * c.iw + iw) * c.in_c : -1;
-          }
     slot_pointers_ = static_cast<size_t>(taps_ * family_.mr);
     // Few input channels (the first conv of a spectrogram CNN): a pointer per tap would feed the tile a
     // handful of floats each, so those rows are gathered into a small per-panel im2col block instead.
@@ -67,10 +64,10 @@ class ConvNhwcF32 final : public ConvF32 {
     slot_floats_ = gather_ ? align_up(sizeof(float) * static_cast<size_t>(family_.mr * k)) / sizeof(float) : 0;
   }
 
-  size_t scratch_bytes() const override {
-    return (sizeof(const float*) * slot_pointers_ + sizeof(float) * slot_floats_) * gemm_f32_detail::kMaxSlots;
+  size_t scratch_bytes() const override { return slots_bytes() + half_.float_bytes(); }
+  size_t weight_bytes() const override {
+    return weights_.size() + half_.bytes() + bias_.size();
   }
-  size_t weight_bytes() const override { return weights_.size() + bias_.size() + offsets_.size() * sizeof(int64_t); }
   const char* kernel_name() const override { return variant_->name; }
 
   void run(const float* x, float* y, void* scratch, ThreadPool* pool) const override {
@@ -82,6 +79,8 @@ class ConvNhwcF32 final : public ConvF32 {
     const int64_t slots = (pool != nullptr && pool->threads() > 1 && macs >= gemm_f32_detail::kParallelMacs)
                               ? std::min<int64_t>({pool->threads(), gemm_f32_detail::kMaxSlots, row_panels})
                               : 1;
+    const float* weights = half_.empty() ? weights_.as<float>()
+                                         : half_.expand(reinterpret_cast<float*>(static_cast<uint8_t*>(scratch) + slots_bytes()));
     auto* pointer_slots = static_cast<const float**>(scratch);
     float* gather_slots = reinterpret_cast<float*>(pointer_slots + slot_pointers_ * gemm_f32_detail::kMaxSlots);
     for (int64_t b = 0; b < c.batch; ++b) {
@@ -91,7 +90,7 @@ class ConvNhwcF32 final : public ConvF32 {
         const int64_t first = row_panels * slot / slots, last = row_panels * (slot + 1) / slots;
         const float** rows = pointer_slots + slot * static_cast<int64_t>(slot_pointers_);
         float* gathered = gather_slots + slot * static_cast<int64_t>(slot_floats_);
-        for (int64_t panel = first; panel < last; ++panel) run_panel(xb, yb, panel * mr, rows, gathered);
+        for (int64_t panel = first; panel < last; ++panel) run_panel(xb, yb, weights, panel * mr, rows, gathered);
       };
       if (slots == 1) {
         chunk(0);
@@ -104,34 +103,46 @@ class ConvNhwcF32 final : public ConvF32 {
   }
 
  private:
-  void run_panel(const float* xb, float* yb, int64_t p0, const float** rows, float* gathered) const {
+  // Per tap of output pixel p: the input pixel's offset in floats, or -1 in the padding.
+  void input_offsets(int64_t p, int64_t* offsets) const {
+    const Conv2d& c = c_;
+    const int64_t oh = p / c.ow, ow = p % c.ow;
+    for (int64_t kh = 0; kh < c.kh; ++kh) {
+      const int64_t ih = oh * c.sh - c.ph + kh * c.dh;
+      for (int64_t kw = 0; kw < c.kw; ++kw) {
+        const int64_t iw = ow * c.sw - c.pw + kw * c.dw;
+        offsets[kh * c.kw + kw] = ih >= 0 && ih < c.ih && iw >= 0 && iw < c.iw ? (ih * c.iw + iw) * c.in_c : -1;
+      }
+    }
+  }
+
+  size_t slots_bytes() const {
+    return align_up((sizeof(const float*) * slot_pointers_ + sizeof(float) * slot_floats_) * gemm_f32_detail::kMaxSlots);
+  }
+
+  void run_panel(const float* xb, float* yb, const float* weights, int64_t p0, const float** rows, float* gathered) const {
     const Conv2d& c = c_;
     const int64_t mr = family_.mr, nr = family_.nr;
     const int used = static_cast<int>(std::min<int64_t>(mr, c.out_plane() - p0));
     const float* zero = zero_row_.as<float>();
+    int64_t offsets[kMaxTaps];
     IgemmF32Tile t;
     if (gather_) {
       const int64_t k = taps_ * c.in_c;
-      const int64_t* offsets = offsets_.data() + p0 * taps_;
       for (int i = 0; i < used; ++i) {
         float* row = gathered + i * k;
-        if (c.in_c == 1) {
-          for (int64_t tap = 0; tap < taps_; ++tap) row[tap] = offsets[tap] < 0 ? 0.0f : xb[offsets[tap]];
-        } else {
-          for (int64_t tap = 0; tap < taps_; ++tap)
-            for (int64_t ch = 0; ch < c.in_c; ++ch) row[tap * c.in_c + ch] = offsets[tap] < 0 ? 0.0f : xb[offsets[tap] + ch];
-        }
-        offsets += taps_;
+        input_offsets(p0 + i, offsets);
+        for (int64_t tap = 0; tap < taps_; ++tap)
+          for (int64_t ch = 0; ch < c.in_c; ++ch) row[tap * c.in_c + ch] = offsets[tap] < 0 ? 0.0f : xb[offsets[tap] + ch];
         rows[i] = row;
       }
       t.taps = 1;
       t.channels = k;
     } else {
-      for (int64_t tap = 0; tap < taps_; ++tap)
-        for (int i = 0; i < used; ++i) {
-          const int64_t off = offsets_[static_cast<size_t>((p0 + i) * taps_ + tap)];
-          rows[tap * mr + i] = off < 0 ? zero : xb + off;
-        }
+      for (int i = 0; i < used; ++i) {
+        input_offsets(p0 + i, offsets);
+        for (int64_t tap = 0; tap < taps_; ++tap) rows[tap * mr + i] = offsets[tap] < 0 ? zero : xb + offsets[tap];
+      }
       t.taps = taps_;
       t.channels = c.in_c;
     }
@@ -145,7 +156,7 @@ class ConvNhwcF32 final : public ConvF32 {
     t.out_min = act_.out_min;
     const int64_t k = taps_ * c.in_c;
     for (int64_t j0 = 0; j0 < c.out_c; j0 += nr) {
-      t.b = weights_.as<float>() + (j0 / nr) * k * nr;
+      t.b = weights + (j0 / nr) * k * nr;
       t.bias = bias_.as<float>() + j0;
       t.c = yb + p0 * c.out_c + j0;
       t.cols = static_cast<int>(std::min<int64_t>(nr, c.out_c - j0));
@@ -159,7 +170,7 @@ class ConvNhwcF32 final : public ConvF32 {
   IgemmF32Family family_{};
   int64_t taps_ = 1;
   AlignedBuffer weights_, bias_, zero_row_;
-  std::vector<int64_t> offsets_;
+  HalfWeights half_;
   size_t slot_pointers_ = 0;
   bool gather_ = false;
   size_t slot_floats_ = 0;
@@ -167,8 +178,9 @@ class ConvNhwcF32 final : public ConvF32 {
 
 }  // namespace
 
-std::unique_ptr<ConvF32> create_conv_nhwc_f32(const Conv2d& c, const float* w, const float* bias, ActivationParams act) {
-  return std::make_unique<ConvNhwcF32>(c, w, bias, act);
+std::unique_ptr<ConvF32> create_conv_nhwc_f32(const Conv2d& c, const float* w, const float* bias, ActivationParams act,
+                                              bool half) {
+  return std::make_unique<ConvNhwcF32>(c, w, bias, act, half);
 }
 
 }  // namespace edgeinfer::conv_detail

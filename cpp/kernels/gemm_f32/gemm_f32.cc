@@ -13,6 +13,7 @@
 #include "edgeinfer/nn_kernels.h"
 #include "edgeinfer/packed_weights.h"
 #include "kernels/gemm_f32/gemm_f32_internal.h"
+#include "kernels/gemm_f32/half_weights.h"
 #include "runtime/thread_pool.h"
 
 namespace edgeinfer {
@@ -36,10 +37,15 @@ void check_common(const float* w, int64_t k, int64_t n, const float* bias, float
 class GemmF32Impl final : public GemmF32 {
  public:
   GemmF32Impl(const float* w, int64_t k, int64_t n, bool trans_b, const float* bias, float alpha, float beta,
-              ActivationParams act)
+              ActivationParams act, bool half)
       : variant_(kernels().gemm_f32), k_(k), n_(n), alpha_(alpha), act_(act) {
-    packed_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(gemm_f32_packed_b_floats(k, n, variant_->nr)));
+    const auto floats = static_cast<size_t>(gemm_f32_packed_b_floats(k, n, variant_->nr));
+    packed_ = AlignedBuffer(sizeof(float) * floats);
     gemm_f32_pack_b(w, k, n, trans_b, variant_->nr, packed_.as<float>());
+    if (half) {
+      half_ = HalfWeights(packed_.as<float>(), floats);
+      packed_ = AlignedBuffer();
+    }
     if (bias != nullptr) {
       bias_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(n));
       for (int64_t j = 0; j < n; ++j) bias_.as<float>()[j] = beta * bias[j];
@@ -48,16 +54,19 @@ class GemmF32Impl final : public GemmF32 {
   int64_t k() const override { return k_; }
   int64_t n() const override { return n_; }
   size_t scratch_bytes(int64_t m) const override {
-    return m > 1 ? align_up(sizeof(float) * static_cast<size_t>(m * k_)) : 0;
+    return (m > 1 ? align_up(sizeof(float) * static_cast<size_t>(m * k_)) : 0) + half_.float_bytes();
   }
-  size_t weight_bytes() const override { return packed_.size() + bias_.size(); }
+  size_t weight_bytes() const override { return packed_.size() + half_.bytes() + bias_.size(); }
   const char* kernel_name() const override { return variant_->name; }
 
   void run(int64_t m, const float* a, int64_t lda, float* y, int64_t ldy, void* scratch,
            ThreadPool* pool) const override {
     require(m >= 0 && (m <= 1 || lda >= k_) && (m <= 1 || ldy >= n_), kBad, "Gemm: bad run arguments");
     if (m == 0) return;
-    require(a != nullptr && y != nullptr && (m == 1 || scratch != nullptr), kBad, "Gemm: null buffer");
+    require(a != nullptr && y != nullptr && ((m == 1 && half_.empty()) || scratch != nullptr), kBad, "Gemm: null buffer");
+    const size_t a_bytes = m > 1 ? align_up(sizeof(float) * static_cast<size_t>(m * k_)) : 0;
+    const float* weights = half_.empty() ? packed_.as<float>()
+                                         : half_.expand(reinterpret_cast<float*>(static_cast<uint8_t*>(scratch) + a_bytes));
     GemmF32Args args;
     args.m = m;
     args.n = n_;
@@ -69,7 +78,7 @@ class GemmF32Impl final : public GemmF32 {
       args.a = static_cast<const float*>(scratch);
     }
     args.b_mode = GemmF32BMode::kPacked;
-    args.b = packed_.as<float>();
+    args.b = weights;
     args.c = y;
     args.ldc = ldy;
     args.bias_n = bias_.size() != 0 ? bias_.as<float>() : nullptr;
@@ -86,6 +95,7 @@ class GemmF32Impl final : public GemmF32 {
   float alpha_;
   ActivationParams act_;
   AlignedBuffer packed_, bias_;
+  HalfWeights half_;
 };
 
 class GemmS8DynamicImpl final : public GemmF32 {
@@ -159,7 +169,13 @@ class GemmS8DynamicImpl final : public GemmF32 {
 std::unique_ptr<GemmF32> GemmF32::create(const float* w, int64_t k, int64_t n, bool trans_b, const float* bias,
                                          float alpha, float beta, ActivationParams act) {
   check_common(w, k, n, bias, alpha, beta, act);
-  return std::make_unique<GemmF32Impl>(w, k, n, trans_b, bias, alpha, beta, act);
+  return std::make_unique<GemmF32Impl>(w, k, n, trans_b, bias, alpha, beta, act, false);
+}
+
+std::unique_ptr<GemmF32> GemmF32::create_f16(const float* w, int64_t k, int64_t n, bool trans_b, const float* bias,
+                                             float alpha, float beta, ActivationParams act) {
+  check_common(w, k, n, bias, alpha, beta, act);
+  return std::make_unique<GemmF32Impl>(w, k, n, trans_b, bias, alpha, beta, act, true);
 }
 
 std::unique_ptr<GemmF32> GemmF32::create_int8(const float* w, int64_t k, int64_t n, bool trans_b,

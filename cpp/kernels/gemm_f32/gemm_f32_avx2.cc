@@ -168,10 +168,17 @@ struct Avx2Vec {
   static void store_partial(float* p, V v, int n) { _mm256_maskstore_ps(p, cols_mask(n), v); }
 };
 
+void half_to_float_n(const uint16_t* in, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i))));
+  half_to_float_scalar(in + i, out + i, n - i);
+}
+
 }  // namespace
 
 extern const GemmF32Variant kGemmF32Avx2 = {"f32_gemm_6x16__avx2", Isa::kAvx2, kMr, kNr, run, minmax, activate_n,
                                             IgemmTiles<Avx2Vec, 12, 1>::family(), IgemmTiles<Avx2Vec, 6, 2>::family(),
-    rows_epilogue<Avx2Vec>, column_sums<Avx2Vec>};
+    rows_epilogue<Avx2Vec>, column_sums<Avx2Vec>, half_to_float_n};
 
 }  // namespace edgeinfer

@@ -171,11 +171,18 @@ struct Avx512Vec {
   static void store_partial(float* p, V v, int n) { _mm512_mask_storeu_ps(p, cols_mask(n), v); }
 };
 
+void half_to_float_n(const uint16_t* in, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + i))));
+  half_to_float_scalar(in + i, out + i, n - i);
+}
+
 }  // namespace
 
 extern const GemmF32Variant kGemmF32Avx512 = {"f32_gemm_12x32__avx512", Isa::kAvx512, kMr, kNr, run, minmax,
                                               activate_n, IgemmTiles<Avx512Vec, 12, 1>::family(),
                                               IgemmTiles<Avx512Vec, 8, 2>::family(),
-    rows_epilogue<Avx512Vec>, column_sums<Avx512Vec>};
+    rows_epilogue<Avx512Vec>, column_sums<Avx512Vec>, half_to_float_n};
 
 }  // namespace edgeinfer

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "edgeinfer/half.h"
 #include "edgeinfer/kernels.h"
 
 namespace edgeinfer::gemm_f32_detail {
@@ -270,6 +271,10 @@ void column_sums(const float* x, int64_t rows, int64_t cols, float* sums) {
     else
       T::store_partial(sums + j, acc, n);
   }
+}
+
+inline void half_to_float_scalar(const uint16_t* in, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = half_to_float(in[i]);
 }
 
 // tile(args) dispatching rows_used to the igemm_tile<T, R, NV> instantiation.

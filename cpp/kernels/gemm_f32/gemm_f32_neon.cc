@@ -158,10 +158,16 @@ struct NeonVec {
   }
 };
 
+void half_to_float_n(const uint16_t* in, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(out + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(in + i))));
+  half_to_float_scalar(in + i, out + i, n - i);
+}
+
 }  // namespace
 
 extern const GemmF32Variant kGemmF32Neon = {"f32_gemm_8x12__neon", Isa::kNeon, kMr, kNr, run, minmax, activate_n,
                                             IgemmTiles<NeonVec, 6, 2>::family(), IgemmTiles<NeonVec, 6, 4>::family(),
-    rows_epilogue<NeonVec>, column_sums<NeonVec>};
+    rows_epilogue<NeonVec>, column_sums<NeonVec>, half_to_float_n};
 
 }  // namespace edgeinfer

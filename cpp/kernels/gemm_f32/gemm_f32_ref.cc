@@ -44,6 +44,6 @@ void run(const GemmF32Args& args) { run_driver<kMr, kNr>(args, kTiles.fns); }
 extern const GemmF32Variant kGemmF32Ref = {"f32_gemm_4x8__ref", Isa::kRef, kMr, kNr, run, minmax_scalar,
                                            activate_scalar_n, IgemmTiles<ScalarVec4, 4, 1>::family(),
                                            IgemmTiles<ScalarVec4, 4, 2>::family(),
-    rows_epilogue<ScalarVec4>, column_sums<ScalarVec4>};
+    rows_epilogue<ScalarVec4>, column_sums<ScalarVec4>, half_to_float_scalar};
 
 }  // namespace edgeinfer

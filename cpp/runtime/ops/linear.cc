@@ -17,6 +17,9 @@ bool wants_int8(const PrepareContext& ctx, const Step& step) {
   return ctx.options.precision == Precision::kInt8 || step.op.ends_with("S8Dynamic");
 }
 
+// *F16 steps keep their weights as IEEE halves (precision 'fp16').
+bool wants_f16(const Step& step) { return step.op.ends_with("F16"); }
+
 // ------------------------------------------------------------------ our matmul for a non-constant B
 // y[i, j] = alpha * sum_k a[i*a_rs + k*a_cs] * b[k*b_rs + j*b_cs] for rows [row_begin, row_end); ldy = n.
 void small_gemm_rows(int64_t row_begin, int64_t row_end, int64_t n, int64_t k, const float* a, int64_t a_rs,
@@ -114,7 +117,7 @@ void matmul_validate(const StepView& v) {
   if (a.size() > 1) out.push_back(d.m);
   if (b.size() > 1) out.push_back(d.n);
   v.dims_equal(v.out(0).dims, out, "output");
-  if (v.step().op != "MatMul" && !v.is_constant(1)) v.fail("the int8 MatMul needs a constant B");
+  if (v.step().op != "MatMul" && !v.is_constant(1)) v.fail("the int8 / fp16 MatMul needs a constant B");
 }
 
 struct MatMulState : OpState {
@@ -139,6 +142,7 @@ std::unique_ptr<OpState> matmul_prepare(PrepareContext& ctx, const Step& step) {
     state->rows = a.elements() / std::max<int64_t>(1, d.k);
     if (d.k == 0) state->rows = product(ctx.plan.tensors[step.outputs[0]].dims) / std::max<int64_t>(1, d.n);
     state->gemm = wants_int8(ctx, step) ? GemmF32::create_int8(w, d.k, d.n, false, nullptr, 1.0f, 0.0f, state->act)
+                  : wants_f16(step)     ? GemmF32::create_f16(w, d.k, d.n, false, nullptr, 1.0f, 0.0f, state->act)
                                         : GemmF32::create(w, d.k, d.n, false, nullptr, 1.0f, 0.0f, state->act);
     ctx.scratch_bytes = state->gemm->scratch_bytes(state->rows);
     ctx.weight_bytes = static_cast<int64_t>(state->gemm->weight_bytes());
@@ -233,7 +237,7 @@ void gemm_validate(const StepView& v) {
     if (v.in(2).dims.size() > 2 || !broadcast_dims({&v.in(2).dims, &mn}, dims) || dims != mn)
       v.fail("c " + dims_string(v.in(2).dims) + " does not broadcast to " + dims_string(mn));
   }
-  if (v.step().op != "Gemm" && !v.is_constant(1)) v.fail("the int8 Gemm needs a constant B");
+  if (v.step().op != "Gemm" && !v.is_constant(1)) v.fail("the int8 / fp16 Gemm needs a constant B");
 }
 
 struct GemmState : OpState {
@@ -282,6 +286,7 @@ std::unique_ptr<OpState> gemm_prepare(PrepareContext& ctx, const Step& step) {
     const float* w = reinterpret_cast<const float*>(b.constant->data());
     const ActivationParams kernel_act = s->c_after ? ActivationParams{} : s->act;
     s->gemm = wants_int8(ctx, step) ? GemmF32::create_int8(w, s->k, s->n, s->trans_b, bias, s->alpha, s->beta, kernel_act)
+              : wants_f16(step)     ? GemmF32::create_f16(w, s->k, s->n, s->trans_b, bias, s->alpha, s->beta, kernel_act)
                                     : GemmF32::create(w, s->k, s->n, s->trans_b, bias, s->alpha, s->beta, kernel_act);
     s->transpose_bytes = s->trans_a ? align_up(static_cast<size_t>(s->m * s->k) * sizeof(float)) : 0;
     ctx.scratch_bytes = s->transpose_bytes + s->gemm->scratch_bytes(s->m);
@@ -409,7 +414,9 @@ std::unique_ptr<OpState> conv_prepare(PrepareContext& ctx, const Step& step) {
                           ? reinterpret_cast<const float*>(ctx.plan.tensors[step.inputs[2]].constant->data())
                           : nullptr;
   auto s = std::make_unique<ConvState>();
-  s->conv = wants_int8(ctx, step) ? ConvF32::create_int8(shape, w, bias, act) : ConvF32::create(shape, w, bias, act);
+  s->conv = wants_int8(ctx, step) ? ConvF32::create_int8(shape, w, bias, act)
+            : wants_f16(step)     ? ConvF32::create_f16(shape, w, bias, act)
+                                  : ConvF32::create(shape, w, bias, act);
   ctx.scratch_bytes = s->conv->scratch_bytes();
   ctx.weight_bytes = static_cast<int64_t>(s->conv->weight_bytes());
   ctx.kernel = s->conv->kernel_name();
@@ -433,6 +440,10 @@ void register_linear_ops(std::vector<OpDef>& ops) {
   ops.push_back(OpDef{"ConvS8Dynamic", &conv_validate, &conv_prepare, &conv_run});
   ops.push_back(OpDef{"ConvNhwc", &conv_validate, &conv_prepare, &conv_run});
   ops.push_back(OpDef{"ConvNhwcS8Dynamic", &conv_validate, &conv_prepare, &conv_run});
+  ops.push_back(OpDef{"MatMulF16", &matmul_validate, &matmul_prepare, &matmul_run});
+  ops.push_back(OpDef{"GemmF16", &gemm_validate, &gemm_prepare, &gemm_run});
+  ops.push_back(OpDef{"ConvF16", &conv_validate, &conv_prepare, &conv_run});
+  ops.push_back(OpDef{"ConvNhwcF16", &conv_validate, &conv_prepare, &conv_run});
 }
 
 }  // namespace edgeinfer::runtime

@@ -16,6 +16,8 @@ import { fusedDomain } from '../fused-ops';
 import { GraphIndex, forEachGraph, isOp, uniqueName } from './graph-index';
 
 const toNhwc = [0, 2, 3, 1];
+/** The native channels-last conv's limit on kernel taps (kh * kw); larger kernels stay NCHW. */
+const maxTaps = 1024;
 const toNchw = [0, 3, 1, 2];
 
 const unaryOps = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Elu', 'Abs', 'Neg', 'Exp', 'Log', 'Sqrt', 'Erf', 'Identity', 'HardSigmoid', 'Softplus']);
@@ -84,6 +86,7 @@ function nhwcForm(graph: Graph, node: Node): string | undefined {
     const group = node.attributes.group?.type === 'int' ? node.attributes.group.value : 1;
     const weight = graph.initializers.get(node.inputs[1]);
     if (group !== 1 || weight === undefined || weight.dims.length !== 4 || weight.dtype !== 'float32') return undefined;
+    if (weight.dims[2] * weight.dims[3] > maxTaps) return undefined;
     return 'NhwcConv';
   }
   if (hasOp(node, 'MaxPool')) {

@@ -38,16 +38,16 @@ const cell = (l: Line | undefined) => (l ? `${us(l.ours)} / ${us(l.ours_p99_us)}
 const modelCases = [...new Set(lines.filter((l) => / node-call$/.test(l.case)).map((l) => l.case.split(',').slice(0, 2).join(',')))];
 
 console.log('Per call, single thread, µs as p50 / p99; ratio = ours p50 / ORT p50 (< 1: ours faster).\n');
-console.log('| model | batch | ORT `await session.run` | ours FP32 `inferSync` | ratio | ours FP32 `await infer` | ratio | ours INT8 `inferSync` | ratio | ours INT8 `await infer` | ratio |');
-console.log('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+console.log('| model | batch | ORT `await session.run` | ours FP32 `inferSync` | ratio | ours FP32 `await infer` | ratio | ours INT8 `inferSync` | ratio | ours INT8 `await infer` | ratio | ours FP16 `inferSync` | ratio |');
+console.log('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
 for (const mc of modelCases) {
   const [model, batch] = mc.split(',');
   const get = (prec: string, api: string) => find(`${mc},${prec},${api} node-call`);
   const any = get('fp32', 'inferSync') ?? get('int8', 'inferSync');
   const ortCell = any ? `${us(any.baseline_value)} / ${us(any.baseline_p99_us)}` : '–';
   const row = [model, batch.replace('batch=', ''), ortCell];
-  for (const prec of ['fp32', 'int8']) {
-    for (const api of ['inferSync', 'infer']) {
+  for (const prec of ['fp32', 'int8', 'fp16']) {
+    for (const api of prec === 'fp16' ? ['inferSync'] : ['inferSync', 'infer']) {
       const l = get(prec, api);
       const failed = find(`${mc},${prec} guard-failed`);
       row.push(l ? cell(l) : failed ? 'guard failed' : 'not timed', l ? `**${ratio(l.ours, l.baseline_value)}**` : '–');
@@ -99,6 +99,16 @@ if (mem.length > 0) {
   for (const l of mem) {
     console.log(`| ${l.case.replace(/^embedding_model,/, '').replace(/ memory$/, '')} | ${l.ours.toLocaleString('en', { maximumFractionDigits: 2 })} | ${l.baseline_value.toLocaleString('en', { maximumFractionDigits: 2 })} | ${((l.saved_fraction ?? 0) * 100).toFixed(1)} % |`);
   }
+}
+
+const weights = lines.filter((l) => / weights$/.test(l.case));
+if (weights.length > 0) {
+  console.log('\nModel size in memory per precision: weights held by the prepared kernels (`Engine.stats().weightBytes`), KiB.\n');
+  console.log('| model | FP32 | INT8 | FP16 |');
+  console.log('|---|--:|--:|--:|');
+  const models = [...new Set(weights.map((l) => l.case.split(',')[0]))];
+  const kib = (l: Line | undefined) => (l ? l.ours.toLocaleString('en', { maximumFractionDigits: 1 }) : '–');
+  for (const m of models) console.log(`| ${m} | ${kib(find(`${m},fp32 weights`))} | ${kib(find(`${m},int8 weights`))} | ${kib(find(`${m},fp16 weights`))} |`);
 }
 
 // Targets of issue 4 (all as ours / ORT FP32 latency at p50).

@@ -41,6 +41,9 @@ const { fetchModels } = require('../scripts/fetch-models.js') as { fetchModels()
 const BENCH = 'models_vs_ort';
 const FP32_TOLERANCE = 1e-4; // relative to max |ORT output|
 const INT8_MIN_COSINE = 0.99;
+const FP16_MIN_COSINE = 0.9999; // FP16 weights (rel. rounding 2^-11 per weight), FP32 math
+type BenchPrecision = 'float32' | 'int8' | 'fp16';
+const tagOf = (precision: BenchPrecision) => (precision === 'float32' ? 'fp32' : precision);
 const GUARD_INPUTS = 32;
 const BATCH = 16;
 
@@ -156,7 +159,7 @@ interface GuardResult {
   setMetric: number;
 }
 
-function guard(precision: 'float32' | 'int8', timed: [Float32Array, Float32Array], set: [Float32Array, Float32Array]): GuardResult {
+function guard(precision: BenchPrecision, timed: [Float32Array, Float32Array], set: [Float32Array, Float32Array]): GuardResult {
   const [oursT, ortT] = timed;
   const [oursS, ortS] = set;
   if (precision === 'float32') {
@@ -169,9 +172,10 @@ function guard(precision: 'float32' | 'int8', timed: [Float32Array, Float32Array
   }
   const cT = cosine(oursT, ortT);
   const cS = cosine(oursS, ortS);
+  const limit = precision === 'fp16' ? FP16_MIN_COSINE : INT8_MIN_COSINE;
   // A single-score output has a cosine of +-1 on its own; the set cosine is the one that means something.
-  const ok = cS >= INT8_MIN_COSINE && (oursT.length === 1 || cT >= INT8_MIN_COSINE);
-  return { ok, timedMetric: cT, setMetric: cS, detail: `cosine timed ${cT.toFixed(5)}, set ${cS.toFixed(5)} (limit ${INT8_MIN_COSINE})` };
+  const ok = cS >= limit && (oursT.length === 1 || cT >= limit);
+  return { ok, timedMetric: cT, setMetric: cS, detail: `cosine timed ${cT.toFixed(5)}, set ${cS.toFixed(5)} (limit ${limit})` };
 }
 
 /**
@@ -263,7 +267,7 @@ function spread<T>(list: T[], count: number): T[] {
 // ---------------------------------------------------------------------------------------------- per model
 
 interface Ours {
-  precision: 'float32' | 'int8';
+  precision: BenchPrecision;
   engine: Engine;
 }
 
@@ -285,7 +289,7 @@ async function benchModel(
   const guardSet = spread(all, GUARD_INPUTS);
 
   const engines: Ours[] = [];
-  for (const precision of ['float32', 'int8'] as const) engines.push({ precision, engine: await Engine.load(bytes, { precision, threads: 1 }) });
+  for (const precision of ['float32', 'int8', 'fp16'] as const) engines.push({ precision, engine: await Engine.load(bytes, { precision, threads: 1 }) });
   const session = await ort.InferenceSession.create(bytes, ortSessionOptions());
   const inName = session.inputNames[0];
   const outName = session.outputNames[0];
@@ -329,10 +333,10 @@ async function benchModel(
       if (!g.ok) {
         report.add({
           bench: BENCH,
-          case: `${label},${o.precision === 'float32' ? 'fp32' : 'int8'} guard-failed`,
+          case: `${label},${tagOf(o.precision)} guard-failed`,
           ours: g.setMetric,
           baseline: o.precision === 'float32' ? `max|ours-ORT|/max|ORT| limit` : 'cosine vs ORT FP32 limit',
-          baseline_value: o.precision === 'float32' ? FP32_TOLERANCE : INT8_MIN_COSINE,
+          baseline_value: o.precision === 'float32' ? FP32_TOLERANCE : o.precision === 'fp16' ? FP16_MIN_COSINE : INT8_MIN_COSINE,
           unit: o.precision === 'float32' ? 'rel-err' : 'cosine',
           speedup: 0,
           guard: g.detail,
@@ -360,7 +364,7 @@ async function benchModel(
 
     const summary: string[] = [];
     for (const o of passed) {
-      const prec = o.precision === 'float32' ? 'fp32' : 'int8';
+      const prec = tagOf(o.precision);
       for (const api of ['inferSync', 'infer'] as const) {
         const r = results.find((x) => x.name === `${o.precision}-${api === 'inferSync' ? 'sync' : 'async'}`)!;
         report.add({
@@ -407,6 +411,34 @@ async function benchModel(
 }
 
 // ---------------------------------------------------------------------------------------------- memory
+
+/** Model size in memory per precision: the weights the prepared kernels hold (Engine.stats().weightBytes). */
+async function benchWeights(paths: Record<string, string>, report: Reporter): Promise<void> {
+  for (const spec of MODELS) {
+    const bytes: Record<string, number> = {};
+    for (const precision of ['float32', 'int8', 'fp16'] as const) {
+      const engine = await Engine.load(paths[spec.file], { precision, threads: 1 });
+      if (engine.stats().plans.length === 0) engine.inferSync(Object.fromEntries(engine.inputs.map((input) => {
+        const dims = input.dims.map((d) => (typeof d === 'number' ? d : 1));
+        return [input.name, { type: 'float32' as const, data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims }];
+      })));
+      bytes[precision] = engine.stats().weightBytes;
+      engine.dispose();
+    }
+    for (const precision of ['float32', 'int8', 'fp16'] as const) {
+      report.add({
+        bench: BENCH,
+        case: `${spec.name},${tagOf(precision)} weights`,
+        ours: bytes[precision] / 1024,
+        baseline: 'FP32 weight bytes (Engine.stats().weightBytes)',
+        baseline_value: bytes.float32 / 1024,
+        unit: 'KiB',
+        speedup: bytes.float32 / bytes[precision],
+      });
+    }
+    progress(`${spec.name} weights: FP32 ${bytes.float32} B, INT8 ${bytes.int8} B, FP16 ${bytes.fp16} B`);
+  }
+}
 
 async function benchMemory(modelPath: string, recorded: Recorded, report: Reporter): Promise<void> {
   const all = recorded.inputs.get('embedding_model')!;
@@ -561,6 +593,7 @@ async function main(): Promise<void> {
 
   for (const spec of MODELS) await benchModel(spec, paths[spec.file], recorded, report, args.seconds);
   await benchMemory(paths['embedding_model.onnx'], recorded, report);
+  await benchWeights(paths, report);
   await benchPipeline(paths, recorded, report, args.seconds);
   progress(`models bench took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   report.finish();

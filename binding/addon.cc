@@ -4,6 +4,7 @@
 #include "common.h"
 #include "gemm_wrap.h"
 #include "layernorm_wrap.h"
+#include "mapped_file.h"
 #include "model_wrap.h"
 #include "packed_weights_wrap.h"
 #include "quantize_wrap.h"
@@ -31,6 +32,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("dequantize", Napi::Function::New<dequantize>(env, "dequantize"));
   exports.Set("layerNorm", Napi::Function::New<layer_norm>(env, "layerNorm"));
   exports.Set("gelu", Napi::Function::New<gelu>(env, "gelu"));
+  exports.Set("mapFile", Napi::Function::New<map_file>(env, "mapFile"));
+  exports.Set("externalBuffersEnabled", Napi::Function::New<external_buffers_enabled_js>(env, "externalBuffersEnabled"));
   exports.Set("simdInfo", Napi::Function::New<simd_info>(env, "simdInfo"));
   return exports;
 }

@@ -3,7 +3,6 @@
 // is collected. Where the runtime refuses external buffers (Electron) alloc() falls back to a plain copy.
 #include "arena_wrap.h"
 
-#include <cstdlib>
 #include <memory>
 
 #include "edgeinfer/arena.h"
@@ -13,11 +12,6 @@ namespace edgeinfer::binding {
 namespace {
 
 void release_arena_reference(napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<Arena>*>(hint); }
-
-bool external_buffers_forced_off() {
-  const char* value = std::getenv("EDGEINFER_NO_EXTERNAL_BUFFERS");
-  return value != nullptr && value[0] == '1';
-}
 
 }  // namespace
 
@@ -60,16 +54,11 @@ Napi::Value ArenaWrap::alloc(const Napi::CallbackInfo& info) {
   const auto bytes = static_cast<size_t>(int_arg(info, 0, "bytes", 1, int64_t{1} << 46));
   return guarded(env, [&]() -> Napi::Value {
     void* data = arena.allocate(bytes);
-    InstanceData& state = instance(env);
-    if (state.external_buffers_allowed && !external_buffers_forced_off()) {
-      auto* hint = new std::shared_ptr<Arena>(arena_);
-      napi_value result;
-      const napi_status status =
-          napi_create_external_arraybuffer(env, data, bytes, release_arena_reference, hint, &result);
-      if (status == napi_ok) return Napi::Value(env, result);
-      delete hint;
-      if (status != napi_no_external_buffers_allowed) NAPI_THROW_IF_FAILED(env, status, Napi::Value());
-      state.external_buffers_allowed = false;
+    auto hint = std::make_unique<std::shared_ptr<Arena>>(arena_);
+    Napi::Value result;
+    if (external_arraybuffer(env, data, bytes, release_arena_reference, hint.get(), result)) {
+      hint.release();  // the buffer owns it now
+      return result;
     }
     return Napi::ArrayBuffer::New(env, bytes);  // copy fallback: a buffer of its own
   });
@@ -99,7 +88,7 @@ Napi::Value ArenaWrap::stats(const Napi::CallbackInfo& info) {
   result.Set("peak", static_cast<double>(stats.peak));
   result.Set("chunks", static_cast<double>(stats.chunks));
   result.Set("allocations", static_cast<double>(stats.allocations));
-  result.Set("zeroCopy", instance(env).external_buffers_allowed && !external_buffers_forced_off());
+  result.Set("zeroCopy", external_buffers_enabled(env));
   return result;
 }
 

@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <cstdlib>
 #include <new>
 
 #include "edgeinfer/error.h"
@@ -34,6 +35,24 @@ Napi::Value guarded(Napi::Env env, const std::function<Napi::Value()>& body) {
   } catch (const std::exception& error) {
     throw_error(env, "EDGEINFER_INTERNAL", error.what());
   }
+}
+
+bool external_buffers_enabled(Napi::Env env) {
+  const char* forced_off = std::getenv("EDGEINFER_NO_EXTERNAL_BUFFERS");
+  return instance(env).external_buffers_allowed && !(forced_off != nullptr && forced_off[0] == '1');
+}
+
+bool external_arraybuffer(Napi::Env env, void* data, size_t length, napi_finalize finalize, void* hint, Napi::Value& out) {
+  if (!external_buffers_enabled(env)) return false;
+  napi_value result;
+  const napi_status status = napi_create_external_arraybuffer(env, data, length, finalize, hint, &result);
+  if (status == napi_ok) {
+    out = Napi::Value(env, result);
+    return true;
+  }
+  if (status != napi_no_external_buffers_allowed) NAPI_THROW_IF_FAILED(env, status, false);
+  instance(env).external_buffers_allowed = false;
+  return false;
 }
 
 namespace {

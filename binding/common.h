@@ -29,6 +29,14 @@ Napi::Error make_error(Napi::Env env, const std::string& code, const std::string
 // Runs `body`, turning core exceptions (edgeinfer::Error, bad_alloc, others) into JS errors with codes.
 Napi::Value guarded(Napi::Env env, const std::function<Napi::Value()>& body);
 
+// External ArrayBuffers (memory owned by native code) are used unless the runtime refused one (Electron) or
+// EDGEINFER_NO_EXTERNAL_BUFFERS=1 forces the copy fallback (for tests).
+bool external_buffers_enabled(Napi::Env env);
+// Wraps `data` in an external ArrayBuffer whose collection calls finalize(hint); true and `out` set on
+// success. False when external buffers are disabled or refused (remembered): the caller still owns `hint`
+// and makes a copy. Throws on any other failure, `hint` again left to the caller.
+bool external_arraybuffer(Napi::Env env, void* data, size_t length, napi_finalize finalize, void* hint, Napi::Value& out);
+
 struct TypedArrayArg {
   void* data = nullptr;
   size_t length = 0;  // elements

@@ -181,6 +181,16 @@ export interface NativeAddon {
     async: boolean,
   ): Promise<void> | undefined;
   gelu(x: Float32Array, y: Float32Array, n: number, tanhApproximation: boolean, async: boolean): Promise<void> | undefined;
+  /**
+   * File bytes [offset, offset + length) as an ArrayBuffer of exactly `length` bytes over a private memory map
+   * (zero copy; unmapped when the buffer is collected). Treat it as read-only: V8 cannot enforce that, and a
+   * write only changes a private copy of the page, never the file. A copy where the runtime refuses
+   * external buffers (see externalBuffersEnabled). The file must not be truncated while mapped (SIGBUS).
+   * Missing file, range past the end, non-integer or negative numbers: EDGEINFER_INVALID_ARGUMENT.
+   */
+  mapFile(path: string, offset: number, length: number): ArrayBuffer;
+  /** False once the runtime refused an external ArrayBuffer or EDGEINFER_NO_EXTERNAL_BUFFERS=1: mapFile copies. */
+  externalBuffersEnabled(): boolean;
   simdInfo(): NativeSimdInfo;
   /** Made only by createModel(); constructing it directly throws. */
   NativeModel: abstract new () => NativeModel;

@@ -59,10 +59,11 @@ export interface TensorData {
   strings?: string[];
   /**
    * Where the reader found the bytes when the file kept them outside the model (data_location EXTERNAL):
-   * the resolved absolute path, byte offset and length. `data` holds them all the same; the native side
-   * may map the file instead of copying. Informational: the writer always writes data inline.
+   * the resolved absolute path, byte offset and length. `data` holds them all the same. `mapped`: `data` is a
+   * view on a read-only memory map of the file (large tensors, see reader.ts), which must not be written.
+   * Informational: the writer always writes data inline.
    */
-  external?: { path: string; offset: number; length: number };
+  external?: { path: string; offset: number; length: number; mapped: boolean };
 }
 
 /** A dimension: a number, or a symbol such as "batch" for a size known only at run time. */

@@ -387,8 +387,9 @@ class Lowering {
         // X [N, H, W, C]: the window attributes see it as NCHW.
         const xDims = this.info(graph, node.inputs[0], node).dims;
         const wDims = this.info(graph, node.inputs[1], node).dims;
-        if (xDims.length !== 4) fail(node, `NhwcConv takes a 4-D input (got rank ${xDims.length})`);
-        const window = this.window(node, [xDims[0], xDims[3], xDims[1], xDims[2]], wDims.slice(2), 2, graph);
+        if (xDims.length !== 4 && xDims.length !== 3) fail(node, `NhwcConv takes a 3-D or 4-D input (got rank ${xDims.length})`);
+        const nchw = [xDims[0], xDims[xDims.length - 1], ...xDims.slice(1, -1)];
+        const window = this.window(node, nchw, wDims.slice(2), xDims.length - 2, graph);
         const outMin = node.attributes.output_min?.type === 'float' ? node.attributes.output_min.value : -Infinity;
         return step([node.inputs[0], node.inputs[1], node.inputs[2] ?? ''], [intAttr(node, 'group', 1), ...activation(), ...window], [outMin, ...activationParams()], 'ConvNhwc');
       }

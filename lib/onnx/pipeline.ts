@@ -5,7 +5,7 @@
  */
 import { EdgeInferError } from '../errors';
 import type { TensorInfo, TensorType } from '../tensor';
-import type { Model } from './ir';
+import type { Graph, Model, TensorData } from './ir';
 import { nativeOps } from './native-ops';
 import { eliminateDeadNodes, foldConstants, optimize } from './passes';
 import { readModel } from './reader';
@@ -42,10 +42,47 @@ export function prepareModel(bytes: Uint8Array, options: { baseDir?: string } = 
 
 /** A copy of `model` with the given input dims, all shapes concrete and shape arithmetic folded. */
 export function specializeForShapes(model: Model, dims: Record<string, number[]>): Model {
-  const copy = structuredClone(model);
+  const copy = cloneSharingInitializers(model);
   inferShapes(copy, dims);
   foldConstants(copy);
   eliminateDeadNodes(copy);
   inferShapes(copy, dims);
+  return copy;
+}
+
+/**
+ * A deep copy of the graph structure whose initializer maps are new but hold the same TensorData objects:
+ * the passes replace initializers, they never write into one, so weights (possibly a memory map of an
+ * external data file) are not copied once per planned shape.
+ */
+function cloneSharingInitializers(model: Model): Model {
+  const detached: Array<[Graph, Map<string, TensorData>]> = [];
+  const detach = (graph: Graph) => {
+    detached.push([graph, graph.initializers]);
+    graph.initializers = new Map();
+    for (const node of graph.nodes)
+      for (const attribute of Object.values(node.attributes)) {
+        if (attribute.type === 'graph') detach(attribute.value);
+        if (attribute.type === 'graphs') attribute.value.forEach(detach);
+      }
+  };
+  detach(model.graph);
+  let copy: Model;
+  try {
+    copy = structuredClone(model);
+  } finally {
+    for (const [graph, initializers] of detached) graph.initializers = initializers;
+  }
+  // Same traversal order on the copy: reattach shallow copies of the maps.
+  let next = 0;
+  const attach = (graph: Graph) => {
+    graph.initializers = new Map(detached[next++][1]);
+    for (const node of graph.nodes)
+      for (const attribute of Object.values(node.attributes)) {
+        if (attribute.type === 'graph') attach(attribute.value);
+        if (attribute.type === 'graphs') attribute.value.forEach(attach);
+      }
+  };
+  attach(copy.graph);
   return copy;
 }

@@ -3,14 +3,16 @@
  * this file checks what the decoder cannot: tensor data against dims and type, names, attribute kinds,
  * opset imports, external data paths. Every problem is an EdgeInferError('EDGEINFER_MODEL_INVALID') that
  * names the node, op and value at fault. Tensor data is copied into freshly allocated, aligned typed
- * arrays (little-endian hosts: x64 and arm64 Linux).
+ * arrays (little-endian hosts: x64 and arm64 Linux), except large external data, which is a view on a
+ * memory map of its file (see readExternal).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
-import { EdgeInferError } from '../errors';
+import { EdgeInferError, fromNative } from '../errors';
+import { native } from '../native';
 import { Attribute, Dim, Graph, Model, Node, TensorData, ValueInfo } from './ir';
-import { allocate, bytesPerElement, dataTypeFromCode } from './tensor';
+import { allocate, bytesPerElement, dataTypeFromCode, viewOf } from './tensor';
 
 export interface ReadOptions {
   /** Folder that external data locations are relative to (usually the model file's folder). */
@@ -21,6 +23,12 @@ export interface ReadOptions {
 const maxGraphDepth = 32;
 /** Largest tensor accepted, in elements (2^31 - 1: what the native side can index). */
 const maxElements = 2 ** 31 - 1;
+/**
+ * External tensors from this size up are memory-mapped rather than read: the bytes stay in the page cache
+ * (shared, reclaimable, loaded on first touch) instead of a heap copy. Below it a read is cheaper than a
+ * mapping (a syscall pair, a VMA and page-sized rounding).
+ */
+export const mapExternalMinBytes = 64 * 1024;
 
 export function modelInvalid(message: string, detail: Record<string, unknown> = {}): EdgeInferError {
   return new EdgeInferError('EDGEINFER_MODEL_INVALID', message, detail);
@@ -328,8 +336,12 @@ function convertTensor(proto: onnx.ITensorProto, where: Where, label: string): T
   if (proto.segment) throw modelInvalid(`${at} is segmented, which is not supported`, detail('segment'));
 
   if (proto.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-    const { bytes, external } = readExternal(proto, where, label, count * bytesPerElement[dtype]);
-    return { ...fromRaw(bytes, dtype, dims, count, at, detail), external };
+    const { buffer, external } = readExternal(proto, where, label, dtype, count * bytesPerElement[dtype]);
+    // The buffer is this tensor's own (read or mapped) and exactly its size: view it, do not copy it. bool
+    // goes through fromRaw, which copies before normalizing to 0/1 (a mapping is never written; bool is
+    // never mapped anyway); string fails there as raw data.
+    if (dtype === 'bool' || dtype === 'string') return { ...fromRaw(new Uint8Array(buffer), dtype, dims, count, at, detail), external };
+    return { dtype, dims, data: viewOf(dtype, buffer, count), external };
   }
   if (dtype === 'string') {
     const strings = (proto.stringData ?? []).map((s) => textDecoder.decode(s));
@@ -410,12 +422,19 @@ function fromRaw(
   return { dtype, dims, data };
 }
 
+/**
+ * The bytes of an external tensor in a buffer of their own, after checking location (inside baseDir, also
+ * after resolving links), offset and length. Tensors of mapExternalMinBytes or more are memory-mapped by
+ * the addon when their offset keeps the elements aligned (the mapping starts on a page boundary, so the
+ * view's alignment is offset % element size); the rest are read with fs.
+ */
 function readExternal(
   proto: onnx.ITensorProto,
   where: Where,
   label: string,
+  dtype: TensorData['dtype'],
   expectedBytes: number,
-): { bytes: Uint8Array; external: NonNullable<TensorData['external']> } {
+): { buffer: ArrayBuffer; external: NonNullable<TensorData['external']> } {
   const at = `${describe(where)}: ${label}`;
   const detail = (problem: string, extra: Record<string, unknown> = {}) => whereDetail(where, { problem, tensor: proto.name ?? label, ...extra });
   const entries = new Map((proto.externalData ?? []).map((entry) => [entry.key ?? '', entry.value ?? '']));
@@ -453,6 +472,13 @@ function readExternal(
     if (offset + length > size) {
       throw modelInvalid(`${at}: external data [${offset}, ${offset + length}) lies beyond the end of '${location}' (${size} bytes)`, detail('external range', { location, offset, length, size }));
     }
+    const elementBytes = bytesPerElement[dtype];
+    if (length >= mapExternalMinBytes && dtype !== 'bool' && offset % elementBytes === 0) {
+      const buffer = native.mapFile(real, offset, length);
+      // A copy instead of a mapping where the runtime refuses external buffers (checked after the call,
+      // which is what turns it off).
+      return { buffer, external: { path: real, offset, length, mapped: native.externalBuffersEnabled() } };
+    }
     const buffer = new Uint8Array(length);
     let done = 0;
     while (done < length) {
@@ -461,9 +487,10 @@ function readExternal(
       done += n;
     }
     if (done !== length) throw modelInvalid(`${at}: could read only ${done} of ${length} bytes from '${location}'`, detail('external read', { location }));
-    return { bytes: buffer, external: { path: real, offset, length } };
+    return { buffer: buffer.buffer, external: { path: real, offset, length, mapped: false } };
   } catch (error) {
     if (error instanceof EdgeInferError) throw error;
+    if ((error as { code?: unknown }).code === 'EDGEINFER_OUT_OF_MEMORY') throw fromNative(error); // not the model's fault
     throw modelInvalid(`${at}: cannot read external data '${location}': ${(error as Error).message}`, detail('external read', { location }));
   } finally {
     if (fd !== undefined) fs.closeSync(fd);

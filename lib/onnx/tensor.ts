@@ -57,6 +57,27 @@ export function allocate(dtype: DataType, length: number): TensorArray {
   }
 }
 
+const arrayTypes = {
+  float32: Float32Array,
+  float64: Float64Array,
+  float16: Uint16Array,
+  uint16: Uint16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+  string: Uint8Array,
+  int16: Int16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+} as const;
+
+/** `length` elements of the array type TensorData uses for `dtype`, viewing `buffer` from its start (no copy). */
+export function viewOf(dtype: DataType, buffer: ArrayBuffer, length: number): TensorArray {
+  return new arrayTypes[dtype](buffer, 0, length);
+}
+
 export function isBigIntType(dtype: DataType): boolean {
   return dtype === 'int64' || dtype === 'uint64';
 }

@@ -270,6 +270,7 @@ inline auto binary_value(T a, U b, bool fmod_mode) {
 
 struct BroadcastState : OpState {
   StridedLoop loop;
+  bool square = false;  // float32 Pow by a constant 2 (spectrogram power): y = x * x, vectorised
 };
 
 template <Binary B, typename T, typename U, typename R>
@@ -331,6 +332,14 @@ std::unique_ptr<OpState> binary_prepare(PrepareContext& ctx, const Step& step) {
   auto state = std::make_unique<BroadcastState>();
   const auto& t = ctx.plan.tensors;
   state->loop = StridedLoop::broadcast(t[step.outputs[0]].dims, {&t[step.inputs[0]].dims, &t[step.inputs[1]].dims});
+  if constexpr (B == Binary::kPow) {
+    const TensorSlot& base = t[step.inputs[0]];
+    const TensorSlot& exponent = t[step.inputs[1]];
+    state->square = base.dtype == DType::kFloat32 && exponent.dtype == DType::kFloat32 &&
+                    exponent.storage == Storage::kConstant && exponent.elements() == 1 &&
+                    base.elements() == t[step.outputs[0]].elements() &&
+                    *reinterpret_cast<const float*>(exponent.constant->data()) == 2.0f;
+  }
   return state;
 }
 
@@ -354,7 +363,15 @@ void binary_run_typed(RunContext& ctx, const Step& step, const StridedLoop& loop
 
 template <Binary B>
 void binary_run(RunContext& ctx, const Step& step, const OpState* state) {
-  const StridedLoop& loop = static_cast<const BroadcastState*>(state)->loop;
+  const auto& broadcast = *static_cast<const BroadcastState*>(state);
+  if (B == Binary::kPow && broadcast.square) {
+    const float* a = ctx.t<const float>(step.inputs[0]);
+    float* y = ctx.t<float>(step.outputs[0]);
+    const int64_t n = ctx.elements(step.outputs[0]);
+    for (int64_t i = 0; i < n; ++i) y[i] = a[i] * a[i];
+    return;
+  }
+  const StridedLoop& loop = broadcast.loop;
   const bool fmod_mode = B == Binary::kMod && !step.ints.empty() && step.ints[0] != 0;
   const DType d = ctx.slot(step.inputs[0]).dtype;
   if constexpr (is_logic(B)) {

@@ -16,9 +16,11 @@ import { fusedDomain } from '../fused-ops';
 import { GraphIndex, forEachGraph, isOp, uniqueName } from './graph-index';
 
 const toNhwc = [0, 2, 3, 1];
+const toNchw = [0, 3, 1, 2];
+const toNwc = [0, 2, 1];
+const toNcw = [0, 2, 1];
 /** The native channels-last conv's limit on kernel taps (kh * kw); larger kernels stay NCHW. */
 const maxTaps = 1024;
-const toNchw = [0, 3, 1, 2];
 
 const unaryOps = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Elu', 'Abs', 'Neg', 'Exp', 'Log', 'Sqrt', 'Erf', 'Identity', 'HardSigmoid', 'Softplus']);
 const scalarBinaryOps = new Set(['Max', 'Min', 'Add', 'Sub', 'Mul', 'Div', 'Pow']);
@@ -60,13 +62,15 @@ function convertLayers(graph: Graph): number {
       nodes.push(node);
       return;
     }
+    const rank = rankOf(graph, node.inputs[0]);
+    const [forward, back] = rank === 3 ? [toNwc, toNcw] : [toNhwc, toNchw];
     const inputNhwc = fresh(`${node.inputs[0]}/nhwc`);
     const outputNhwc = fresh(`${node.outputs[0]}/nhwc`);
     const converted: Node = { ...node, name: fresh(`${node.name}/${target}`), opType: target, domain: fusedDomain, inputs: [inputNhwc, ...node.inputs.slice(1)], outputs: [outputNhwc] };
     nodes.push(
-      { ...transpose(graph, node.inputs[0], inputNhwc, toNhwc, node.name), name: fresh(`${node.name}/to-nhwc`) },
+      { ...transpose(graph, node.inputs[0], inputNhwc, forward, node.name), name: fresh(`${node.name}/to-nhwc`) },
       converted,
-      { ...transpose(graph, outputNhwc, node.outputs[0], toNchw, node.name), name: fresh(`${node.name}/to-nchw`) },
+      { ...transpose(graph, outputNhwc, node.outputs[0], back, node.name), name: fresh(`${node.name}/to-nchw`) },
     );
   });
   graph.nodes = nodes;
@@ -80,15 +84,17 @@ function hasOp(node: Node, ...ops: string[]): boolean {
 
 function nhwcForm(graph: Graph, node: Node): string | undefined {
   if (node.outputs.length !== 1 && !(hasOp(node, 'MaxPool') && node.outputs.slice(1).every((o) => o === ''))) return undefined;
-  if (rankOf(graph, node.inputs[0]) !== 4) return undefined;
+  const rank = rankOf(graph, node.inputs[0]);
   const conv = hasOp(node, 'Conv') || (node.domain === fusedDomain && node.opType === 'FusedConv');
-  if (conv) {
+  if (conv && (rank === 4 || rank === 3)) {
+    // 2-D convs, and 1-D ones (NWC: an STFT as a strided 1-D conv has few output positions and many filters).
     const group = node.attributes.group?.type === 'int' ? node.attributes.group.value : 1;
     const weight = graph.initializers.get(node.inputs[1]);
-    if (group !== 1 || weight === undefined || weight.dims.length !== 4 || weight.dtype !== 'float32') return undefined;
-    if (weight.dims[2] * weight.dims[3] > maxTaps) return undefined;
+    if (group !== 1 || weight === undefined || weight.dims.length !== rank || weight.dtype !== 'float32') return undefined;
+    if (weight.dims.slice(2).reduce((a, b) => a * b, 1) > maxTaps) return undefined;
     return 'NhwcConv';
   }
+  if (rank !== 4) return undefined;
   if (hasOp(node, 'MaxPool')) {
     const storage = node.attributes.storage_order?.type === 'int' ? node.attributes.storage_order.value : 0;
     return storage === 0 ? 'NhwcMaxPool' : undefined;
@@ -117,6 +123,9 @@ function sinkTransposes(graph: Graph): number {
       });
       if (scalarAt < 0) continue;
       dataIndex = 1 - scalarAt;
+    } else if (isOp(node, 'Unsqueeze')) {
+      if (sinkThroughUnsqueeze(graph, index, node)) return 1;
+      continue;
     } else if (!unary && !clip) continue;
     const producer = index.producer.get(node.inputs[dataIndex]);
     const perm = permOf(producer);
@@ -129,6 +138,31 @@ function sinkTransposes(graph: Graph): number {
     return 1;
   }
   return 0;
+}
+
+/**
+ * Transpose(P) -> Unsqueeze(axes)  ==>  Unsqueeze(axes) -> Transpose(P'): the new size-1 dims stay where
+ * they are and the others move as P moved them (so a following Transpose can cancel).
+ */
+function sinkThroughUnsqueeze(graph: Graph, index: GraphIndex, node: Node): boolean {
+  const producer = index.producer.get(node.inputs[0]);
+  const perm = permOf(producer);
+  if (producer === undefined || perm === undefined || !index.onlyFeeds(producer.outputs[0], node)) return false;
+  const axesAttr = node.attributes.axes?.type === 'ints' ? node.attributes.axes.value : undefined;
+  const axesConstant = node.inputs[1] ? index.constant(node.inputs[1]) : undefined;
+  const axes = axesAttr ?? (axesConstant ? Array.from(axesConstant.data as ArrayLike<number | bigint>, Number) : undefined);
+  if (axes === undefined) return false;
+  const outRank = perm.length + axes.length;
+  const inserted = new Set(axes.map((a) => (a < 0 ? a + outRank : a)));
+  if (inserted.size !== axes.length || [...inserted].some((a) => a < 0 || a >= outRank)) return false;
+  const kept = Array.from({ length: outRank }, (_, i) => i).filter((i) => !inserted.has(i));
+  const moved = Array.from({ length: outRank }, (_, i) => i);
+  kept.forEach((position, k) => (moved[position] = kept[perm[k]]));
+  const before = uniqueName(graph, `${node.outputs[0]}/before-transpose`);
+  const unsqueeze: Node = { ...node, inputs: [producer.inputs[0], ...node.inputs.slice(1)], outputs: [before] };
+  const after = transpose(graph, before, node.outputs[0], moved, node.name);
+  graph.nodes = graph.nodes.flatMap((n) => (n === producer ? [] : n === node ? [unsqueeze, after] : [n]));
+  return true;
 }
 
 /** Transpose(P) -> Transpose(Q) with P then Q the identity: readers of the second read P's input. */

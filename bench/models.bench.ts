@@ -418,10 +418,12 @@ async function benchWeights(paths: Record<string, string>, report: Reporter): Pr
     const bytes: Record<string, number> = {};
     for (const precision of ['float32', 'int8', 'fp16'] as const) {
       const engine = await Engine.load(paths[spec.file], { precision, threads: 1 });
-      if (engine.stats().plans.length === 0) engine.inferSync(Object.fromEntries(engine.inputs.map((input) => {
-        const dims = input.dims.map((d) => (typeof d === 'number' ? d : 1));
-        return [input.name, { type: 'float32' as const, data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims }];
-      })));
+      if (engine.stats().plans.length === 0) {
+        // Symbolic dims: batch 1, and melspectrogram's sample axis 1760 (80 ms + context, as the pipeline feeds).
+        const input = engine.inputs[0];
+        const dims = input.dims.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 1760));
+        engine.inferSync({ [input.name]: { type: 'float32', data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims } });
+      }
       bytes[precision] = engine.stats().weightBytes;
       engine.dispose();
     }

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <set>
 #include <mutex>
 
 #include "edgeinfer/aligned_buffer.h"
@@ -31,15 +33,16 @@ class ModelImpl final : public Model {
     subplan_steps_.resize(plan_.subplans.size());
     for (size_t s = 0; s < plan_.subplans.size(); ++s) prepare_list(plan_.subplans[s].steps, subplan_steps_[s], scratch);
     scratch_bytes_ = static_cast<int64_t>(align_up(scratch));
+    release_copied_constants();
     const size_t arena = align_up(static_cast<size_t>(plan_.arena_bytes));
     buffer_ = AlignedBuffer(arena + static_cast<size_t>(scratch_bytes_) + kAlignment);
     for (const TensorSlot& t : plan_.tensors)
-      if (t.storage == Storage::kConstant) constant_bytes_ += t.bytes();
+      if (t.storage == Storage::kConstant && t.constant) constant_bytes_ += t.bytes();
     pointers_.assign(plan_.tensors.size(), nullptr);
     for (size_t i = 0; i < plan_.tensors.size(); ++i) {
       const TensorSlot& t = plan_.tensors[i];
       if (t.storage == Storage::kArena) pointers_[i] = buffer_.data() + t.offset;
-      if (t.storage == Storage::kConstant) pointers_[i] = const_cast<uint8_t*>(t.constant->data());
+      if (t.storage == Storage::kConstant && t.constant) pointers_[i] = const_cast<uint8_t*>(t.constant->data());
     }
     scratch_ = buffer_.data() + arena;
     if (options_.threads > 1) pool_ = std::make_unique<ThreadPool>(options_.threads);
@@ -91,12 +94,35 @@ class ModelImpl final : public Model {
       p.op = find_op(step.op);
       PrepareContext ctx{plan_, options_};
       if (p.op->prepare) p.state = p.op->prepare(ctx, step);
+      for (const int32_t slot : ctx.copied_constants) ++copies_[slot];
       scratch = std::max(scratch, ctx.scratch_bytes);
       weight_bytes_ += ctx.weight_bytes;
       p.stats_index = step_stats_.size();
       step_stats_.push_back({step.op, step.name, ctx.kernel});
       out.push_back(std::move(p));
     }
+  }
+
+  // Frees each constant whose every reader copied it at prepare (and that is no plan output): the model
+  // then holds its weights once, in packed (FP32, FP16 or INT8) form.
+  void release_copied_constants() {
+    std::map<int32_t, int> reads;
+    auto count = [&](const std::vector<Step>& steps) {
+      for (const Step& step : steps)
+        for (const int32_t slot : std::set<int32_t>(step.inputs.begin(), step.inputs.end()))
+          if (slot >= 0) ++reads[slot];
+    };
+    count(plan_.steps);
+    for (const auto& sub : plan_.subplans) {
+      count(sub.steps);
+      for (const int32_t slot : sub.outputs) reads[slot] += 1 << 20;  // read by the If's copy
+    }
+    for (const int32_t slot : plan_.outputs) reads[slot] += 1 << 20;
+    for (const auto& [slot, copied] : copies_) {
+      TensorSlot& t = plan_.tensors[static_cast<size_t>(slot)];
+      if (t.storage == Storage::kConstant && reads[slot] == copied) t.constant.reset();
+    }
+    copies_.clear();
   }
 
   static void run_subplan_entry(RunContext& ctx, int64_t subplan) {
@@ -124,6 +150,7 @@ class ModelImpl final : public Model {
   std::vector<PreparedStep> root_steps_;
   std::vector<std::vector<PreparedStep>> subplan_steps_;
   std::vector<StepStats> step_stats_;
+  std::map<int32_t, int> copies_;  // constant slot -> steps that copied it (during preparation)
   AlignedBuffer buffer_;
   uint8_t* scratch_ = nullptr;
   int64_t scratch_bytes_ = 0;

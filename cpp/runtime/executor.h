@@ -88,6 +88,9 @@ struct PrepareContext {
   size_t scratch_bytes = 0;
   int64_t weight_bytes = 0;
   std::string kernel = "ref";
+  // Constant inputs the prepared state copied (packed weights, bias) and run() never reads: once every
+  // step reading a constant has copied it, the Model frees it, so only the packed form stays in memory.
+  std::vector<int32_t> copied_constants;
 };
 
 struct RunContext {

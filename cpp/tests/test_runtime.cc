@@ -557,6 +557,38 @@ EI_TEST("runtime: MatMul batched with a runtime B, and with a constant B (GemmF3
   }
 }
 
+EI_TEST("runtime: constants copied into packed weights are freed; ones read at run time stay") {
+  const int64_t m = 3, k = 8, n = 5;
+  const auto av = random_floats(static_cast<size_t>(m * k), 21);
+  const auto wv = random_floats(static_cast<size_t>(k * n), 22);
+  PlanBuilder b;
+  const int32_t a = b.input(F32, {m, k});
+  const int32_t packed_only = b.constant(F32, {k, n}, wv);  // read by two MatMuls, both pack it
+  const int32_t shared = b.constant(F32, {k, n}, wv);       // packed by one MatMul, read by an Add at run
+  const int32_t y1 = b.output(F32, {m, n});
+  const int32_t y2 = b.output(F32, {m, n});
+  const int32_t y3 = b.output(F32, {m, n});
+  const int32_t y4 = b.output(F32, {k, n});
+  b.step("MatMul", {a, packed_only}, {y1}, {0});
+  b.step("MatMulF16", {a, packed_only}, {y2}, {0});
+  b.step("MatMul", {a, shared}, {y3}, {0});
+  b.step("Add", {shared, shared}, {y4});
+  auto model = make(b, 1);
+  const ModelStats stats = model->stats();
+  EI_CHECK_MSG(stats.constant_bytes == k * n * 4, "only the constant the Add reads stays: " + std::to_string(stats.constant_bytes));
+  std::vector<float> o1(static_cast<size_t>(m * n)), o2(o1.size()), o3(o1.size()), o4(static_cast<size_t>(k * n));
+  const void* ins[] = {av.data()};
+  void* outs[] = {o1.data(), o2.data(), o3.data(), o4.data()};
+  model->run(ins, outs);
+  const auto want = ref_matmul(av, wv, 1, 1, m, k, n);
+  check_near(o1, want, 1e-5f, "matmul after its constant was freed");
+  check_near(o2, want, 2e-3f, "fp16 matmul");
+  check_near(o3, want, 1e-5f, "matmul beside a run-time reader");
+  std::vector<float> doubled(wv.size());
+  for (size_t i = 0; i < wv.size(); ++i) doubled[i] = 2 * wv[i];
+  check_near(o4, doubled, 1e-6f, "the kept constant");
+}
+
 EI_TEST("runtime: Gemm transA / transB / c broadcast, constant and runtime B") {
   const int64_t m = 4, k = 6, n = 5;
   const auto at = random_floats(static_cast<size_t>(k * m), 21);  // a^T: [k, m]

@@ -6,7 +6,10 @@ export type Precision = 'float32' | 'int8' | 'fp16';
 export interface BackendStats {
   backend: string;
   precision: Precision;
-  /** Bytes of weights and constants held by the backend. */
+  /**
+   * Bytes of weights and constants held by the backend (the largest plan): packed weights in the
+   * precision's form plus the constants still needed at run time (copied weights are freed at load).
+   */
   weightBytes: number;
   /** Arena bytes of the plans built so far (native), by input shape. */
   plans: { shapes: string; arenaBytes: number; intermediateBytes: number; steps: number }[];

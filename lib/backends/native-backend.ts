@@ -137,7 +137,10 @@ export class NativeBackendSession implements BackendSession {
 
   stats(): BackendStats {
     let weightBytes = 0;
-    for (const plan of this.plans.values()) weightBytes = Math.max(weightBytes, plan.model.stats().weightBytes);
+    for (const plan of this.plans.values()) {
+      const native = plan.model.stats();
+      weightBytes = Math.max(weightBytes, native.weightBytes + native.constantBytes);
+    }
     return {
       backend: 'native',
       precision: this.options.precision,

@@ -147,6 +147,7 @@ std::unique_ptr<OpState> matmul_prepare(PrepareContext& ctx, const Step& step) {
     ctx.scratch_bytes = state->gemm->scratch_bytes(state->rows);
     ctx.weight_bytes = static_cast<int64_t>(state->gemm->weight_bytes());
     ctx.kernel = state->gemm->kernel_name();
+    ctx.copied_constants.push_back(step.inputs[1]);
     return state;
   }
   std::vector<int64_t> batch;
@@ -292,6 +293,8 @@ std::unique_ptr<OpState> gemm_prepare(PrepareContext& ctx, const Step& step) {
     ctx.scratch_bytes = s->transpose_bytes + s->gemm->scratch_bytes(s->m);
     ctx.weight_bytes = static_cast<int64_t>(s->gemm->weight_bytes());
     ctx.kernel = s->gemm->kernel_name();
+    ctx.copied_constants.push_back(step.inputs[1]);
+    if (has_c && !s->c_after) ctx.copied_constants.push_back(step.inputs[2]);  // folded into the packed bias
   } else {
     ctx.kernel = "f32_gemm_ref";
   }
@@ -420,6 +423,8 @@ std::unique_ptr<OpState> conv_prepare(PrepareContext& ctx, const Step& step) {
   ctx.scratch_bytes = s->conv->scratch_bytes();
   ctx.weight_bytes = static_cast<int64_t>(s->conv->weight_bytes());
   ctx.kernel = s->conv->kernel_name();
+  for (size_t i = 1; i < step.inputs.size(); ++i)
+    if (step.inputs[i] >= 0) ctx.copied_constants.push_back(step.inputs[i]);  // weights and bias are copied
   return s;
 }
 

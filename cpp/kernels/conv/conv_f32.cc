@@ -414,24 +414,29 @@ class ConvS8Dynamic final : public ConvF32 {
 
 }  // namespace
 
-std::unique_ptr<ConvF32> ConvF32::create(const ConvShape& shape, const float* w, const float* bias,
-                                         ActivationParams act) {
+namespace {
+
+// The float convolution for a shape; half: weights kept as IEEE halves (depthwise weights stay float).
+std::unique_ptr<ConvF32> create_float(const ConvShape& shape, const float* w, const float* bias, ActivationParams act,
+                                      bool half) {
   const Conv2d c = conv_detail::normalize(shape, "Conv");
   check_weights(c, w, bias, act);
-  if (shape.channels_last) return conv_detail::create_conv_nhwc_f32(c, w, bias, act, false);
+  if (shape.channels_last) return conv_detail::create_conv_nhwc_f32(c, w, bias, act, half);
   require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
   if (c.in_c_g == 1 && c.group > 1) return std::make_unique<ConvDepthwiseF32>(c, w, bias, act);
-  return std::make_unique<ConvGemmF32>(c, w, bias, act, false);
+  return std::make_unique<ConvGemmF32>(c, w, bias, act, half);
+}
+
+}  // namespace
+
+std::unique_ptr<ConvF32> ConvF32::create(const ConvShape& shape, const float* w, const float* bias,
+                                         ActivationParams act) {
+  return create_float(shape, w, bias, act, false);
 }
 
 std::unique_ptr<ConvF32> ConvF32::create_f16(const ConvShape& shape, const float* w, const float* bias,
                                              ActivationParams act) {
-  const Conv2d c = conv_detail::normalize(shape, "Conv");
-  check_weights(c, w, bias, act);
-  if (shape.channels_last) return conv_detail::create_conv_nhwc_f32(c, w, bias, act, true);
-  require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
-  if (c.in_c_g == 1 && c.group > 1) return std::make_unique<ConvDepthwiseF32>(c, w, bias, act);
-  return std::make_unique<ConvGemmF32>(c, w, bias, act, true);
+  return create_float(shape, w, bias, act, true);
 }
 
 std::unique_ptr<ConvF32> ConvF32::create_int8(const ConvShape& shape, const float* w, const float* bias,

@@ -54,6 +54,7 @@ Napi::Value simd_info(const Napi::CallbackInfo& info) {
     chosen.Set("gemmS8", describe(env, table.gemm_s8, gemm_s8_variants()));
     chosen.Set("quantize", describe(env, table.quantize, quantize_variants()));
     chosen.Set("layerNormGelu", describe(env, table.layernorm_gelu, layernorm_gelu_variants()));
+    chosen.Set("gemmF32", describe(env, table.gemm_f32, gemm_f32_variants()));
     result.Set("kernels", chosen);
     return result;
   });

@@ -44,7 +44,8 @@ export interface NativeSimdInfo {
   features: string[];
   isa: string;
   forced: boolean;
-  kernels: { gemmS8: NativeKernelChoice; quantize: NativeKernelChoice; layerNormGelu: NativeKernelChoice };
+  /** gemmF32 also serves Conv (NCHW panels and the channels-last igemm tiles). */
+  kernels: { gemmS8: NativeKernelChoice; quantize: NativeKernelChoice; layerNormGelu: NativeKernelChoice; gemmF32: NativeKernelChoice };
 }
 
 /** Activation codes shared with the core's edgeinfer::Activation. */

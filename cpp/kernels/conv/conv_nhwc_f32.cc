@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "edgeinfer/aligned_buffer.h"
 #include "edgeinfer/error.h"
@@ -57,6 +58,8 @@ class ConvNhwcF32 final : public ConvF32 {
     if (bias != nullptr) std::memcpy(bias_.data(), bias, sizeof(float) * static_cast<size_t>(c.out_c));
     zero_row_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(c.in_c));
     std::memset(zero_row_.data(), 0, zero_row_.size());
+    for (int64_t kh = 0; kh < c.kh; ++kh)
+      for (int64_t kw = 0; kw < c.kw; ++kw) tap_delta_.push_back((kh * c.dh * c.iw + kw * c.dw) * c.in_c);
     slot_pointers_ = static_cast<size_t>(taps_ * family_.mr);
     // Few input channels (the first conv of a spectrogram CNN): a pointer per tap would feed the tile a
     // handful of floats each, so those rows are gathered into a small per-panel im2col block instead.
@@ -104,13 +107,20 @@ class ConvNhwcF32 final : public ConvF32 {
 
  private:
   // Per tap of output pixel p: the input pixel's offset in floats, or -1 in the padding.
-  void input_offsets(int64_t p, int64_t* offsets) const {
+  // Per tap of output pixel (oh, ow): the input pixel's offset in floats, or -1 in the padding. Pixels whose
+  // window lies inside the input (most of them) take the precomputed tap deltas from one base offset.
+  void input_offsets(int64_t oh, int64_t ow, int64_t* offsets) const {
     const Conv2d& c = c_;
-    const int64_t oh = p / c.ow, ow = p % c.ow;
+    const int64_t ih0 = oh * c.sh - c.ph, iw0 = ow * c.sw - c.pw;
+    if (ih0 >= 0 && ih0 + (c.kh - 1) * c.dh < c.ih && iw0 >= 0 && iw0 + (c.kw - 1) * c.dw < c.iw) {
+      const int64_t base = (ih0 * c.iw + iw0) * c.in_c;
+      for (int64_t tap = 0; tap < taps_; ++tap) offsets[tap] = base + tap_delta_[static_cast<size_t>(tap)];
+      return;
+    }
     for (int64_t kh = 0; kh < c.kh; ++kh) {
-      const int64_t ih = oh * c.sh - c.ph + kh * c.dh;
+      const int64_t ih = ih0 + kh * c.dh;
       for (int64_t kw = 0; kw < c.kw; ++kw) {
-        const int64_t iw = ow * c.sw - c.pw + kw * c.dw;
+        const int64_t iw = iw0 + kw * c.dw;
         offsets[kh * c.kw + kw] = ih >= 0 && ih < c.ih && iw >= 0 && iw < c.iw ? (ih * c.iw + iw) * c.in_c : -1;
       }
     }
@@ -126,12 +136,14 @@ class ConvNhwcF32 final : public ConvF32 {
     const int used = static_cast<int>(std::min<int64_t>(mr, c.out_plane() - p0));
     const float* zero = zero_row_.as<float>();
     int64_t offsets[kMaxTaps];
+    int64_t oh = p0 / c.ow, ow = p0 % c.ow;  // pixel p0 + i, stepped without a division per pixel
     IgemmF32Tile t;
     if (gather_) {
       const int64_t k = taps_ * c.in_c;
       for (int i = 0; i < used; ++i) {
         float* row = gathered + i * k;
-        input_offsets(p0 + i, offsets);
+        input_offsets(oh, ow, offsets);
+        if (++ow == c.ow) ow = 0, ++oh;
         for (int64_t tap = 0; tap < taps_; ++tap)
           for (int64_t ch = 0; ch < c.in_c; ++ch) row[tap * c.in_c + ch] = offsets[tap] < 0 ? 0.0f : xb[offsets[tap] + ch];
         rows[i] = row;
@@ -140,7 +152,8 @@ class ConvNhwcF32 final : public ConvF32 {
       t.channels = k;
     } else {
       for (int i = 0; i < used; ++i) {
-        input_offsets(p0 + i, offsets);
+        input_offsets(oh, ow, offsets);
+        if (++ow == c.ow) ow = 0, ++oh;
         for (int64_t tap = 0; tap < taps_; ++tap) rows[tap * mr + i] = offsets[tap] < 0 ? zero : xb + offsets[tap];
       }
       t.taps = taps_;
@@ -171,6 +184,7 @@ class ConvNhwcF32 final : public ConvF32 {
   int64_t taps_ = 1;
   AlignedBuffer weights_, bias_, zero_row_;
   HalfWeights half_;
+  std::vector<int64_t> tap_delta_;  // input offset of each tap relative to the window's first pixel
   size_t slot_pointers_ = 0;
   bool gather_ = false;
   size_t slot_floats_ = 0;

@@ -132,6 +132,7 @@ void register_shape_ops(std::vector<OpDef>& ops);
 void register_control_ops(std::vector<OpDef>& ops);
 void register_quantize_ops(std::vector<OpDef>& ops);
 void register_linear_ops(std::vector<OpDef>& ops);
+void register_qlinear_ops(std::vector<OpDef>& ops);
 void register_pool_ops(std::vector<OpDef>& ops);
 
 // ------------------------------------------------------------------ shared helpers for ops

@@ -938,6 +938,47 @@ EI_TEST("runtime: >= 30 malformed plans are rejected with kModelInvalid") {
     const int32_t y = b.output(F32, {2, 3});
     b.step("Gemm", {2, w, -1}, {y}, {0, 0, 42}, {1, 1});
   });
+  // QLinear (QDQ) steps: a valid QLinearMatMul of t [2, 3] by int8 w [3, 4], then one corruption each.
+  const auto qlinear = [](PlanBuilder& b, const std::function<void(Step&)>& corrupt) {
+    const int32_t xs = b.constant<float>(F32, {}, {0.05f});
+    const int32_t xz = b.constant<uint8_t>(DType::kUint8, {}, {128});
+    const int32_t w = b.constant<int8_t>(DType::kInt8, {3, 4}, std::vector<int8_t>(12, 3));
+    const int32_t ws = b.constant<float>(F32, {4}, {0.1f, 0.2f, 0.3f, 0.4f});
+    const int32_t y = b.output(F32, {2, 4});
+    corrupt(b.step("QLinearMatMul", {2, xs, xz, w, ws, -1, -1}, {y}, {0, 1}));
+  };
+  INVALID("QLinearMatMul w_axis out of range", { qlinear(b, [](Step& s) { s.ints[1] = 2; }); });
+  INVALID("QLinearMatMul per-channel scales along the input axis", { qlinear(b, [](Step& s) { s.ints[1] = 0; }); });
+  INVALID("QLinearMatMul activation zero point without scale", { qlinear(b, [](Step& s) { s.inputs[1] = -1; }); });
+  INVALID("QLinearMatMul weights not constant", { qlinear(b, [](Step& s) { s.inputs[3] = 2; }); });
+  INVALID("QLinearMatMul float weights", { qlinear(b, [](Step& s) { s.inputs[3] = 1; }); });
+  INVALID("QLinearMatMul negative weight scale", {
+    qlinear(b, [&](Step& s) { s.inputs[4] = b.constant<float>(F32, {4}, {0.1f, -0.2f, 0.3f, 0.4f}); });
+  });
+  INVALID("QLinearMatMul bias of the wrong size", { qlinear(b, [](Step& s) { s.inputs[6] = 1; }); });
+  INVALID("QLinearMatMul missing w_axis", { qlinear(b, [](Step& s) { s.ints.pop_back(); }); });
+  expect_invalid("QLinearMatMul weight zero point 5", [&](PlanBuilder& b) {
+    qlinear(b, [&](Step& s) { s.inputs[5] = b.constant<int8_t>(DType::kInt8, {4}, {0, 0, 5, 0}); });
+  }, ErrorCode::kUnsupportedOp);
+  INVALID("QLinearGemm alpha 0", {
+    qlinear(b, [](Step& s) {
+      s.op = "QLinearGemm";
+      s.ints = {0, 0, 0, 1};
+      s.floats = {0.0f, 1.0f};
+    });
+  });
+  INVALID("QLinearConv on a 2-D input", {
+    qlinear(b, [](Step& s) {
+      s.op = "QLinearConv";
+      s.ints = {1, 0, 1, 1, 0, 0, 1, 0};
+    });
+  });
+  INVALID("QuantizeDequantize with an int32 zero point", {
+    const int32_t sc = b.constant<float>(F32, {}, {0.5f});
+    const int32_t zp = b.constant<int32_t>(I32, {}, {0});
+    const int32_t y = b.output(F32, {2, 3});
+    b.step("QuantizeDequantize", {2, sc, zp}, {y}, {0});
+  });
   // If.
   INVALID("If subplan index out of range", {
     const int32_t cond = b.input(BOOL, {});
@@ -991,8 +1032,19 @@ EI_TEST("runtime: no heap allocation per run (1000 runs, 1 and 3 threads)") {
     const int32_t idx = b.input(I64, {4});
     const int32_t cond = b.input(BOOL, {});
     const int32_t w = b.constant(F32, {k, n}, random_floats(static_cast<size_t>(k * n), 41));
+    const int32_t hf = b.arena(F32, {m, n});
+    b.step("MatMul", {x, w}, {hf}, {1});
+    // The QDQ ops: fake quantization, then a static INT8 MatMul, added to the float one.
+    const int32_t qs = b.constant<float>(F32, {}, {0.02f});
+    const int32_t qz = b.constant<uint8_t>(DType::kUint8, {}, {128});
+    const int32_t xq = b.arena(F32, {m, k});
+    b.step("QuantizeDequantize", {x, qs, qz}, {xq}, {0});
+    const int32_t wq = b.constant<int8_t>(DType::kInt8, {k, n}, std::vector<int8_t>(static_cast<size_t>(k * n), 5));
+    const int32_t ws = b.constant<float>(F32, {}, {0.01f});
+    const int32_t hq = b.arena(F32, {m, n});
+    b.step("QLinearMatMul", {xq, qs, qz, wq, ws, -1, -1}, {hq}, {0, 1});
     const int32_t h = b.arena(F32, {m, n});
-    b.step("MatMul", {x, w}, {h}, {1});
+    b.step("Add", {hf, hq}, {h});
     const int32_t ht = b.arena(F32, {n, m});
     b.step("Transpose", {h}, {ht}, {1, 0});
     const int32_t att = b.arena(F32, {m, m});

@@ -454,9 +454,86 @@ class Lowering {
       case 'QuantizeLinear':
       case 'DequantizeLinear':
         return step([node.inputs[0], node.inputs[1], node.inputs[2] ?? ''], [normalizeAxis(intAttr(node, 'axis', 1), Math.max(1, rank(node.inputs[0])))]);
+      case 'QuantizeDequantize': {
+        const zeroPoint = node.inputs[2] ? this.info(graph, node.inputs[2], node).dtype : 'uint8';
+        if (zeroPoint !== 'uint8' && zeroPoint !== 'int8') fail(node, `fake quantization to ${zeroPoint} is not supported (uint8 or int8)`, 'EDGEINFER_UNSUPPORTED_OP');
+        return step([node.inputs[0], node.inputs[1], node.inputs[2] ?? ''], [normalizeAxis(intAttr(node, 'axis', 1), Math.max(1, rank(node.inputs[0])))]);
+      }
+      case 'QLinearFusedMatMul':
+      case 'QLinearFusedGemm':
+      case 'QLinearFusedConv':
+        return this.qlinear(graph, node, step, activation(), activationParams());
       default:
         fail(node, `op ${node.domain ? node.domain + '.' : ''}${op} has no native kernel`, 'EDGEINFER_UNSUPPORTED_OP');
     }
+  }
+
+  /**
+   * QLinearFused{MatMul,Gemm,Conv} (lib/onnx/fused-ops.ts) -> QLinear{MatMul,Gemm,Conv} (plan.h): the float
+   * op's ints and floats plus w_axis. Checked here so a model the INT8 kernels cannot run fails at load with
+   * the node's name: constant int8 weights with zero point 0 (or uint8 with 128, shifted natively), scales
+   * per tensor or per output channel, static activation parameters per tensor.
+   */
+  private qlinear(graph: Graph, node: Node, step: (inputs: string[], ints: number[], floats: number[], name: string) => NativePlanStep, act: number[], actParams: number[]): NativePlanStep {
+    const [x, xScale, xZeroPoint, w, wScale, wZeroPoint, bias] = [0, 1, 2, 3, 4, 5, 6].map((i) => node.inputs[i] ?? '');
+    const unsupported: (problem: string) => never = (problem) => fail(node, problem, 'EDGEINFER_UNSUPPORTED_OP');
+    const weight = this.constants.get(w);
+    if (!weight || (weight.dtype !== 'int8' && weight.dtype !== 'uint8')) unsupported('the weight must be a constant int8 or uint8 tensor');
+    const scales = this.constants.get(wScale);
+    if (!scales || scales.dtype !== 'float32') unsupported('the weight scale must be a constant float32 tensor');
+    const wantZeroPoint = weight.dtype === 'int8' ? 0 : 128;
+    const zeroPoints = wZeroPoint ? this.constants.get(wZeroPoint) : undefined;
+    if (wZeroPoint && !zeroPoints) unsupported('the weight zero point must be a constant');
+    const badZeroPoint = (zeroPoints ? toNumbers(zeroPoints) : [0]).find((value) => value !== wantZeroPoint);
+    if (badZeroPoint !== undefined) {
+      unsupported(`${weight.dtype} weights need zero point ${wantZeroPoint} (symmetric quantization); got ${badZeroPoint}`);
+    }
+    if (xZeroPoint && !xScale) fail(node, 'an activation zero point without a scale');
+    const xScaleValue = this.constants.get(xScale);
+    const xZeroPointValue = this.constants.get(xZeroPoint);
+    if (xScale && (xScaleValue?.dtype !== 'float32' || xScaleValue.data.length !== 1)) unsupported('the activation scale must be a constant float32 scalar (per tensor)');
+    if (xZeroPoint && (!xZeroPointValue || !['uint8', 'int8'].includes(xZeroPointValue.dtype) || xZeroPointValue.data.length !== 1)) {
+      unsupported('the activation zero point must be a constant uint8 or int8 scalar (per tensor)');
+    }
+
+    const op = node.opType.replace('QLinearFused', 'QLinear');
+    const wDims = weight.dims;
+    let ints: number[];
+    let floats = actParams;
+    let outAxis: number;
+    let outChannels: number;
+    if (op === 'QLinearMatMul') {
+      if (wDims.length !== 2) unsupported(`the weight must be 2-D (got [${wDims.join(', ')}])`);
+      ints = act;
+      [outAxis, outChannels] = [1, wDims[1]];
+    } else if (op === 'QLinearGemm') {
+      if (this.info(graph, x, node).dims.length !== 2 || wDims.length !== 2) fail(node, 'Gemm inputs must be 2-D');
+      const transB = intAttr(node, 'transB', 0);
+      const alpha = floatAttr(node, 'alpha', 1);
+      if (!(alpha > 0) || !Number.isFinite(alpha)) unsupported(`alpha ${alpha} (the INT8 Gemm folds it into the weight scales: it must be positive)`);
+      ints = [intAttr(node, 'transA', 0), transB, ...act];
+      floats = [alpha, floatAttr(node, 'beta', 1), ...actParams];
+      [outAxis, outChannels] = transB ? [0, wDims[0]] : [1, wDims[1]];
+    } else {
+      const xDims = this.info(graph, x, node).dims;
+      const spatial = xDims.length - 2;
+      if (spatial < 1 || spatial > 2) unsupported(`only 1-D and 2-D convolutions are supported (input rank ${xDims.length})`);
+      ints = [intAttr(node, 'group', 1), ...act, ...this.window(node, xDims, wDims.slice(2), spatial, graph)];
+      [outAxis, outChannels] = [0, wDims[0]];
+    }
+    const axisAttr = intAttr(node, 'w_axis', 1);
+    const wAxis = axisAttr < 0 ? axisAttr + wDims.length : axisAttr;
+    if (scales.data.length !== 1 && (scales.data.length !== outChannels || wAxis !== outAxis)) {
+      unsupported(`weight scales must be per tensor or per output channel (axis ${outAxis} of [${wDims.join(', ')}]); got ${scales.data.length} along axis ${wAxis}`);
+    }
+    if (bias) {
+      const value = this.constants.get(bias);
+      const fits = value?.dtype === 'float32' && (value.data.length === outChannels || (op === 'QLinearGemm' && value.data.length === 1));
+      if (!fits || (op === 'QLinearGemm' && value!.dims.length === 2 && value!.dims[0] !== 1)) {
+        unsupported('the bias must be a constant float32 vector with one value per output channel');
+      }
+    }
+    return step([x, xScale, xZeroPoint, w, wScale, wZeroPoint, bias], [...ints, wAxis], floats, op);
   }
 
   /**

@@ -24,6 +24,22 @@ struct ActivationParams {
   float out_min = -INFINITY;
 };
 
+// INT8 weights the model already quantized (QDQ models): symmetric int8 (zero point 0) with one scale or one
+// per output channel.
+struct QuantizedWeightsS8 {
+  const int8_t* data = nullptr;
+  const float* scales = nullptr;
+  int64_t scale_count = 0;  // 1, or the number of output channels
+};
+
+// How an INT8 path turns its float activations into uint8: per tensor per call from their min / max
+// (dynamic), or with the model's fixed scale and zero point (static QDQ: no min / max pass).
+struct ActivationQuantization {
+  bool dynamic = true;
+  float scale = 1.0f;      // static only: finite, > 0
+  int32_t zero_point = 0;  // static only: a uint8 level (an int8 zero point z is z + 128 on uint8 data)
+};
+
 // y[m, n] = act(alpha * sum_k a[m, k] * w[k, n] + beta * bias[n]); `bias` may be absent.
 class GemmF32 {
  public:
@@ -37,6 +53,11 @@ class GemmF32 {
   // Precision::kFloat16 weight storage: packed weights kept as halves, expanded into scratch per run.
   static std::unique_ptr<GemmF32> create_f16(const float* w, int64_t k, int64_t n, bool trans_b, const float* bias,
                                              float alpha, float beta, ActivationParams act);
+  // Weights quantized by the model, w [k, n] (or [n, k] when trans_b) with scales per output column:
+  // y = act(dequantize(quantize(a)) * dequantize(w) + bias), the products summed exactly in int32 by gemm_s8.
+  static std::unique_ptr<GemmF32> create_quantized(const QuantizedWeightsS8& w, int64_t k, int64_t n, bool trans_b,
+                                                   const float* bias, ActivationQuantization quantization,
+                                                   ActivationParams act);
   virtual int64_t k() const = 0;
   virtual int64_t n() const = 0;
   virtual size_t scratch_bytes(int64_t m) const = 0;
@@ -65,6 +86,10 @@ class ConvF32 {
   static std::unique_ptr<ConvF32> create_int8(const ConvShape& shape, const float* w, const float* bias, ActivationParams act);
   // Weights kept as halves (depthwise convs keep float: their weights are tiny).
   static std::unique_ptr<ConvF32> create_f16(const ConvShape& shape, const float* w, const float* bias, ActivationParams act);
+  // Weights quantized by the model (int8 [out_channels, in_channels / group, kernel...], scales per output
+  // channel), always run in INT8 (any group); NCHW only.
+  static std::unique_ptr<ConvF32> create_quantized(const ConvShape& shape, const QuantizedWeightsS8& w, const float* bias,
+                                                   ActivationQuantization quantization, ActivationParams act);
   virtual size_t scratch_bytes() const = 0;
   virtual size_t weight_bytes() const = 0;
   virtual const char* kernel_name() const = 0;

@@ -37,6 +37,17 @@
 //   MatMulS8Dynamic / GemmS8Dynamic / ConvS8Dynamic: as MatMul / Gemm / Conv with float input and output,
 //       int8 per-output-channel weights quantized at creation, activations quantized per call (per tensor,
 //       uint8, from their min/max); ints and floats as for the float op.
+//   QLinearMatMul / QLinearGemm / QLinearConv (QDQ models): inputs [x, x_scale or -1, x_zero_point or -1, w,
+//       w_scale, w_zero_point or -1, bias or -1]; ints as MatMul / Gemm / Conv followed by w_axis; floats as
+//       for the float op (QLinearGemm: alpha > 0). y = act(dequant(quant(x)) * dequant(w) + bias) in float32.
+//       x float ([..., K] for MatMul, 2-D for Gemm, NCHW / NCW for Conv); x_scale a constant float scalar and
+//       x_zero_point a constant uint8 / int8 scalar (both -1: quantized per tensor per call from min / max);
+//       w a constant int8 tensor with zero point 0 or uint8 with zero point 128 (MatMul [K, N], Gemm [K, N] or
+//       [N, K] with trans_b, Conv [M, C / group, kernel...]); w_scale float, one value or one per output
+//       channel, then w_axis is the output-channel axis (MatMul 1, Gemm 1 or 0 with trans_b, Conv 0); bias a
+//       constant float with one value per output channel (Gemm: or one value; scaled by beta).
+//   QuantizeDequantize: inputs [x, scale, zero_point (uint8 / int8) or -1]; ints = [axis]; y =
+//       dequantize(quantize(x)) with QuantizeLinear's rounding and saturation (uint8 without a zero point).
 #pragma once
 
 #include <cstdint>

@@ -9,6 +9,8 @@
 //    gemm_s8 writes [h*w, oc] floats into scratch and the transpose back to NCHW applies the activations
 //    gemm_s8 does not fuse. Depthwise convs stay float (they are memory bound), and so do convs with
 //    k = in_channels / group * kernel < 64 or fewer than 32 output channels per group (faster in float).
+//  - INT8 from a QDQ model (create_quantized): the same path with the model's int8 weights and scales, and
+//    its fixed activation scale / zero point when it has one; always INT8 (the model fixed the numerics).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -188,46 +190,96 @@ class ConvDepthwiseF32 final : public ConvF32 {
   AlignedBuffer weights_, bias_;
 };
 
-// ------------------------------------------------------------------ INT8 (dynamic activations)
-class ConvS8Dynamic final : public ConvF32 {
+// ------------------------------------------------------------------ INT8
+// Int8 weights in the ONNX order [out_c][in_c_g][kh][kw] with one scale per output channel and, for the
+// channels-last dynamic convs, the rounding error per output and input channel (the per-call bias correction).
+struct ConvWeightsS8 {
+  std::vector<int8_t> q;
+  std::vector<float> scales;
+  std::vector<float> weight_error;  // [out_c][in_c], or empty
+};
+
+// The per-channel scale minimising the squared rounding + clipping error of n weights, searched over
+// clipping the range at 50 % ... 100 % of max|w| (max|w| / 127 alone wastes levels on one large weight).
+float mse_scale(const float* w, int64_t n, float max_abs) {
+  if (!(max_abs > 0.0f)) return 1.0f;
+  float best_scale = max_abs / 127.0f;
+  double best_error = INFINITY;
+  for (int step = 100; step >= 50; step -= 2) {
+    const float scale = max_abs * static_cast<float>(step) / 100.0f / 127.0f;
+    double error = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float q = std::clamp(std::nearbyint(w[i] / scale), -127.0f, 127.0f);
+      const double d = double(q) * scale - w[i];
+      error += d * d;
+    }
+    if (error < best_error) {
+      best_error = error;
+      best_scale = scale;
+    }
+  }
+  return best_scale;
+}
+
+// Float weights quantized symmetric per output channel: max|w| / 127 (NCHW) or the MSE-chosen scale (channels
+// last, which also records the rounding error for the bias correction).
+ConvWeightsS8 quantize_weights(const Conv2d& c, const float* w, bool channels_last) {
+  const int64_t kg = c.k_g();
+  ConvWeightsS8 q;
+  q.q.resize(static_cast<size_t>(c.out_c * kg));
+  q.scales.resize(static_cast<size_t>(c.out_c));
+  for (int64_t oc = 0; oc < c.out_c; ++oc) {
+    const float* wo = w + oc * kg;
+    float mx = 0.0f;
+    for (int64_t i = 0; i < kg; ++i) mx = std::max(mx, std::fabs(wo[i]));
+    require(std::isfinite(mx), kBad, "Conv: weights must be finite");
+    const float s = channels_last ? mse_scale(wo, kg, mx) : (mx > 0.0f ? mx / 127.0f : 1.0f);
+    q.scales[static_cast<size_t>(oc)] = s;
+    int8_t* qo = q.q.data() + oc * kg;
+    for (int64_t i = 0; i < kg; ++i) qo[i] = static_cast<int8_t>(std::clamp(std::nearbyint(wo[i] / s), -127.0f, 127.0f));
+    if (channels_last) {
+      // Rounding error of the weights summed over the taps, per input channel: its product with the
+      // input's channel means is the systematic part of the INT8 error, removed per call.
+      const int64_t kernel = c.kh * c.kw;
+      for (int64_t ci = 0; ci < c.in_c_g; ++ci) {
+        double e = 0.0;
+        for (int64_t r = 0; r < kernel; ++r) e += double(qo[ci * kernel + r]) * s - double(wo[ci * kernel + r]);
+        q.weight_error.push_back(static_cast<float>(e));
+      }
+    }
+  }
+  return q;
+}
+
+// Per run the whole input is quantized to uint8 per tensor (from its min / max, or the model's fixed
+// parameters) into an NHWC copy; the GEMM per group runs gemm_s8 over im2col byte rows.
+class ConvS8 final : public ConvF32 {
  public:
-  ConvS8Dynamic(const Conv2d& c, const float* w, const float* bias, ActivationParams act, bool channels_last)
-      : c_(c), helper_(kernels().gemm_f32), act_(act), s8_act_(s8_activation(act.kind)), channels_last_(channels_last) {
+  ConvS8(const Conv2d& c, const ConvWeightsS8& weights, const float* bias, ActivationParams act, bool channels_last,
+         ActivationQuantization quantization)
+      : c_(c), helper_(kernels().gemm_f32), act_(act), s8_act_(s8_activation(act.kind)), channels_last_(channels_last),
+        quantization_(quantization), weight_error_(weights.weight_error) {
     require(!channels_last || c.group == 1, kBad, "Conv: channels-last convolutions take group 1");
+    require(!channels_last || weight_error_.size() == static_cast<size_t>(c.out_c * c.in_c), kBad,
+            "Conv: channels-last INT8 convolutions need the weights' rounding error");
     const int64_t kg = c.k_g(), mg = c.out_c_g, kernel = c.kh * c.kw;
+    // Reordered per group to k = (kh, kw, c): the order of the NHWC im2col rows.
     std::vector<int8_t> q(static_cast<size_t>(mg * kg));
-    std::vector<float> scales(static_cast<size_t>(mg)), b(static_cast<size_t>(mg));
+    std::vector<float> b(static_cast<size_t>(mg));
     for (int64_t g = 0; g < c.group; ++g) {
       for (int64_t o = 0; o < mg; ++o) {
         const int64_t oc = g * mg + o;
-        const float* wo = w + oc * kg;  // [in_c_g][kh][kw]
-        float mx = 0.0f;
-        for (int64_t i = 0; i < kg; ++i) mx = std::max(mx, std::fabs(wo[i]));
-        require(std::isfinite(mx), kBad, "Conv: weights must be finite");
-        const float s = channels_last ? mse_scale(wo, kg, mx) : (mx > 0.0f ? mx / 127.0f : 1.0f);
-        scales[o] = s;
-        b[o] = bias != nullptr ? bias[oc] : 0.0f;
+        const int8_t* wo = weights.q.data() + oc * kg;  // [in_c_g][kh][kw]
+        b[static_cast<size_t>(o)] = bias != nullptr ? bias[oc] : 0.0f;
         for (int64_t ci = 0; ci < c.in_c_g; ++ci)
-          for (int64_t r = 0; r < kernel; ++r)
-            q[o * kg + r * c.in_c_g + ci] =
-                static_cast<int8_t>(std::clamp(std::nearbyint(wo[ci * kernel + r] / s), -127.0f, 127.0f));
-        if (channels_last) {
-          // Rounding error of the weights summed over the taps, per input channel: its product with the
-          // input's channel means is the systematic part of the INT8 error, removed per call.
-          for (int64_t ci = 0; ci < c.in_c; ++ci) {
-            double e = 0.0;
-            for (int64_t r = 0; r < kernel; ++r)
-              e += double(q[o * kg + r * c.in_c + ci]) * s - double(wo[ci * kernel + r]);
-            weight_error_.push_back(static_cast<float>(e));
-          }
-        }
+          for (int64_t r = 0; r < kernel; ++r) q[static_cast<size_t>(o * kg + r * c.in_c_g + ci)] = wo[ci * kernel + r];
       }
       PackWeightsArgs pa;
       pa.weights = q.data();
       pa.k = kg;
       pa.n = mg;
       pa.layout = WeightLayout::kNK;
-      pa.scales = scales.data();
+      pa.scales = weights.scales.data() + g * mg;
       pa.scale_count = mg;
       pa.bias = b.data();
       packed_.push_back(pack_weights_s8(pa));
@@ -257,9 +309,7 @@ class ConvS8Dynamic final : public ConvF32 {
     float* out = reinterpret_cast<float*>(col + col_bytes_);  // [out positions][out_c_g]
     float* means = reinterpret_cast<float*>(col + col_bytes_ + out_bytes_);  // channels last: [in_c]
     float* correction = means + c.in_c;                                         // channels last: [out_c]
-    float lo, hi;
-    helper_->minmax(x, c.batch * c.in_c * c.in_plane(), &lo, &hi);
-    const QuantParams qp = choose_u8_params(lo, hi);
+    const QuantParams qp = activation_params_u8(helper_, quantization_, x, 1, c.batch * c.in_c * c.in_plane(), 0);
     const uint8_t zp = static_cast<uint8_t>(qp.zero_point);
     const int64_t plane = c.in_plane(), kg = c.k_g(), mg = c.out_c_g, op = c.out_plane();
     for (int64_t b = 0; b < c.batch; ++b) {
@@ -328,28 +378,6 @@ class ConvS8Dynamic final : public ConvF32 {
   }
 
  private:
-  // The per-channel scale minimising the squared rounding + clipping error of n weights, searched over
-  // clipping the range at 50 % ... 100 % of max|w| (max|w| / 127 alone wastes levels on one large weight).
-  static float mse_scale(const float* w, int64_t n, float max_abs) {
-    if (!(max_abs > 0.0f)) return 1.0f;
-    float best_scale = max_abs / 127.0f;
-    double best_error = INFINITY;
-    for (int step = 100; step >= 50; step -= 2) {
-      const float scale = max_abs * static_cast<float>(step) / 100.0f / 127.0f;
-      double error = 0.0;
-      for (int64_t i = 0; i < n; ++i) {
-        const float q = std::clamp(std::nearbyint(w[i] / scale), -127.0f, 127.0f);
-        const double d = double(q) * scale - w[i];
-        error += d * d;
-      }
-      if (error < best_error) {
-        best_error = error;
-        best_scale = scale;
-      }
-    }
-    return best_scale;
-  }
-
   // correction[o] = -sum_c weight_error[o][c] * mean over the image of x[., c] (x is [H*W][C]): added to y.
   void bias_correction(const float* x, float* means, float* correction) const {
     const Conv2d& c = c_;
@@ -407,8 +435,9 @@ class ConvS8Dynamic final : public ConvF32 {
   ActivationParams act_;
   Activation s8_act_;
   bool channels_last_;
-  std::vector<PackedWeightsS8> packed_;
+  ActivationQuantization quantization_;
   std::vector<float> weight_error_;  // channels last: [out_c][in_c]
+  std::vector<PackedWeightsS8> packed_;
   size_t xq_bytes_, col_bytes_, out_bytes_, planar_bytes_, correction_bytes_;
 };
 
@@ -448,14 +477,31 @@ std::unique_ptr<ConvF32> ConvF32::create_int8(const ConvShape& shape, const floa
     // 48-column INT8 panel cost more than the INT8 GEMM saves (embedding_model: 24->24 convs 77 us INT8
     // vs 67 us float).
     if (c.k_g() < kMinInt8Reduction || c.out_c < kMinInt8OutChannels) return conv_detail::create_conv_nhwc_f32(c, w, bias, act, false);
-    return std::make_unique<ConvS8Dynamic>(c, w, bias, act, true);
+    return std::make_unique<ConvS8>(c, quantize_weights(c, w, true), bias, act, true, ActivationQuantization{});
   }
   require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
   if (c.in_c_g == 1 && c.group > 1) return std::make_unique<ConvDepthwiseF32>(c, w, bias, act);
   // Tiny reductions or few output channels: quantizing, the byte im2col and the transpose cost more than the
   // INT8 GEMM saves (bench_conv: 1->24 3x3 and 24->24 3x1 are faster in float), so those stay float.
   if (c.k_g() < 64 || c.out_c_g < 32) return std::make_unique<ConvGemmF32>(c, w, bias, act, false);
-  return std::make_unique<ConvS8Dynamic>(c, w, bias, act, false);
+  return std::make_unique<ConvS8>(c, quantize_weights(c, w, false), bias, act, false, ActivationQuantization{});
+}
+
+std::unique_ptr<ConvF32> ConvF32::create_quantized(const ConvShape& shape, const QuantizedWeightsS8& w, const float* bias,
+                                                   ActivationQuantization quantization, ActivationParams act) {
+  const Conv2d c = conv_detail::normalize(shape, "Conv");
+  require(w.data != nullptr && w.scales != nullptr, kBad, "Conv: weights are null");
+  require(w.scale_count == 1 || w.scale_count == c.out_c, kBad, "Conv: weight scales must be one or one per output channel");
+  require(!shape.channels_last, kBad, "Conv: quantized (QDQ) convolutions are NCHW");
+  require(static_cast<uint8_t>(act.kind) <= static_cast<uint8_t>(FusedActivation::kTanh), kBad,
+          "Conv: unknown fused activation");
+  require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
+  check_quantization(quantization, "Conv");
+  ConvWeightsS8 weights;
+  weights.q.assign(w.data, w.data + c.out_c * c.k_g());
+  weights.scales.resize(static_cast<size_t>(c.out_c));
+  for (int64_t oc = 0; oc < c.out_c; ++oc) weights.scales[static_cast<size_t>(oc)] = w.scales[w.scale_count == 1 ? 0 : oc];
+  return std::make_unique<ConvS8>(c, weights, bias, act, false, quantization);
 }
 
 }  // namespace edgeinfer

@@ -1,10 +1,12 @@
-// GemmF32: float GEMM with packed weights (FP32) and its dynamic INT8 form (weights int8 per output channel
-// at creation, activations uint8 per tensor per run, through gemm_s8). Portable glue: the math runs in the
-// variants chosen by the kernel table.
+// GemmF32: float GEMM with packed weights (FP32) and its INT8 forms through gemm_s8: weights int8 per output
+// channel (quantized here at creation, or by the model for QDQ), activations uint8 per tensor per run (from
+// their min / max, or the model's fixed parameters). Portable glue: the math runs in the variants chosen by
+// the kernel table.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "edgeinfer/aligned_buffer.h"
@@ -23,15 +25,17 @@ namespace {
 constexpr ErrorCode kBad = ErrorCode::kInvalidArgument;
 constexpr int64_t kMaxDim = int64_t{1} << 24;
 
-void check_common(const float* w, int64_t k, int64_t n, const float* bias, float alpha, float beta,
-                  ActivationParams act) {
-  require(w != nullptr, kBad, "Gemm: weights are null");
+void check_shape(int64_t k, int64_t n, ActivationParams act) {
   require(k > 0 && n > 0 && k <= kMaxDim && n <= kMaxDim && k * n <= (int64_t{1} << 32), kBad,
           "Gemm: bad weight dimensions");
-  require(std::isfinite(alpha) && std::isfinite(beta), kBad, "Gemm: alpha and beta must be finite");
   require(static_cast<uint8_t>(act.kind) <= static_cast<uint8_t>(FusedActivation::kTanh), kBad,
           "Gemm: unknown fused activation");
-  (void)bias;
+}
+
+void check_common(const float* w, int64_t k, int64_t n, float alpha, float beta, ActivationParams act) {
+  require(w != nullptr, kBad, "Gemm: weights are null");
+  check_shape(k, n, act);
+  require(std::isfinite(alpha) && std::isfinite(beta), kBad, "Gemm: alpha and beta must be finite");
 }
 
 class GemmF32Impl final : public GemmF32 {
@@ -98,37 +102,13 @@ class GemmF32Impl final : public GemmF32 {
   HalfWeights half_;
 };
 
-class GemmS8DynamicImpl final : public GemmF32 {
+// INT8: weights packed once; activations quantized to uint8 per call, from their min / max (dynamic) or with
+// the model's fixed parameters (static QDQ).
+class GemmS8Impl final : public GemmF32 {
  public:
-  GemmS8DynamicImpl(const float* w, int64_t k, int64_t n, bool trans_b, const float* bias, float alpha,
-                    float beta, ActivationParams act)
-      : helper_(kernels().gemm_f32), k_(k), n_(n), act_(act) {
-    // w' = alpha * w, quantized symmetric per output column: scale = max|w'| / 127.
-    std::vector<int8_t> q(static_cast<size_t>(k * n));
-    std::vector<float> scales(static_cast<size_t>(n));
-    std::vector<float> b(static_cast<size_t>(n), 0.0f);
-    auto at = [&](int64_t kk, int64_t j) { return alpha * (trans_b ? w[j * k + kk] : w[kk * n + j]); };
-    for (int64_t j = 0; j < n; ++j) {
-      float mx = 0.0f;
-      for (int64_t kk = 0; kk < k; ++kk) mx = std::max(mx, std::fabs(at(kk, j)));
-      require(std::isfinite(mx), kBad, "Gemm: weights must be finite");
-      const float s = mx > 0.0f ? mx / 127.0f : 1.0f;
-      scales[j] = s;
-      for (int64_t kk = 0; kk < k; ++kk)
-        q[kk * n + j] = static_cast<int8_t>(std::clamp(std::nearbyint(at(kk, j) / s), -127.0f, 127.0f));
-      if (bias != nullptr) b[j] = beta * bias[j];
-    }
-    PackWeightsArgs pa;
-    pa.weights = q.data();
-    pa.k = k;
-    pa.n = n;
-    pa.layout = WeightLayout::kKN;
-    pa.scales = scales.data();
-    pa.scale_count = n;
-    pa.bias = b.data();
-    packed_ = pack_weights_s8(pa);
-    s8_act_ = gemm_f32_detail::s8_activation(act.kind);
-  }
+  GemmS8Impl(PackedWeightsS8 packed, ActivationQuantization quantization, ActivationParams act)
+      : helper_(kernels().gemm_f32), k_(packed.k), n_(packed.n), quantization_(quantization), act_(act),
+        s8_act_(gemm_f32_detail::s8_activation(act.kind)), packed_(std::move(packed)) {}
   int64_t k() const override { return k_; }
   int64_t n() const override { return n_; }
   size_t scratch_bytes(int64_t m) const override { return align_up(static_cast<size_t>(std::max<int64_t>(m, 1) * k_)); }
@@ -141,7 +121,8 @@ class GemmS8DynamicImpl final : public GemmF32 {
     if (m == 0) return;
     require(a != nullptr && y != nullptr && scratch != nullptr, kBad, "Gemm: null buffer");
     auto* aq = static_cast<uint8_t*>(scratch);
-    const gemm_f32_detail::QuantParams qp = gemm_f32_detail::quantize_rows_u8(helper_, a, m, k_, lda, aq, k_);
+    const gemm_f32_detail::QuantParams qp = gemm_f32_detail::activation_params_u8(helper_, quantization_, a, m, k_, lda);
+    gemm_f32_detail::quantize_rows_u8(qp, a, m, k_, lda, aq, k_);
     GemmS8Args args;
     args.m = m;
     args.a = aq;
@@ -159,29 +140,76 @@ class GemmS8DynamicImpl final : public GemmF32 {
  private:
   const GemmF32Variant* helper_;
   int64_t k_, n_;
+  ActivationQuantization quantization_;
   ActivationParams act_;
   Activation s8_act_;
   PackedWeightsS8 packed_;
 };
 
+// w' = alpha * w quantized symmetric per output column (scale = max|w'| / 127) and packed with beta * bias.
+PackedWeightsS8 quantize_and_pack(const float* w, int64_t k, int64_t n, bool trans_b, const float* bias, float alpha,
+                                  float beta) {
+  std::vector<int8_t> q(static_cast<size_t>(k * n));
+  std::vector<float> scales(static_cast<size_t>(n));
+  std::vector<float> b(static_cast<size_t>(n), 0.0f);
+  auto at = [&](int64_t kk, int64_t j) { return alpha * (trans_b ? w[j * k + kk] : w[kk * n + j]); };
+  for (int64_t j = 0; j < n; ++j) {
+    float mx = 0.0f;
+    for (int64_t kk = 0; kk < k; ++kk) mx = std::max(mx, std::fabs(at(kk, j)));
+    require(std::isfinite(mx), kBad, "Gemm: weights must be finite");
+    const float s = mx > 0.0f ? mx / 127.0f : 1.0f;
+    scales[j] = s;
+    for (int64_t kk = 0; kk < k; ++kk)
+      q[kk * n + j] = static_cast<int8_t>(std::clamp(std::nearbyint(at(kk, j) / s), -127.0f, 127.0f));
+    if (bias != nullptr) b[j] = beta * bias[j];
+  }
+  PackWeightsArgs pa;
+  pa.weights = q.data();
+  pa.k = k;
+  pa.n = n;
+  pa.layout = WeightLayout::kKN;
+  pa.scales = scales.data();
+  pa.scale_count = n;
+  pa.bias = b.data();
+  return pack_weights_s8(pa);
+}
+
 }  // namespace
 
 std::unique_ptr<GemmF32> GemmF32::create(const float* w, int64_t k, int64_t n, bool trans_b, const float* bias,
                                          float alpha, float beta, ActivationParams act) {
-  check_common(w, k, n, bias, alpha, beta, act);
+  check_common(w, k, n, alpha, beta, act);
   return std::make_unique<GemmF32Impl>(w, k, n, trans_b, bias, alpha, beta, act, false);
 }
 
 std::unique_ptr<GemmF32> GemmF32::create_f16(const float* w, int64_t k, int64_t n, bool trans_b, const float* bias,
                                              float alpha, float beta, ActivationParams act) {
-  check_common(w, k, n, bias, alpha, beta, act);
+  check_common(w, k, n, alpha, beta, act);
   return std::make_unique<GemmF32Impl>(w, k, n, trans_b, bias, alpha, beta, act, true);
 }
 
 std::unique_ptr<GemmF32> GemmF32::create_int8(const float* w, int64_t k, int64_t n, bool trans_b,
                                               const float* bias, float alpha, float beta, ActivationParams act) {
-  check_common(w, k, n, bias, alpha, beta, act);
-  return std::make_unique<GemmS8DynamicImpl>(w, k, n, trans_b, bias, alpha, beta, act);
+  check_common(w, k, n, alpha, beta, act);
+  return std::make_unique<GemmS8Impl>(quantize_and_pack(w, k, n, trans_b, bias, alpha, beta), ActivationQuantization{}, act);
+}
+
+std::unique_ptr<GemmF32> GemmF32::create_quantized(const QuantizedWeightsS8& w, int64_t k, int64_t n, bool trans_b,
+                                                   const float* bias, ActivationQuantization quantization,
+                                                   ActivationParams act) {
+  require(w.data != nullptr, kBad, "Gemm: weights are null");
+  require(w.scale_count == 1 || w.scale_count == n, kBad, "Gemm: weight scales must be one or one per output column");
+  check_shape(k, n, act);
+  gemm_f32_detail::check_quantization(quantization, "Gemm");
+  PackWeightsArgs pa;
+  pa.weights = w.data;
+  pa.k = k;
+  pa.n = n;
+  pa.layout = trans_b ? WeightLayout::kNK : WeightLayout::kKN;
+  pa.scales = w.scales;
+  pa.scale_count = w.scale_count;
+  pa.bias = bias;
+  return std::make_unique<GemmS8Impl>(pack_weights_s8(pa), quantization, act);
 }
 
 }  // namespace edgeinfer

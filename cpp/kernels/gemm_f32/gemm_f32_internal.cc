@@ -1,10 +1,12 @@
-// Thread splitting and dynamic activation quantization for the float / INT8 GEMM and Conv implementations.
+// Thread splitting and activation quantization (dynamic or static) for the GEMM and Conv implementations.
 #include "kernels/gemm_f32/gemm_f32_internal.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
+#include "edgeinfer/error.h"
 #include "edgeinfer/packed_weights.h"
 #include "runtime/thread_pool.h"
 
@@ -53,11 +55,11 @@ QuantParams choose_u8_params(float lo, float hi) {
   return {scale, static_cast<int32_t>(std::clamp(std::nearbyint(-lo / scale), 0.0f, 255.0f))};
 }
 
-QuantParams quantize_rows_u8(const GemmF32Variant* helper, const float* a, int64_t m, int64_t k, int64_t lda,
-                             uint8_t* out, int64_t ldo) {
+QuantParams activation_params_u8(const GemmF32Variant* helper, const ActivationQuantization& quantization,
+                                 const float* a, int64_t m, int64_t k, int64_t lda) {
+  if (!quantization.dynamic) return {quantization.scale, quantization.zero_point};
   float lo = INFINITY, hi = -INFINITY;
-  const bool dense = m == 1 || lda == k;
-  if (dense) {
+  if (m == 1 || lda == k) {
     helper->minmax(a, m * k, &lo, &hi);
   } else {
     for (int64_t i = 0; i < m; ++i) {
@@ -67,26 +69,36 @@ QuantParams quantize_rows_u8(const GemmF32Variant* helper, const float* a, int64
       hi = std::max(hi, h);
     }
   }
-  const QuantParams qp = choose_u8_params(lo, hi);
+  return choose_u8_params(lo, hi);
+}
+
+void check_quantization(const ActivationQuantization& quantization, const char* what) {
+  if (quantization.dynamic) return;
+  if (!(std::isfinite(quantization.scale) && quantization.scale > 0.0f))
+    fail(ErrorCode::kInvalidArgument, std::string(what) + ": the activation scale must be finite and positive");
+  if (quantization.zero_point < 0 || quantization.zero_point > 255)
+    fail(ErrorCode::kInvalidArgument, std::string(what) + ": the activation zero point must be a uint8 level");
+}
+
+void quantize_rows_u8(QuantParams qp, const float* a, int64_t m, int64_t k, int64_t lda, uint8_t* out, int64_t ldo) {
   QuantizeArgs q;
   q.y_signed = false;
   q.scales = &qp.scale;
   q.zero_points = &qp.zero_point;
   const QuantizeVariant* qv = kernels().quantize;
-  if (dense && ldo == k) {
+  if ((m == 1 || lda == k) && ldo == k) {
     q.x = a;
     q.y = out;
     q.inner = m * k;
     qv->quantize(q);
-  } else {
-    for (int64_t i = 0; i < m; ++i) {
-      q.x = a + i * lda;
-      q.y = out + i * ldo;
-      q.inner = k;
-      qv->quantize(q);
-    }
+    return;
   }
-  return qp;
+  for (int64_t i = 0; i < m; ++i) {
+    q.x = a + i * lda;
+    q.y = out + i * ldo;
+    q.inner = k;
+    qv->quantize(q);
+  }
 }
 
 Activation s8_activation(FusedActivation act) {

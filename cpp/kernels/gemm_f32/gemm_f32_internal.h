@@ -1,5 +1,5 @@
 // Portable glue shared by the GemmF32 / ConvF32 implementations (not a public header): splitting a GEMM over
-// the thread pool, and the dynamic per-tensor uint8 quantization of activations for the INT8 paths.
+// the thread pool, and the per-tensor uint8 quantization of activations (dynamic or static) for the INT8 paths.
 #pragma once
 
 #include <cstddef>
@@ -26,9 +26,14 @@ struct QuantParams {
 };
 // uint8 asymmetric parameters covering [min(lo, 0), max(hi, 0)].
 QuantParams choose_u8_params(float lo, float hi);
-// min / max over m rows of k floats (row stride lda), then quantize them into out (row stride ldo).
-QuantParams quantize_rows_u8(const GemmF32Variant* helper, const float* a, int64_t m, int64_t k, int64_t lda,
-                             uint8_t* out, int64_t ldo);
+// The uint8 parameters of one run over m rows of k floats (row stride lda): the fixed ones for static
+// quantization, else choose_u8_params of their min / max.
+QuantParams activation_params_u8(const GemmF32Variant* helper, const ActivationQuantization& quantization,
+                                 const float* a, int64_t m, int64_t k, int64_t lda);
+// Quantizes those rows into out (row stride ldo).
+void quantize_rows_u8(QuantParams qp, const float* a, int64_t m, int64_t k, int64_t lda, uint8_t* out, int64_t ldo);
+// Static parameters must be usable as they are (scale finite and > 0, zero point 0..255); throws kInvalidArgument.
+void check_quantization(const ActivationQuantization& quantization, const char* what);
 
 // The gemm_s8 epilogue activation for a fused one, or kNone when it must run as a separate pass.
 Activation s8_activation(FusedActivation act);

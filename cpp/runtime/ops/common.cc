@@ -21,6 +21,7 @@ const OpDef* find_op(const std::string& name) {
       register_control_ops(ops);
       register_quantize_ops(ops);
       register_linear_ops(ops);
+      register_qlinear_ops(ops);
       register_pool_ops(ops);
       for (size_t i = 0; i < ops.size(); ++i) index.emplace(ops[i].name, i);
     }

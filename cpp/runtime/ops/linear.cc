@@ -338,47 +338,6 @@ void gemm_run(RunContext& ctx, const Step& step, const OpState* state) {
 }
 
 // ------------------------------------------------------------------ Conv
-// ConvNhwc* steps: X [N, (H,) W, C] and Y [N, (OH,) OW, OC]; weights keep the ONNX [OC, C / group, kernel...].
-bool channels_last_conv(const Step& step) { return step.op.starts_with("ConvNhwc"); }
-
-void fill_conv_shape(const StepView& v, ConvShape& shape) {
-  const int r = spatial_rank(v);
-  const TensorSlot& x = v.in(0);
-  const TensorSlot& w = v.in(1);
-  const auto& ints = v.step().ints;
-  const bool last = channels_last_conv(v.step());
-  const size_t spatial0 = last ? 1 : 2;  // first spatial dim of X / Y
-  shape.rank = r;
-  shape.channels_last = last;
-  shape.batch = x.dims[0];
-  shape.in_channels = last ? x.dims[static_cast<size_t>(r + 1)] : x.dims[1];
-  shape.group = ints[0];
-  if (shape.group < 1) v.fail("group must be >= 1");
-  read_window(v, 2, r, shape);
-  if (w.dims.size() != static_cast<size_t>(r + 2)) v.fail("weights must have rank " + std::to_string(r + 2));
-  shape.out_channels = w.dims[0];
-  if (shape.in_channels % shape.group != 0 || shape.out_channels % shape.group != 0)
-    v.fail("channels " + std::to_string(shape.in_channels) + " -> " + std::to_string(shape.out_channels) +
-           " are not divisible by group " + std::to_string(shape.group));
-  if (w.dims[1] != shape.in_channels / shape.group)
-    v.fail("weights " + dims_string(w.dims) + " do not match " + std::to_string(shape.in_channels) + " input channels / group " +
-           std::to_string(shape.group));
-  if (last && shape.group != 1) v.fail("channels-last convolutions take group 1");
-  std::vector<int64_t> out = {shape.batch};
-  if (!last) out.push_back(shape.out_channels);
-  for (int i = 0; i < r; ++i) {
-    if (w.dims[static_cast<size_t>(2 + i)] != shape.kernel[i]) v.fail("kernel attribute differs from the weights' dims");
-    shape.in_size[i] = x.dims[spatial0 + static_cast<size_t>(i)];
-    const int64_t o = window_output(shape.in_size[i], shape.pad_begin[i], shape.pad_end[i], shape.kernel[i], shape.stride[i],
-                                    shape.dilation[i], false);
-    if (o < 1) v.fail("the kernel does not fit the padded input along spatial axis " + std::to_string(i));
-    shape.out_size[i] = o;
-    out.push_back(o);
-  }
-  if (last) out.push_back(shape.out_channels);
-  v.dims_equal(v.out(0).dims, out, "output");
-}
-
 // Channels-last convs carry floats [out_min, activation params...]: out_min clamps after the activation.
 size_t conv_params_index(const Step& step) { return channels_last_conv(step) ? 1 : 0; }
 
@@ -394,7 +353,7 @@ void conv_validate(const StepView& v) {
   v.dtype_out(0, {DType::kFloat32});
   if (!v.is_constant(1)) v.fail("Conv weights must be a constant");
   ConvShape shape;
-  fill_conv_shape(v, shape);
+  fill_conv_shape(v, 1, shape);
   if (v.has_in(2)) {
     v.dtype_in(2, {DType::kFloat32});
     if (!v.is_constant(2)) v.fail("Conv bias must be a constant");
@@ -409,7 +368,7 @@ struct ConvState : OpState {
 std::unique_ptr<OpState> conv_prepare(PrepareContext& ctx, const Step& step) {
   StepView v(ctx.plan, step, step.name);
   ConvShape shape;
-  fill_conv_shape(v, shape);
+  fill_conv_shape(v, 1, shape);
   ActivationParams act = activation_params(step, 1, conv_params_index(step));
   if (channels_last_conv(step)) act.out_min = step.floats[0];
   const float* w = reinterpret_cast<const float*>(ctx.plan.tensors[step.inputs[1]].constant->data());

@@ -1,5 +1,7 @@
 // QuantizeLinear / DequantizeLinear, per tensor or per axis, through the kernel table (int8 / uint8);
-// DequantizeLinear of int32 (biases) in a reference loop. Zero points are widened to int32 in scratch.
+// DequantizeLinear of int32 (biases) in a reference loop; QuantizeDequantize (a Q -> DQ pair: fake
+// quantization) through both kernels, chunk by chunk. Zero points are widened to int32 in scratch.
+#include <algorithm>
 #include <cmath>
 
 #include "edgeinfer/kernels.h"
@@ -122,11 +124,82 @@ void dequantize_run(RunContext& ctx, const Step& step, const OpState*) {
   kernels().quantize->dequantize(args);
 }
 
+// ------------------------------------------------------------------ QuantizeDequantize
+// y = dequantize(quantize(x)) in the zero point's dtype (uint8 when omitted, as QuantizeLinear): the
+// quantized bytes pass through a scratch chunk, so rounding and saturation are exactly the kernels'.
+constexpr int64_t kQdqChunk = 4096;
+
+void qdq_validate(const StepView& v) {
+  v.inputs(2, 3);
+  v.outputs(1, 1);
+  v.ints(1);
+  v.floats(0);
+  const TensorSlot& x = v.in(0);
+  const TensorSlot& scale = v.in(1);
+  v.dtype_in(0, {DType::kFloat32});
+  v.dtype_in(1, {DType::kFloat32});
+  v.dtype_out(0, {DType::kFloat32});
+  v.dims_equal(v.out(0).dims, x.dims, "output");
+  if (v.has_in(2)) {
+    v.dtype_in(2, {DType::kUint8, DType::kInt8});
+    if (v.in(2).elements() != scale.elements()) v.fail("zero_point and scale have different element counts");
+  }
+  if (scale.elements() != 1) {
+    const int64_t axis = v.axis(v.step().ints[0], x.dims.size(), "axis");
+    if (scale.dims.size() != 1 || scale.elements() != x.dims[static_cast<size_t>(axis)])
+      v.fail("per-axis scale " + dims_string(scale.dims) + " does not match dim " + std::to_string(axis) + " of " +
+             dims_string(x.dims));
+  }
+}
+
+std::unique_ptr<OpState> qdq_prepare(PrepareContext& ctx, const Step& step) {
+  const size_t zero_points = static_cast<size_t>(ctx.plan.tensors[step.inputs[1]].elements()) * sizeof(int32_t);
+  ctx.scratch_bytes = (zero_points + 63) / 64 * 64 + kQdqChunk;
+  ctx.kernel = kernels().quantize->name;
+  return nullptr;
+}
+
+void qdq_run(RunContext& ctx, const Step& step, const OpState*) {
+  const TensorSlot& x = ctx.slot(step.inputs[0]);
+  const TensorSlot& scale = ctx.slot(step.inputs[1]);
+  const QView view = qview(x, scale, step.ints[0]);
+  const float* scales = ctx.t<const float>(step.inputs[1]);
+  const int32_t* zp = widen_zero_points(ctx, step, view.channels);
+  uint8_t* chunk = ctx.scratch + (static_cast<size_t>(view.channels) * sizeof(int32_t) + 63) / 64 * 64;
+  const bool is_signed = step.inputs.size() > 2 && step.inputs[2] >= 0 && ctx.slot(step.inputs[2]).dtype == DType::kInt8;
+  const float* in = ctx.t<const float>(step.inputs[0]);
+  float* out = ctx.t<float>(step.outputs[0]);
+  const QuantizeVariant* kernel = kernels().quantize;
+  for (int64_t o = 0; o < view.outer; ++o)
+    for (int64_t c = 0; c < view.channels; ++c) {
+      const int64_t base = (o * view.channels + c) * view.inner;
+      for (int64_t i = 0; i < view.inner; i += kQdqChunk) {
+        QuantizeArgs q;
+        q.x = in + base + i;
+        q.y = chunk;
+        q.y_signed = is_signed;
+        q.inner = std::min(kQdqChunk, view.inner - i);
+        q.scales = scales + c;
+        q.zero_points = zp + c;
+        kernel->quantize(q);
+        DequantizeArgs d;
+        d.q = chunk;
+        d.q_signed = is_signed;
+        d.x = out + base + i;
+        d.inner = q.inner;
+        d.scales = scales + c;
+        d.zero_points = zp + c;
+        kernel->dequantize(d);
+      }
+    }
+}
+
 }  // namespace
 
 void register_quantize_ops(std::vector<OpDef>& ops) {
   ops.push_back(OpDef{"QuantizeLinear", &q_validate<true>, &q_prepare<true>, &quantize_run});
   ops.push_back(OpDef{"DequantizeLinear", &q_validate<false>, &q_prepare<false>, &dequantize_run});
+  ops.push_back(OpDef{"QuantizeDequantize", &qdq_validate, &qdq_prepare, &qdq_run});
 }
 
 }  // namespace edgeinfer::runtime

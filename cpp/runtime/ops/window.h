@@ -1,5 +1,5 @@
-// Conv / pooling window attributes shared by linear.cc and pool.cc: spatial rank, kernel / strides / pads /
-// dilations from the ints, and the output size formula (floor or ceil mode).
+// Conv / pooling window attributes shared by linear.cc, qlinear.cc and pool.cc: spatial rank, kernel / strides /
+// pads / dilations from the ints, the output size formula (floor or ceil mode) and a conv step's whole shape.
 #pragma once
 
 #include <string>
@@ -38,6 +38,49 @@ inline int64_t window_output(int64_t in, int64_t pb, int64_t pe, int64_t kernel,
   int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
   if (ceil_mode && (out - 1) * stride >= in + pb) --out;  // the last window must start inside input + begin pad
   return out;
+}
+
+// ConvNhwc* steps: X [N, (H,) W, C] and Y [N, (OH,) OW, OC]; weights keep the ONNX [OC, C / group, kernel...].
+inline bool channels_last_conv(const Step& step) { return step.op.starts_with("ConvNhwc"); }
+
+// The conv shape of a step with X at input 0, W at input w_index, ints [group, act, window...]; checks the
+// weights' dims, the channels and the output dims against it.
+inline void fill_conv_shape(const StepView& v, size_t w_index, ConvShape& shape) {
+  const int r = spatial_rank(v);
+  const TensorSlot& x = v.in(0);
+  const TensorSlot& w = v.in(w_index);
+  const auto& ints = v.step().ints;
+  const bool last = channels_last_conv(v.step());
+  const size_t spatial0 = last ? 1 : 2;  // first spatial dim of X / Y
+  shape.rank = r;
+  shape.channels_last = last;
+  shape.batch = x.dims[0];
+  shape.in_channels = last ? x.dims[static_cast<size_t>(r + 1)] : x.dims[1];
+  shape.group = ints[0];
+  if (shape.group < 1) v.fail("group must be >= 1");
+  read_window(v, 2, r, shape);
+  if (w.dims.size() != static_cast<size_t>(r + 2)) v.fail("weights must have rank " + std::to_string(r + 2));
+  shape.out_channels = w.dims[0];
+  if (shape.in_channels % shape.group != 0 || shape.out_channels % shape.group != 0)
+    v.fail("channels " + std::to_string(shape.in_channels) + " -> " + std::to_string(shape.out_channels) +
+           " are not divisible by group " + std::to_string(shape.group));
+  if (w.dims[1] != shape.in_channels / shape.group)
+    v.fail("weights " + dims_string(w.dims) + " do not match " + std::to_string(shape.in_channels) + " input channels / group " +
+           std::to_string(shape.group));
+  if (last && shape.group != 1) v.fail("channels-last convolutions take group 1");
+  std::vector<int64_t> out = {shape.batch};
+  if (!last) out.push_back(shape.out_channels);
+  for (int i = 0; i < r; ++i) {
+    if (w.dims[static_cast<size_t>(2 + i)] != shape.kernel[i]) v.fail("kernel attribute differs from the weights' dims");
+    shape.in_size[i] = x.dims[spatial0 + static_cast<size_t>(i)];
+    const int64_t o = window_output(shape.in_size[i], shape.pad_begin[i], shape.pad_end[i], shape.kernel[i], shape.stride[i],
+                                    shape.dilation[i], false);
+    if (o < 1) v.fail("the kernel does not fit the padded input along spatial axis " + std::to_string(i));
+    shape.out_size[i] = o;
+    out.push_back(o);
+  }
+  if (last) out.push_back(shape.out_channels);
+  v.dims_equal(v.out(0).dims, out, "output");
 }
 
 }  // namespace edgeinfer::runtime

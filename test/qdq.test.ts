@@ -1,0 +1,277 @@
+// QDQ (static INT8) models built in memory run natively (QLinearMatMul / QLinearGemm / QLinearConv /
+// QuantizeDequantize plan steps, no Q/DQ left) and match onnxruntime-node on the same bytes; a weight zero
+// point the INT8 GEMM cannot take and corrupted QLinear plan steps are errors with a code.
+import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
+
+import { EdgeInferError, Engine } from '../lib';
+import { callNative } from '../lib/errors';
+import { native, type NativePlanDesc } from '../lib/native';
+import type { Attribute, Model, Node, TensorData } from '../lib/onnx/ir';
+import { lowerToPlan } from '../lib/onnx/lower';
+import { prepareModel, specializeForShapes } from '../lib/onnx/pipeline';
+import { writeModel } from '../lib/onnx/writer';
+import { fillFloat, fillInt, rng } from './helpers/random';
+
+type Initializers = Record<string, TensorData>;
+
+const f32 = (dims: number[], values: ArrayLike<number>): TensorData => ({ dtype: 'float32', dims, data: Float32Array.from(values) });
+const u8 = (dims: number[], values: ArrayLike<number>): TensorData => ({ dtype: 'uint8', dims, data: Uint8Array.from(values) });
+const i8 = (dims: number[], values: ArrayLike<number>): TensorData => ({ dtype: 'int8', dims, data: Int8Array.from(values) });
+const i32 = (dims: number[], values: ArrayLike<number>): TensorData => ({ dtype: 'int32', dims, data: Int32Array.from(values) });
+const ints = (value: number[]): Attribute => ({ type: 'ints', value });
+const int = (value: number): Attribute => ({ type: 'int', value });
+
+function node(opType: string, inputs: string[], output: string, attributes: Record<string, Attribute> = {}): Node {
+  return { name: `${opType}_${output}`, opType, domain: '', inputs, outputs: [output], attributes };
+}
+
+/** QuantizeLinear -> DequantizeLinear of `x` into `${x}_dq`, the activation half of a QDQ model. */
+function qdq(x: string, scale: string, zeroPoint: string, axis?: number): Node[] {
+  const attributes: Record<string, Attribute> = axis === undefined ? {} : { axis: int(axis) };
+  return [node('QuantizeLinear', [x, scale, zeroPoint], `${x}_q`, attributes), node('DequantizeLinear', [`${x}_q`, scale, zeroPoint], `${x}_dq`, attributes)];
+}
+
+/** DequantizeLinear of the weight initializer `w` into `${w}_dq`. */
+function weightDq(w: string, axis?: number, zeroPoint = `${w}_zp`): Node {
+  return node('DequantizeLinear', [w, `${w}_scale`, zeroPoint], `${w}_dq`, axis === undefined ? {} : { axis: int(axis) });
+}
+
+function modelBytes(nodes: Node[], inputs: Record<string, number[]>, initializers: Initializers): Uint8Array {
+  const model: Model = {
+    irVersion: 8,
+    opsets: new Map([['', 13]]),
+    producerName: 'qdq.test',
+    producerVersion: '',
+    metadata: {},
+    graph: {
+      name: 'qdq',
+      nodes,
+      inputs: Object.entries(inputs).map(([name, shape]) => ({ name, dtype: 'float32' as const, shape })),
+      outputs: [{ name: 'y', dtype: 'float32' }],
+      initializers: new Map(Object.entries(initializers)),
+      valueInfo: new Map(),
+    },
+  };
+  return writeModel(model);
+}
+
+function randomInput(dims: number[], seed: number, lo: number, hi: number): Float32Array {
+  return fillFloat(new Float32Array(dims.reduce((a, b) => a * b, 1)), rng(seed), lo, hi);
+}
+
+/** Random int8 weights (uint8 with zero point 128 when asked) and per-channel scales. */
+function weights(name: string, dims: number[], channels: number, seed: number, dtype: 'int8' | 'uint8' = 'int8'): Initializers {
+  const next = rng(seed);
+  const count = dims.reduce((a, b) => a * b, 1);
+  const scales = fillFloat(new Float32Array(channels), next, 0.002, 0.02);
+  return dtype === 'int8'
+    ? { [name]: i8(dims, fillInt(new Int8Array(count), next, -128, 127)), [`${name}_scale`]: f32(channels === 1 ? [] : [channels], scales), [`${name}_zp`]: i8(channels === 1 ? [] : [channels], new Int8Array(channels)) }
+    : { [name]: u8(dims, fillInt(new Uint8Array(count), next, 0, 255)), [`${name}_scale`]: f32(channels === 1 ? [] : [channels], scales), [`${name}_zp`]: u8(channels === 1 ? [] : [channels], new Uint8Array(channels).fill(128)) };
+}
+
+interface Outputs {
+  ours: Float32Array;
+  theirs: Float32Array;
+  /** The native plan's step ops, to check what actually ran. */
+  ops: string[];
+}
+
+async function runBoth(bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<Outputs> {
+  const engine = await Engine.load(bytes, { threads: 1, profile: true });
+  try {
+    const out = await engine.infer({ x: { type: 'float32', data: x, dims } });
+    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    const expected = await session.run({ x: new ort.Tensor('float32', x, dims) });
+    assert.deepEqual(out.y.dims, expected.y.dims);
+    return { ours: out.y.data as Float32Array, theirs: expected.y.data as Float32Array, ops: engine.profile().map((step) => step.op) };
+  } finally {
+    engine.dispose();
+  }
+}
+
+function maxAbs(values: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < values.length; i++) worst = Math.max(worst, Math.abs(values[i]));
+  return worst;
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+// Static QDQ: we sum (q(x) - zp) * w exactly in int32 and scale once; ORT sums the same products in float
+// (DequantizeLinear then a float kernel) or in int32 (its QDQ fusions). The difference is float rounding of
+// the sums, far below 1e-3 x max|y|; an activation rounded to the other level (x / scale landing on a tie
+// computed differently) would be one input step, which the bound also covers for these sizes.
+function assertStaticMatch({ ours, theirs }: Outputs, what: string) {
+  assert.equal(ours.length, theirs.length, `${what}: length`);
+  const scale = maxAbs(theirs);
+  assert.ok(scale > 0.1, `${what}: the model's output is degenerate (max |y| ${scale})`);
+  const diff = maxDiff(ours, theirs);
+  assert.ok(diff <= 1e-3 * scale, `${what}: max |diff| ${diff} > 1e-3 x max|ORT| (${scale})`);
+}
+
+function assertOps(ops: string[], expected: string, what: string) {
+  assert.ok(ops.includes(expected), `${what}: ${expected} not in the plan (${ops.join(', ')})`);
+  for (const op of ['QuantizeLinear', 'DequantizeLinear', 'MatMul', 'Gemm', 'Conv']) assert.ok(!ops.includes(op), `${what}: ${op} left in the plan`);
+}
+
+describe('QDQ models (static INT8) against onnxruntime-node', function () {
+  this.timeout(120000);
+
+  it('MatMul: static uint8 activation Q/DQ, per-channel int8 weights, bias, Relu', async function () {
+    const initializers: Initializers = { x_scale: f32([], [4 / 255]), x_zp: u8([], [128]), ...weights('w', [24, 16], 16, 1), b: f32([16], fillFloat(new Float32Array(16), rng(2), -0.5, 0.5)) };
+    const nodes = [...qdq('x', 'x_scale', 'x_zp'), weightDq('w', 1), node('MatMul', ['x_dq', 'w_dq'], 'mm'), node('Add', ['mm', 'b'], 'biased'), node('Relu', ['biased'], 'y')];
+    const dims = [2, 5, 24];
+    const result = await runBoth(modelBytes(nodes, { x: dims }, initializers), randomInput(dims, 3, -2, 2), dims);
+    assertOps(result.ops, 'QLinearMatMul', 'matmul');
+    assertStaticMatch(result, 'matmul');
+  });
+
+  it('Gemm transB with alpha / beta: uint8 weights (zero point 128) per output channel, uint8 activations saturating at 0', async function () {
+    const initializers: Initializers = { x_scale: f32([], [0.02]), x_zp: u8([], [0]), ...weights('w', [20, 32], 20, 4, 'uint8'), c: f32([20], fillFloat(new Float32Array(20), rng(5), -1, 1)) };
+    const gemm = node('Gemm', ['x_dq', 'w_dq', 'c'], 'y', { transB: int(1), alpha: { type: 'float', value: 0.5 }, beta: { type: 'float', value: 2 } });
+    const nodes = [...qdq('x', 'x_scale', 'x_zp'), weightDq('w', 0), gemm];
+    const dims = [6, 32];
+    const result = await runBoth(modelBytes(nodes, { x: dims }, initializers), randomInput(dims, 6, -1, 5), dims);
+    assertOps(result.ops, 'QLinearGemm', 'gemm');
+    assertStaticMatch(result, 'gemm');
+  });
+
+  it('Conv 2-D: per-channel weights, static activation scale, asymmetric pads, stride 2, int32 DQ bias', async function () {
+    const xScale = 0.03;
+    const w = weights('w', [8, 4, 3, 3], 8, 7);
+    const biasScale = Array.from(w.w_scale.data as Float32Array, (s) => s * xScale);
+    const initializers: Initializers = {
+      x_scale: f32([], [xScale]),
+      x_zp: u8([], [100]),
+      ...w,
+      b: i32([8], fillInt(new Int32Array(8), rng(8), -2000, 2000)),
+      b_scale: f32([8], biasScale),
+    };
+    const conv = node('Conv', ['x_dq', 'w_dq', 'b_dq'], 'y', { pads: ints([1, 0, 1, 2]), strides: ints([2, 2]), kernel_shape: ints([3, 3]) });
+    const nodes = [...qdq('x', 'x_scale', 'x_zp'), weightDq('w', 0), node('DequantizeLinear', ['b', 'b_scale'], 'b_dq', { axis: int(0) }), conv];
+    const dims = [1, 4, 11, 9];
+    const result = await runBoth(modelBytes(nodes, { x: dims }, initializers), randomInput(dims, 9, -3, 3), dims);
+    assertOps(result.ops, 'QLinearConv', 'conv 2-D');
+    assertStaticMatch(result, 'conv 2-D');
+  });
+
+  it('Conv 1-D: group 2, dilation 2, per-tensor weights, Relu, int8 activations', async function () {
+    const initializers: Initializers = { x_scale: f32([], [0.025]), x_zp: i8([], [-5]), ...weights('w', [6, 2, 3], 1, 10), b: f32([6], fillFloat(new Float32Array(6), rng(11), -0.3, 0.3)) };
+    const conv = node('Conv', ['x_dq', 'w_dq', 'b'], 'conv', { group: int(2), dilations: ints([2]), pads: ints([2, 1]) });
+    const nodes = [...qdq('x', 'x_scale', 'x_zp'), weightDq('w'), conv, node('Relu', ['conv'], 'y')];
+    const dims = [2, 4, 15];
+    const result = await runBoth(modelBytes(nodes, { x: dims }, initializers), randomInput(dims, 12, -3, 3), dims);
+    assertOps(result.ops, 'QLinearConv', 'conv 1-D');
+    assertStaticMatch(result, 'conv 1-D');
+  });
+
+  it('a weight DQ without activation Q/DQ runs with dynamic activation quantization', async function () {
+    const initializers: Initializers = { ...weights('w', [24, 10], 1, 13) };
+    const nodes = [weightDq('w'), node('MatMul', ['x', 'w_dq'], 'y')];
+    const dims = [3, 7, 24];
+    const x = randomInput(dims, 14, -1, 2);
+    const result = await runBoth(modelBytes(nodes, { x: dims }, initializers), x, dims);
+    assertOps(result.ops, 'QLinearMatMul', 'dynamic');
+    // ORT multiplies float activations; we quantize them per tensor per call. Each is off by at most half a
+    // step of (max(x, 0) - min(x, 0)) / 255, a step the zero-point choice may widen up to 2x: per output,
+    // |error| <= step * sum_k |w[k, n]|.
+    const step = (Math.max(0, ...x) - Math.min(0, ...x)) / 255;
+    const wq = initializers.w.data as Int8Array;
+    const scale = (initializers.w_scale.data as Float32Array)[0];
+    for (let i = 0; i < result.ours.length; i++) {
+      const n = i % 10;
+      let bound = 1e-5;
+      for (let k = 0; k < 24; k++) bound += step * Math.abs(wq[k * 10 + n] * scale);
+      assert.ok(Math.abs(result.ours[i] - result.theirs[i]) <= bound, `output ${i}: |diff| ${Math.abs(result.ours[i] - result.theirs[i])} > ${bound}`);
+    }
+    assert.ok(maxDiff(result.ours, result.theirs) > 0, 'the activations were quantized (not run in float)');
+  });
+
+  it('a leftover Q -> DQ pair is QuantizeDequantize: per axis int8 and per tensor uint8 without zero point', async function () {
+    const cases: [string, Initializers, number | undefined][] = [
+      ['per axis int8', { s: f32([3], [0.03, 0.05, 0.1]), z: i8([3], [-3, 0, 7]) }, 1],
+      ['per tensor uint8', { s: f32([], [0.04]) }, undefined],
+    ];
+    for (const [what, initializers, axis] of cases) {
+      const nodes = [...qdq('x', 's', 'z' in initializers ? 'z' : '', axis), node('Identity', ['x_dq'], 'y')];
+      const dims = [2, 3, 4, 5];
+      const result = await runBoth(modelBytes(nodes, { x: dims }, initializers), randomInput(dims, 15, -8, 8), dims);
+      assertOps(result.ops, 'QuantizeDequantize', what);
+      // Same rounding (half to even of x / scale) and saturation: the same levels, the same floats.
+      assert.deepEqual(Array.from(result.ours), Array.from(result.theirs), what);
+    }
+  });
+
+  it('uint8 activations with a non-zero zero point and int8 activations match', async function () {
+    for (const [what, zeroPoint] of [['uint8 zero point 37', u8([], [37])], ['int8 zero point -10', i8([], [-10])]] as const) {
+      const initializers: Initializers = { x_scale: f32([], [0.015]), x_zp: zeroPoint, ...weights('w', [40, 12], 12, 16) };
+      const nodes = [...qdq('x', 'x_scale', 'x_zp'), weightDq('w', 1), node('MatMul', ['x_dq', 'w_dq'], 'y')];
+      const dims = [5, 40];
+      const result = await runBoth(modelBytes(nodes, { x: dims }, initializers), randomInput(dims, 17, -2.5, 2.5), dims);
+      assertOps(result.ops, 'QLinearMatMul', what);
+      assertStaticMatch(result, what);
+    }
+  });
+
+  describe('bad input', function () {
+    const matmul = (initializers: Initializers) =>
+      modelBytes([...qdq('x', 'x_scale', 'x_zp'), weightDq('w', 1), node('MatMul', ['x_dq', 'w_dq'], 'y')], { x: [2, 8] }, { x_scale: f32([], [0.02]), x_zp: u8([], [128]), ...initializers });
+    const feeds = { x: { type: 'float32' as const, data: new Float32Array(16), dims: [2, 8] } };
+
+    it('weight zero points other than 0 (int8) / 128 (uint8) are EDGEINFER_UNSUPPORTED_OP naming the node', async function () {
+      const int8 = weights('w', [8, 4], 4, 18);
+      const uint8 = weights('w', [8, 4], 4, 19, 'uint8');
+      for (const [what, initializers] of [
+        ['int8, zero point 3', { ...int8, w_zp: i8([4], [0, 3, 0, 0]) }],
+        ['uint8, zero point 0', { ...uint8, w_zp: u8([4], [0, 0, 0, 0]) }],
+      ] as const) {
+        await assert.rejects(
+          async () => {
+            const engine = await Engine.load(matmul(initializers), { threads: 1 });
+            try {
+              await engine.infer(feeds);
+            } finally {
+              engine.dispose();
+            }
+          },
+          (error: unknown) => {
+            assert.ok(error instanceof EdgeInferError, `${what}: ${String(error)}`);
+            assert.equal(error.code, 'EDGEINFER_UNSUPPORTED_OP', what);
+            assert.match(error.message, /zero point/, what);
+            assert.match(error.message, /MatMul/, what);
+            return true;
+          },
+        );
+      }
+    });
+
+    it('a corrupted QLinear step is rejected by the native validation with a code', function () {
+      const { model } = prepareModel(matmul(weights('w', [8, 4], 4, 20)));
+      const plan = lowerToPlan(specializeForShapes(model, { x: [2, 8] })).desc;
+      const corruptions: [string, (plan: NativePlanDesc, step: NativePlanDesc['steps'][number]) => void, string][] = [
+        ['w_axis out of range', (_, step) => (step.ints[step.ints.length - 1] = 7), 'EDGEINFER_MODEL_INVALID'],
+        ['activation zero point without scale', (_, step) => (step.inputs[1] = -1), 'EDGEINFER_MODEL_INVALID'],
+        ['weights replaced by the float input', (_, step) => (step.inputs[3] = step.inputs[0]), 'EDGEINFER_MODEL_INVALID'],
+        ['weight zero point bytes changed to 5', (p, step) => (p.tensors[step.inputs[5]].constant = Int8Array.of(0, 5, 0, 0)), 'EDGEINFER_UNSUPPORTED_OP'],
+      ];
+      for (const [what, corrupt, code] of corruptions) {
+        const copy = structuredClone(plan);
+        const step = copy.steps.find((s) => s.op === 'QLinearMatMul');
+        assert.ok(step, 'the plan has a QLinearMatMul step');
+        corrupt(copy, step);
+        assert.throws(
+          () => callNative(() => native.createModel(copy, { threads: 1, precision: 'float32' })),
+          (error: unknown) => error instanceof EdgeInferError && error.code === code && /QLinearMatMul/.test(error.message),
+          what,
+        );
+      }
+      // The uncorrupted plan is accepted.
+      callNative(() => native.createModel(plan, { threads: 1, precision: 'float32' })).dispose();
+    });
+  });
+});

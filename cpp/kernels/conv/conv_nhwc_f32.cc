@@ -56,15 +56,21 @@ class ConvNhwcF32 final : public ConvF32 {
     bias_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(panels * nr));
     std::memset(bias_.data(), 0, bias_.size());
     if (bias != nullptr) std::memcpy(bias_.data(), bias, sizeof(float) * static_cast<size_t>(c.out_c));
-    zero_row_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(c.in_c));
+    // With unit dilation along w, the kw taps of one kernel row are kw * C consecutive floats in NHWC:
+    // one pointer per kernel row then covers them (a 1x3 conv: one pointer per pixel, 3C channels).
+    merge_kw_ = c.dw == 1 && c.kw > 1;
+    segments_ = merge_kw_ ? c.kh : taps_;
+    segment_floats_ = (merge_kw_ ? c.kw : 1) * c.in_c;
+    zero_row_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(segment_floats_));
     std::memset(zero_row_.data(), 0, zero_row_.size());
     for (int64_t kh = 0; kh < c.kh; ++kh)
       for (int64_t kw = 0; kw < c.kw; ++kw) tap_delta_.push_back((kh * c.dh * c.iw + kw * c.dw) * c.in_c);
     slot_pointers_ = static_cast<size_t>(taps_ * family_.mr);
     // Few input channels (the first conv of a spectrogram CNN): a pointer per tap would feed the tile a
     // handful of floats each, so those rows are gathered into a small per-panel im2col block instead.
-    gather_ = taps_ > 1 && c.in_c < kGatherBelowChannels;
-    slot_floats_ = gather_ ? align_up(sizeof(float) * static_cast<size_t>(family_.mr * k)) / sizeof(float) : 0;
+    gather_ = !merge_kw_ && taps_ > 1 && c.in_c < kGatherBelowChannels;
+    // Gathered rows: every row (gather_) or the pixels whose kernel rows cross the left / right padding.
+    slot_floats_ = gather_ || merge_kw_ ? align_up(sizeof(float) * static_cast<size_t>(family_.mr * k)) / sizeof(float) : 0;
   }
 
   size_t scratch_bytes() const override { return slots_bytes() + half_.float_bytes(); }
@@ -144,12 +150,49 @@ class ConvNhwcF32 final : public ConvF32 {
         float* row = gathered + i * k;
         input_offsets(oh, ow, offsets);
         if (++ow == c.ow) ow = 0, ++oh;
-        for (int64_t tap = 0; tap < taps_; ++tap)
-          for (int64_t ch = 0; ch < c.in_c; ++ch) row[tap * c.in_c + ch] = offsets[tap] < 0 ? 0.0f : xb[offsets[tap] + ch];
+        if (c.in_c == 1) {  // a spectrogram or image plane: one float per tap
+          for (int64_t tap = 0; tap < taps_; ++tap) row[tap] = offsets[tap] < 0 ? 0.0f : xb[offsets[tap]];
+        } else {
+          for (int64_t tap = 0; tap < taps_; ++tap) {
+            float* dst = row + tap * c.in_c;
+            if (offsets[tap] < 0)
+              std::memset(dst, 0, sizeof(float) * static_cast<size_t>(c.in_c));
+            else
+              std::memcpy(dst, xb + offsets[tap], sizeof(float) * static_cast<size_t>(c.in_c));
+          }
+        }
         rows[i] = row;
       }
       t.taps = 1;
       t.channels = k;
+    } else if (merge_kw_) {
+      const int64_t k = taps_ * c.in_c, run = segment_floats_;
+      for (int i = 0; i < used; ++i) {
+        const int64_t ih0 = oh * c.sh - c.ph, iw0 = ow * c.sw - c.pw;
+        if (iw0 >= 0 && iw0 + c.kw <= c.iw) {
+          for (int64_t kh = 0; kh < c.kh; ++kh) {
+            const int64_t ih = ih0 + kh * c.dh;
+            rows[kh * mr + i] = ih >= 0 && ih < c.ih ? xb + (ih * c.iw + iw0) * c.in_c : zero;
+          }
+        } else {  // the kernel rows cross the left or right padding: gather them with zeros there
+          float* row = gathered + i * k;
+          for (int64_t kh = 0; kh < c.kh; ++kh) {
+            const int64_t ih = ih0 + kh * c.dh;
+            for (int64_t kw = 0; kw < c.kw; ++kw) {
+              const int64_t iw = iw0 + kw;
+              float* dst = row + (kh * c.kw + kw) * c.in_c;
+              if (ih >= 0 && ih < c.ih && iw >= 0 && iw < c.iw)
+                std::memcpy(dst, xb + (ih * c.iw + iw) * c.in_c, sizeof(float) * static_cast<size_t>(c.in_c));
+              else
+                std::memset(dst, 0, sizeof(float) * static_cast<size_t>(c.in_c));
+            }
+            rows[kh * mr + i] = row + kh * run;
+          }
+        }
+        if (++ow == c.ow) ow = 0, ++oh;
+      }
+      t.taps = segments_;
+      t.channels = run;
     } else {
       for (int i = 0; i < used; ++i) {
         input_offsets(oh, ow, offsets);
@@ -187,6 +230,8 @@ class ConvNhwcF32 final : public ConvF32 {
   std::vector<int64_t> tap_delta_;  // input offset of each tap relative to the window's first pixel
   size_t slot_pointers_ = 0;
   bool gather_ = false;
+  bool merge_kw_ = false;
+  int64_t segments_ = 1, segment_floats_ = 1;  // pointers per pixel and floats each
   size_t slot_floats_ = 0;
 };
 

@@ -70,8 +70,8 @@ const char* typed_array_type_name(napi_typedarray_type type) {
     case napi_float64_array: return "Float64Array";
     case napi_bigint64_array: return "BigInt64Array";
     case napi_biguint64_array: return "BigUint64Array";
+    default: return "TypedArray";  // kinds newer than the headers we build against (Float16Array)
   }
-  return "TypedArray";
 }
 
 }  // namespace
@@ -149,6 +149,16 @@ class KernelWorker : public Napi::AsyncWorker {
     } catch (const std::exception& error) {
       code_ = "EDGEINFER_INTERNAL";
       SetError(error.what());
+    }
+  }
+
+  // A worker thread's environment can be torn down (worker.terminate()) while this work is queued; then
+  // settling the promise fails and there is nothing left to settle it into: drop the result, never abort.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    try {
+      Napi::AsyncWorker::OnWorkComplete(env, status);  // settles the promise, then Destroy()
+    } catch (...) {
+      Destroy();  // thrown before the base reached Destroy() (opening its handle scope)
     }
   }
 

@@ -356,7 +356,6 @@ class ConvS8 final : public ConvF32 {
             for (int64_t p = p0; p < p1; ++p) yo[p] = out[p * mg + o];
             if (s8_act_ == Activation::kNone && act_.kind != FusedActivation::kNone)
               helper_->activate(yo + p0, p1 - p0, act_.kind, act_.alpha, act_.beta);
-            if (act_.out_min > -INFINITY) clamp_below(yo + p0, p1 - p0, act_.out_min);
           }
         };
         const int64_t macs = op * kg * mg;
@@ -391,11 +390,6 @@ class ConvS8 final : public ConvF32 {
       for (int64_t ch = 0; ch < c.in_c; ++ch) sum += e[ch] * means[ch];
       correction[o] = -sum * inv;
     }
-  }
-
-  // y = max(y, lo), NaN kept (the folded ONNX Max propagates it).
-  static void clamp_below(float* y, int64_t n, float lo) {
-    for (int64_t i = 0; i < n; ++i) y[i] = (y[i] >= lo || y[i] != y[i]) ? y[i] : lo;
   }
 
   static void transpose_u8(const uint8_t* src, uint8_t* dst, int64_t channels, int64_t plane) {

@@ -69,8 +69,13 @@ class GemmF32Impl final : public GemmF32 {
     if (m == 0) return;
     require(a != nullptr && y != nullptr && ((m == 1 && half_.empty()) || scratch != nullptr), kBad, "Gemm: null buffer");
     const size_t a_bytes = m > 1 ? align_up(sizeof(float) * static_cast<size_t>(m * k_)) : 0;
-    const float* weights = half_.empty() ? packed_.as<float>()
-                                         : half_.expand(reinterpret_cast<float*>(static_cast<uint8_t*>(scratch) + a_bytes));
+    if (m > 1) gemm_f32_pack_a(a, lda, m, k_, false, variant_->mr, static_cast<float*>(scratch));
+    float* expanded = reinterpret_cast<float*>(static_cast<uint8_t*>(scratch) + a_bytes);
+    if (!half_.empty() && m <= kPanelByPanelRows) {
+      run_half_by_panel(m, m == 1 ? a : static_cast<const float*>(scratch), y, ldy, expanded);
+      return;
+    }
+    const float* weights = half_.empty() ? packed_.as<float>() : half_.expand(expanded);
     GemmF32Args args;
     args.m = m;
     args.n = n_;
@@ -78,7 +83,6 @@ class GemmF32Impl final : public GemmF32 {
     if (m == 1) {
       args.a = a;
     } else {
-      gemm_f32_pack_a(a, lda, m, k_, false, variant_->mr, static_cast<float*>(scratch));
       args.a = static_cast<const float*>(scratch);
     }
     args.b_mode = GemmF32BMode::kPacked;
@@ -100,6 +104,32 @@ class GemmF32Impl final : public GemmF32 {
   ActivationParams act_;
   AlignedBuffer packed_, bias_;
   HalfWeights half_;
+
+  // Few rows (a GEMV): every weight is used once per run, so expanding all of them first would write and
+  // read back the whole FP32 matrix; one column panel at a time stays in cache. Single-threaded.
+  static constexpr int64_t kPanelByPanelRows = 4;
+  void run_half_by_panel(int64_t m, const float* a_packed, float* y, int64_t ldy, float* panel) const {
+    const int64_t nr = variant_->nr;
+    const auto panel_floats = static_cast<size_t>(k_ * nr);
+    GemmF32Args args;
+    args.m = m;
+    args.k = k_;
+    args.a = a_packed;
+    args.b_mode = GemmF32BMode::kPacked;
+    args.b = panel;
+    args.ldc = ldy;
+    args.alpha = alpha_;
+    args.activation = act_.kind;
+    args.act_alpha = act_.alpha;
+    args.act_beta = act_.beta;
+    for (int64_t j0 = 0; j0 < n_; j0 += nr) {
+      half_.expand(static_cast<size_t>(j0 / nr) * panel_floats, panel_floats, panel);
+      args.n = std::min(nr, n_ - j0);
+      args.c = y + j0;
+      args.bias_n = bias_.size() != 0 ? bias_.as<float>() + j0 : nullptr;
+      variant_->run(args);
+    }
+  }
 };
 
 // INT8: weights packed once; activations quantized to uint8 per call, from their min / max (dynamic) or with

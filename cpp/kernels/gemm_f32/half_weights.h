@@ -24,8 +24,10 @@ class HalfWeights {
   size_t bytes() const { return halves_.size(); }
   // Scratch bytes expand() needs (64-byte aligned size).
   size_t float_bytes() const { return align_up(sizeof(float) * count_); }
-  const float* expand(float* out) const {
-    kernels().gemm_f32->half_to_float(halves_.as<uint16_t>(), out, static_cast<int64_t>(count_));
+  const float* expand(float* out) const { return expand(0, count_, out); }
+  // Values [first, first + count) only (one packed panel).
+  const float* expand(size_t first, size_t count, float* out) const {
+    kernels().gemm_f32->half_to_float(halves_.as<uint16_t>() + first, out, static_cast<int64_t>(count));
     return out;
   }
 

@@ -55,8 +55,6 @@ bool external_arraybuffer(Napi::Env env, void* data, size_t length, napi_finaliz
   return false;
 }
 
-namespace {
-
 const char* typed_array_type_name(napi_typedarray_type type) {
   switch (type) {
     case napi_int8_array: return "Int8Array";
@@ -73,8 +71,6 @@ const char* typed_array_type_name(napi_typedarray_type type) {
     default: return "TypedArray";  // kinds newer than the headers we build against (Float16Array)
   }
 }
-
-}  // namespace
 
 TypedArrayArg typed_array_arg(const Napi::CallbackInfo& info, size_t index,
                               std::initializer_list<napi_typedarray_type> types, const char* name) {

@@ -37,6 +37,9 @@ bool external_buffers_enabled(Napi::Env env);
 // and makes a copy. Throws on any other failure, `hint` again left to the caller.
 bool external_arraybuffer(Napi::Env env, void* data, size_t length, napi_finalize finalize, void* hint, Napi::Value& out);
 
+// "Float32Array" and so on, for error messages.
+const char* typed_array_type_name(napi_typedarray_type type);
+
 struct TypedArrayArg {
   void* data = nullptr;
   size_t length = 0;  // elements

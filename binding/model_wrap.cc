@@ -178,23 +178,6 @@ napi_typedarray_type array_type(DType dtype) {
   return napi_uint8_array;
 }
 
-const char* array_type_name(napi_typedarray_type type) {
-  switch (type) {
-    case napi_int8_array: return "Int8Array";
-    case napi_uint8_array: return "Uint8Array";
-    case napi_uint8_clamped_array: return "Uint8ClampedArray";
-    case napi_int16_array: return "Int16Array";
-    case napi_uint16_array: return "Uint16Array";
-    case napi_int32_array: return "Int32Array";
-    case napi_uint32_array: return "Uint32Array";
-    case napi_float32_array: return "Float32Array";
-    case napi_float64_array: return "Float64Array";
-    case napi_bigint64_array: return "BigInt64Array";
-    case napi_biguint64_array: return "BigUint64Array";
-    default: return "TypedArray";
-  }
-}
-
 // Checks `list` (a JS array of typed arrays) against the plan's bound slots; fills pointers and pins.
 void bind_buffers(Napi::Env env, Napi::Value list, const Plan& plan, const std::vector<int32_t>& slots, const char* what,
                   std::vector<void*>& pointers, std::vector<Napi::Value>& pins) {
@@ -208,11 +191,11 @@ void bind_buffers(Napi::Env env, Napi::Value list, const Plan& plan, const std::
     Napi::Value value = array.Get(i);
     const TensorSlot& slot = plan.tensors[static_cast<size_t>(slots[i])];
     const napi_typedarray_type expected = array_type(slot.dtype);
-    if (!value.IsTypedArray()) throw_invalid(env, where + " must be a " + array_type_name(expected));
+    if (!value.IsTypedArray()) throw_invalid(env, where + " must be a " + typed_array_type_name(expected));
     Napi::TypedArray t = value.As<Napi::TypedArray>();
     if (t.TypedArrayType() != expected)
-      throw_invalid(env, where + " must be a " + std::string(array_type_name(expected)) + ", got " +
-                             array_type_name(t.TypedArrayType()));
+      throw_invalid(env, where + " must be a " + std::string(typed_array_type_name(expected)) + ", got " +
+                             typed_array_type_name(t.TypedArrayType()));
     Napi::ArrayBuffer buffer = t.ArrayBuffer();
     if (buffer.IsDetached()) throw_invalid(env, where + " is backed by a detached ArrayBuffer");
     if (static_cast<int64_t>(t.ElementLength()) != slot.elements())

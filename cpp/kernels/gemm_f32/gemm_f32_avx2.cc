@@ -143,16 +143,6 @@ void minmax(const float* x, int64_t n, float* mn, float* mx) {
   *mx = b;
 }
 
-void activate_n(float* y, int64_t n, FusedActivation act, float a, float b) {
-  if (act == FusedActivation::kNone) return;
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, activate(_mm256_loadu_ps(y + i), act, a, b));
-  if (i < n) {
-    const __m256i m = cols_mask(static_cast<int>(n - i));
-    _mm256_maskstore_ps(y + i, m, activate(_mm256_maskload_ps(y + i, m), act, a, b));
-  }
-}
-
 struct Avx2Vec {
   using V = __m256;
   static constexpr int kLanes = 8;
@@ -177,7 +167,7 @@ void half_to_float_n(const uint16_t* in, float* out, int64_t n) {
 
 }  // namespace
 
-extern const GemmF32Variant kGemmF32Avx2 = {"f32_gemm_6x16__avx2", Isa::kAvx2, kMr, kNr, run, minmax, activate_n,
+extern const GemmF32Variant kGemmF32Avx2 = {"f32_gemm_6x16__avx2", Isa::kAvx2, kMr, kNr, run, minmax, activate_n<Avx2Vec>,
                                             IgemmTiles<Avx2Vec, 12, 1>::family(), IgemmTiles<Avx2Vec, 6, 2>::family(),
     rows_epilogue<Avx2Vec>, column_sums<Avx2Vec>, half_to_float_n};
 

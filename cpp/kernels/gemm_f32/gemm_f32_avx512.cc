@@ -145,16 +145,6 @@ void minmax(const float* x, int64_t n, float* mn, float* mx) {
   *mx = b;
 }
 
-void activate_n(float* y, int64_t n, FusedActivation act, float a, float b) {
-  if (act == FusedActivation::kNone) return;
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, activate(_mm512_loadu_ps(y + i), act, a, b));
-  if (i < n) {
-    const __mmask16 m = cols_mask(static_cast<int>(n - i));
-    _mm512_mask_storeu_ps(y + i, m, activate(_mm512_maskz_loadu_ps(m, y + i), act, a, b));
-  }
-}
-
 struct Avx512Vec {
   using V = __m512;
   static constexpr int kLanes = 16;
@@ -181,7 +171,7 @@ void half_to_float_n(const uint16_t* in, float* out, int64_t n) {
 }  // namespace
 
 extern const GemmF32Variant kGemmF32Avx512 = {"f32_gemm_12x32__avx512", Isa::kAvx512, kMr, kNr, run, minmax,
-                                              activate_n, IgemmTiles<Avx512Vec, 12, 1>::family(),
+                                              activate_n<Avx512Vec>, IgemmTiles<Avx512Vec, 12, 1>::family(),
                                               IgemmTiles<Avx512Vec, 8, 2>::family(),
     rows_epilogue<Avx512Vec>, column_sums<Avx512Vec>, half_to_float_n};
 

@@ -258,6 +258,12 @@ void rows_epilogue(float* y, int64_t rows, int64_t cols, const float* bias, Fuse
   }
 }
 
+// GemmF32Variant::activate over an ISA's traits: one row of n, no bias, no clamp.
+template <class T>
+void activate_n(float* y, int64_t n, FusedActivation act, float a, float b) {
+  if (act != FusedActivation::kNone) rows_epilogue<T>(y, 1, n, nullptr, act, a, b, -INFINITY);
+}
+
 // GemmF32Variant::column_sums over an ISA's traits.
 template <class T>
 void column_sums(const float* x, int64_t rows, int64_t cols, float* sums) {

@@ -128,13 +128,6 @@ void minmax(const float* x, int64_t n, float* mn, float* mx) {
   *mx = b;
 }
 
-void activate_n(float* y, int64_t n, FusedActivation act, float a, float b) {
-  if (act == FusedActivation::kNone) return;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, activate(vld1q_f32(y + i), act, a, b));
-  for (; i < n; ++i) y[i] = activate_scalar(y[i], act, a, b);
-}
-
 struct NeonVec {
   using V = float32x4_t;
   static constexpr int kLanes = 4;
@@ -166,7 +159,7 @@ void half_to_float_n(const uint16_t* in, float* out, int64_t n) {
 
 }  // namespace
 
-extern const GemmF32Variant kGemmF32Neon = {"f32_gemm_8x12__neon", Isa::kNeon, kMr, kNr, run, minmax, activate_n,
+extern const GemmF32Variant kGemmF32Neon = {"f32_gemm_8x12__neon", Isa::kNeon, kMr, kNr, run, minmax, activate_n<NeonVec>,
                                             IgemmTiles<NeonVec, 6, 2>::family(), IgemmTiles<NeonVec, 6, 4>::family(),
     rows_epilogue<NeonVec>, column_sums<NeonVec>, half_to_float_n};
 

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "call_memory.h"
 #include "edgeinfer/error.h"
 
 namespace edgeinfer::binding {
@@ -72,6 +73,39 @@ const char* typed_array_type_name(napi_typedarray_type type) {
   }
 }
 
+size_t typed_array_element_size(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array: return 1;
+    case napi_int16_array:
+    case napi_uint16_array: return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array: return 4;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array: return 8;
+    default: return 1;
+  }
+}
+
+bool view_bytes(Napi::Env env, napi_value value, ViewBytes& out) {
+  bool is_typed_array = false;
+  if (napi_is_typedarray(env, value, &is_typed_array) != napi_ok || !is_typed_array) return false;
+  napi_value buffer;
+  void* data = nullptr;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, value, &out.type, &out.element_length, &data, &buffer, &offset) != napi_ok) return false;
+  out.data = static_cast<uint8_t*>(data);  // already advanced by the byte offset
+  out.byte_length = out.element_length * typed_array_element_size(out.type);
+  bool is_array_buffer = false;
+  napi_is_arraybuffer(env, buffer, &is_array_buffer);
+  out.detached = false;
+  if (is_array_buffer) napi_is_detached_arraybuffer(env, buffer, &out.detached);  // a SharedArrayBuffer never detaches
+  return true;
+}
+
 TypedArrayArg typed_array_arg(const Napi::CallbackInfo& info, size_t index,
                               std::initializer_list<napi_typedarray_type> types, const char* name) {
   Napi::Env env = info.Env();
@@ -85,12 +119,13 @@ TypedArrayArg typed_array_arg(const Napi::CallbackInfo& info, size_t index,
   if (!type_ok)
     throw_invalid(env, std::string(name) + " must be a " + expected + ", got " +
                            typed_array_type_name(array.TypedArrayType()));
-  Napi::ArrayBuffer buffer = array.ArrayBuffer();
-  if (buffer.IsDetached()) throw_invalid(env, std::string(name) + " is backed by a detached ArrayBuffer");
+  ViewBytes bytes;
+  if (!view_bytes(env, value, bytes)) throw_invalid(env, std::string(name) + " must be a " + expected);
+  if (bytes.detached) throw_invalid(env, std::string(name) + " is backed by a detached ArrayBuffer");
   TypedArrayArg arg;
-  arg.length = array.ElementLength();
-  arg.type = array.TypedArrayType();
-  arg.data = static_cast<uint8_t*>(buffer.Data()) + array.ByteOffset();
+  arg.length = bytes.element_length;
+  arg.type = bytes.type;
+  arg.data = bytes.data;
   arg.value = value;
   return arg;
 }
@@ -125,8 +160,11 @@ namespace {
 
 class KernelWorker : public Napi::AsyncWorker {
  public:
-  KernelWorker(Napi::Env env, std::function<void()> work, const std::vector<Napi::Value>& pins)
-      : Napi::AsyncWorker(env, "edgeinfer:kernel"), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)) {
+  KernelWorker(Napi::Env env, std::shared_ptr<CallMemory> memory, std::function<void()> work, const std::vector<Napi::Value>& pins)
+      : Napi::AsyncWorker(env, "edgeinfer:kernel"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        memory_(std::move(memory)),
+        work_(std::move(work)) {
     for (const Napi::Value& pin : pins)
       if (!pin.IsEmpty() && !pin.IsUndefined() && !pin.IsNull()) pins_.push_back(Napi::Persistent(pin.As<Napi::Object>()));
   }
@@ -158,13 +196,22 @@ class KernelWorker : public Napi::AsyncWorker {
     }
   }
 
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnOK() override {
+    try {
+      memory_->deliver(Env());
+    } catch (const Napi::Error& error) {
+      deferred_.Reject(error.Value());
+      return;
+    }
+    deferred_.Resolve(Env().Undefined());
+  }
   void OnError(const Napi::Error& error) override {
     deferred_.Reject(make_error(Env(), code_, error.Message()).Value());
   }
 
  private:
   Napi::Promise::Deferred deferred_;
+  std::shared_ptr<CallMemory> memory_;
   std::function<void()> work_;
   std::vector<Napi::ObjectReference> pins_;
   std::string code_ = "EDGEINFER_INTERNAL";
@@ -172,14 +219,15 @@ class KernelWorker : public Napi::AsyncWorker {
 
 }  // namespace
 
-Napi::Value run_kernel(Napi::Env env, bool async, std::function<void()> work, const std::vector<Napi::Value>& pins) {
-  if (!async) {
+Napi::Value run_kernel(Napi::Env env, std::shared_ptr<CallMemory> memory, std::function<void()> work,
+                       const std::vector<Napi::Value>& pins) {
+  if (!memory->async()) {
     return guarded(env, [&] {
       work();
       return env.Undefined();
     });
   }
-  auto* worker = new KernelWorker(env, std::move(work), pins);
+  auto* worker = new KernelWorker(env, std::move(memory), std::move(work), pins);
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

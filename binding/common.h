@@ -40,6 +40,20 @@ bool external_arraybuffer(Napi::Env env, void* data, size_t length, napi_finaliz
 // "Float32Array" and so on, for error messages.
 const char* typed_array_type_name(napi_typedarray_type type);
 
+// A view's memory as it is now: its first byte (null when the buffer is detached, or may be for an empty
+// view) and its byte length. Works for views on ArrayBuffer, resizable ArrayBuffer and SharedArrayBuffer
+// alike (napi_get_arraybuffer_info / napi_is_detached_arraybuffer refuse a SharedArrayBuffer).
+struct ViewBytes {
+  uint8_t* data = nullptr;
+  size_t byte_length = 0;
+  size_t element_length = 0;
+  napi_typedarray_type type = napi_int8_array;
+  bool detached = false;
+};
+// False when `value` is not a typed array (DataViews are not accepted either).
+bool view_bytes(Napi::Env env, napi_value value, ViewBytes& out);
+size_t typed_array_element_size(napi_typedarray_type type);
+
 struct TypedArrayArg {
   void* data = nullptr;
   size_t length = 0;  // elements
@@ -58,8 +72,13 @@ int64_t int_arg(const Napi::CallbackInfo& info, size_t index, const char* name, 
 double number_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
 bool bool_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
 
-// Runs `work` synchronously (returns undefined) or on the libuv pool (returns a promise). `pins` keep the
-// buffers and wrapped objects the work reads or writes alive until it has finished.
-Napi::Value run_kernel(Napi::Env env, bool async, std::function<void()> work, const std::vector<Napi::Value>& pins);
+class CallMemory;
+
+// Runs `work` synchronously (returns undefined) or, when memory->async(), on the libuv pool (returns a
+// promise). The work reads and writes only what `memory` handed out (copies and staging when async); the
+// promise settles after memory->deliver() copied the results into the caller's arrays on the JS thread, or
+// rejects when that failed. `pins` keep wrapped objects alive until then.
+Napi::Value run_kernel(Napi::Env env, std::shared_ptr<CallMemory> memory, std::function<void()> work,
+                       const std::vector<Napi::Value>& pins = {});
 
 }  // namespace edgeinfer::binding

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "call_memory.h"
 #include "edgeinfer/kernels.h"
 #include "packed_weights_wrap.h"
 
@@ -37,20 +38,26 @@ Napi::Value gemm_s8(const Napi::CallbackInfo& info) {
     throw_invalid(env, "aScale must be a finite number > 0");
   if (!float_out && activation != 0) throw_invalid(env, "an activation needs float32 output");
 
+  // Async: A is copied now and C staged, so the caller may detach or resize either at once (see call_memory.h).
+  auto memory = std::make_shared<CallMemory>(async);
+  const size_t a_bytes = static_cast<size_t>(a_needed);
+  const size_t out_bytes = static_cast<size_t>(out_needed) * 4;
   GemmS8Args args;
   args.m = m;
-  args.a = a.data;
+  args.a = memory->input(a, a_bytes);
   args.lda = lda;
   args.a_signed = a_signed;
   args.a_zero_point = static_cast<int32_t>(zero_point);
   args.w = weights.get();
-  args.c_i32 = float_out ? nullptr : static_cast<int32_t*>(out.data);
-  args.c_f32 = float_out ? static_cast<float*>(out.data) : nullptr;
+  // Rows are ldc apart: with ldc > n the gaps are not written, so staging keeps the caller's bytes there.
+  void* c = memory->output(env, out, out_bytes, "out", ldc > weights->n);
+  args.c_i32 = float_out ? nullptr : static_cast<int32_t*>(c);
+  args.c_f32 = float_out ? static_cast<float*>(c) : nullptr;
   args.ldc = ldc;
   args.a_scale = static_cast<float>(a_scale);
   args.activation = static_cast<Activation>(activation);
   // The lambda owns a reference to the packed weights, so dispose() during the call is safe.
-  return run_kernel(env, async, [args, weights] { edgeinfer::gemm_s8(args); }, {a.value, out.value, info[5]});
+  return run_kernel(env, std::move(memory), [args, weights] { edgeinfer::gemm_s8(args); }, {info[5]});
 }
 
 }  // namespace edgeinfer::binding

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "call_memory.h"
 #include "edgeinfer/kernels.h"
 
 namespace edgeinfer::binding {
@@ -27,17 +28,18 @@ Napi::Value layer_norm(const Napi::CallbackInfo& info) {
     throw_error(env, "EDGEINFER_SHAPE_MISMATCH", "gamma and beta must have width = " + std::to_string(width) + " elements");
   if (!(std::isfinite(epsilon) && epsilon >= 0)) throw_invalid(env, "epsilon must be finite and >= 0");
   if (activation == static_cast<int64_t>(Activation::kRelu)) throw_invalid(env, "layerNorm supports GELU activations only");
+  const size_t bytes = static_cast<size_t>(rows * width) * 4;
+  auto memory = std::make_shared<CallMemory>(async);
   LayerNormArgs args;
-  args.x = static_cast<const float*>(x.data);
-  args.y = static_cast<float*>(y.data);
+  args.x = static_cast<const float*>(memory->input(x, bytes));
+  args.y = static_cast<float*>(memory->output(env, y, bytes, "y"));
   args.rows = rows;
   args.width = width;
-  args.gamma = static_cast<const float*>(gamma.data);
-  args.beta = static_cast<const float*>(beta.data);
+  args.gamma = static_cast<const float*>(memory->input(gamma, static_cast<size_t>(width) * 4));
+  args.beta = static_cast<const float*>(memory->input(beta, static_cast<size_t>(width) * 4));
   args.epsilon = static_cast<float>(epsilon);
   args.activation = static_cast<Activation>(activation);
-  return run_kernel(env, async, [args] { kernels().layernorm_gelu->layer_norm(args); },
-                    {x.value, y.value, gamma.value, beta.value});
+  return run_kernel(env, std::move(memory), [args] { kernels().layernorm_gelu->layer_norm(args); });
 }
 
 Napi::Value gelu(const Napi::CallbackInfo& info) {
@@ -49,12 +51,13 @@ Napi::Value gelu(const Napi::CallbackInfo& info) {
   const bool async = bool_arg(info, 4, "async");
   if (x.length != static_cast<size_t>(n) || y.length != static_cast<size_t>(n))
     throw_error(env, "EDGEINFER_SHAPE_MISMATCH", "x and y must have n = " + std::to_string(n) + " elements");
+  auto memory = std::make_shared<CallMemory>(async);
   GeluArgs args;
-  args.x = static_cast<const float*>(x.data);
-  args.y = static_cast<float*>(y.data);
+  args.x = static_cast<const float*>(memory->input(x, static_cast<size_t>(n) * 4));
+  args.y = static_cast<float*>(memory->output(env, y, static_cast<size_t>(n) * 4, "y"));
   args.n = n;
   args.tanh_approximation = tanh_approximation;
-  return run_kernel(env, async, [args] { kernels().layernorm_gelu->gelu(args); }, {x.value, y.value});
+  return run_kernel(env, std::move(memory), [args] { kernels().layernorm_gelu->gelu(args); });
 }
 
 }  // namespace edgeinfer::binding

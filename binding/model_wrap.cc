@@ -4,6 +4,8 @@
 // model (shared_ptr), so dispose() during it is safe.
 #include "model_wrap.h"
 
+#include "call_memory.h"
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -70,25 +72,11 @@ class Reader {
   }
 
   std::shared_ptr<const std::vector<uint8_t>> bytes(Napi::Value value, const std::string& where) const {
-    const uint8_t* data = nullptr;
-    size_t length = 0;
-    Napi::ArrayBuffer buffer;
-    size_t offset = 0;
-    if (value.IsTypedArray()) {
-      Napi::TypedArray t = value.As<Napi::TypedArray>();
-      buffer = t.ArrayBuffer();
-      offset = t.ByteOffset();
-      length = t.ByteLength();
-    } else if (value.IsDataView()) {
-      Napi::DataView v = value.As<Napi::DataView>();
-      buffer = v.ArrayBuffer();
-      offset = v.ByteOffset();
-      length = v.ByteLength();
-    } else {
-      fail(where, "must be an ArrayBufferView");
-    }
-    if (buffer.IsDetached()) fail(where, "is backed by a detached ArrayBuffer");
-    data = static_cast<const uint8_t*>(buffer.Data()) + offset;
+    ViewBytes view;
+    if (!view_bytes(env_, value, view)) fail(where, "must be a typed array");
+    if (view.detached) fail(where, "is backed by a detached ArrayBuffer");
+    const uint8_t* data = view.data;
+    const size_t length = data == nullptr ? 0 : view.byte_length;
     return std::make_shared<const std::vector<uint8_t>>(data, data + length);
   }
 
@@ -178,17 +166,22 @@ napi_typedarray_type array_type(DType dtype) {
   return napi_uint8_array;
 }
 
-// Checks `list` (a JS array of typed arrays) against the plan's bound slots; fills pointers and pins.
-void bind_buffers(Napi::Env env, Napi::Value list, const Plan& plan, const std::vector<int32_t>& slots, const char* what,
-                  std::vector<void*>& pointers, std::vector<Napi::Value>& pins) {
+// Checks `list` (a JS array of typed arrays) against the plan's bound slots. Every element is read first
+// (reading an element can run a getter, which could detach a buffer already checked); the pointers are
+// taken afterwards, through `memory` (copies / staging when the call is async).
+std::vector<TypedArrayArg> read_buffers(Napi::Env env, Napi::Value list, const Plan& plan, const std::vector<int32_t>& slots,
+                                        const char* what) {
   if (!list.IsArray()) throw_invalid(env, std::string(what) + " must be an array of typed arrays");
   Napi::Array array = list.As<Napi::Array>();
   if (array.Length() != slots.size())
     throw_invalid(env, std::string(what) + " has " + std::to_string(array.Length()) + " buffers, the model expects " +
                            std::to_string(slots.size()));
-  for (uint32_t i = 0; i < array.Length(); ++i) {
+  std::vector<Napi::Value> values;
+  for (uint32_t i = 0; i < array.Length(); ++i) values.push_back(array.Get(i));
+  std::vector<TypedArrayArg> args;
+  for (uint32_t i = 0; i < values.size(); ++i) {
     const std::string where = std::string(what) + "[" + std::to_string(i) + "]";
-    Napi::Value value = array.Get(i);
+    Napi::Value value = values[i];
     const TensorSlot& slot = plan.tensors[static_cast<size_t>(slots[i])];
     const napi_typedarray_type expected = array_type(slot.dtype);
     if (!value.IsTypedArray()) throw_invalid(env, where + " must be a " + typed_array_type_name(expected));
@@ -196,15 +189,19 @@ void bind_buffers(Napi::Env env, Napi::Value list, const Plan& plan, const std::
     if (t.TypedArrayType() != expected)
       throw_invalid(env, where + " must be a " + std::string(typed_array_type_name(expected)) + ", got " +
                              typed_array_type_name(t.TypedArrayType()));
-    Napi::ArrayBuffer buffer = t.ArrayBuffer();
-    if (buffer.IsDetached()) throw_invalid(env, where + " is backed by a detached ArrayBuffer");
+    ViewBytes bytes;
+    if (!view_bytes(env, value, bytes) || bytes.detached) throw_invalid(env, where + " is backed by a detached ArrayBuffer");
     if (static_cast<int64_t>(t.ElementLength()) != slot.elements())
       throw_error(env, "EDGEINFER_SHAPE_MISMATCH",
                   where + " has " + std::to_string(t.ElementLength()) + " elements, the model expects " +
                       std::to_string(slot.elements()));
-    pointers.push_back(static_cast<uint8_t*>(buffer.Data()) + t.ByteOffset());
-    pins.push_back(value);
+    TypedArrayArg arg;
+    arg.value = value;
+    arg.type = t.TypedArrayType();
+    arg.length = t.ElementLength();
+    args.push_back(arg);
   }
+  return args;
 }
 
 }  // namespace
@@ -249,18 +246,25 @@ Napi::Value ModelWrap::run(const Napi::CallbackInfo& info) {
   std::shared_ptr<Model> model = live(env);
   const bool async = bool_arg(info, 2, "async");
   const Plan& plan = model->plan();
-  std::vector<void*> inputs, outputs;
-  std::vector<Napi::Value> pins;
-  bind_buffers(env, info[0], plan, plan.inputs, "inputs", inputs, pins);
-  bind_buffers(env, info[1], plan, plan.outputs, "outputs", outputs, pins);
-  pins.push_back(info.This());
+  const std::vector<TypedArrayArg> input_args = read_buffers(env, info[0], plan, plan.inputs, "inputs");
+  const std::vector<TypedArrayArg> output_args = read_buffers(env, info[1], plan, plan.outputs, "outputs");
+  // Async: inputs are copied now and outputs staged, so the caller may detach or resize its buffers at once.
+  auto memory = std::make_shared<CallMemory>(async);
+  std::vector<const void*> inputs;
+  std::vector<void*> outputs;
+  for (size_t i = 0; i < input_args.size(); ++i) {
+    const TensorSlot& slot = plan.tensors[static_cast<size_t>(plan.inputs[i])];
+    inputs.push_back(memory->input(input_args[i], static_cast<size_t>(slot.elements()) * dtype_size(slot.dtype)));
+  }
+  for (size_t i = 0; i < output_args.size(); ++i) {
+    const TensorSlot& slot = plan.tensors[static_cast<size_t>(plan.outputs[i])];
+    outputs.push_back(memory->output(env, output_args[i], static_cast<size_t>(slot.elements()) * dtype_size(slot.dtype),
+                                     "outputs[" + std::to_string(i) + "]"));
+  }
   return run_kernel(
-      env, async,
-      [model, inputs = std::move(inputs), outputs = std::move(outputs)] {
-        std::vector<const void*> in(inputs.begin(), inputs.end());
-        model->run(in.data(), outputs.data());
-      },
-      pins);
+      env, std::move(memory),
+      [model, inputs = std::move(inputs), outputs = std::move(outputs)] { model->run(inputs.data(), outputs.data()); },
+      {info.This()});
 }
 
 Napi::Value ModelWrap::stats(const Napi::CallbackInfo& info) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "call_memory.h"
 #include "edgeinfer/kernels.h"
 
 namespace edgeinfer::binding {
@@ -50,17 +51,18 @@ Napi::Value quantize(const Napi::CallbackInfo& info) {
   const bool is_signed = y.type == napi_int8_array;
   const QuantParams p = quant_params(info, is_signed, x.length, y.length);
   const bool async = bool_arg(info, 7, "async");
+  const size_t count = static_cast<size_t>(p.outer * p.channels * p.inner);
+  auto memory = std::make_shared<CallMemory>(async);
   QuantizeArgs args;
-  args.x = static_cast<const float*>(x.data);
-  args.y = y.data;
+  args.x = static_cast<const float*>(memory->input(x, count * 4));
+  args.y = memory->output(env, y, count, "y");
   args.y_signed = is_signed;
   args.outer = p.outer;
   args.channels = p.channels;
   args.inner = p.inner;
-  args.scales = static_cast<const float*>(p.scales.data);
-  args.zero_points = static_cast<const int32_t*>(p.zero_points.data);
-  return run_kernel(env, async, [args] { kernels().quantize->quantize(args); },
-                    {x.value, y.value, p.scales.value, p.zero_points.value});
+  args.scales = static_cast<const float*>(memory->input(p.scales, static_cast<size_t>(p.channels) * 4));
+  args.zero_points = static_cast<const int32_t*>(memory->input(p.zero_points, static_cast<size_t>(p.channels) * 4));
+  return run_kernel(env, std::move(memory), [args] { kernels().quantize->quantize(args); });
 }
 
 Napi::Value dequantize(const Napi::CallbackInfo& info) {
@@ -70,17 +72,18 @@ Napi::Value dequantize(const Napi::CallbackInfo& info) {
   const bool is_signed = q.type == napi_int8_array;
   const QuantParams p = quant_params(info, is_signed, x.length, q.length);
   const bool async = bool_arg(info, 7, "async");
+  const size_t count = static_cast<size_t>(p.outer * p.channels * p.inner);
+  auto memory = std::make_shared<CallMemory>(async);
   DequantizeArgs args;
-  args.q = q.data;
+  args.q = memory->input(q, count);
   args.q_signed = is_signed;
-  args.x = static_cast<float*>(x.data);
+  args.x = static_cast<float*>(memory->output(env, x, count * 4, "x"));
   args.outer = p.outer;
   args.channels = p.channels;
   args.inner = p.inner;
-  args.scales = static_cast<const float*>(p.scales.data);
-  args.zero_points = static_cast<const int32_t*>(p.zero_points.data);
-  return run_kernel(env, async, [args] { kernels().quantize->dequantize(args); },
-                    {q.value, x.value, p.scales.value, p.zero_points.value});
+  args.scales = static_cast<const float*>(memory->input(p.scales, static_cast<size_t>(p.channels) * 4));
+  args.zero_points = static_cast<const int32_t*>(memory->input(p.zero_points, static_cast<size_t>(p.channels) * 4));
+  return run_kernel(env, std::move(memory), [args] { kernels().quantize->dequantize(args); });
 }
 
 }  // namespace edgeinfer::binding

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { types } from 'node:util';
 
 import type { BackendSession, BackendStats, Precision, StepProfile } from './backends/backend';
 import { NativeBackendSession } from './backends/native-backend';
@@ -39,6 +40,12 @@ export interface EngineOptions {
   inlineBelowMicroseconds?: number;
   /** Time every step of the native plan (two clock reads per step); read with engine.profile(). Default false. */
   profile?: boolean;
+  /**
+   * Accept NaN and ±Infinity in float inputs. Default false: such a feed is refused with
+   * EDGEINFER_INVALID_ARGUMENT (an overflow upstream should not become a plausible score). When allowed,
+   * non-finite values propagate through the model the way ONNX Runtime propagates them.
+   */
+  allowNonFinite?: boolean;
 }
 
 export interface EngineInfo {
@@ -63,9 +70,11 @@ export class Engine {
   readonly #info: EngineInfo;
 
   readonly #layers: string[];
+  readonly #allowNonFinite: boolean;
 
-  private constructor(session: BackendSession, layers: string[], info: EngineInfo) {
+  private constructor(session: BackendSession, layers: string[], allowNonFinite: boolean, info: EngineInfo) {
     this.#layers = layers;
+    this.#allowNonFinite = allowNonFinite;
     this.#session = session;
     this.#info = info;
     this.inputs = session.inputs;
@@ -83,6 +92,8 @@ export class Engine {
     }
     if (o.profile !== undefined && typeof o.profile !== 'boolean') throw invalid('profile must be a boolean', { argument: 'profile' });
     const profile = o.profile === true;
+    if (o.allowNonFinite !== undefined && typeof o.allowNonFinite !== 'boolean') throw invalid('allowNonFinite must be a boolean', { argument: 'allowNonFinite' });
+    const allowNonFinite = o.allowNonFinite === true;
     const inlineBelowMicroseconds = o.inlineBelowMicroseconds ?? 1000;
     if (typeof inlineBelowMicroseconds !== 'number' || !(inlineBelowMicroseconds >= 0)) {
       throw invalid('inlineBelowMicroseconds must be a number >= 0', { argument: 'inlineBelowMicroseconds' });
@@ -111,7 +122,7 @@ export class Engine {
     if (prepared.inputs.every((input) => input.dims.every((dim) => typeof dim === 'number'))) {
       session.plan(Object.fromEntries(prepared.inputs.map((input) => [input.name, input.dims as number[]])));
     }
-    return new Engine(session, layers, {
+    return new Engine(session, layers, allowNonFinite, {
       backend,
       precision,
       threads,
@@ -129,34 +140,46 @@ export class Engine {
     return this.#session;
   }
 
-  #check(feeds: Record<string, Tensor>): Record<string, number[]> {
-    if (feeds === null || typeof feeds !== 'object') throw invalid('feeds must be an object of input name -> tensor');
+  /**
+   * Validates the feeds once and returns a snapshot of them (dims copied, each tensor read once), so a getter
+   * or a later change to the caller's objects cannot make the run see something other than what was checked.
+   */
+  #check(feeds: Record<string, Tensor>): { feeds: Record<string, Tensor>; dims: Record<string, number[]> } {
+    if (feeds === null || typeof feeds !== 'object' || types.isProxy(feeds)) throw invalid('feeds must be a plain object of input name -> tensor');
+    const checked: Record<string, Tensor> = {};
     const dims: Record<string, number[]> = {};
-    for (const input of this.inputs) {
-      if (!(input.name in feeds)) throw invalid(`input '${input.name}' is missing`, { input: input.name });
-      dims[input.name] = checkFeed(input.name, feeds[input.name], input);
-    }
-    for (const name of Object.keys(feeds)) {
+    const names = Object.keys(feeds);
+    for (const name of names) {
       if (!this.inputs.some((input) => input.name === name)) throw invalid(`'${name}' is not an input of this model`, { input: name });
     }
-    return dims;
+    for (const input of this.inputs) {
+      if (!names.includes(input.name)) throw invalid(`input '${input.name}' is missing`, { input: input.name });
+      const tensor = feeds[input.name];
+      if (tensor === null || typeof tensor !== 'object' || types.isProxy(tensor)) throw invalid(`input '${input.name}' must be a tensor { type, data, dims }`, { input: input.name });
+      const snapshot = { type: tensor.type, data: tensor.data, dims: tensor.dims };
+      dims[input.name] = checkFeed(input.name, snapshot, input, { allowNonFinite: this.#allowNonFinite });
+      checked[input.name] = { type: snapshot.type, data: snapshot.data, dims: dims[input.name] };
+    }
+    return { feeds: checked, dims };
   }
 
   /**
    * Runs the model: off the JS thread on the libuv pool, or inline when its runs are shorter than
-   * inlineBelowMicroseconds (see EngineOptions). Outputs are new arrays owned by the caller.
+   * inlineBelowMicroseconds (see EngineOptions). Outputs are new arrays owned by the caller. An off-thread
+   * run works on copies of the inputs taken before this returns, so the caller may reuse, transfer or
+   * resize its buffers at once.
    */
   async infer(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     const session = this.#live();
-    const dims = this.#check(feeds);
-    return session.run(feeds, dims, false);
+    const checked = this.#check(feeds);
+    return session.run(checked.feeds, checked.dims, false);
   }
 
-  /** The synchronous form of infer, for small models where a thread hop costs more than the run. */
+  /** The synchronous form of infer, for small models where a thread hop costs more than the run. Reads inputs in place. */
   inferSync(feeds: Record<string, Tensor>): Record<string, Tensor> {
     const session = this.#live();
-    const dims = this.#check(feeds);
-    return session.run(feeds, dims, true) as Record<string, Tensor>;
+    const checked = this.#check(feeds);
+    return session.run(checked.feeds, checked.dims, true) as Record<string, Tensor>;
   }
 
   /** Names of the MatMul/Gemm/Conv layers (after optimisation), in graph order: what keepFloat takes. */

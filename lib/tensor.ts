@@ -4,7 +4,7 @@
  */
 import type { DataType, TensorArray } from './onnx/ir';
 import { allocate } from './onnx/tensor';
-import { invalid, shapeMismatch } from './validate';
+import { invalid, isTypedArrayOf, shapeMismatch, typedArrayLength } from './validate';
 
 export type TensorType = Exclude<DataType, 'string'>;
 
@@ -37,32 +37,45 @@ function arrayClass(type: TensorType): new (length: number) => TensorArray {
   return found;
 }
 
+export interface FeedCheckOptions {
+  /** Accept NaN and ±Infinity in float inputs (they then propagate through the model as in ONNX Runtime). */
+  allowNonFinite?: boolean;
+}
+
 /** Checks a feed against the model input it is for; returns its concrete dims. */
-export function checkFeed(name: string, tensor: unknown, expected: TensorInfo): number[] {
+export function checkFeed(name: string, tensor: unknown, expected: TensorInfo, options: FeedCheckOptions = {}): number[] {
   if (tensor === null || typeof tensor !== 'object') throw invalid(`input '${name}' must be a tensor { type, data, dims }`, { input: name });
   const t = tensor as Partial<Tensor>;
   if (t.type !== expected.type) {
     throw invalid(`input '${name}' must be of type ${expected.type}, got ${String(t.type)}`, { input: name, expected: expected.type, got: t.type });
   }
   const ArrayType = arrayClass(expected.type);
-  if (!(t.data instanceof ArrayType)) {
-    throw invalid(`input '${name}' data must be a ${ArrayType.name}`, { input: name, expected: ArrayType.name });
+  const data = t.data;
+  if (!isTypedArrayOf(data, ArrayType)) {
+    throw invalid(`input '${name}' data must be a ${ArrayType.name} (not a Proxy or other look-alike)`, { input: name, expected: ArrayType.name });
   }
-  if (!Array.isArray(t.dims) || t.dims.some((dim) => !Number.isInteger(dim) || dim < 0)) {
-    throw invalid(`input '${name}' dims must be an array of non-negative integers`, { input: name, got: t.dims });
+  const rawDims: unknown = t.dims;
+  if (!Array.isArray(rawDims) || rawDims.some((dim) => !Number.isInteger(dim) || dim < 0)) {
+    throw invalid(`input '${name}' dims must be an array of non-negative integers`, { input: name, got: rawDims });
   }
-  const dims = t.dims as number[];
+  const dims = (rawDims as number[]).slice();
   if (dims.length !== expected.dims.length || dims.some((dim, i) => typeof expected.dims[i] === 'number' && expected.dims[i] !== dim)) {
     throw shapeMismatch(`input '${name}' has dims [${dims}], the model expects [${expected.dims}]`, { input: name, expected: expected.dims, got: dims });
   }
   const count = dims.reduce((product, dim) => product * dim, 1);
-  if (t.data.length !== count) {
-    throw shapeMismatch(`input '${name}' has ${t.data.length} elements, dims [${dims}] need ${count}`, { input: name, expected: count, got: t.data.length });
+  const length = typedArrayLength(data as ArrayBufferView);
+  if (length !== count) {
+    throw shapeMismatch(`input '${name}' has ${length} elements, dims [${dims}] need ${count}`, { input: name, expected: count, got: length });
   }
-  if (expected.type === 'float32' || expected.type === 'float64') {
-    const data = t.data as Float32Array | Float64Array;
-    for (let i = 0; i < data.length; i++) {
-      if (Number.isNaN(data[i])) throw invalid(`input '${name}' contains NaN at index ${i}`, { input: name, index: i });
+  if (!options.allowNonFinite && (expected.type === 'float32' || expected.type === 'float64')) {
+    const values = data as Float32Array | Float64Array;
+    for (let i = 0; i < length; i++) {
+      const value = values[i];
+      // value - value is 0 for every finite number and NaN for NaN and ±Infinity: one test for both.
+      if (value - value !== 0) {
+        const what = Number.isNaN(value) ? 'NaN' : String(value);
+        throw invalid(`input '${name}' contains ${what} at index ${i} (load with allowNonFinite: true to accept NaN and ±Infinity)`, { input: name, index: i, value: what });
+      }
     }
   }
   return dims;

@@ -1,4 +1,6 @@
 /** Argument checks shared by the public calls. Each failure is an EdgeInferError naming the argument. */
+import { types as nodeTypes } from 'node:util';
+
 import { EdgeInferError } from './errors';
 
 type TypedArrayConstructor =
@@ -25,14 +27,78 @@ function isDetached(buffer: ArrayBufferLike): boolean {
   }
 }
 
-/** The value must be an instance of one of `types` whose buffer is attached. */
+/**
+ * A genuine typed array of this kind: not a Proxy around one (whose accessors throw a plain TypeError), and
+ * recognised by its internal slots rather than `instanceof`, so arrays from another realm (vm, a worker's
+ * transferred view) are accepted and forged prototypes are not.
+ */
+export function isTypedArrayOf(value: unknown, type: { name: string }): boolean {
+  const check = kindChecks[type.name];
+  return check !== undefined && check(value) && !nodeTypes.isProxy(value);
+}
+
+const kindChecks: Record<string, (value: unknown) => boolean> = {
+  Int8Array: nodeTypes.isInt8Array,
+  Uint8Array: nodeTypes.isUint8Array,
+  Uint8ClampedArray: nodeTypes.isUint8ClampedArray,
+  Int16Array: nodeTypes.isInt16Array,
+  Uint16Array: nodeTypes.isUint16Array,
+  Int32Array: nodeTypes.isInt32Array,
+  Uint32Array: nodeTypes.isUint32Array,
+  Float32Array: nodeTypes.isFloat32Array,
+  Float64Array: nodeTypes.isFloat64Array,
+  BigInt64Array: nodeTypes.isBigInt64Array,
+  BigUint64Array: nodeTypes.isBigUint64Array,
+};
+
+/** The typed-array kind of `value` ('Float32Array', …), or undefined for anything else, Proxies included. */
+export function typedArrayKind(value: unknown): string | undefined {
+  if (nodeTypes.isProxy(value)) return undefined;
+  for (const [name, check] of Object.entries(kindChecks)) if (check(value)) return name;
+  return undefined;
+}
+
+// The intrinsic accessors, captured once: a typed array whose prototype was replaced (or whose own `length`
+// was shadowed) cannot lie about its size to these.
+const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const intrinsicLength = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'length')!.get!;
+const intrinsicBuffer = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'buffer')!.get!;
+
+/** Element count of a genuine typed array, read through the intrinsic getter. */
+export function typedArrayLength(view: ArrayBufferView): number {
+  return intrinsicLength.call(view) as number;
+}
+
+/** True when a genuine typed array's memory is a SharedArrayBuffer (another thread may write it at any time). */
+export function isShared(view: ArrayBufferView): boolean {
+  return nodeTypes.isSharedArrayBuffer(intrinsicBuffer.call(view));
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (nodeTypes.isProxy(value)) return 'a Proxy';
+  const kind = typedArrayKind(value);
+  if (kind !== undefined) return kind;
+  if (typeof value !== 'object') return typeof value;
+  try {
+    return String(Object.getPrototypeOf(value)?.constructor?.name ?? 'object');
+  } catch {
+    return 'object';
+  }
+}
+
+/**
+ * The value must be a typed array of one of `types` whose buffer is attached. SharedArrayBuffer-backed
+ * arrays are accepted: async calls copy their inputs at submission, so another thread writing them later
+ * cannot change a running call.
+ */
 export function checkTypedArray<T extends ArrayBufferView>(
   value: unknown,
   types: readonly TypedArrayConstructor[],
   name: string,
 ): asserts value is T {
-  if (!types.some((type) => value instanceof type)) {
-    const got = value === null ? 'null' : ArrayBuffer.isView(value) ? value.constructor.name : typeof value;
+  if (!types.some((type) => isTypedArrayOf(value, type))) {
+    const got = describe(value);
     throw invalid(`${name} must be a ${types.map((type) => type.name).join(' or ')}, got ${got}`, {
       argument: name,
       expected: types.map((type) => type.name),

@@ -3,7 +3,7 @@
 //   1. with prebuilds, into a fresh project whose PATH has node and npm but no compiler or cmake: it must
 //      load the prebuild (x64 natively, arm64 in an arm64 Node under qemu) and compile nothing;
 //   2. without prebuilds: the install script must say it builds from source, build with cmake-js, and work.
-// Needs prebuilds/linux-x64 and prebuilds/linux-arm64 (npm run prebuild) and dist/ (npm run build:ts).
+// Needs prebuilds/linux-x64 and prebuilds/linux-arm64 (npm run prebuilds) and dist/ (npm run build:ts).
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -28,7 +28,7 @@ function run(title, command, args, options = {}) {
 
 for (const arch of ['x64', 'arm64']) {
   if (!fs.existsSync(path.join(root, 'prebuilds', `linux-${arch}`, 'edgeinfer.node'))) {
-    console.error(`prebuilds/linux-${arch}/edgeinfer.node is missing: run npm run prebuild first`);
+    console.error(`prebuilds/linux-${arch}/edgeinfer.node is missing: run npm run prebuilds first`);
     process.exit(1);
   }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run prebuild: stripped N-API binaries for linux-x64 and linux-arm64 in prebuilds/, made by prebuildify
+// npm run prebuilds: stripped N-API binaries for linux-x64 and linux-arm64 in prebuilds/, made by prebuildify
 // (through scripts/prebuild-shim.js, which builds with cmake-js), then a report of the glibc and libstdc++
 // symbol versions each one needs. `--arch x64|arm64` builds one.
 'use strict';

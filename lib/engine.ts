@@ -46,6 +46,12 @@ export interface EngineOptions {
    * non-finite values propagate through the model the way ONNX Runtime propagates them.
    */
   allowNonFinite?: boolean;
+  /**
+   * Native backend: distinct input shapes (e.g. batch sizes) kept planned while idle, each with its own arena.
+   * Calls in flight share the plan of their shape and may keep as many again alive; past that, an off-thread
+   * call needing yet another shape waits for one to drain, so memory stays bounded whatever the mix. Default 4.
+   */
+  maxPlans?: number;
 }
 
 export interface EngineInfo {
@@ -98,6 +104,7 @@ export class Engine {
     if (typeof inlineBelowMicroseconds !== 'number' || !(inlineBelowMicroseconds >= 0)) {
       throw invalid('inlineBelowMicroseconds must be a number >= 0', { argument: 'inlineBelowMicroseconds' });
     }
+    const maxPlans = checkInteger(o.maxPlans ?? 4, 'maxPlans', 1, 1024);
     const keepFloat = new Set((o.keepFloat as string[] | undefined) ?? []);
     let bytes: Uint8Array;
     let baseDir: string | undefined;
@@ -117,7 +124,7 @@ export class Engine {
     const layers = weightLayers(prepared.model);
     const unknown = [...keepFloat].filter((name) => !layers.includes(name));
     if (unknown.length > 0) throw invalid(`keepFloat names nodes that are not MatMul/Gemm/Conv layers: ${unknown.join(', ')}`, { argument: 'keepFloat', unknown, layers });
-    const session = new NativeBackendSession(prepared.model, prepared.inputs, prepared.outputs, { precision, threads, keepFloat, profile, inlineBelowMicroseconds });
+    const session = new NativeBackendSession(prepared.model, prepared.inputs, prepared.outputs, { precision, threads, keepFloat, profile, inlineBelowMicroseconds, maxPlans });
     // Plan eagerly when every input shape is fixed, so load-time errors surface here, not at first infer.
     if (prepared.inputs.every((input) => input.dims.every((dim) => typeof dim === 'number'))) {
       session.plan(Object.fromEntries(prepared.inputs.map((input) => [input.name, input.dims as number[]])));

@@ -38,7 +38,11 @@ export interface NativeBackendOptions {
   inlineBelowMicroseconds?: number;
   /** Time every native step (see Engine profile()). */
   profile?: boolean;
-  /** Distinct input shape sets to keep planned (least recently used is dropped). Default 4. */
+  /**
+   * Distinct input shape sets to keep planned when idle (least recently used is dropped). Calls in flight may
+   * keep as many again alive; beyond that, an off-thread call that needs another plan waits for one to drain,
+   * so plan memory stays bounded whatever the mix of shapes. Default 4.
+   */
   maxPlans?: number;
 }
 
@@ -49,7 +53,10 @@ function observe(plan: CachedPlan, start: number): void {
 }
 
 export class NativeBackendSession implements BackendSession {
+  /** Every live plan, least recently used first: the idle ones (cache) and those calls in flight still hold. */
   private readonly plans = new Map<string, CachedPlan>();
+  /** Off-thread calls waiting for a plan slot (all live plans busy); woken when a run settles. */
+  private waiters: { wake: () => void; fail: (error: unknown) => void }[] = [];
   private runs = 0;
   private inlineRuns = 0;
   private disposed = false;
@@ -61,16 +68,31 @@ export class NativeBackendSession implements BackendSession {
     private readonly options: NativeBackendOptions,
   ) {}
 
+  private get maxPlans(): number {
+    return this.options.maxPlans ?? 4;
+  }
+
+  private key(dims: Record<string, number[]>): string {
+    return this.inputs.map((input) => `${input.name}:${dims[input.name].join('x')}`).join(',');
+  }
+
   /** Plans (or reuses the plan) for these input dims. Throws on shapes the model cannot take. */
   plan(dims: Record<string, number[]>): CachedPlan {
     if (this.disposed) throw new EdgeInferError('EDGEINFER_DISPOSED', 'the engine was disposed');
-    const key = this.inputs.map((input) => `${input.name}:${dims[input.name].join('x')}`).join(',');
-    const cached = this.plans.get(key);
-    if (cached) {
+    const key = this.key(dims);
+    const live = this.plans.get(key);
+    if (live) {
       this.plans.delete(key);
-      this.plans.set(key, cached);
-      return cached;
+      this.plans.set(key, live);
+      return live;
     }
+    this.trim(this.maxPlans - 1);
+    const plan = this.build(key, dims);
+    this.plans.set(key, plan);
+    return plan;
+  }
+
+  private build(key: string, dims: Record<string, number[]>): CachedPlan {
     const specialized = specializeForShapes(this.model, dims);
     const lowered = lowerToPlan(specialized, { precision: this.options.precision, keepFloat: this.options.keepFloat });
     // Precision is chosen per step by the lowering (INT8 steps are the *S8Dynamic ops).
@@ -80,7 +102,7 @@ export class NativeBackendSession implements BackendSession {
       const info = this.outputs.find((output) => output.name === name);
       return { type: (info?.type ?? 'float32') as Tensor['type'], dims: slot.dims.slice() };
     });
-    const plan: CachedPlan = {
+    return {
       key,
       model,
       inputNames: lowered.inputNames,
@@ -91,17 +113,32 @@ export class NativeBackendSession implements BackendSession {
       steps: lowered.stats.steps,
       inFlight: 0,
     };
-    this.plans.set(key, plan);
-    const maxPlans = this.options.maxPlans ?? 4;
-    while (this.plans.size > maxPlans) {
-      const [oldestKey, oldest] = this.plans.entries().next().value as [string, CachedPlan];
-      oldest.model.dispose();
-      this.plans.delete(oldestKey);
+  }
+
+  /** Drops idle plans, least recently used first, until at most `limit` remain (busy plans are never dropped). */
+  private trim(limit: number): void {
+    for (const [key, plan] of this.plans) {
+      if (this.plans.size <= limit) break;
+      if (plan.inFlight > 0) continue;
+      plan.model.dispose();
+      this.plans.delete(key);
     }
-    return plan;
+  }
+
+  /** True when a call needing a new plan must wait: every live slot is taken by plans with calls in flight. */
+  private mustWait(dims: Record<string, number[]>): boolean {
+    if (this.plans.has(this.key(dims))) return false;
+    this.trim(this.maxPlans - 1);
+    return this.plans.size >= 2 * this.maxPlans;
   }
 
   run(feeds: Record<string, Tensor>, dims: Record<string, number[]>, sync: boolean): Promise<Record<string, Tensor>> | Record<string, Tensor> {
+    if (!sync && this.mustWait(dims)) {
+      // The run starts later: copy the inputs now, the caller may reuse its buffers once infer() returned.
+      const copies: Record<string, Tensor> = {};
+      for (const [name, tensor] of Object.entries(feeds)) copies[name] = { ...tensor, data: tensor.data.slice() as Tensor['data'] };
+      return new Promise<void>((wake, fail) => this.waiters.push({ wake, fail })).then(() => this.run(copies, dims, false));
+    }
     const plan = this.plan(dims);
     const inputs = plan.inputNames.map((name) => feeds[name].data);
     const results: Record<string, Tensor> = {};
@@ -115,7 +152,12 @@ export class NativeBackendSession implements BackendSession {
     const inlineBelow = this.options.inlineBelowMicroseconds ?? 1000;
     const start = performance.now();
     if (sync || (plan.inFlight === 0 && plan.runMicros !== undefined && plan.runMicros < inlineBelow)) {
-      callNative(() => plan.model.run(inputs, outputs, false));
+      try {
+        callNative(() => plan.model.run(inputs, outputs, false));
+      } finally {
+        // A synchronous run past the limit (sync calls never wait) leaves its plan idle: trim it away now.
+        if (this.plans.size > this.maxPlans) this.trim(this.maxPlans);
+      }
       observe(plan, start);
       if (sync) return results;
       this.inlineRuns++;
@@ -125,6 +167,11 @@ export class NativeBackendSession implements BackendSession {
     const settle = () => {
       plan.inFlight--;
       observe(plan, start);
+      this.trim(this.maxPlans);
+      // Wake the waiters: each re-checks for a slot and waits again if there is none.
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const waiter of waiters) waiter.wake();
     };
     return awaitNative(callNative(() => plan.model.run(inputs, outputs, true)) as Promise<void>).then(
       () => (settle(), results),
@@ -169,6 +216,9 @@ export class NativeBackendSession implements BackendSession {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter.fail(new EdgeInferError('EDGEINFER_DISPOSED', 'the engine was disposed while the call waited for a plan'));
     for (const plan of this.plans.values()) plan.model.dispose();
     this.plans.clear();
   }

@@ -1,5 +1,6 @@
 #include "call_memory.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -31,6 +32,18 @@ uint8_t* CallMemory::allocate(size_t bytes) {
   return p;
 }
 
+void CallMemory::copy(uint8_t* to, const uint8_t* from, size_t bytes) {
+  const auto start = std::chrono::steady_clock::now();
+  std::memcpy(to, from, bytes);
+  copied_bytes_ += bytes;
+  if (counters_) {
+    counters_->bytes.fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+    counters_->nanoseconds.fetch_add(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count(),
+        std::memory_order_relaxed);
+  }
+}
+
 const void* CallMemory::input(const TypedArrayArg& arg, size_t bytes) {
   if (arg.value.IsEmpty() || arg.value.IsUndefined() || arg.value.IsNull()) return nullptr;
   Napi::Env env = arg.value.Env();
@@ -40,10 +53,9 @@ const void* CallMemory::input(const TypedArrayArg& arg, size_t bytes) {
   if (source == nullptr || available < bytes)
     throw_invalid(env, "an input buffer was detached or shrunk while the call's arguments were read");
   if (!async_) return source;
-  uint8_t* copy = allocate(bytes);
-  std::memcpy(copy, source, bytes);
-  copied_bytes_ += bytes;
-  return copy;
+  uint8_t* owned = allocate(bytes);
+  copy(owned, source, bytes);
+  return owned;
 }
 
 void* CallMemory::output(Napi::Env env, const TypedArrayArg& arg, size_t bytes, const std::string& name, bool preserve) {
@@ -54,10 +66,7 @@ void* CallMemory::output(Napi::Env env, const TypedArrayArg& arg, size_t bytes, 
     throw_invalid(env, name + " was detached or shrunk while the call's arguments were read");
   if (!async_) return target;
   uint8_t* staging = allocate(bytes);
-  if (preserve) {
-    std::memcpy(staging, target, bytes);
-    copied_bytes_ += bytes;
-  }
+  if (preserve) copy(staging, target, bytes);
   staged_.push_back(Staged{Napi::Reference<Napi::Value>::New(arg.value, 1), name, staging, bytes});
   return staging;
 }
@@ -71,8 +80,7 @@ void CallMemory::deliver(Napi::Env env) {
     if (available < staged.bytes)
       throw_invalid(env, staged.name + " shrank to " + std::to_string(available) + " bytes while the call ran (the result needs " +
                              std::to_string(staged.bytes) + "); its result was dropped");
-    std::memcpy(target, staged.data, staged.bytes);
-    copied_bytes_ += staged.bytes;
+    copy(target, staged.data, staged.bytes);
   }
   staged_.clear();
 }

@@ -10,6 +10,7 @@
 #include <napi.h>
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -19,9 +20,20 @@
 
 namespace edgeinfer::binding {
 
+// What owning memory costs, per wrapped object (a model's stats() reports it): async calls, bytes copied in
+// and out, and the wall time of those copies.
+struct CopyCounters {
+  std::atomic<int64_t> calls{0};
+  std::atomic<int64_t> bytes{0};
+  std::atomic<int64_t> nanoseconds{0};
+};
+
 class CallMemory {
  public:
-  explicit CallMemory(bool async) : async_(async) {}
+  explicit CallMemory(bool async, std::shared_ptr<CopyCounters> counters = nullptr)
+      : async_(async), counters_(std::move(counters)) {
+    if (async_ && counters_) counters_->calls.fetch_add(1, std::memory_order_relaxed);
+  }
   CallMemory(const CallMemory&) = delete;
   CallMemory& operator=(const CallMemory&) = delete;
 
@@ -55,8 +67,10 @@ class CallMemory {
   };
 
   uint8_t* allocate(size_t bytes);
+  void copy(uint8_t* to, const uint8_t* from, size_t bytes);
 
   bool async_;
+  std::shared_ptr<CopyCounters> counters_;
   std::vector<Block> blocks_;
   std::vector<Staged> staged_;
   size_t copied_bytes_ = 0;

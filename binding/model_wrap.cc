@@ -249,7 +249,7 @@ Napi::Value ModelWrap::run(const Napi::CallbackInfo& info) {
   const std::vector<TypedArrayArg> input_args = read_buffers(env, info[0], plan, plan.inputs, "inputs");
   const std::vector<TypedArrayArg> output_args = read_buffers(env, info[1], plan, plan.outputs, "outputs");
   // Async: inputs are copied now and outputs staged, so the caller may detach or resize its buffers at once.
-  auto memory = std::make_shared<CallMemory>(async);
+  auto memory = std::make_shared<CallMemory>(async, copy_counters_);
   std::vector<const void*> inputs;
   std::vector<void*> outputs;
   for (size_t i = 0; i < input_args.size(); ++i) {
@@ -277,6 +277,9 @@ Napi::Value ModelWrap::stats(const Napi::CallbackInfo& info) {
   o.Set("constantBytes", Napi::Number::New(env, static_cast<double>(s.constant_bytes)));
   o.Set("runs", Napi::Number::New(env, static_cast<double>(s.runs)));
   o.Set("threads", Napi::Number::New(env, s.threads));
+  o.Set("asyncCalls", Napi::Number::New(env, static_cast<double>(copy_counters_->calls.load())));
+  o.Set("asyncCopyBytes", Napi::Number::New(env, static_cast<double>(copy_counters_->bytes.load())));
+  o.Set("asyncCopyNanoseconds", Napi::Number::New(env, static_cast<double>(copy_counters_->nanoseconds.load())));
   Napi::Array steps = Napi::Array::New(env, s.steps.size());
   for (size_t i = 0; i < s.steps.size(); ++i) {
     Napi::Object step = Napi::Object::New(env);

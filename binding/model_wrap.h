@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "call_memory.h"
 #include "common.h"
 #include "edgeinfer/runtime.h"
 
@@ -23,6 +24,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   std::shared_ptr<Model> model_;
   int64_t reported_bytes_ = 0;
+  std::shared_ptr<CopyCounters> copy_counters_ = std::make_shared<CopyCounters>();
 };
 
 // createModel(plan: PlanDesc, options: { threads: number, precision: 'float32' | 'int8' })

@@ -17,7 +17,8 @@ export interface NativeArenaStats {
 }
 
 export interface NativeArena {
-  alloc(bytes: number): ArrayBuffer;
+  /** A block of length * elementSize bytes (checked again natively, 64-bit). */
+  alloc(length: number, elementSize: number): ArrayBuffer;
   mark(): number;
   reset(mark?: number): void;
   stats(): NativeArenaStats;
@@ -106,6 +107,10 @@ export interface NativeModelStats {
   constantBytes: number;
   runs: number;
   threads: number;
+  /** Off-thread runs, and the bytes and wall time of their input copies and output deliveries. */
+  asyncCalls: number;
+  asyncCopyBytes: number;
+  asyncCopyNanoseconds: number;
   /** calls / totalNanoseconds stay 0 unless the model was created with profile: true. */
   steps: { op: string; name: string; kernel: string; calls: number; totalNanoseconds: number }[];
 }
@@ -115,8 +120,9 @@ export interface NativeModel {
   readonly disposed: boolean;
   /**
    * Buffers in binding order, each the typed array of its slot's dtype (float32: Float32Array, int64:
-   * BigInt64Array, bool: Uint8Array, …) with exactly the slot's element count. Inputs are read in place and
-   * outputs written in place; async returns a promise (the buffers must stay untouched until it settles).
+   * BigInt64Array, bool: Uint8Array, …) with exactly the slot's element count. Sync: inputs are read and
+   * outputs written in place. Async returns a promise; inputs are copied before it returns and outputs are
+   * written at settlement into the arrays, if they are still attached and large enough (else it rejects).
    */
   run(inputs: ArrayBufferView[], outputs: ArrayBufferView[], async: false): undefined;
   run(inputs: ArrayBufferView[], outputs: ArrayBufferView[], async: true): Promise<void>;
@@ -126,7 +132,8 @@ export interface NativeModel {
 }
 
 export interface NativeAddon {
-  NativeArena: new (capacity: number, chunkSize: number, initialSize: number) => NativeArena;
+  /** maxBlockBytes: the largest ArrayBuffer of the runtime (buffer.constants.MAX_LENGTH); 2^32 when omitted. */
+  NativeArena: new (capacity: number, chunkSize: number, initialSize: number, maxBlockBytes?: number) => NativeArena;
   /** Made only by packWeights(); constructing it directly throws. */
   PackedWeights: abstract new () => NativePackedWeights;
   packWeights(

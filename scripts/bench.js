@@ -25,6 +25,8 @@ const SUITES = {
   layernorm: { cpp: ['bench_layernorm_gelu'], node: ['bench/layernorm-gelu.bench.ts'] },
   // The openWakeWord models end to end (Engine FP32/INT8 vs ORT FP32, the wake-word pipeline, arena memory).
   models: { cpp: [], node: ['bench/models.bench.ts'] },
+  // What async calls pay for owning their memory (input copies, output delivery).
+  'async-copy': { cpp: [], node: ['bench/async-copy.bench.ts'] },
 };
 if (only !== undefined && !(only in SUITES)) {
   console.error(`--only must be one of ${Object.keys(SUITES).join(', ')}, got ${only}`);

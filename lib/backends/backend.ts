@@ -16,6 +16,11 @@ export interface BackendStats {
   runs: number;
   /** infer() calls that ran on the JS thread because the model is fast (see inlineBelowMicroseconds). */
   inlineRuns: number;
+  /**
+   * What owning their memory cost the off-thread runs: inputs are copied at submission and outputs delivered
+   * at completion (the inline and sync paths copy nothing).
+   */
+  asyncCopies: { calls: number; bytes: number; microseconds: number };
 }
 
 /** Per-step times of one plan, from a session created with profile: true. */

@@ -60,6 +60,8 @@ export class NativeBackendSession implements BackendSession {
   private runs = 0;
   private inlineRuns = 0;
   private disposed = false;
+  /** Copy counters of plans already dropped (live plans report their own). */
+  private readonly droppedCopies = { calls: 0, bytes: 0, microseconds: 0 };
 
   constructor(
     private readonly model: Model,
@@ -120,9 +122,17 @@ export class NativeBackendSession implements BackendSession {
     for (const [key, plan] of this.plans) {
       if (this.plans.size <= limit) break;
       if (plan.inFlight > 0) continue;
-      plan.model.dispose();
+      this.drop(plan);
       this.plans.delete(key);
     }
+  }
+
+  private drop(plan: CachedPlan): void {
+    const native = plan.model.stats();
+    this.droppedCopies.calls += native.asyncCalls;
+    this.droppedCopies.bytes += native.asyncCopyBytes;
+    this.droppedCopies.microseconds += native.asyncCopyNanoseconds / 1000;
+    plan.model.dispose();
   }
 
   /** True when a call needing a new plan must wait: every live slot is taken by plans with calls in flight. */
@@ -184,9 +194,13 @@ export class NativeBackendSession implements BackendSession {
 
   stats(): BackendStats {
     let weightBytes = 0;
+    const asyncCopies = { ...this.droppedCopies };
     for (const plan of this.plans.values()) {
       const native = plan.model.stats();
       weightBytes = Math.max(weightBytes, native.weightBytes + native.constantBytes);
+      asyncCopies.calls += native.asyncCalls;
+      asyncCopies.bytes += native.asyncCopyBytes;
+      asyncCopies.microseconds += native.asyncCopyNanoseconds / 1000;
     }
     return {
       backend: 'native',
@@ -195,6 +209,7 @@ export class NativeBackendSession implements BackendSession {
       plans: [...this.plans.values()].map((plan) => ({ shapes: plan.key, arenaBytes: plan.arenaBytes, intermediateBytes: plan.intermediateBytes, steps: plan.steps })),
       runs: this.runs,
       inlineRuns: this.inlineRuns,
+      asyncCopies,
     };
   }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <memory>
 
 #include "common.h"
@@ -24,6 +25,7 @@ class ArenaWrap : public Napi::ObjectWrap<ArenaWrap> {
   Napi::Value dispose(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Arena> arena_;
+  size_t max_block_bytes_ = 0;  // the largest block alloc() hands out: the runtime's ArrayBuffer limit
 };
 
 }  // namespace edgeinfer::binding

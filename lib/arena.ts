@@ -3,17 +3,22 @@
  * copy). A view keeps the arena memory alive, even after dispose(); memory is reused after reset(), so a
  * view taken before a reset may see later data. In runtimes that refuse external buffers (Electron),
  * blocks are separate JS buffers instead; stats().zeroCopy says which.
+ *
+ * Sizes are 64-bit natively; a block may be as large as the runtime's largest ArrayBuffer
+ * (buffer.constants.MAX_LENGTH: 4 GiB on Node 20) and the arena's capacity. Marks: see reset().
  */
+import { constants as bufferConstants } from 'node:buffer';
+
 import { callNative, EdgeInferError } from './errors';
 import { native, type NativeArena } from './native';
-import { checkInteger, checkOneOf, checkOptions } from './validate';
+import { checkInteger, checkOneOf, checkOptions, invalid } from './validate';
 
 export interface ArenaOptions {
-  /** Hard limit on reserved bytes; allocation past it throws EDGEINFER_OUT_OF_MEMORY. Default 256 MiB. */
+  /** Hard limit on reserved bytes, in [64, 2^46]; allocation past it throws EDGEINFER_OUT_OF_MEMORY. Default 256 MiB. */
   capacity?: number;
-  /** Growth granularity in bytes. Default 1 MiB. */
+  /** Growth granularity in bytes, in [1, 2^46] (the last chunk is cut to the capacity). Default 1 MiB. */
   chunkSize?: number;
-  /** Bytes reserved up front. Default 0. */
+  /** Bytes reserved up front, at most the capacity. Default 0. */
   initialSize?: number;
 }
 
@@ -45,15 +50,18 @@ export type ArenaDataType = keyof typeof viewTypes;
 export type ArenaView<T extends ArenaDataType> = InstanceType<(typeof viewTypes)[T]>;
 const dataTypes = Object.keys(viewTypes) as ArenaDataType[];
 
+/** The largest block: what this runtime can make an ArrayBuffer of (Node refuses longer external buffers). */
+const maxBlockBytes = bufferConstants.MAX_LENGTH;
+
 export class Arena {
   #native: NativeArena | undefined;
 
   constructor(options?: ArenaOptions) {
     const o = checkOptions(options, 'options');
-    const capacity = checkInteger(o.capacity ?? 256 * 2 ** 20, 'capacity', 1, 2 ** 46);
+    const capacity = checkInteger(o.capacity ?? 256 * 2 ** 20, 'capacity', 64, 2 ** 46);
     const chunkSize = checkInteger(o.chunkSize ?? Math.min(2 ** 20, capacity), 'chunkSize', 1, 2 ** 46);
     const initialSize = checkInteger(o.initialSize ?? 0, 'initialSize', 0, capacity);
-    this.#native = callNative(() => new native.NativeArena(capacity, chunkSize, initialSize));
+    this.#native = callNative(() => new native.NativeArena(capacity, chunkSize, initialSize, maxBlockBytes));
   }
 
   #live(): NativeArena {
@@ -61,13 +69,24 @@ export class Arena {
     return this.#native;
   }
 
-  /** An uninitialised view of `length` elements of `type`, 64-byte aligned, pointing into the arena. */
+  /**
+   * An uninitialised view of `length` (>= 1) elements of `type`, 64-byte aligned, pointing into the arena.
+   * A block larger than the runtime's largest ArrayBuffer is EDGEINFER_INVALID_ARGUMENT; one past the
+   * capacity, EDGEINFER_OUT_OF_MEMORY. Either is refused before anything is allocated.
+   */
   alloc<T extends ArenaDataType>(type: T, length: number): ArenaView<T> {
     const arena = this.#live();
     const dataType = checkOneOf(type, dataTypes, 'type');
-    checkInteger(length, 'length', 1, 2 ** 46);
+    checkInteger(length, 'length', 1);
     const View = viewTypes[dataType];
-    const buffer = callNative(() => arena.alloc(length * View.BYTES_PER_ELEMENT));
+    const bytes = length * View.BYTES_PER_ELEMENT; // exact: length <= 2^53 - 1, BYTES_PER_ELEMENT <= 8
+    if (bytes > maxBlockBytes) {
+      throw invalid(
+        `${length} ${dataType} elements (${bytes} bytes) exceed the largest ArrayBuffer of this runtime (${maxBlockBytes} bytes)`,
+        { argument: 'length', got: length, maxBytes: maxBlockBytes },
+      );
+    }
+    const buffer = callNative(() => arena.alloc(length, View.BYTES_PER_ELEMENT));
     return new View(buffer, 0, length) as ArenaView<T>;
   }
 
@@ -76,19 +95,37 @@ export class Arena {
     return this.#live().mark();
   }
 
+  /**
+   * Frees every block allocated after `mark` (default 0: all). `mark` must be a value mark() returned that
+   * is still valid: a reset below it invalidates it (a stale mark that again falls on the end of a live
+   * block means the same as a fresh one). Any other number is EDGEINFER_INVALID_ARGUMENT and changes
+   * nothing, so blocks stay 64-byte aligned and a reset never frees part of a block.
+   */
   reset(mark = 0): void {
     const arena = this.#live();
     checkInteger(mark, 'mark', 0);
     callNative(() => arena.reset(mark));
   }
 
-  /** Runs `body` and frees what it allocated afterwards (also when it throws). */
+  /**
+   * Runs `body` and frees what it allocated afterwards (also when it throws). scope() returns the body's
+   * result or throws its error, always: when the body itself reset below the scope's mark (or disposed
+   * the arena), the mark is no longer valid and the arena is left as the body left it. The body must be
+   * synchronous: its blocks are freed when it returns, not when a promise it returns settles.
+   */
   scope<R>(body: (arena: Arena) => R): R {
     const mark = this.mark();
     try {
       return body(this);
     } finally {
-      if (this.#native !== undefined) this.reset(mark);
+      const arena = this.#native;
+      if (arena !== undefined && arena.mark() !== mark) {
+        try {
+          arena.reset(mark);
+        } catch {
+          // `mark` was invalidated by the body's own reset below it: nothing of the scope's to free.
+        }
+      }
     }
   }
 

@@ -34,7 +34,8 @@ Napi::Value guarded(Napi::Env env, const std::function<Napi::Value()>& body);
 bool external_buffers_enabled(Napi::Env env);
 // Wraps `data` in an external ArrayBuffer whose collection calls finalize(hint); true and `out` set on
 // success. False when external buffers are disabled or refused (remembered): the caller still owns `hint`
-// and makes a copy. Throws on any other failure, `hint` again left to the caller.
+// and makes a copy. Throws on any other failure; then the runtime may already have run finalize(hint)
+// (Node does for a length above its largest ArrayBuffer), so callers refuse such lengths beforehand.
 bool external_arraybuffer(Napi::Env env, void* data, size_t length, napi_finalize finalize, void* hint, Napi::Value& out);
 
 // "Float32Array" and so on, for error messages.

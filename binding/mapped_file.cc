@@ -67,6 +67,11 @@ Napi::Value map_file(const Napi::CallbackInfo& info) {
       throw_invalid(env, "range [" + std::to_string(offset) + ", " + std::to_string(offset + length) + ") lies beyond the end of '" +
                              path + "' (" + std::to_string(st.st_size) + " bytes)");
     if (length == 0) return Napi::ArrayBuffer::New(env, 0);  // mmap refuses empty ranges
+    // Node 20 makes no ArrayBuffer above 2^32 bytes, and when it refuses an external one it has already
+    // run the finalizer (the mapping would be released twice): refuse such a range before mapping it.
+    constexpr int64_t kMaxBufferBytes = int64_t{1} << 32;
+    if (length > kMaxBufferBytes)
+      throw_invalid(env, "cannot map " + std::to_string(length) + " bytes of '" + path + "' as one buffer (at most 2^32)");
 
     // mmap offsets must be page-aligned: map from the page holding `offset`, hand out the bytes after it.
     const int64_t page = sysconf(_SC_PAGESIZE);

@@ -39,3 +39,13 @@ export { Engine, type EngineOptions, type EngineInfo, type EngineStats, type Bac
 export type { Precision, BackendStats, StepProfile } from './backends/backend';
 export type { Tensor, TensorInfo, TensorType } from './tensor';
 export { WakeWordPipeline, readWav16, type ModelRunner, type WakeWordModels, type ChunkResult } from './wakeword/pipeline';
+export {
+  BatchScheduler,
+  type BatchSchedulerOptions,
+  type BatchSchedulerStats,
+  type BatchTarget,
+  type Priority,
+  type SequencePadding,
+  type SubmitOptions,
+} from './batch-scheduler';
+export type { LatencySummary } from './latency-histogram';

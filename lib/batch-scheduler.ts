@@ -1,0 +1,520 @@
+/**
+ * BatchScheduler: Triton's dynamic batcher for one model. Requests wait in a queue; compatible ones (same
+ * dtypes and the same dims apart from the batch axis, or apart from a padded sequence axis too) are
+ * concatenated along the batch axis, run as one call, and the outputs split back. While a batch runs the
+ * next one fills, so a queue delay of 0 does not mean batches of one under load (Triton #3624).
+ * The scheduler knows nothing of backends: it talks to anything with inputs, outputs and infer().
+ */
+import { EdgeInferError, type EdgeInferErrorCode } from './errors';
+import { allocateTensorData, checkFeed, type Tensor, type TensorInfo } from './tensor';
+import { checkInteger, checkOptions, invalid } from './validate';
+import { createLatencyHistogram, summarize, type LatencySummary, type LatencyHistogram } from './latency-histogram';
+
+/** What the scheduler runs: an Engine, or anything shaped like one. */
+export interface BatchTarget {
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  infer(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  /**
+   * Throws an EdgeInferError for feeds the target would refuse (Engine: dtype, dims, length, NaN/Inf). Called
+   * per request at admission, so one bad request is refused alone and never fails the batch it would join.
+   */
+  validateFeeds?(feeds: Record<string, Tensor>): void;
+}
+
+export type Priority = 'high' | 'normal' | 'low';
+const priorities: readonly Priority[] = ['high', 'normal', 'low'];
+
+export interface SequencePadding {
+  /** The axis (>= 1) along which requests of different lengths are padded to the longest in the batch. */
+  axis: number;
+  /** Value padded into each input, by name (e.g. 0 for input_ids and attention_mask, so the mask masks it). Default 0. */
+  values?: Record<string, number>;
+}
+
+export interface BatchSchedulerOptions {
+  /** Largest sum of request batch sizes in one call. Default 8. */
+  maxBatchSize?: number;
+  /** How long the oldest request may wait for more to join its batch. Default 0: dispatch as soon as the target is free. */
+  maxQueueDelayMicros?: number;
+  /** Batch sizes to dispatch at as soon as they can be formed, without waiting for the delay. */
+  preferredBatchSizes?: number[];
+  /** Requests queued (not running) beyond which infer() rejects at once with EDGEINFER_QUEUE_FULL. Default 1024. */
+  maxQueueSize?: number;
+  /** Batches running at once. Default 1 (the next one fills meanwhile). */
+  maxInflightBatches?: number;
+  /** Resolve requests in the order they were admitted. Default false. */
+  preserveOrdering?: boolean;
+  /** Timeout applied to requests that give none. Default: none. */
+  defaultTimeoutMs?: number;
+  /** Pad a sequence axis so requests of different lengths share a batch. */
+  padding?: SequencePadding;
+}
+
+export interface SubmitOptions {
+  /** Abort while queued or running: EDGEINFER_ABORTED, and the request leaves the queue. */
+  signal?: AbortSignal;
+  /** Reject with EDGEINFER_TIMEOUT this many ms after submission (queued: removed; running: its result dropped). */
+  timeoutMs?: number;
+  /** Served before lower levels; FIFO within a level. Default 'normal'. */
+  priority?: Priority;
+}
+
+export interface BatchSchedulerStats {
+  submitted: number;
+  completed: number;
+  failed: number;
+  queued: number;
+  inflightBatches: number;
+  batches: number;
+  /** Completed requests per second since the first submission. */
+  throughput: number;
+  queueWaitMicros: LatencySummary;
+  /** Requests per batch. */
+  batchSize: LatencySummary;
+  /** Wall time of each batch's infer call. */
+  serviceMicros: LatencySummary;
+  /** Submission to settlement of each completed request. */
+  latencyMicros: LatencySummary;
+  rejections: Partial<Record<EdgeInferErrorCode, number>>;
+}
+
+interface Request {
+  seq: number;
+  feeds: Record<string, Tensor>;
+  /** Rows along the batch axis. */
+  rows: number;
+  /** Length along the padded axis (0 without padding). */
+  length: number;
+  key: string;
+  priority: number;
+  submittedAt: number;
+  state: 'queued' | 'running' | 'done';
+  resolve: (outputs: Record<string, Tensor>) => void;
+  reject: (error: unknown) => void;
+  cleanup?: () => void;
+}
+
+const now = () => performance.now();
+
+export class BatchScheduler {
+  readonly #target: BatchTarget;
+  readonly #maxBatchSize: number;
+  readonly #delayMs: number;
+  readonly #preferred: number[];
+  readonly #maxQueueSize: number;
+  readonly #maxInflight: number;
+  readonly #preserveOrdering: boolean;
+  readonly #defaultTimeoutMs: number | undefined;
+  readonly #padding: SequencePadding | undefined;
+  /** Why requests are not concatenated (a fixed batch dim), or undefined when they are. */
+  readonly #unbatchableReason: string | undefined;
+
+  /** One FIFO per priority level. */
+  readonly #queues: Request[][] = priorities.map(() => []);
+  #queued = 0;
+  #inflight = 0;
+  #seq = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #drained: (() => void)[] = [];
+  // preserveOrdering: settled results waiting for earlier requests.
+  #nextToSettle = 0;
+  readonly #held = new Map<number, () => void>();
+
+  #submitted = 0;
+  #completed = 0;
+  #failed = 0;
+  #batches = 0;
+  #firstSubmitAt = 0;
+  readonly #rejections: Partial<Record<EdgeInferErrorCode, number>> = {};
+  readonly #queueWait: LatencyHistogram = createLatencyHistogram();
+  readonly #batchSize: LatencyHistogram = createLatencyHistogram();
+  readonly #service: LatencyHistogram = createLatencyHistogram();
+  readonly #latency: LatencyHistogram = createLatencyHistogram();
+
+  constructor(target: BatchTarget, options?: BatchSchedulerOptions) {
+    if (target === null || typeof target !== 'object' || typeof target.infer !== 'function' || !Array.isArray(target.inputs)) {
+      throw invalid('target must be an Engine (or an object with inputs, outputs and infer())', { argument: 'target' });
+    }
+    const o = checkOptions(options, 'options');
+    this.#target = target;
+    this.#maxBatchSize = checkInteger(o.maxBatchSize ?? 8, 'maxBatchSize', 1, 65536);
+    this.#delayMs = checkInteger(o.maxQueueDelayMicros ?? 0, 'maxQueueDelayMicros', 0, 60e6) / 1000;
+    const preferred = o.preferredBatchSizes ?? [];
+    if (!Array.isArray(preferred)) throw invalid('preferredBatchSizes must be an array of batch sizes', { argument: 'preferredBatchSizes' });
+    this.#preferred = preferred.map((size, i) => checkInteger(size, `preferredBatchSizes[${i}]`, 1, this.#maxBatchSize)).sort((a, b) => b - a);
+    this.#maxQueueSize = checkInteger(o.maxQueueSize ?? 1024, 'maxQueueSize', 1, 2 ** 31);
+    this.#maxInflight = checkInteger(o.maxInflightBatches ?? 1, 'maxInflightBatches', 1, 1024);
+    if (o.preserveOrdering !== undefined && typeof o.preserveOrdering !== 'boolean') throw invalid('preserveOrdering must be a boolean', { argument: 'preserveOrdering' });
+    this.#preserveOrdering = o.preserveOrdering === true;
+    this.#defaultTimeoutMs = o.defaultTimeoutMs === undefined ? undefined : checkInteger(o.defaultTimeoutMs, 'defaultTimeoutMs', 1, 2 ** 31);
+    if (o.padding !== undefined) {
+      const p = checkOptions(o.padding, 'padding');
+      const axis = checkInteger(p.axis, 'padding.axis', 1, 32);
+      const values = checkOptions(p.values, 'padding.values') as Record<string, number>;
+      for (const [name, value] of Object.entries(values)) {
+        if (!target.inputs.some((input) => input.name === name)) throw invalid(`padding.values names '${name}', not an input`, { argument: 'padding.values' });
+        if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(`padding.values.${name} must be a finite number`, { argument: 'padding.values' });
+      }
+      this.#padding = { axis, values };
+    }
+    const fixed = target.inputs.find((input) => typeof input.dims[0] === 'number' || input.dims.length === 0);
+    this.#unbatchableReason = fixed === undefined ? undefined : `input '${fixed.name}' has a fixed first dimension (${fixed.dims[0]}): requests run one per call`;
+  }
+
+  /** Whether requests are concatenated, and why not when they are not. */
+  info(): { batching: boolean; reason?: string; maxBatchSize: number } {
+    return { batching: this.#unbatchableReason === undefined, reason: this.#unbatchableReason, maxBatchSize: this.#maxBatchSize };
+  }
+
+  /** Queues one request (its own batch dim may be > 1); resolves to its share of the batch's outputs. */
+  infer(feeds: Record<string, Tensor>, options?: SubmitOptions): Promise<Record<string, Tensor>> {
+    try {
+      return this.#admit(feeds, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #reject(code: EdgeInferErrorCode, message: string, detail?: Record<string, unknown>): EdgeInferError {
+    this.#rejections[code] = (this.#rejections[code] ?? 0) + 1;
+    return new EdgeInferError(code, message, detail);
+  }
+
+  #admit(feeds: Record<string, Tensor>, options?: SubmitOptions): Promise<Record<string, Tensor>> {
+    const o = checkOptions(options, 'options');
+    if (this.#closed) throw this.#reject('EDGEINFER_DISPOSED', 'the scheduler was closed');
+    const priority = priorities.indexOf((o.priority ?? 'normal') as Priority);
+    if (priority < 0) throw invalid(`priority must be one of ${priorities.join(', ')}, got ${String(o.priority)}`, { argument: 'priority' });
+    const timeoutMs = o.timeoutMs === undefined ? this.#defaultTimeoutMs : checkInteger(o.timeoutMs, 'timeoutMs', 0, 2 ** 31);
+    const signal = o.signal as AbortSignal | undefined;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('signal must be an AbortSignal', { argument: 'signal' });
+    if (signal?.aborted) throw this.#reject('EDGEINFER_ABORTED', 'the request was aborted before it was queued');
+    if (this.#target.validateFeeds !== undefined) this.#target.validateFeeds(feeds);
+    const { rows, length, key } = this.#describe(feeds);
+    if (rows > this.#maxBatchSize) throw invalid(`the request has batch ${rows}, more than maxBatchSize ${this.#maxBatchSize}`, { argument: 'feeds' });
+    if (this.#queued >= this.#maxQueueSize) throw this.#reject('EDGEINFER_QUEUE_FULL', `the queue holds ${this.#queued} requests (maxQueueSize ${this.#maxQueueSize})`, { queued: this.#queued });
+
+    return new Promise<Record<string, Tensor>>((resolve, reject) => {
+      if (this.#submitted === 0) this.#firstSubmitAt = now();
+      this.#submitted++;
+      const request: Request = { seq: this.#seq++, feeds, rows, length, key, priority, submittedAt: now(), state: 'queued', resolve, reject };
+      const cancel = (code: 'EDGEINFER_TIMEOUT' | 'EDGEINFER_ABORTED', message: string) => {
+        if (request.state === 'done') return;
+        if (request.state === 'queued') this.#remove(request);
+        this.#fail(request, this.#reject(code, message));
+      };
+      let timer: NodeJS.Timeout | undefined;
+      if (timeoutMs !== undefined) timer = setTimeout(() => cancel('EDGEINFER_TIMEOUT', `no result within ${timeoutMs} ms`), timeoutMs);
+      const onAbort = () => cancel('EDGEINFER_ABORTED', 'the request was aborted');
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timer !== undefined || signal !== undefined) {
+        request.cleanup = () => {
+          if (timer !== undefined) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        };
+      }
+      this.#queues[priority].push(request);
+      this.#queued++;
+      this.#pump();
+    });
+  }
+
+  /** Batch rows, padded-axis length and grouping key of a request; checks what the batch needs. */
+  #describe(feeds: Record<string, Tensor>): { rows: number; length: number; key: string } {
+    if (feeds === null || typeof feeds !== 'object') throw invalid('feeds must be an object of input name -> tensor');
+    let rows = -1;
+    let length = 0;
+    const parts: string[] = [];
+    for (const input of this.#target.inputs) {
+      const tensor = feeds[input.name];
+      if (tensor === null || typeof tensor !== 'object' || !Array.isArray(tensor.dims)) {
+        throw invalid(`input '${input.name}' is missing or not a tensor { type, data, dims }`, { input: input.name });
+      }
+      // Dtype, kind of array, rank, fixed dims and element count: a request that would not fit its batch is refused alone.
+      const dims = checkFeed(input.name, tensor, input, { allowNonFinite: true });
+      const n = dims.length > 0 ? dims[0] : 1;
+      if (rows >= 0 && n !== rows) throw new EdgeInferError('EDGEINFER_SHAPE_MISMATCH', `inputs disagree on the batch size (${rows} vs ${n} for '${input.name}')`, { input: input.name });
+      rows = n;
+      const axis = this.#padding?.axis;
+      if (axis !== undefined && axis < dims.length) length = Math.max(length, dims[axis]);
+      parts.push(`${tensor.type}:${dims.map((d, i) => (i === 0 || i === axis ? '*' : d)).join('x')}`);
+    }
+    if (!Number.isInteger(rows) || rows < 1) throw invalid('the batch dimension of each request must be >= 1', { argument: 'feeds' });
+    return { rows, length, key: parts.join('|') };
+  }
+
+  #remove(request: Request): void {
+    const queue = this.#queues[request.priority];
+    const index = queue.indexOf(request);
+    if (index >= 0) {
+      queue.splice(index, 1);
+      this.#queued--;
+    }
+  }
+
+  /** The oldest queued request of the most urgent level. */
+  #head(): Request | undefined {
+    for (const queue of this.#queues) if (queue.length > 0) return queue[0];
+    return undefined;
+  }
+
+  /** Requests that can join the head's batch, in service order, up to maxBatchSize rows. */
+  #collect(head: Request): Request[] {
+    if (this.#unbatchableReason !== undefined) return [head];
+    const batch: Request[] = [];
+    let rows = 0;
+    for (const queue of this.#queues) {
+      for (const request of queue) {
+        if (request.key !== head.key || rows + request.rows > this.#maxBatchSize) continue;
+        batch.push(request);
+        rows += request.rows;
+        if (rows === this.#maxBatchSize) return batch;
+      }
+    }
+    return batch;
+  }
+
+  #pump(): void {
+    while (this.#inflight < this.#maxInflight) {
+      const head = this.#head();
+      if (head === undefined) break;
+      let batch = this.#collect(head);
+      const rows = batch.reduce((sum, r) => sum + r.rows, 0);
+      const waited = now() - head.submittedAt;
+      const full = rows >= this.#maxBatchSize || this.#unbatchableReason !== undefined;
+      if (!full && waited < this.#delayMs) {
+        const preferred = this.#preferredPrefix(batch);
+        if (preferred === undefined) {
+          this.#arm(this.#delayMs - waited);
+          return;
+        }
+        batch = preferred;
+      }
+      this.#dispatch(batch);
+    }
+  }
+
+  /** The longest prefix of `batch` whose rows add up to a preferred size, if any. */
+  #preferredPrefix(batch: Request[]): Request[] | undefined {
+    if (this.#preferred.length === 0) return undefined;
+    const sums: number[] = [];
+    let rows = 0;
+    for (const request of batch) sums.push((rows += request.rows));
+    for (const size of this.#preferred) {
+      const end = sums.indexOf(size);
+      if (end >= 0) return batch.slice(0, end + 1);
+    }
+    return undefined;
+  }
+
+  #arm(delayMs: number): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#pump();
+    }, Math.max(0, delayMs));
+  }
+
+  #dispatch(batch: Request[]): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const startedAt = now();
+    for (const request of batch) {
+      this.#remove(request);
+      request.state = 'running';
+      this.#queueWait.recordValue((startedAt - request.submittedAt) * 1000);
+    }
+    this.#inflight++;
+    this.#batches++;
+    this.#batchSize.recordValue(batch.length);
+    let feeds: Record<string, Tensor>;
+    try {
+      feeds = batch.length === 1 && this.#padding === undefined ? batch[0].feeds : this.#concatenate(batch);
+    } catch (error) {
+      this.#finishBatch(batch, startedAt, undefined, error);
+      return;
+    }
+    this.#target.infer(feeds).then(
+      (outputs) => this.#finishBatch(batch, startedAt, outputs, undefined),
+      (error: unknown) => this.#finishBatch(batch, startedAt, undefined, error),
+    );
+  }
+
+  #finishBatch(batch: Request[], startedAt: number, outputs: Record<string, Tensor> | undefined, error: unknown): void {
+    this.#inflight--;
+    this.#service.recordValue((now() - startedAt) * 1000);
+    let parts: Record<string, Tensor>[] | undefined;
+    if (outputs !== undefined) {
+      try {
+        parts = batch.length === 1 && this.#padding === undefined ? [outputs] : this.#split(batch, outputs);
+      } catch (splitError) {
+        error = splitError;
+      }
+    }
+    batch.forEach((request, i) => {
+      if (request.state === 'done') return; // timed out or aborted while running: its result is dropped
+      if (parts !== undefined) this.#succeed(request, parts[i]);
+      else this.#fail(request, error instanceof EdgeInferError ? error : new EdgeInferError('EDGEINFER_INTERNAL', String((error as Error)?.message ?? error)));
+    });
+    this.#pump();
+    this.#checkDrained();
+  }
+
+  #settle(request: Request, action: () => void): void {
+    request.state = 'done';
+    request.cleanup?.();
+    if (!this.#preserveOrdering) return action();
+    this.#held.set(request.seq, action);
+    while (this.#held.has(this.#nextToSettle)) {
+      const next = this.#held.get(this.#nextToSettle)!;
+      this.#held.delete(this.#nextToSettle++);
+      next();
+    }
+  }
+
+  #succeed(request: Request, outputs: Record<string, Tensor>): void {
+    this.#completed++;
+    this.#latency.recordValue((now() - request.submittedAt) * 1000);
+    this.#settle(request, () => request.resolve(outputs));
+  }
+
+  #fail(request: Request, error: unknown): void {
+    this.#failed++;
+    if (error instanceof EdgeInferError && error.code !== 'EDGEINFER_TIMEOUT' && error.code !== 'EDGEINFER_ABORTED') {
+      this.#rejections[error.code] = (this.#rejections[error.code] ?? 0) + 1;
+    }
+    this.#settle(request, () => request.reject(error));
+    this.#checkDrained();
+  }
+
+  /** One tensor per input: the requests' tensors stacked along axis 0, padded along the sequence axis. */
+  #concatenate(batch: Request[]): Record<string, Tensor> {
+    const feeds: Record<string, Tensor> = {};
+    const padAxis = this.#padding?.axis;
+    const padLength = padAxis === undefined ? 0 : Math.max(...batch.map((r) => r.length));
+    for (const input of this.#target.inputs) {
+      const first = batch[0].feeds[input.name];
+      const dims = first.dims.slice();
+      dims[0] = batch.reduce((sum, r) => sum + r.rows, 0);
+      if (padAxis !== undefined && padAxis < dims.length) dims[padAxis] = padLength;
+      const total = dims.reduce((a, b) => a * b, 1);
+      const data = allocateTensorData(first.type, total);
+      const fill = this.#padding?.values?.[input.name] ?? 0;
+      if (fill !== 0) (data as { fill(value: number | bigint): unknown }).fill(typeof data[0] === 'bigint' ? BigInt(fill) : fill);
+      let offset = 0;
+      for (const request of batch) {
+        const tensor = request.feeds[input.name];
+        const source = tensor.data;
+        if (padAxis === undefined || padAxis >= dims.length || tensor.dims[padAxis] === padLength) {
+          (data as { set(array: ArrayLike<number | bigint>, offset: number): void }).set(source as ArrayLike<number>, offset);
+          offset += source.length;
+          continue;
+        }
+        // Copy blocks of the request's inner size into the padded layout.
+        const outer = tensor.dims.slice(0, padAxis).reduce((a, b) => a * b, 1);
+        const inner = tensor.dims.slice(padAxis + 1).reduce((a, b) => a * b, 1);
+        const block = tensor.dims[padAxis] * inner;
+        const paddedBlock = padLength * inner;
+        for (let o = 0; o < outer; o++) {
+          (data as { set(array: ArrayLike<number | bigint>, offset: number): void }).set(
+            (source as Float32Array).subarray(o * block, (o + 1) * block) as ArrayLike<number>,
+            offset + o * paddedBlock,
+          );
+        }
+        offset += outer * paddedBlock;
+      }
+      feeds[input.name] = { type: first.type, data, dims };
+    }
+    return feeds;
+  }
+
+  /** Each request's rows of every output (copies: one caller's buffer is never another's), padding trimmed. */
+  #split(batch: Request[], outputs: Record<string, Tensor>): Record<string, Tensor>[] {
+    const total = batch.reduce((sum, r) => sum + r.rows, 0);
+    const padAxis = this.#padding?.axis;
+    const padLength = padAxis === undefined ? 0 : Math.max(...batch.map((r) => r.length));
+    const parts: Record<string, Tensor>[] = batch.map(() => ({}));
+    for (const [name, tensor] of Object.entries(outputs)) {
+      if (tensor.dims[0] !== total) {
+        throw new EdgeInferError('EDGEINFER_INTERNAL', `output '${name}' has first dimension ${tensor.dims[0]}, not the batch's ${total}: the model does not batch along axis 0`, { output: name });
+      }
+      const rowSize = tensor.data.length / total;
+      const trims = padAxis !== undefined && padAxis < tensor.dims.length && tensor.dims[padAxis] === padLength;
+      let row = 0;
+      batch.forEach((request, i) => {
+        const slice = tensor.data.slice(row * rowSize, (row + request.rows) * rowSize);
+        row += request.rows;
+        const dims = tensor.dims.slice();
+        dims[0] = request.rows;
+        if (!trims || request.length === padLength) {
+          parts[i][name] = { type: tensor.type, data: slice, dims };
+          return;
+        }
+        dims[padAxis!] = request.length;
+        const outer = dims.slice(0, padAxis).reduce((a, b) => a * b, 1);
+        const inner = dims.slice(padAxis! + 1).reduce((a, b) => a * b, 1);
+        const trimmed = allocateTensorData(tensor.type, outer * request.length * inner);
+        for (let o = 0; o < outer; o++) {
+          (trimmed as { set(array: ArrayLike<number | bigint>, offset: number): void }).set(
+            (slice as Float32Array).subarray(o * padLength * inner, o * padLength * inner + request.length * inner) as ArrayLike<number>,
+            o * request.length * inner,
+          );
+        }
+        parts[i][name] = { type: tensor.type, data: trimmed, dims };
+      });
+    }
+    return parts;
+  }
+
+  #checkDrained(): void {
+    if (this.#queued > 0 || this.#inflight > 0) return;
+    const waiting = this.#drained;
+    this.#drained = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  /**
+   * Stops admitting requests. drain (default true): resolves once every queued and running request has
+   * settled. drain false: queued requests are rejected with EDGEINFER_ABORTED, running ones finish.
+   */
+  async close(options?: { drain?: boolean }): Promise<void> {
+    const o = checkOptions(options, 'options');
+    this.#closed = true;
+    if (o.drain === false) {
+      for (const queue of this.#queues) {
+        for (const request of queue.splice(0)) {
+          this.#queued--;
+          this.#fail(request, this.#reject('EDGEINFER_ABORTED', 'the scheduler was closed without draining'));
+        }
+      }
+    }
+    if (this.#queued === 0 && this.#inflight === 0) return;
+    await new Promise<void>((resolve) => this.#drained.push(resolve));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  stats(): BatchSchedulerStats {
+    const seconds = this.#submitted === 0 ? 0 : (now() - this.#firstSubmitAt) / 1000;
+    return {
+      submitted: this.#submitted,
+      completed: this.#completed,
+      failed: this.#failed,
+      queued: this.#queued,
+      inflightBatches: this.#inflight,
+      batches: this.#batches,
+      throughput: seconds > 0 ? this.#completed / seconds : 0,
+      queueWaitMicros: summarize(this.#queueWait),
+      batchSize: summarize(this.#batchSize),
+      serviceMicros: summarize(this.#service),
+      latencyMicros: summarize(this.#latency),
+      rejections: { ...this.#rejections },
+    };
+  }
+}

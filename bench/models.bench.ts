@@ -418,7 +418,7 @@ async function benchWeights(paths: Record<string, string>, report: Reporter): Pr
     const bytes: Record<string, number> = {};
     for (const precision of ['float32', 'int8', 'fp16'] as const) {
       const engine = await Engine.load(paths[spec.file], { precision, threads: 1 });
-      if (engine.stats().plans.length === 0) {
+      if (engine.stats().native!.plans.length === 0) {
         // Symbolic dims: batch 1, and melspectrogram's sample axis 1760 (80 ms + context, as the pipeline feeds).
         const input = engine.inputs[0];
         const dims = input.dims.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 1760));
@@ -446,10 +446,10 @@ async function benchMemory(modelPath: string, recorded: Recorded, report: Report
   const all = recorded.inputs.get('embedding_model')!;
   for (const precision of ['float32', 'int8'] as const) {
     for (const batch of [1, BATCH]) {
-      // A fresh engine with one plan: stats().plans[0] is the plan for this batch.
+      // A fresh engine with one plan: stats().native.plans[0] is the plan for this batch.
       const engine = await Engine.load(modelPath, { precision, threads: 1 });
       engine.inferSync({ input_1: { type: 'float32', data: concat(spread(all, batch)), dims: [batch, 76, 32, 1] } });
-      const plan = engine.stats().plans[0];
+      const plan = engine.stats().native!.plans[0];
       engine.dispose();
       const saved = 1 - plan.arenaBytes / plan.intermediateBytes;
       const prec = precision === 'float32' ? 'fp32' : 'int8';

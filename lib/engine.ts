@@ -1,44 +1,60 @@
 /**
- * Engine: load a model once, run it many times. Today's backend is 'native' (the C++ executor); the
- * interface (load / infer / info / stats / dispose) is the one the ONNX Runtime backend, the scheduler
- * and hot-swap will use too.
+ * Engine: load a model once, run it many times, on a backend chosen per model (lib/backends/: 'native', the
+ * C++ executor, or 'onnxruntime'; 'auto' picks). The interface (load / infer / info / stats / dispose) is the
+ * one the scheduler and hot-swap use; neither they nor this file know any backend by name.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { types } from 'node:util';
 
-import type { BackendSession, BackendStats, Precision, StepProfile } from './backends/backend';
-import { NativeBackendSession } from './backends/native-backend';
+import type { BackendLoadOptions, BackendSession, BackendStats, Precision, StepProfile } from './backends/backend';
+import { backends, findBackend, listBackends, loadOnBackend, type AutoSelect } from './backends/index';
+import type { OnnxRuntimeOptions } from './backends/onnxruntime-backend';
 import { EdgeInferError } from './errors';
-import type { Model } from './onnx/ir';
-import { prepareModel, type PreparedModel } from './onnx/pipeline';
+import { readValidatedModel } from './onnx/pipeline';
 import { checkFeed, type Tensor, type TensorInfo } from './tensor';
 import { checkInteger, checkOneOf, checkOptions, invalid } from './validate';
 
-export type Backend = 'native';
+/** 'auto' or a registered backend's name. */
+export type BackendName = 'auto' | 'native' | 'onnxruntime';
+/** @deprecated use BackendName */
+export type Backend = BackendName;
 
 export interface EngineOptions {
-  /** Default 'native'. */
-  backend?: Backend;
+  /**
+   * Default 'auto': the native backend when it supports every node of the model, ONNX Runtime otherwise
+   * (when onnxruntime-node is installed). info().backend and info().backendReason say which runs and why.
+   */
+  backend?: BackendName;
+  /**
+   * With backend 'auto': 'first' (default) takes the first backend, in the order native, onnxruntime, that is
+   * installed and supports the model; 'fastest' loads every one that does, times them on warm-up inputs
+   * (the input shapes with symbolic dims = 1) and keeps the fastest.
+   */
+  autoSelect?: AutoSelect;
+  /** The version every result of this engine is attributed to (info().modelVersion). Default: the first 12 hex digits of the model's sha256. */
+  version?: string;
   /**
    * 'float32' (default); 'int8': MatMul/Gemm/Conv weights quantized per output channel at load, activations
-   * per call; 'fp16': their weights stored as IEEE halves (half the memory), math in float32.
+   * per call; 'fp16': their weights stored as IEEE halves (half the memory), math in float32. int8 and fp16
+   * are native-backend modes (ONNX Runtime runs the model's own precision).
    */
   precision?: Precision;
-  /** Intra-op threads. Default: the machine's available parallelism. */
+  /** Intra-op threads (native and ONNX Runtime). Default: the machine's available parallelism. */
   threads?: number;
   /**
-   * With precision 'int8' or 'fp16': names of MatMul/Gemm/Conv nodes to keep in float32 (sensitive layers, e.g. the
+   * Native, with precision 'int8' or 'fp16': names of MatMul/Gemm/Conv nodes to keep in float32 (sensitive layers, e.g. the
    * last layer before a score). Names are those of the optimised graph: `engine.layers()` lists them.
    */
   keepFloat?: string[];
   /**
-   * infer() runs a model on the JS thread, like onnxruntime-node does, when its runs take less than this
+   * Native: infer() runs a model on the JS thread, like onnxruntime-node does, when its runs take less than this
    * many µs (measured per input shape): a hop to the libuv pool costs ~30-40 µs, more than a wake-word head
    * takes. Longer runs go to the pool and leave the event loop free. 0: always off-thread. Default 1000.
    */
   inlineBelowMicroseconds?: number;
-  /** Time every step of the native plan (two clock reads per step); read with engine.profile(). Default false. */
+  /** Native: time every step of the plan (two clock reads per step); read with engine.profile(). Default false. */
   profile?: boolean;
   /**
    * Accept NaN and ±Infinity in float inputs. Default false: such a feed is refused with
@@ -52,19 +68,33 @@ export interface EngineOptions {
    * call needing yet another shape waits for one to drain, so memory stays bounded whatever the mix. Default 4.
    */
   maxPlans?: number;
+  /** ONNX Runtime backend: threads, graph optimisation level, execution providers (see OnnxRuntimeOptions). */
+  onnxruntime?: OnnxRuntimeOptions;
 }
 
 export interface EngineInfo {
-  backend: Backend;
+  /** The backend that runs the model ('native' or 'onnxruntime'). */
+  backend: string;
+  /** Why: requested, or what 'auto' found (missing ops, warm-up times), and any fallback (e.g. of an execution provider). */
+  backendReason: string;
+  /** options.version, else the first 12 hex digits of the sha256 of the model bytes. */
+  modelVersion: string;
   precision: Precision;
   threads: number;
   opset: number;
   producer: string;
+  producerVersion: string;
+  /** The model's metadata_props. */
+  metadata: Record<string, string>;
+  /** Nodes of the graph the backend runs (native: after its optimisations). */
   nodes: number;
-  /** How many times each graph optimisation fired. */
+  /** How many times each of the backend's graph optimisations fired (empty for ONNX Runtime, which optimises internally). */
   optimizations: Record<string, number>;
+  /** Inputs and outputs, symbolic dims as names (e.g. 'batch'). */
   inputs: TensorInfo[];
   outputs: TensorInfo[];
+  /** ONNX Runtime backend: its version, the execution providers in effect and requested, fallbacks. */
+  onnxruntime?: Record<string, unknown>;
 }
 
 export type EngineStats = BackendStats;
@@ -78,8 +108,8 @@ export class Engine {
   readonly #layers: string[];
   readonly #allowNonFinite: boolean;
 
-  private constructor(session: BackendSession, layers: string[], allowNonFinite: boolean, info: EngineInfo) {
-    this.#layers = layers;
+  private constructor(session: BackendSession, allowNonFinite: boolean, info: EngineInfo) {
+    this.#layers = session.info.layers;
     this.#allowNonFinite = allowNonFinite;
     this.#session = session;
     this.#info = info;
@@ -87,26 +117,28 @@ export class Engine {
     this.outputs = session.outputs;
   }
 
-  /** Loads an ONNX model from a file path or its bytes, validates, optimises and prepares it. */
+  /** The registered backends, in the order 'auto' tries them, and whether each can run in this process (if not, why). */
+  static backends(): { name: string; available: boolean; reason?: string }[] {
+    return listBackends();
+  }
+
+  /** Loads an ONNX model from a file path or its bytes, validates it and prepares it on a backend (see EngineOptions.backend). */
   static async load(source: string | Uint8Array, options?: EngineOptions): Promise<Engine> {
     const o = checkOptions(options, 'options');
-    const backend = checkOneOf(o.backend ?? 'native', ['native'] as const, 'backend');
+    const names = ['auto', ...backends().map((backend) => backend.name)];
+    const backend = checkOneOf(o.backend ?? 'auto', names, 'backend');
+    const autoSelect = checkOneOf(o.autoSelect ?? 'first', ['first', 'fastest'] as const, 'autoSelect');
     const precision = checkOneOf(o.precision ?? 'float32', ['float32', 'int8', 'fp16'] as const, 'precision');
     const threads = checkInteger(o.threads ?? defaultThreads(), 'threads', 1, 256);
-    if (o.keepFloat !== undefined && (!Array.isArray(o.keepFloat) || o.keepFloat.some((name) => typeof name !== 'string'))) {
-      throw invalid('keepFloat must be an array of node names', { argument: 'keepFloat' });
-    }
-    if (o.profile !== undefined && typeof o.profile !== 'boolean') throw invalid('profile must be a boolean', { argument: 'profile' });
-    const profile = o.profile === true;
     if (o.allowNonFinite !== undefined && typeof o.allowNonFinite !== 'boolean') throw invalid('allowNonFinite must be a boolean', { argument: 'allowNonFinite' });
     const allowNonFinite = o.allowNonFinite === true;
-    const inlineBelowMicroseconds = o.inlineBelowMicroseconds ?? 1000;
-    if (typeof inlineBelowMicroseconds !== 'number' || !(inlineBelowMicroseconds >= 0)) {
-      throw invalid('inlineBelowMicroseconds must be a number >= 0', { argument: 'inlineBelowMicroseconds' });
-    }
-    const maxPlans = checkInteger(o.maxPlans ?? 4, 'maxPlans', 1, 1024);
-    const keepFloat = new Set((o.keepFloat as string[] | undefined) ?? []);
+    if (o.version !== undefined && (typeof o.version !== 'string' || o.version === '')) throw invalid('version must be a non-empty string', { argument: 'version' });
+    const loadOptions: BackendLoadOptions = { precision, threads, raw: o };
+    // Every backend checks its own options, used or not, so a typo fails here rather than on another machine.
+    for (const each of backends()) each.checkOptions(loadOptions);
+    if (backend !== 'auto' && !findBackend(backend)!.isAvailable()) throw findBackend(backend)!.unavailableError();
     let bytes: Uint8Array;
+    let file: string | undefined;
     let baseDir: string | undefined;
     if (typeof source === 'string') {
       try {
@@ -114,31 +146,32 @@ export class Engine {
       } catch (error) {
         throw invalid(`cannot read model file '${source}': ${(error as Error).message}`, { path: source });
       }
+      file = source;
       baseDir = path.dirname(path.resolve(source));
     } else if (source instanceof Uint8Array) {
       bytes = source;
     } else {
       throw invalid('source must be a file path or a Uint8Array of ONNX bytes');
     }
-    const prepared: PreparedModel = prepareModel(bytes, { baseDir });
-    const layers = weightLayers(prepared.model);
-    const unknown = [...keepFloat].filter((name) => !layers.includes(name));
-    if (unknown.length > 0) throw invalid(`keepFloat names nodes that are not MatMul/Gemm/Conv layers: ${unknown.join(', ')}`, { argument: 'keepFloat', unknown, layers });
-    const session = new NativeBackendSession(prepared.model, prepared.inputs, prepared.outputs, { precision, threads, keepFloat, profile, inlineBelowMicroseconds, maxPlans });
-    // Plan eagerly when every input shape is fixed, so load-time errors surface here, not at first infer.
-    if (prepared.inputs.every((input) => input.dims.every((dim) => typeof dim === 'number'))) {
-      session.plan(Object.fromEntries(prepared.inputs.map((input) => [input.name, input.dims as number[]])));
-    }
-    return new Engine(session, layers, allowNonFinite, {
-      backend,
-      precision,
+    const model = readValidatedModel(bytes, { baseDir });
+    const modelVersion = (o.version as string | undefined) ?? createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+    const { session, reason } = await loadOnBackend(backend, { bytes, path: file, baseDir, model }, loadOptions, autoSelect);
+    const notes = session.info.notes ?? [];
+    return new Engine(session, allowNonFinite, {
+      backend: session.backend,
+      backendReason: notes.length > 0 ? `${reason}; ${notes.join('; ')}` : reason,
+      modelVersion,
+      precision: session.stats().precision,
       threads,
-      opset: prepared.model.opsets.get('') ?? 0,
-      producer: prepared.model.producerName,
-      nodes: prepared.model.graph.nodes.length,
-      optimizations: prepared.optimizations,
-      inputs: prepared.inputs,
-      outputs: prepared.outputs,
+      opset: model.opsets.get('') ?? 0,
+      producer: model.producerName,
+      producerVersion: model.producerVersion,
+      metadata: { ...model.metadata },
+      nodes: session.info.nodes,
+      optimizations: session.info.optimizations,
+      inputs: session.inputs,
+      outputs: session.outputs,
+      ...(session.info.details ? { [session.backend]: session.info.details } : {}),
     });
   }
 
@@ -189,6 +222,12 @@ export class Engine {
     return session.run(checked.feeds, checked.dims, true) as Record<string, Tensor>;
   }
 
+  /** Checks feeds exactly as infer() does (names, dtypes, dims, length, NaN/±Infinity) without running them. */
+  validateFeeds(feeds: Record<string, Tensor>): void {
+    this.#live();
+    this.#check(feeds);
+  }
+
   /** Names of the MatMul/Gemm/Conv layers (after optimisation), in graph order: what keepFloat takes. */
   layers(): string[] {
     this.#live();
@@ -205,11 +244,13 @@ export class Engine {
   }
 
   /**
-   * Per-step wall time of the plan used last (or of `shapes`, as in stats().plans[].shapes), when loaded with
+   * Native: per-step wall time of the plan used last (or of `shapes`, as in stats().native.plans[].shapes), when loaded with
    * { profile: true }: op, node name, the kernel chosen, calls and mean / total microseconds.
    */
   profile(shapes?: string): StepProfile[] {
-    return this.#live().profile(shapes);
+    const session = this.#live();
+    if (session.profile === undefined) throw invalid(`the ${session.backend} backend has no per-step profile (profile() is a native-backend feature)`);
+    return session.profile(shapes);
   }
 
   get disposed(): boolean {
@@ -221,20 +262,6 @@ export class Engine {
     this.#session?.dispose();
     this.#session = undefined;
   }
-}
-
-const weightOps = new Set(['MatMul', 'Gemm', 'Conv', 'FusedMatMul', 'FusedGemm', 'FusedConv', 'NhwcConv']);
-
-function weightLayers(model: Model): string[] {
-  const names: string[] = [];
-  const visit = (graph: Model['graph']) => {
-    for (const node of graph.nodes) {
-      if (weightOps.has(node.opType)) names.push(node.name);
-      for (const attribute of Object.values(node.attributes)) if (attribute.type === 'graph') visit(attribute.value);
-    }
-  };
-  visit(model.graph);
-  return names;
 }
 
 function defaultThreads(): number {

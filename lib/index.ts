@@ -35,7 +35,8 @@ export {
   type GeluApproximation,
 } from './layernorm';
 export { simdInfo, type SimdInfo } from './simd';
-export { Engine, type EngineOptions, type EngineInfo, type EngineStats, type Backend } from './engine';
+export { Engine, type EngineOptions, type EngineInfo, type EngineStats, type Backend, type BackendName } from './engine';
+export type { OnnxRuntimeOptions, OnnxRuntimeProvider } from './backends/onnxruntime-backend';
 export type { Precision, BackendStats, StepProfile } from './backends/backend';
 export type { Tensor, TensorInfo, TensorType } from './tensor';
 export { WakeWordPipeline, readWav16, type ModelRunner, type WakeWordModels, type ChunkResult } from './wakeword/pipeline';

@@ -52,14 +52,14 @@ describe('Engine memory', function () {
           let maxPlans = 0;
           const pending = [];
           for (let i = 0; i < ${calls}; i++) {
-            pending.push(engine.infer(feeds[i % ${shapes}]).then((out) => { maxPlans = Math.max(maxPlans, engine.stats().plans.length); return out; }));
-            maxPlans = Math.max(maxPlans, engine.stats().plans.length);
+            pending.push(engine.infer(feeds[i % ${shapes}]).then((out) => { maxPlans = Math.max(maxPlans, engine.stats().native.plans.length); return out; }));
+            maxPlans = Math.max(maxPlans, engine.stats().native.plans.length);
           }
           const results = await Promise.all(pending);
           const firsts = results.map((r) => Object.values(r)[0].dims[0]);
           for (let i = 0; i < ${calls}; i++) if (firsts[i] !== (i % ${shapes}) + 1) throw new Error('answer ' + i + ' has batch ' + firsts[i]);
           for (let i = 0; i < 4; i++) global.gc();
-          console.log(JSON.stringify({ peak: process.resourceUsage().maxRSS * 1024, after: process.memoryUsage().rss, maxPlans, plansAfter: engine.stats().plans.length }));
+          console.log(JSON.stringify({ peak: process.resourceUsage().maxRSS * 1024, after: process.memoryUsage().rss, maxPlans, plansAfter: engine.stats().native.plans.length }));
         })().catch((e) => { console.error(e); process.exit(1); });`;
       const result = spawnNode(['--expose-gc', '-e', script]);
       assert.equal(result.status, 0, result.stderr);
@@ -85,15 +85,15 @@ describe('Engine memory', function () {
       const b = (i % 5) + 1;
       const input = feed(b);
       pending.push(engine.infer(input).then((out) => {
-        most = Math.max(most, engine.stats().plans.length);
+        most = Math.max(most, engine.stats().native!.plans.length);
         assert.deepEqual(out, expected[b - 1]);
       }));
       input[name].data.fill(NaN); // the waiting calls must have copied their inputs
-      most = Math.max(most, engine.stats().plans.length);
+      most = Math.max(most, engine.stats().native!.plans.length);
     }
     await Promise.all(pending);
     assert.ok(most <= 2, `${most} plans alive with maxPlans 1`);
-    assert.equal(engine.stats().plans.length, 1);
+    assert.equal(engine.stats().native!.plans.length, 1);
     const waiting = [engine.infer(feed(1)), engine.infer(feed(2)), engine.infer(feed(3))];
     engine.dispose();
     const settled = await Promise.allSettled(waiting);

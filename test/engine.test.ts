@@ -87,7 +87,7 @@ describe('Engine (native backend)', function () {
   it('plans each batch size of a symbolic batch once, with an arena well below the sum of intermediates', async () => {
     const engine = await Engine.load(models['embedding_model.onnx'], { threads: 1 });
     for (const batch of [1, 16, 1]) await engine.infer({ input_1: randomFeed([batch, 76, 32, 1], 1, batch) });
-    const plans = engine.stats().plans;
+    const plans = engine.stats().native!.plans;
     assert.equal(plans.length, 2);
     for (const plan of plans) assert.ok(plan.arenaBytes <= 0.7 * plan.intermediateBytes, `arena ${plan.arenaBytes} vs intermediates ${plan.intermediateBytes}`);
     engine.dispose();

@@ -232,7 +232,7 @@ describe('QDQ models (static INT8) against onnxruntime-node', function () {
       ] as const) {
         await assert.rejects(
           async () => {
-            const engine = await Engine.load(matmul(initializers), { threads: 1 });
+            const engine = await Engine.load(matmul(initializers), { backend: 'native', threads: 1 });
             try {
               await engine.infer(feeds);
             } finally {

@@ -1,15 +1,20 @@
 /**
- * The native backend: the optimized graph is lowered to a plan per distinct set of input shapes (a model
- * with a symbolic batch gets one plan per batch size seen, kept in a small cache), each plan becomes a
- * native model with its own arena, and an inference is one N-API call that allocates nothing natively.
+ * The native backend: the model is checked against the native op list, optimised (fusions, channels-last,
+ * QDQ -> INT8: rewrites into native-only ops), and the optimized graph is lowered to a plan per distinct set
+ * of input shapes (a model with a symbolic batch gets one plan per batch size seen, kept in a small cache);
+ * each plan becomes a native model with its own arena, and an inference is one N-API call that allocates
+ * nothing natively.
  */
 import { awaitNative, callNative, EdgeInferError } from '../errors';
 import { native, type NativeModel } from '../native';
 import type { Model } from '../onnx/ir';
 import { lowerToPlan } from '../onnx/lower';
-import { specializeForShapes } from '../onnx/pipeline';
+import { nativeOps } from '../onnx/native-ops';
+import { cloneModel, prepareModel, specializeForShapes, weightLayers } from '../onnx/pipeline';
+import { checkSupported } from '../onnx/validate';
 import { allocateTensorData, type Tensor, type TensorInfo } from '../tensor';
-import type { BackendSession, BackendStats, Precision, StepProfile } from './backend';
+import { checkInteger, checkOptions, invalid } from '../validate';
+import type { Backend, BackendLoadOptions, BackendSession, BackendStats, Precision, SessionInfo, StepProfile } from './backend';
 
 interface CachedPlan {
   key: string;
@@ -53,6 +58,7 @@ function observe(plan: CachedPlan, start: number): void {
 }
 
 export class NativeBackendSession implements BackendSession {
+  readonly backend = 'native';
   /** Every live plan, least recently used first: the idle ones (cache) and those calls in flight still hold. */
   private readonly plans = new Map<string, CachedPlan>();
   /** Off-thread calls waiting for a plan slot (all live plans busy); woken when a run settles. */
@@ -68,6 +74,7 @@ export class NativeBackendSession implements BackendSession {
     readonly inputs: TensorInfo[],
     readonly outputs: TensorInfo[],
     private readonly options: NativeBackendOptions,
+    readonly info: SessionInfo = { nodes: model.graph.nodes.length, optimizations: {}, layers: weightLayers(model) },
   ) {}
 
   private get maxPlans(): number {
@@ -206,10 +213,12 @@ export class NativeBackendSession implements BackendSession {
       backend: 'native',
       precision: this.options.precision,
       weightBytes,
-      plans: [...this.plans.values()].map((plan) => ({ shapes: plan.key, arenaBytes: plan.arenaBytes, intermediateBytes: plan.intermediateBytes, steps: plan.steps })),
       runs: this.runs,
       inlineRuns: this.inlineRuns,
       asyncCopies,
+      native: {
+        plans: [...this.plans.values()].map((plan) => ({ shapes: plan.key, arenaBytes: plan.arenaBytes, intermediateBytes: plan.intermediateBytes, steps: plan.steps })),
+      },
     };
   }
 
@@ -238,3 +247,72 @@ export class NativeBackendSession implements BackendSession {
     this.plans.clear();
   }
 }
+
+/** The native options of EngineOptions, validated. */
+function nativeOptions(options: BackendLoadOptions): NativeBackendOptions & { keepFloat: ReadonlySet<string> } {
+  const o = options.raw;
+  if (o.keepFloat !== undefined && (!Array.isArray(o.keepFloat) || o.keepFloat.some((name) => typeof name !== 'string'))) {
+    throw invalid('keepFloat must be an array of node names', { argument: 'keepFloat' });
+  }
+  if (o.profile !== undefined && typeof o.profile !== 'boolean') throw invalid('profile must be a boolean', { argument: 'profile' });
+  const inlineBelowMicroseconds = o.inlineBelowMicroseconds ?? 1000;
+  if (typeof inlineBelowMicroseconds !== 'number' || !(inlineBelowMicroseconds >= 0)) {
+    throw invalid('inlineBelowMicroseconds must be a number >= 0', { argument: 'inlineBelowMicroseconds' });
+  }
+  const maxPlans = checkInteger(o.maxPlans ?? 4, 'maxPlans', 1, 1024);
+  return {
+    precision: options.precision,
+    threads: options.threads,
+    keepFloat: new Set((o.keepFloat as string[] | undefined) ?? []),
+    profile: o.profile === true,
+    inlineBelowMicroseconds,
+    maxPlans,
+  };
+}
+
+export const nativeBackend: Backend = {
+  name: 'native',
+
+  isAvailable: () => true,
+
+  unavailableError: () => new EdgeInferError('EDGEINFER_BACKEND_UNAVAILABLE', 'the native backend is always available'),
+
+  checkOptions(options) {
+    checkOptions(options.raw, 'options');
+    nativeOptions(options);
+  },
+
+  supports(model: Model) {
+    try {
+      checkSupported(model, nativeOps);
+      return { ok: true };
+    } catch (error) {
+      if (!(error instanceof EdgeInferError) || error.code !== 'EDGEINFER_UNSUPPORTED_OP') throw error;
+      return { ok: false, reason: `the native backend lacks ${error.message.replace(/^unsupported ops: /, '')}`, unsupported: error.detail?.unsupported as { op: string; nodes: string[] }[] };
+    }
+  },
+
+  async load(source, options) {
+    const o = nativeOptions(options);
+    // The optimiser rewrites the graph: work on a copy (weights shared), the source may serve another backend.
+    const prepared = prepareModel(cloneModel(source.model), { supportedOps: nativeOps });
+    const layers = weightLayers(prepared.model);
+    const unknown = [...o.keepFloat].filter((name) => !layers.includes(name));
+    if (unknown.length > 0) throw invalid(`keepFloat names nodes that are not MatMul/Gemm/Conv layers: ${unknown.join(', ')}`, { argument: 'keepFloat', unknown, layers });
+    const session = new NativeBackendSession(prepared.model, prepared.inputs, prepared.outputs, o, {
+      nodes: prepared.model.graph.nodes.length,
+      optimizations: prepared.optimizations,
+      layers,
+    });
+    // Plan eagerly when every input shape is fixed, so load-time errors surface here, not at first infer.
+    if (prepared.inputs.every((input) => input.dims.every((dim) => typeof dim === 'number'))) {
+      try {
+        session.plan(Object.fromEntries(prepared.inputs.map((input) => [input.name, input.dims as number[]])));
+      } catch (error) {
+        session.dispose();
+        throw error;
+      }
+    }
+    return session;
+  },
+};

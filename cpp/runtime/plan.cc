@@ -212,7 +212,12 @@ class Validator {
       valid[i] = s == Storage::kInput || s == Storage::kConstant;
     }
     std::vector<char> active(plan_.subplans.size(), 0);
+    walked_.assign(plan_.subplans.size(), 0);
     walk(plan_.steps, "", valid, active);
+    // A subplan is validated only when an If step walks it, but the Model prepares every subplan: one that no
+    // If uses would be prepared unchecked (an unknown op or out-of-range slots: a crash at create).
+    for (size_t s = 0; s < walked_.size(); ++s)
+      if (!walked_[s]) plan_fail("subplan " + std::to_string(s) + " is not a branch of any If step");
     for (size_t i = 0; i < plan_.outputs.size(); ++i)
       if (!valid[static_cast<size_t>(plan_.outputs[i])])
         plan_fail("output " + std::to_string(i) + " (slot " + std::to_string(plan_.outputs[i]) +
@@ -371,6 +376,7 @@ class Validator {
       active[static_cast<size_t>(index)] = 1;
       walk(sub.steps, v.where() + " " + name + " branch (subplan " + std::to_string(index) + "): ", state, active);
       active[static_cast<size_t>(index)] = 0;
+      walked_[static_cast<size_t>(index)] = 1;
       for (size_t o = 0; o < sub.outputs.size(); ++o) {
         const int32_t slot = sub.outputs[o];
         const TensorSlot& src = plan_.tensors[static_cast<size_t>(slot)];
@@ -394,6 +400,7 @@ class Validator {
   }
 
   const Plan& plan_;
+  std::vector<char> walked_;  // per subplan: validated as the branch of some If step
 };
 
 }  // namespace

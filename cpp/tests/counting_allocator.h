@@ -1,5 +1,8 @@
 // Replaces the global operator new/delete of a test executable with versions that count allocations, so a
 // test can prove that a hot path allocates nothing. Include from exactly one file per test executable.
+// Under AddressSanitizer (npm run test:sanitizers) the replacement stays: its malloc / free are ASan's, so
+// overflows, use-after-free and leaks are still caught (only new/delete mismatches are not). Counting with
+// ASan's allocator hook instead would also count the sanitizer's own allocations when a pool thread starts.
 #pragma once
 
 #include <atomic>

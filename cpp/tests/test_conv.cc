@@ -36,7 +36,7 @@ std::vector<float> random_vec(size_t n) {
 double act_ref(double x, const ActivationParams& p) {
   switch (p.kind) {
     case FusedActivation::kNone: return x;
-    case FusedActivation::kRelu: return x > 0 ? x : 0;
+    case FusedActivation::kRelu: return x < 0 ? 0 : x;  // NaN stays NaN (ONNX Runtime)
     case FusedActivation::kLeakyRelu: return x >= 0 ? x : p.alpha * x;
     case FusedActivation::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
     case FusedActivation::kClip: return std::min<double>(std::max<double>(x, p.alpha), p.beta);
@@ -578,6 +578,60 @@ EI_TEST("max pool propagates NaN on the interior and the padded paths") {
       const bool want_nan = o == w0 || o == op + h1 * ow + w1;
       EI_CHECK_MSG(std::isnan(y[o]) == want_nan, "pad " + std::to_string(pad) + " output " + std::to_string(o));
       if (!want_nan) EI_CHECK(y[o] == 1.0f);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ NaN / +-inf
+// One NaN / +inf / -inf pixel: the FP32 convolutions (NCHW GEMM, depthwise, pointwise, 1-D, channels last)
+// give NaN / +-inf exactly where the double-precision direct convolution does (its receptive field; a
+// single inf times a nonzero weight plus finite terms stays +-inf), then the activation as ONNX Runtime
+// applies it (Relu(NaN) = NaN, Clip(inf) = its bound, ...). INT8 (dynamic): the whole output is NaN.
+EI_TEST("non-finite: ConvF32 FP32 keeps NaN / inf in their receptive field, INT8 makes the output NaN") {
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity()};
+  int idx = 0;
+  for (const Case& c : kCases) {
+    for (int last = 0; last < 2; ++last) {
+      if (last && c.g != 1) continue;
+      ConvShape s = make_shape(c.rank, c.n, c.ci, c.co, c.g, c.in, c.k, c.s, c.pb, c.pe, c.d);
+      s.channels_last = last != 0;
+      const int64_t in_plane = c.in[0] * c.in[1], out_plane = s.out_size[0] * (c.rank == 2 ? s.out_size[1] : 1);
+      auto w = random_vec(static_cast<size_t>(c.co * (c.ci / c.g) * c.k[0] * c.k[1]));
+      auto bias = random_vec(static_cast<size_t>(c.co));
+      const ActivationParams ap = params_for(kActs[idx++ % 8]);
+      for (float special : specials) {
+        auto x = random_vec(static_cast<size_t>(c.n * c.ci * in_plane));
+        x[static_cast<size_t>((idx * 7) % static_cast<int>(x.size()))] = special;
+        x[x.size() / 2] = special;
+        std::vector<double> z, bound;
+        conv_ref(s, x, w, bias.data(), z, bound);
+        const auto input = last ? to_nhwc(x, c.n, c.ci, in_plane) : x;
+        for (int int8 = 0; int8 < 2; ++int8) {
+          auto conv = int8 ? ConvF32::create_int8(s, w.data(), bias.data(), ap) : ConvF32::create(s, w.data(), bias.data(), ap);
+          const bool quantized = std::string(conv->kernel_name()).find("f32") == std::string::npos;
+          AlignedBuffer scratch(conv->scratch_bytes() + 64);
+          std::vector<float> y(z.size(), 5.0f);
+          conv->run(input.data(), y.data(), scratch.data(), nullptr);
+          int bad = 0;
+          for (int64_t b = 0; b < c.n; ++b)
+            for (int64_t oc = 0; oc < c.co; ++oc)
+              for (int64_t p = 0; p < out_plane; ++p) {
+                const size_t ref = static_cast<size_t>((b * c.co + oc) * out_plane + p);
+                const double want = act_ref(z[ref], ap);
+                const float got = y[last ? static_cast<size_t>((b * out_plane + p) * c.co + oc) : ref];
+                bool ok;
+                if (quantized) ok = std::isnan(got);
+                else if (std::isnan(want)) ok = std::isnan(got);
+                else if (std::isinf(want)) ok = got == want;
+                else ok = std::isfinite(got) && (int8 || std::fabs(got - want) <= 1e-5 * bound[ref] + 2e-6 + 2e-6 * std::fabs(want));
+                if (!ok && bad++ < 2)
+                  EI_CHECK_MSG(false, std::string(conv->kernel_name()) + (int8 ? " int8" : " fp32") + (last ? " NHWC" : " NCHW") +
+                                          " case " + std::to_string(idx - 1) + " special " + std::to_string(special) +
+                                          " got " + std::to_string(got) + " want " + std::to_string(want));
+              }
+        }
+      }
     }
   }
 }

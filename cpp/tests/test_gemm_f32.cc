@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <random>
 #include <string>
@@ -39,7 +40,7 @@ std::vector<float> random_vec(size_t n, float lo = -1.0f, float hi = 1.0f) {
 double act_ref(double x, FusedActivation act, double a, double b) {
   switch (act) {
     case FusedActivation::kNone: return x;
-    case FusedActivation::kRelu: return x > 0 ? x : 0;
+    case FusedActivation::kRelu: return x < 0 ? 0 : x;  // NaN stays NaN (ONNX Runtime)
     case FusedActivation::kLeakyRelu: return x >= 0 ? x : a * x;
     case FusedActivation::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
     case FusedActivation::kClip: return std::min(std::max(x, a), b);
@@ -247,6 +248,172 @@ EI_TEST("GemmF32 rejects bad arguments") {
   auto g = GemmF32::create(w, 2, 2, false, nullptr, 1, 1, {});
   float y[4];
   EI_CHECK_THROWS(g->run(2, w, 1, y, 2, nullptr, nullptr));
+}
+
+// ------------------------------------------------------------------ NaN / +-inf
+// What ONNX Runtime 1.30 returns (measured on single-op models): NaN propagates through every activation;
+// Relu(-inf) = 0, LeakyRelu(-inf) = -inf, Clip(+-inf) = its bounds, Sigmoid(+-inf) = 1 / 0, Tanh = +-1,
+// Gelu(+inf) = +inf, Gelu(-inf) = NaN. act_ref above computes exactly that in double.
+bool same_value(double got, double want, double tol) {
+  if (std::isnan(want)) return std::isnan(got);
+  if (std::isinf(want)) return got == want;
+  return std::isfinite(got) && std::fabs(got - want) <= tol;
+}
+
+const float kInf = std::numeric_limits<float>::infinity(), kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// Finite values around the specials, so every lane position and tail holds each special somewhere.
+std::vector<float> special_values(size_t n, int shift) {
+  const float specials[] = {kNaN, kInf, -kInf, 0.75f, -1.5f, kNaN, 2.0f, -kInf, kInf, -0.25f, 0.0f};
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = specials[(i + static_cast<size_t>(shift)) % (sizeof(specials) / sizeof(specials[0]))];
+  return v;
+}
+
+EI_TEST("non-finite: every variant's epilogues (GEMM tile, activate, rows_epilogue, igemm out_min) keep NaN / inf like ORT") {
+  const auto variants = gemm_f32_variants();
+  for (const GemmF32Variant* v : variants) {
+    if (!isa_supported(v->isa)) continue;
+    for (FusedActivation act : kActs) {
+      const ActivationParams ap = params_for(act);
+      const auto want_of = [&](double x) { return act_ref(x, act, ap.alpha, ap.beta); };
+      // activate(): n = 1 .. 40 (every tail), shifted patterns.
+      for (int64_t n = 1; n <= 40; ++n) {
+        auto y = special_values(static_cast<size_t>(n), static_cast<int>(n));
+        const auto x = y;
+        v->activate(y.data(), n, act, ap.alpha, ap.beta);
+        for (int64_t i = 0; i < n; ++i)
+          EI_CHECK_MSG(same_value(y[i], want_of(x[i]), 2e-6 + 2e-6 * std::fabs(want_of(x[i]))),
+                       std::string(v->name) + " activate act=" + std::to_string(int(act)) + " x=" +
+                           std::to_string(x[i]) + " got " + std::to_string(y[i]));
+      }
+      // rows_epilogue(): bias added first, then the activation, then max(., out_min) keeping NaN.
+      for (float out_min : {-INFINITY, -0.2f}) {
+        const int64_t rows = 3, cols = 37;
+        auto y = special_values(static_cast<size_t>(rows * cols), 5);
+        const auto x = y;
+        std::vector<float> bias(static_cast<size_t>(cols), 0.5f);
+        v->rows_epilogue(y.data(), rows, cols, bias.data(), act, ap.alpha, ap.beta, out_min);
+        for (int64_t i = 0; i < rows * cols; ++i) {
+          double want = want_of(double(x[i]) + 0.5);
+          if (!std::isnan(want)) want = std::max<double>(want, out_min);
+          EI_CHECK_MSG(same_value(y[i], want, 2e-6 + 2e-6 * std::fabs(want)),
+                       std::string(v->name) + " rows_epilogue act=" + std::to_string(int(act)) + " x=" +
+                           std::to_string(x[i]) + " got " + std::to_string(y[i]));
+        }
+      }
+      // The GEMM tile epilogue: k = 1, B = 1, so C = act(A + bias); every row count 1..mr + 1 and a last panel.
+      {
+        const int64_t m = v->mr + 1, n = v->nr + 3, k = 1;
+        auto a = special_values(static_cast<size_t>(m), 3);
+        std::vector<float> w(static_cast<size_t>(k * n), 1.0f), bias(static_cast<size_t>(n), 0.25f);
+        std::vector<float> packed_b(static_cast<size_t>(gemm_f32_packed_b_floats(k, n, v->nr)));
+        gemm_f32_pack_b(w.data(), k, n, false, v->nr, packed_b.data());
+        std::vector<float> packed_a(static_cast<size_t>(m * k));
+        gemm_f32_pack_a(a.data(), k, m, k, false, v->mr, packed_a.data());
+        std::vector<float> c(static_cast<size_t>(m * n), 9.0f);
+        GemmF32Args args;
+        args.m = m;
+        args.n = n;
+        args.k = k;
+        args.a = packed_a.data();
+        args.b = packed_b.data();
+        args.c = c.data();
+        args.ldc = n;
+        args.bias_n = bias.data();
+        args.activation = act;
+        args.act_alpha = ap.alpha;
+        args.act_beta = ap.beta;
+        v->run(args);
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            const double want = want_of(double(a[i]) + 0.25);
+            EI_CHECK_MSG(same_value(c[i * n + j], want, 2e-6 + 2e-6 * std::fabs(want)),
+                         std::string(v->name) + " tile act=" + std::to_string(int(act)) + " a=" + std::to_string(a[i]) +
+                             " got " + std::to_string(c[i * n + j]));
+          }
+      }
+      // The channels-last igemm tiles: one tap, one channel, B = 1: C = max(act(pixel + bias), out_min).
+      for (const IgemmF32Family* fam : {&v->igemm_narrow, &v->igemm_wide}) {
+        for (float out_min : {-INFINITY, -0.2f}) {
+          const int rows = fam->mr, cols = fam->nr - 1;
+          auto pixels = special_values(static_cast<size_t>(rows), 1);
+          std::vector<const float*> ptrs(static_cast<size_t>(rows));
+          for (int i = 0; i < rows; ++i) ptrs[static_cast<size_t>(i)] = &pixels[static_cast<size_t>(i)];
+          std::vector<float> b(static_cast<size_t>(fam->nr), 1.0f), bias(static_cast<size_t>(fam->nr), -0.5f);
+          std::vector<float> c(static_cast<size_t>(rows * fam->nr), 9.0f);
+          IgemmF32Tile t;
+          t.taps = 1;
+          t.channels = 1;
+          t.rows = ptrs.data();
+          t.row_stride = rows;
+          t.b = b.data();
+          t.bias = bias.data();
+          t.c = c.data();
+          t.ldc = fam->nr;
+          t.rows_used = rows;
+          t.cols = cols;
+          t.act = act;
+          t.act_alpha = ap.alpha;
+          t.act_beta = ap.beta;
+          t.out_min = out_min;
+          fam->tile(t);
+          for (int i = 0; i < rows; ++i)
+            for (int j = 0; j < cols; ++j) {
+              double want = want_of(double(pixels[static_cast<size_t>(i)]) - 0.5);
+              if (!std::isnan(want)) want = std::max<double>(want, out_min);
+              EI_CHECK_MSG(same_value(c[static_cast<size_t>(i * fam->nr + j)], want, 2e-6 + 2e-6 * std::fabs(want)),
+                           std::string(v->name) + " igemm act=" + std::to_string(int(act)) + " pixel=" +
+                               std::to_string(pixels[static_cast<size_t>(i)]) + " got " +
+                               std::to_string(c[static_cast<size_t>(i * fam->nr + j)]));
+            }
+        }
+      }
+    }
+    // minmax(): NaN anywhere gives NaN for both; +-inf are ordinary extremes.
+    for (int64_t n = 1; n <= 70; ++n) {
+      auto x = random_vec(static_cast<size_t>(n));
+      float lo = 0, hi = 0;
+      v->minmax(x.data(), n, &lo, &hi);
+      EI_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo <= hi);
+      for (int64_t pos : {int64_t{0}, n / 2, n - 1}) {
+        auto y = x;
+        y[static_cast<size_t>(pos)] = kNaN;
+        v->minmax(y.data(), n, &lo, &hi);
+        EI_CHECK_MSG(std::isnan(lo) && std::isnan(hi), std::string(v->name) + " minmax NaN at " + std::to_string(pos) + " of " + std::to_string(n));
+        y[static_cast<size_t>(pos)] = kInf;
+        v->minmax(y.data(), n, &lo, &hi);
+        EI_CHECK(hi == kInf && (n == 1 || std::isfinite(lo)));
+        y[static_cast<size_t>(pos)] = -kInf;
+        v->minmax(y.data(), n, &lo, &hi);
+        EI_CHECK(lo == -kInf && (n == 1 || std::isfinite(hi)));
+      }
+    }
+  }
+}
+
+EI_TEST("non-finite: INT8 GemmF32 (dynamic activations) gives NaN for every output when the input holds NaN / inf") {
+  // No uint8 grid holds NaN or inf (or |x| > FLT_MAX / 512): the whole call's output is NaN, never a
+  // saturated, plausible-looking number. ONNX Runtime's FP32 output is non-finite there too.
+  ThreadPool pool(2);
+  for (int64_t m : {1, 3, 16})
+    for (int64_t n : {5, 64}) {
+      const int64_t k = 40;
+      auto w = random_vec(static_cast<size_t>(k * n));
+      auto bias = random_vec(static_cast<size_t>(n));
+      auto g = GemmF32::create_int8(w.data(), k, n, false, bias.data(), 1.0f, 1.0f, params_for(FusedActivation::kRelu));
+      AlignedBuffer scratch(g->scratch_bytes(m) + 64);
+      for (float special : {kNaN, kInf, -kInf, 1e37f, 0.5f}) {
+        for (int64_t pos : {int64_t{0}, m * k - 1}) {
+          auto a = random_vec(static_cast<size_t>(m * k));
+          a[static_cast<size_t>(pos)] = special;
+          std::vector<float> y(static_cast<size_t>(m * n), 3.0f);
+          g->run(m, a.data(), k, y.data(), n, scratch.data(), &pool);
+          for (float v : y) EI_CHECK_MSG(special == 0.5f ? std::isfinite(v) : std::isnan(v),
+                                         "int8 gemm m=" + std::to_string(m) + " special " + std::to_string(special) + " got " + std::to_string(v));
+        }
+      }
+    }
 }
 
 EI_TEST("gemm_f32 summary") {

@@ -96,7 +96,7 @@ std::vector<int64_t> naive(const Problem& p, const uint8_t* a) {
 double act_ref(double x, Activation act) {
   switch (act) {
     case Activation::kNone: return x;
-    case Activation::kRelu: return x > 0 ? x : 0;
+    case Activation::kRelu: return x < 0 ? 0 : x;  // NaN stays NaN (ONNX Runtime's Relu)
     case Activation::kGeluErf: return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
     case Activation::kGeluTanh: return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
   }
@@ -446,6 +446,49 @@ EI_TEST("gemm_s8: SIMD float output equals the reference bit for bit (no activat
       EI_CHECK_MSG(std::memcmp(outs[i].data(), outs[0].data(), outs[0].size() * sizeof(float)) == 0,
                    std::string(variants[i]->name) + " differs from the reference");
   }
+}
+
+EI_TEST("gemm_s8: an overflowing float epilogue (inf, 0 * inf = NaN) keeps NaN / +-inf through every activation") {
+  // a_scale * w_scale = 3e38 * 10 overflows to inf: acc > 0 gives +inf, acc < 0 gives -inf, acc = 0 gives
+  // NaN. ReLU keeps NaN and maps -inf to 0 (ONNX Runtime), GELU maps -inf to NaN, in every variant.
+  const auto variants = supported_variants();
+  Problem p;
+  p.m = 7;
+  p.k = 9;
+  p.n = 37;
+  p.lda = p.k;
+  p.zp = 100;
+  p.w.resize(static_cast<size_t>(p.k * p.n));
+  for (size_t i = 0; i < p.w.size(); ++i) p.w[i] = static_cast<int8_t>(static_cast<int>(i % 7) - 3);
+  p.scales = {10.0f};
+  std::vector<uint8_t> a(static_cast<size_t>(p.m * p.k));
+  for (int64_t i = 0; i < p.m; ++i)
+    for (int64_t kk = 0; kk < p.k; ++kk)  // row 0 all at the zero point: acc = 0
+      a[static_cast<size_t>(i * p.k + kk)] = static_cast<uint8_t>(i == 0 ? p.zp : (i * 37 + kk * 11) % 256);
+  const std::vector<int64_t> acc = naive(p, a.data());
+  for (Activation act : {Activation::kNone, Activation::kRelu, Activation::kGeluErf, Activation::kGeluTanh})
+    for (const GemmS8Variant* v : variants) {
+      const PackedWeightsS8 w = pack(p, v);
+      std::vector<float> c(static_cast<size_t>(p.m * p.n), 5.0f);
+      GemmS8Args g;
+      g.m = p.m;
+      g.a = a.data();
+      g.lda = p.k;
+      g.a_zero_point = p.zp;
+      g.w = &w;
+      g.c_f32 = c.data();
+      g.ldc = p.n;
+      g.a_scale = 3e38f;
+      g.activation = act;
+      gemm_s8(g);
+      for (size_t i = 0; i < c.size(); ++i) {
+        const double pre = acc[i] == 0 ? NAN : acc[i] > 0 ? INFINITY : -INFINITY;
+        const double want = act_ref(pre, act);
+        const bool ok = std::isnan(want) ? std::isnan(c[i]) : static_cast<double>(c[i]) == want;
+        EI_CHECK_MSG(ok, std::string(v->name) + " " + act_name(act) + " acc=" + std::to_string(acc[i]) + " got " +
+                             std::to_string(c[i]) + " want " + std::to_string(want));
+      }
+    }
 }
 
 EI_TEST("gemm_s8: packing for the table's choice when no variant is given") {

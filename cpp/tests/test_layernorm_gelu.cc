@@ -11,7 +11,9 @@
 //   LayerNorm, kNone    : |got - ref| <= 1e-5 (1 + |ref|)   for rows with |mean| / std <= 100
 //       (two-pass float mean / variance; the mean's rounding error scaled by 1/std dominates).
 //   LayerNorm + GELU    : the LayerNorm bound (GELU's slope is within [-0.17, 1.13]) plus the GELU bound.
-// Special values: NaN must give NaN, +-inf must be equal.
+// Special values: NaN must give NaN, +-inf must be equal; gelu(-inf) = NaN (-inf * 0, as ONNX Runtime).
+// LayerNorm rows with NaN / +-inf: all NaN; rows of huge finite values: as the float graph ORT runs (see
+// "layer_norm: non-finite ..." below).
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -77,7 +79,7 @@ EI_TEST("gelu: every variant, dense sweep [-10, 10] + extremes, unaligned, in pl
         int bad = 0;
         for (size_t i = 0; i < xs.size(); ++i) {
           const double x = xs[i];
-          const double want = std::isinf(x) ? (x > 0 ? x : 0.0) : (tanh_form ? gelu_tanh_d(x) : gelu_erf_d(x));
+          const double want = std::isinf(x) ? (x > 0 ? x : std::nan("")) : (tanh_form ? gelu_tanh_d(x) : gelu_erf_d(x));
           const float got = a.y[i];
           if (!close(got, want, gelu_tol(want))) {
             if (++bad <= 3)
@@ -226,6 +228,86 @@ EI_TEST("layer_norm: constant rows (variance 0) and big epsilon") {
       a.activation = Activation::kGeluErf;
       v->layer_norm(a);
       for (float got : y) EI_CHECK(close(got, gelu_erf_d(0.75), 1e-6));
+    }
+  }
+}
+
+EI_TEST("layer_norm / gelu: NaN, +inf, -inf and huge finite rows, every variant, every activation") {
+  // ONNX Runtime 1.30 (LayerNormalization, Welford; measured): a row holding NaN or +-inf is all NaN; a row
+  // of equal huge values (3.4e38: its float sum overflows) has a finite mean and variance 0, so y = beta;
+  // a row whose squared deviations overflow (one 3e38 among small values) has rstd = 0, so y = beta too.
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float big = 3.4e38f;
+  struct Row {
+    const char* what;
+    std::vector<float> x;
+    bool all_nan;
+  };
+  for (int64_t w : {5, 16, 37, 300}) {
+    auto row = [&](float fill) { return std::vector<float>(static_cast<size_t>(w), fill); };
+    std::vector<Row> rows;
+    for (int64_t pos : {int64_t{0}, w / 2, w - 1}) {
+      for (float special : {nan, inf, -inf}) {
+        Row r{"special", row(0.25f), true};
+        for (int64_t i = 0; i < w; ++i) r.x[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+        r.x[pos] = special;
+        rows.push_back(r);
+      }
+    }
+    rows.push_back({"all +3.4e38", row(big), false});
+    rows.push_back({"all -3.4e38", row(-big), false});
+    Row one_big{"one 3e38", row(0.0f), false};
+    for (int64_t i = 0; i < w; ++i) one_big.x[i] = 0.5f * static_cast<float>(i % 3);
+    one_big.x[w / 3] = 3e38f;
+    rows.push_back(one_big);
+    std::vector<float> beta(w), gamma(w, 1.5f);
+    for (int64_t i = 0; i < w; ++i) beta[i] = 0.05f * static_cast<float>(i % 9) - 0.2f;
+    for (const LayerNormGeluVariant* v : layernorm_gelu_variants()) {
+      if (!isa_supported(v->isa)) continue;
+      for (Activation act : {Activation::kNone, Activation::kGeluErf, Activation::kGeluTanh}) {
+        for (const Row& r : rows) {
+          std::vector<float> y(w, 7.0f);
+          LayerNormArgs a;
+          a.x = r.x.data();
+          a.y = y.data();
+          a.rows = 1;
+          a.width = w;
+          a.gamma = gamma.data();
+          a.beta = beta.data();
+          a.activation = act;
+          v->layer_norm(a);
+          for (int64_t i = 0; i < w; ++i) {
+            const double b = beta[i];
+            const double want = r.all_nan ? std::nan("")
+                                : act == Activation::kGeluErf ? gelu_erf_d(b)
+                                : act == Activation::kGeluTanh ? gelu_tanh_d(b)
+                                                                : b;
+            EI_CHECK_MSG(close(y[i], want, 1e-6),
+                         std::string(v->name) + " " + r.what + " w=" + std::to_string(w) + " act=" +
+                             std::to_string(static_cast<int>(act)) + " i=" + std::to_string(i) +
+                             " got=" + std::to_string(y[i]) + " want=" + std::to_string(want));
+          }
+        }
+      }
+      // GELU alone: NaN -> NaN, +inf -> +inf, -inf -> NaN, at every lane position and tail length.
+      for (bool tanh_form : {false, true})
+        for (int64_t n : {1, 7, 8, 15, 16, 17, 33}) {
+          for (float special : {nan, inf, -inf}) {
+            std::vector<float> x(n), y(n);
+            for (int64_t i = 0; i < n; ++i) x[i] = (i % 2 ? special : 0.5f * static_cast<float>(i) - 3.0f);
+            GeluArgs g;
+            g.x = x.data();
+            g.y = y.data();
+            g.n = n;
+            g.tanh_approximation = tanh_form;
+            v->gelu(g);
+            for (int64_t i = 1; i < n; i += 2) {
+              const bool ok = special == inf ? y[i] == inf : std::isnan(y[i]);
+              EI_CHECK_MSG(ok, std::string(v->name) + " gelu special n=" + std::to_string(n) + " got=" + std::to_string(y[i]));
+            }
+            for (int64_t i = 0; i < n; i += 2) EI_CHECK(std::isfinite(y[i]));
+          }
+        }
     }
   }
 }

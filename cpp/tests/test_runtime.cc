@@ -267,6 +267,188 @@ EI_TEST("runtime: Gelu and LayerNorm (+GELU) through the kernel table") {
   }
 }
 
+// ------------------------------------------------------------------ NaN / +-inf like ONNX Runtime
+namespace {
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN(), kInf = std::numeric_limits<float>::infinity();
+constexpr float kBig = 3.4e38f;
+
+// NaN where want is NaN, the same infinity, else within tol (relative above 1).
+void check_special(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  EI_CHECK_MSG(got.size() == want.size(), what);
+  for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+    const bool ok = std::isnan(want[i])   ? std::isnan(got[i])
+                    : std::isinf(want[i]) ? got[i] == want[i]
+                                          : std::isfinite(got[i]) && near(got[i], want[i], 1e-6f);
+    EI_CHECK_MSG(ok, what + " [" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", want " + std::to_string(want[i]));
+  }
+}
+
+std::vector<float> run_unary(const char* op, const std::vector<float>& xv, std::vector<int64_t> ints = {},
+                             std::vector<float> floats = {}) {
+  PlanBuilder b;
+  const int64_t n = static_cast<int64_t>(xv.size());
+  const int32_t x = b.input(F32, {n});
+  const int32_t y = b.output(F32, {n});
+  b.step(op, {x}, {y}, std::move(ints), std::move(floats));
+  return run1<float>(b, {xv.data()});
+}
+}  // namespace
+
+EI_TEST("runtime: NaN / +-inf through element-wise ops as ONNX Runtime 1.30 returns them") {
+  // The expected rows were measured with onnxruntime-node 1.30 on single-op models (test/nonfinite.test.ts
+  // runs whole models against it); 3.4e38 is a large finite value.
+  const std::vector<float> x = {kNaN, kInf, -kInf, 1.0f, -1.0f, 0.0f, kBig, -kBig};
+  check_special(run_unary("Relu", x), {kNaN, kInf, 0, 1, 0, 0, kBig, 0}, "Relu");
+  check_special(run_unary("LeakyRelu", x, {}, {0.2f}), {kNaN, kInf, -kInf, 1, -0.2f, 0, kBig, -0.2f * kBig}, "LeakyRelu");
+  check_special(run_unary("Clip", x, {}, {-1.0f, 1.0f}), {kNaN, 1, -1, 1, -1, 0, 1, -1}, "Clip");
+  // A missing max is FLT_MAX (so +inf becomes FLT_MAX, as in ORT); a NaN bound is no bound.
+  const float fmax = std::numeric_limits<float>::max();
+  check_special(run_unary("Clip", x, {}, {0.0f, fmax}), {kNaN, fmax, 0, 1, 0, 0, kBig, 0}, "Clip(min 0)");
+  check_special(run_unary("Clip", x, {}, {kNaN, 1.0f}), {kNaN, 1, -kInf, 1, -1, 0, 1, -kBig}, "Clip(NaN, 1)");
+  check_special(run_unary("Clip", x, {}, {-1.0f, kNaN}), {kNaN, kInf, -1, 1, -1, 0, kBig, -1}, "Clip(-1, NaN)");
+  check_special(run_unary("Sigmoid", x), {kNaN, 1, 0, 0.7310586f, 0.26894143f, 0.5f, 1, 0}, "Sigmoid");
+  check_special(run_unary("Tanh", x), {kNaN, 1, -1, 0.7615942f, -0.7615942f, 0, 1, -1}, "Tanh");
+  check_special(run_unary("Erf", x), {kNaN, 1, -1, 0.8427008f, -0.8427008f, 0, 1, -1}, "Erf");
+  check_special(run_unary("Exp", x), {kNaN, kInf, 0, 2.7182817f, 0.36787945f, 1, kInf, 0}, "Exp");
+  check_special(run_unary("Sqrt", x), {kNaN, kInf, kNaN, 1, kNaN, 0, std::sqrt(kBig), kNaN}, "Sqrt");
+  check_special(run_unary("Log", x), {kNaN, kInf, kNaN, 0, kNaN, -kInf, std::log(kBig), kNaN}, "Log");
+  // Gelu (kernel table): -inf -> NaN (-inf * 0), -3.4e38 -> -0 (ORT: 0).
+  check_special(run_unary("Gelu", x, {0}), {kNaN, kInf, kNaN, 0.8413447f, -0.15865526f, 0, kBig, 0}, "Gelu");
+  check_special(run_unary("Gelu", x, {1}), {kNaN, kInf, kNaN, 0.841192f, -0.158808f, 0, kBig, 0}, "Gelu tanh");
+  // Max / Min: NaN in either input gives NaN; with ints [1] (a Clip bound computed at run time) a NaN
+  // bound is ignored and a NaN in x stays.
+  const auto binary = [&](const char* op, const std::vector<float>& a, const std::vector<float>& c,
+                          std::vector<int64_t> ints = {}) {
+    PlanBuilder b;
+    const int64_t n = static_cast<int64_t>(a.size());
+    const int32_t xa = b.input(F32, {n});
+    const int32_t xc = b.input(F32, {static_cast<int64_t>(c.size())});
+    const int32_t y = b.output(F32, {n});
+    b.step(op, {xa, xc}, {y}, std::move(ints));
+    return run1<float>(b, {a.data(), c.data()});
+  };
+  const std::vector<float> zero = {0.0f}, nan1 = {kNaN};
+  check_special(binary("Max", x, zero), {kNaN, kInf, 0, 1, 0, 0, kBig, 0}, "Max(x, 0)");
+  check_special(binary("Min", x, zero), {kNaN, 0, -kInf, 0, -1, 0, 0, -kBig}, "Min(x, 0)");
+  check_special(binary("Max", x, nan1), std::vector<float>(x.size(), kNaN), "Max(x, NaN)");
+  check_special(binary("Min", x, nan1), std::vector<float>(x.size(), kNaN), "Min(x, NaN)");
+  check_special(binary("Max", x, nan1, {1}), x, "clip Max(x, NaN)");
+  check_special(binary("Min", x, nan1, {1}), x, "clip Min(x, NaN)");
+  check_special(binary("Max", x, zero, {1}), {kNaN, kInf, 0, 1, 0, 0, kBig, 0}, "clip Max(x, 0)");
+  const std::vector<float> row = {0.5f, -2.0f, 3.0f, 0.0f, 1.0f, 2.0f, 7.0f, -7.0f};
+  check_special(binary("Max", row, x), {kNaN, kInf, 3, 1, 1, 2, kBig, -7}, "Max(row, x)");
+  check_special(binary("Min", row, x), {kNaN, -2, -kInf, 0, -1, 0, 7, -kBig}, "Min(row, x)");
+}
+
+EI_TEST("runtime: NaN / +-inf through reductions, pooling, Softmax, LayerNorm and fused Gemm / MatMul") {
+  // ReduceMax / ReduceMin / GlobalMaxPool / MaxPool: a NaN anywhere in the window gives NaN (ORT 1.30 on x86
+  // keeps it only at some positions; see reduce.cc / pool_f32.cc); +-inf are ordinary values.
+  {
+    PlanBuilder b;
+    const int32_t x = b.input(F32, {4, 4});
+    const int32_t mx = b.output(F32, {4}), mn = b.output(F32, {4}), mxc = b.output(F32, {4}), mean = b.output(F32, {4});
+    b.step("ReduceMax", {x}, {mx}, {0, 1});
+    b.step("ReduceMin", {x}, {mn}, {0, 1});
+    b.step("ReduceMax", {x}, {mxc}, {0, 0});
+    b.step("ReduceMean", {x}, {mean}, {0, 1});
+    const std::vector<float> xv = {kNaN, kInf, -kInf, 1,  -1, 0, kBig, -kBig,  5, -5, 2, -2,  0.5f, kNaN, 7, -7};
+    auto model = make(b);
+    std::vector<float> o1(4), o2(4), o3(4), o4(4);
+    void* outs[] = {o1.data(), o2.data(), o3.data(), o4.data()};
+    const void* ins[] = {xv.data()};
+    model->run(ins, outs);
+    check_special(o1, {kNaN, kBig, 5, kNaN}, "ReduceMax rows");
+    check_special(o2, {kNaN, -kBig, -5, kNaN}, "ReduceMin rows");
+    check_special(o3, {kNaN, kNaN, kBig, 1}, "ReduceMax columns");
+    check_special(o4, {kNaN, 0, 0, kNaN}, "ReduceMean rows");
+  }
+  {
+    PlanBuilder b;
+    const int32_t x = b.input(F32, {1, 2, 4, 4});
+    const int32_t mp = b.output(F32, {1, 2, 2, 2}), gp = b.output(F32, {1, 2, 1, 1});
+    b.step("MaxPool", {x}, {mp}, {0, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1});
+    b.step("GlobalMaxPool", {x}, {gp});
+    std::vector<float> xv = {kNaN, kInf, -kInf, 1,  -1, 0, kBig, -kBig,  5, -5, 2, -2,  0.5f, kNaN, 7, -7};
+    for (int i = 0; i < 16; ++i) xv.push_back(static_cast<float>(i % 5) - (i == 9 ? kInf : 0.0f));
+    auto model = make(b);
+    std::vector<float> o1(8), o2(2);
+    void* outs[] = {o1.data(), o2.data()};
+    const void* ins[] = {xv.data()};
+    model->run(ins, outs);
+    check_special(o1, {kNaN, kBig, kNaN, 7,  4, 3, 3, 4}, "MaxPool");
+    check_special(o2, {kNaN, 4}, "GlobalMaxPool");
+  }
+  {
+    // Softmax / LogSoftmax, rows and an inner axis: a NaN or +inf in a row makes it all NaN (exp(inf - inf)),
+    // -inf gives 0 / -inf, huge finite values stay ordered (ORT: [0, 0, 1, 0] and [-3.4e38, -3.4e38, 0, -inf]).
+    PlanBuilder b;
+    const int32_t x = b.input(F32, {4, 4});
+    const int32_t sr = b.output(F32, {4, 4}), lr = b.output(F32, {4, 4}), sc = b.output(F32, {4, 4});
+    b.step("Softmax", {x}, {sr}, {1});
+    b.step("LogSoftmax", {x}, {lr}, {1});
+    b.step("Softmax", {x}, {sc}, {0});
+    const std::vector<float> xv = {kNaN, kInf, -kInf, 1,  -1, 0, kBig, -kBig,  0, -kInf, 0, -kInf,  0.5f, kNaN, 7, -7};
+    auto model = make(b);
+    std::vector<float> o1(16), o2(16), o3(16);
+    void* outs[] = {o1.data(), o2.data(), o3.data()};
+    const void* ins[] = {xv.data()};
+    model->run(ins, outs);
+    const std::vector<float> nan4(4, kNaN);
+    check_special(o1, {kNaN, kNaN, kNaN, kNaN,  0, 0, 1, 0,  0.5f, 0, 0.5f, 0,  kNaN, kNaN, kNaN, kNaN}, "Softmax rows");
+    check_special(o2, {kNaN, kNaN, kNaN, kNaN,  -kBig, -kBig, 0, -kInf,  -0.6931472f, -kInf, -0.6931472f, -kInf,
+                       kNaN, kNaN, kNaN, kNaN}, "LogSoftmax rows");
+    // Columns: [NaN, -1, 0, 0.5] NaN; [inf, 0, -inf, NaN] NaN; [-inf, 3.4e38, 0, 7]; [1, -3.4e38, -inf, -7].
+    const float e8 = std::exp(-8.0f) / (1 + std::exp(-8.0f)), e1 = 1 / (1 + std::exp(-8.0f));
+    check_special(o3, {kNaN, kNaN, 0, e1,  kNaN, kNaN, 1, 0,  kNaN, kNaN, 0, 0,  kNaN, kNaN, 0, e8}, "Softmax columns");
+  }
+  {
+    // LayerNorm (kernel table): a row with NaN / inf is all NaN; a row of huge equal values normalises to
+    // beta (ORT's Welford keeps the mean finite).
+    PlanBuilder b;
+    const int32_t x = b.input(F32, {4, 5});
+    const int32_t g = b.constant(F32, {5}, std::vector<float>(5, 2.0f));
+    const int32_t be = b.constant(F32, {5}, std::vector<float>{0.1f, 0.2f, 0.3f, 0.4f, 0.5f});
+    const int32_t y = b.output(F32, {4, 5});
+    b.step("LayerNorm", {x, g, be}, {y}, {1, 0}, {1e-5f});
+    const std::vector<float> xv = {1, 2, kNaN, 4, 5,  1, kInf, 3, 4, 5,  -kInf, 2, 3, 4, 5,  kBig, kBig, kBig, kBig, kBig};
+    std::vector<float> want(15, kNaN);
+    for (float v : {0.1f, 0.2f, 0.3f, 0.4f, 0.5f}) want.push_back(v);
+    check_special(run1<float>(b, {xv.data()}), want, "LayerNorm");
+  }
+  {
+    // Gemm + fused Relu / Clip and MatMul + fused Relu: an inf input row gives +-inf / NaN through the
+    // product, Relu keeps NaN (ORT), Clip maps +-inf to its bounds and keeps NaN.
+    const int64_t m = 3, k = 4, n = 5;
+    const auto wv = random_floats(static_cast<size_t>(k * n), 41, 0.1f, 1.0f);  // positive: row sums keep a sign
+    std::vector<float> xv = random_floats(static_cast<size_t>(m * k), 42);
+    xv[0] = kNaN;       // row 0: NaN everywhere
+    xv[k] = kInf;       // row 1: +inf everywhere
+    xv[2 * k] = -kInf;  // row 2: -inf everywhere
+    for (int variant = 0; variant < 3; ++variant) {
+      PlanBuilder b;
+      const int32_t x = b.input(F32, {m, k});
+      const int32_t w = b.constant(F32, {k, n}, wv);
+      const int32_t y = b.output(F32, {m, n});
+      if (variant == 0) b.step("Gemm", {x, w}, {y}, {0, 0, 1}, {1.0f, 1.0f});                   // Relu
+      if (variant == 1) b.step("Gemm", {x, w}, {y}, {0, 0, 6}, {1.0f, 1.0f, -0.5f, 0.5f});      // Clip
+      if (variant == 2) b.step("MatMul", {x, w}, {y}, {1});                                     // Relu
+      for (Precision precision : {Precision::kFloat32, Precision::kInt8}) {
+        const auto got = run1<float>(b, {xv.data()}, 1, precision);
+        std::vector<float> want;
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            if (precision == Precision::kInt8) want.push_back(kNaN);  // dynamic range NaN / inf: all NaN
+            else if (i == 0) want.push_back(kNaN);
+            else if (variant == 1) want.push_back(i == 1 ? 0.5f : -0.5f);
+            else want.push_back(i == 1 ? kInf : 0.0f);
+          }
+        check_special(got, want, std::string("fused activation ") + std::to_string(variant) +
+                                     (precision == Precision::kInt8 ? " int8" : " fp32"));
+      }
+    }
+  }
+}
+
 // ------------------------------------------------------------------ data movement
 EI_TEST("runtime: Transpose, Concat, Split, Expand, Reshape alias") {
   PlanBuilder b;
@@ -1018,9 +1200,76 @@ EI_TEST("runtime: >= 30 malformed plans are rejected with kModelInvalid") {
     b.plan.subplans.resize(1);
     b.plan.subplans[0].tensors.resize(1);
   });
+  // Found by cpp/fuzz/fuzz_plan: a subplan no If uses was never validated, but Model::create prepared it
+  // (null OpDef for an unknown op, out-of-range slots read in prepare).
+  INVALID("subplan that no If step uses", {
+    b.plan.subplans.resize(1);
+    b.step("NoSuchOp", {7}, {9}, {}, {}, &b.plan.subplans[0].steps);
+  });
   expect_invalid("unknown op", [](PlanBuilder& b) { b.plan.steps[1].op = "NoSuchOp"; }, ErrorCode::kUnsupportedOp);
   EI_CHECK_MSG(g_invalid_cases >= 30, std::to_string(g_invalid_cases) + " cases");
   std::printf("  %d malformed plans rejected\n", g_invalid_cases);
+}
+
+// ------------------------------------------------------------------ fuzz findings (cpp/fuzz, npm run fuzz)
+EI_TEST("runtime: integer + - * wrap, int Clip with NaN / inf bounds, INT8 weights refuse NaN (fuzz findings)") {
+  {
+    PlanBuilder b;  // signed overflow was undefined behaviour: two's complement wrap-around, like Pow
+    const int32_t x = b.input(I64, {2});
+    const int32_t mul = b.output(I64, {2});
+    const int32_t add = b.output(I64, {2});
+    const int32_t pow = b.output(I64, {2});
+    b.step("Mul", {x, x}, {mul});
+    b.step("Add", {x, x}, {add});
+    b.step("Pow", {x, b.constant<int64_t>(I64, {1}, {std::numeric_limits<int64_t>::min()})}, {pow});
+    auto model = make(b);
+    std::vector<int64_t> xv = {std::numeric_limits<int64_t>::max(), int64_t{-1}}, o1(2), o2(2), o3(2);
+    const void* ins[] = {xv.data()};
+    void* outs[] = {o1.data(), o2.data(), o3.data()};
+    model->run(ins, outs);
+    EI_CHECK(o1[0] == 1 && o1[1] == 1);
+    EI_CHECK(o2[0] == -2 && o2[1] == -2);
+    EI_CHECK(o3[0] == 0 && o3[1] == 1);  // (-1)^INT64_MIN: even exponent
+  }
+  {
+    PlanBuilder b;  // a NaN bound is no bound; +-inf and out-of-range bounds saturate (casting them was UB)
+    const int32_t x = b.input(I32, {3});
+    const int32_t c1 = b.output(I32, {3});
+    const int32_t c2 = b.output(I32, {3});
+    b.step("Clip", {x}, {c1}, {}, {std::nanf(""), 2.0f});
+    b.step("Clip", {x}, {c2}, {}, {-INFINITY, 1e10f});
+    auto model = make(b);
+    std::vector<int32_t> xv = {std::numeric_limits<int32_t>::min(), 1, 5}, o1(3), o2(3);
+    const void* ins[] = {xv.data()};
+    void* outs[] = {o1.data(), o2.data()};
+    model->run(ins, outs);
+    check_equal(o1, std::vector<int32_t>{std::numeric_limits<int32_t>::min(), 1, 2}, "clip NaN min");
+    check_equal(o2, xv, "clip -inf / 1e10");
+  }
+  for (const char* op : {"MatMul", "MatMulS8Dynamic"}) {
+    PlanBuilder b;  // NaN weights were skipped by std::max and cast to int8 (UB): refused like inf ones
+    const int32_t a = b.input(F32, {2, 2});
+    const int32_t w = b.constant<float>(F32, {2, 2}, {1.0f, std::nanf(""), 0.5f, 2.0f});
+    b.step(op, {a, w}, {b.output(F32, {2, 2})}, {0});
+    bool refused = false;
+    try {
+      make(b, 1, Precision::kInt8);
+    } catch (const Error& e) {
+      refused = e.code() == ErrorCode::kInvalidArgument;
+    }
+    EI_CHECK_MSG(refused, op);
+  }
+  {
+    PlanBuilder b;  // weights so small that max / 127 underflows: all quantize to 0 (was a 0 scale, 0 / 0)
+    const int32_t a = b.input(F32, {1, 3});
+    const float tiny = std::numeric_limits<float>::denorm_min();
+    const int32_t w = b.constant<float>(F32, {3, 2}, {tiny, 1.0f, 0.0f, 2.0f, 0.0f, -1.0f});
+    const int32_t y = b.output(F32, {1, 2});
+    b.step("MatMul", {a, w}, {y}, {0});
+    const std::vector<float> av = {1.0f, 1.0f, 1.0f};
+    const auto got = run1<float>(b, {av.data()}, 1, Precision::kInt8);
+    EI_CHECK(got[0] == 0.0f && std::fabs(got[1] - 2.0f) < 0.05f);
+  }
 }
 
 // ------------------------------------------------------------------ no allocation per run

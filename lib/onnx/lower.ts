@@ -572,7 +572,9 @@ class Lowering {
 
   /**
    * Clip whose bounds are computed at run time (melspectrogram clips to max - 80 dB): Max with the lower
-   * bound, then Min with the upper one, both broadcasting the scalar bound.
+   * bound, then Min with the upper one, both broadcasting the scalar bound. ints [1] makes them Clip's
+   * Max / Min: a NaN in x stays, a NaN bound is ignored (ONNX Runtime's Clip), where a plain Max / Min
+   * returns NaN for a NaN in either input.
    */
   private dynamicClip(graph: Graph, node: Node): NativePlanStep {
     const x = this.use(node.inputs[0], node);
@@ -581,13 +583,13 @@ class Lowering {
     let current = x;
     if (low && high) {
       const clamped = this.internal(dtype, dims, node);
-      this.pending.push({ op: 'Max', name: `${node.name}/min`, inputs: [current, this.use(low, node)], outputs: [clamped], ints: [], floats: [] });
+      this.pending.push({ op: 'Max', name: `${node.name}/min`, inputs: [current, this.use(low, node)], outputs: [clamped], ints: [1], floats: [] });
       current = clamped;
-      return { op: 'Min', name: `${node.name}/max`, inputs: [current, this.use(high, node)], outputs: [], ints: [], floats: [] };
+      return { op: 'Min', name: `${node.name}/max`, inputs: [current, this.use(high, node)], outputs: [], ints: [1], floats: [] };
     }
     return low
-      ? { op: 'Max', name: node.name, inputs: [current, this.use(low, node)], outputs: [], ints: [], floats: [] }
-      : { op: 'Min', name: node.name, inputs: [current, this.use(high, node)], outputs: [], ints: [], floats: [] };
+      ? { op: 'Max', name: node.name, inputs: [current, this.use(low, node)], outputs: [], ints: [1], floats: [] }
+      : { op: 'Min', name: node.name, inputs: [current, this.use(high, node)], outputs: [], ints: [1], floats: [] };
   }
 
   /** An arena tensor that no graph value names (for steps the lowering adds). */

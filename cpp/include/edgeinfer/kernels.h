@@ -173,7 +173,7 @@ struct GemmF32Variant {
   Isa isa;
   int mr, nr;
   void (*run)(const GemmF32Args& args);
-  // Helpers for the dynamic INT8 paths, in the same ISA: min / max of n floats (NaN ignored) and an
+  // Helpers for the dynamic INT8 paths, in the same ISA: min / max of n floats (both NaN if any is NaN) and an
   // in-place activation over n floats.
   void (*minmax)(const float* x, int64_t n, float* min_out, float* max_out);
   void (*activate)(float* y, int64_t n, FusedActivation act, float act_alpha, float act_beta);

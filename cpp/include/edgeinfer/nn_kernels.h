@@ -33,7 +33,8 @@ struct QuantizedWeightsS8 {
 };
 
 // How an INT8 path turns its float activations into uint8: per tensor per call from their min / max
-// (dynamic), or with the model's fixed scale and zero point (static QDQ: no min / max pass).
+// (dynamic), or with the model's fixed scale and zero point (static QDQ: no min / max pass). Dynamic: when
+// the activations hold NaN or +-inf (or |x| > FLT_MAX / 512) the whole output of the call is NaN.
 struct ActivationQuantization {
   bool dynamic = true;
   float scale = 1.0f;      // static only: finite, > 0

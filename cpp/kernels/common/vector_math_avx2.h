@@ -15,7 +15,7 @@
 //                  ~7% faster than rcp + Newton in the GELU loop.
 //   gelu_tanh_ps : x sigma(z), z = 2 sqrt(2/pi) (x + 0.044715 x^3) carried as a double-float, a = exp(-|z|),
 //                  sigma = 1 / (1 + a) (x >= 0) or a / (1 + a) (x < 0): relative error < 4e-7 for every x.
-//   gelu(-inf) = -0 or a tiny negative (magnitude < 1e-37), gelu(+inf) = +inf, gelu(NaN) = NaN.
+//   gelu(-inf) = NaN (the formula's -inf * 0, and ONNX Runtime's result), gelu(+inf) = +inf, gelu(NaN) = NaN.
 #pragma once
 
 #include <immintrin.h>
@@ -105,7 +105,13 @@ constexpr float kMinusHalfLog2e = -0.7213475f;
 constexpr float kTwoLn2Hi = 1.3862944f, kTwoLn2Lo = -3.8093084e-09f;
 constexpr float kE1 = 0.49999985f, kE2 = 0.12499788f, kE3 = 0.020834545f, kE4 = 0.0026186202f, kE5 = 0.00025907197f;
 constexpr float kK0Hi = 1.5957692f, kK0Lo = -4.534068e-08f, kK1Hi = 0.071354814f, kK1Lo = 2.3988325e-09f;
-constexpr float kTanhT = 10.5f;
+constexpr float kTanhT = 10.75f;
+
+// y, with NaN where x = -inf (GELU's -inf * 0; the clamps would give -0 or a tiny negative there): the
+// all-ones compare mask or-ed in is a quiet NaN.
+static inline __m256 nan_at_neg_inf(__m256 y, __m256 x) {
+  return _mm256_or_ps(y, _mm256_cmp_ps(x, _mm256_set1_ps(-__builtin_inff()), _CMP_EQ_OQ));
+}
 
 // 2^n for integral float n in [-127, 127]; n = -127 gives 0 (a flush, not a denormal).
 static inline __m256 pow2i(__m256 n) {
@@ -137,7 +143,7 @@ static inline __m256 exp_nonpos_ps(__m256 x) {
 static inline __m256 gelu_erf_ps(__m256 x) {
   using namespace gelu_detail;
   const __m256 t = _mm256_min_ps(_mm256_set1_ps(kT), _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x));  // NaN stays
-  const __m256 relu = _mm256_max_ps(_mm256_setzero_ps(), x);
+  const __m256 relu = nan_at_neg_inf(_mm256_max_ps(_mm256_setzero_ps(), x), x);  // -inf -> NaN, off the critical path
   const __m256 s = _mm256_mul_ps(t, t);
   const __m256 e = _mm256_fmsub_ps(t, t, s);  // t^2 - s, exact
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(s, _mm256_set1_ps(kMinusHalfLog2e)),
@@ -189,7 +195,9 @@ static inline __m256 gelu_tanh_ps(__m256 x) {
   __m256 d = _mm256_rcp_ps(q);
   d = _mm256_fmadd_ps(d, _mm256_fnmadd_ps(q, d, _mm256_set1_ps(1.0f)), d);
   const __m256 sig = _mm256_blendv_ps(d, _mm256_mul_ps(d, a), x);  // sign bit of x selects a / (1 + a)
-  return _mm256_mul_ps(_mm256_max_ps(_mm256_set1_ps(-kTanhT), x), sig);
+  // exp_nonpos_ps flushes to 0 below -87.7, so sig = 0 exactly for x < ~-9.9: x * sig is -0 there and
+  // -inf * 0 = NaN for x = -inf (no clamp of x needed); NaN stays NaN.
+  return _mm256_mul_ps(x, sig);
 }
 
 }  // namespace edgeinfer::vm256

@@ -15,7 +15,7 @@
 //                  ~7% faster than rcp + Newton in the GELU loop.
 //   gelu_tanh_ps : x sigma(z), z = 2 sqrt(2/pi) (x + 0.044715 x^3) carried as a double-float, a = exp(-|z|),
 //                  sigma = 1 / (1 + a) (x >= 0) or a / (1 + a) (x < 0): relative error < 4e-7 for every x.
-//   gelu(-inf) = -0 or a tiny negative (magnitude < 1e-37), gelu(+inf) = +inf, gelu(NaN) = NaN.
+//   gelu(-inf) = NaN (the formula's -inf * 0, and ONNX Runtime's result), gelu(+inf) = +inf, gelu(NaN) = NaN.
 #pragma once
 
 #include <immintrin.h>
@@ -112,16 +112,25 @@ constexpr float kTwoLn2Hi = 1.3862944f, kTwoLn2Lo = -3.8093084e-09f;
 constexpr float kE1 = 0.49999985f, kE2 = 0.12499788f, kE3 = 0.020834545f, kE4 = 0.0026186202f, kE5 = 0.00025907197f;
 // GELU (tanh form) = x sigma(z), z = k0 x + k1 x^3 (k0 = 2 sqrt(2 / pi), k1 = 0.044715 k0), as double-floats.
 constexpr float kK0Hi = 1.5957692f, kK0Lo = -4.534068e-08f, kK1Hi = 0.071354814f, kK1Lo = 2.3988325e-09f;
-constexpr float kTanhT = 10.5f;  // |x| clamp: beyond, exp(-|z|) < 1e-43
+// |x| clamp: at |x| = 10.75, |z| = 105.8 and exp(-|z|) rounds to exactly 0 (exp_ps clamps at -104), so the
+// tanh form below can multiply the unclamped x: x < -10.75 gives -0 and -inf gives -inf * 0 = NaN.
+constexpr float kTanhT = 10.75f;
+
+// max(0, x), but NaN for x = -inf (GELU's -inf * 0: the clamped |x| below would give -tiny): one vfixupimmps
+// instead of the vmaxps, off the critical path. Responses per class of x: -inf (token 4) -> 3, the default
+// QNaN; negative (token 6) -> 8, +0; every other class keeps x (NaN, zeros, +inf, positive).
+static inline __m512 relu_nan_at_neg_inf(__m512 x) {
+  return _mm512_fixupimm_ps(x, x, _mm512_set1_epi32((0x3 << 16) | (0x8 << 24)), 0);
+}
 }  // namespace gelu_detail
 
 // 0.5 x (1 + erf(x / sqrt 2)) = relu(x) - |x| * 0.5 erfc(|x| / sqrt 2), relative error < 1e-6 for every x
 // (no 1 + erf cancellation for x < 0). About 27 vector operations, one of them a division.
 static inline __m512 gelu_erf_ps(__m512 x) {
   using namespace gelu_detail;
-  // range(x, T, min-abs, sign cleared) = min(|x|, T); NaN propagates (and so does max(0, NaN) below).
+  // range(x, T, min-abs, sign cleared) = min(|x|, T); NaN propagates (and so does the relu below).
   const __m512 t = _mm512_range_ps(x, _mm512_set1_ps(kT), 0x0A);
-  const __m512 relu = _mm512_max_ps(_mm512_setzero_ps(), x);
+  const __m512 relu = gelu_detail::relu_nan_at_neg_inf(x);
   const __m512 s = _mm512_mul_ps(t, t);
   const __m512 e = _mm512_fmsub_ps(t, t, s);  // t^2 - s, exact
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(s, _mm512_set1_ps(kMinusHalfLog2e)),
@@ -156,7 +165,7 @@ static inline __m512 gelu_erf_ps(__m512 x) {
 // to ~100) is carried as a double-float so that exp(-|z|) keeps a relative error of a few 1e-7.
 static inline __m512 gelu_tanh_ps(__m512 x) {
   using namespace gelu_detail;
-  const __m512 t = _mm512_range_ps(x, _mm512_set1_ps(kTanhT), 0x0A);  // min(|x|, 10.5), NaN stays
+  const __m512 t = _mm512_range_ps(x, _mm512_set1_ps(kTanhT), 0x0A);  // min(|x|, 10.75), NaN stays
   const __m512 sh = _mm512_mul_ps(t, t);
   const __m512 sl = _mm512_fmsub_ps(t, t, sh);
   const __m512 ch = _mm512_mul_ps(sh, t);  // t^3 = ch + cl
@@ -177,8 +186,8 @@ static inline __m512 gelu_tanh_ps(__m512 x) {
   d = _mm512_fmadd_ps(d, _mm512_fnmadd_ps(q, d, _mm512_set1_ps(1.0f)), d);
   const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
   const __m512 sig = _mm512_mask_mul_ps(d, neg, d, a);
-  // -inf (and x < -10.5) use x = -10.5, where the result is ~1e-42; NaN stays NaN.
-  return _mm512_mul_ps(_mm512_max_ps(_mm512_set1_ps(-kTanhT), x), sig);
+  // sig = 0 exactly once t is clamped (a = 0): x < -10.75 gives -0, -inf gives NaN; NaN stays NaN.
+  return _mm512_mul_ps(x, sig);
 }
 
 }  // namespace edgeinfer::vm512

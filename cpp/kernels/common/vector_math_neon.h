@@ -13,7 +13,7 @@
 //                  relative error < 1e-6 for every x (no 1 + erf cancellation for x < 0).
 //   gelu_tanh_ps : x sigma(z) with z = 2 sqrt(2/pi) (x + 0.044715 x^3) carried as hi + lo: relative error
 //                  of a few ulp, no cancellation for x < 0.
-//   gelu(-inf) = -0 or +-tiny (|.| < 1e-37), gelu(+inf) = +inf, gelu(NaN) = NaN.
+//   gelu(-inf) = NaN (the formula's -inf * 0, and ONNX Runtime's result), gelu(+inf) = +inf, gelu(NaN) = NaN.
 // Divisions use a reciprocal estimate + one Newton step + one residual correction (~1 ulp), much cheaper
 // than FDIV on in-order cores such as Cortex-A53; define EDGEINFER_VM_EXACT_DIV for vdivq_f32.
 #pragma once
@@ -137,7 +137,13 @@ constexpr float kTwoLn2Hi = 1.3862944f, kTwoLn2Lo = -3.8093084e-09f;
 constexpr float kE1 = 0.49999985f, kE2 = 0.12499788f, kE3 = 0.020834545f, kE4 = 0.0026186202f, kE5 = 0.00025907197f;
 // GELU (tanh form) = x sigma(z), z = k0 x + k1 x^3 (k0 = 2 sqrt(2 / pi), k1 = 0.044715 k0), as double-floats.
 constexpr float kK0Hi = 1.5957692f, kK0Lo = -4.534068e-08f, kK1Hi = 0.071354814f, kK1Lo = 2.3988325e-09f;
-constexpr float kTanhT = 10.5f;  // |x| clamp: beyond, exp(-|z|) < 1e-43
+constexpr float kTanhT = 10.75f;  // |x| clamp: beyond, exp(-|z|) < 1e-45 (exp_nonpos_ps gives 0 there)
+
+// y, with NaN where x = -inf (the clamps would give -0 or a tiny value there): the all-ones compare mask
+// or-ed in is a quiet NaN.
+EDGEINFER_VMNEON_INLINE float32x4_t nan_at_neg_inf(float32x4_t y, float32x4_t x) {
+  return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(y), vceqq_f32(x, vdupq_n_f32(-__builtin_inff()))));
+}
 
 // exp(x) for x <= 0 (or NaN); below about -87.3 the result is 0 (or a denormal) instead of saturating.
 EDGEINFER_VMNEON_INLINE float32x4_t exp_nonpos_ps(float32x4_t x) {
@@ -153,7 +159,7 @@ EDGEINFER_VMNEON_INLINE float32x4_t exp_nonpos_ps(float32x4_t x) {
 EDGEINFER_VMNEON_INLINE float32x4_t gelu_erf_ps(float32x4_t x) {
   using namespace gelu_detail;
   const float32x4_t t = vminq_f32(vdupq_n_f32(kT), vabsq_f32(x));  // NaN propagates
-  const float32x4_t relu = vmaxq_f32(vdupq_n_f32(0.0f), x);
+  const float32x4_t relu = nan_at_neg_inf(vmaxq_f32(vdupq_n_f32(0.0f), x), x);  // -inf -> NaN, off the critical path
   const float32x4_t s = vmulq_f32(t, t);
   const float32x4_t e = vfmaq_f32(vnegq_f32(s), t, t);  // t^2 - s, exact
   const float32x4_t n = vrndnq_f32(vmulq_f32(s, vdupq_n_f32(kMinusHalfLog2e)));  // [-126, 0]
@@ -208,8 +214,9 @@ EDGEINFER_VMNEON_INLINE float32x4_t gelu_tanh_ps(float32x4_t x) {
   d = vfmaq_f32(d, d, vfmsq_f32(vdupq_n_f32(1.0f), q, d));  // ~1 ulp
   const uint32x4_t neg = vcltq_f32(x, vdupq_n_f32(0.0f));
   const float32x4_t sig = vbslq_f32(neg, vmulq_f32(d, a), d);
-  // -inf (and x < -10.5) use x = -10.5, where the result is ~1e-42; NaN stays NaN.
-  return vmulq_f32(vmaxq_f32(vdupq_n_f32(-kTanhT), x), sig);
+  // exp_nonpos_ps flushes to 0 below -87.3, so sig = 0 exactly for x < ~-9.9: x * sig is -0 there and
+  // -inf * 0 = NaN for x = -inf (no clamp of x needed); NaN stays NaN.
+  return vmulq_f32(x, sig);
 }
 
 }  // namespace edgeinfer::vmneon

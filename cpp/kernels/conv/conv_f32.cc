@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -202,11 +203,12 @@ struct ConvWeightsS8 {
 // The per-channel scale minimising the squared rounding + clipping error of n weights, searched over
 // clipping the range at 50 % ... 100 % of max|w| (max|w| / 127 alone wastes levels on one large weight).
 float mse_scale(const float* w, int64_t n, float max_abs) {
-  if (!(max_abs > 0.0f)) return 1.0f;
+  if (!(max_abs / 127.0f > 0.0f)) return 1.0f;  // 0, or so small that every scale underflows to 0
   float best_scale = max_abs / 127.0f;
   double best_error = INFINITY;
   for (int step = 100; step >= 50; step -= 2) {
     const float scale = max_abs * static_cast<float>(step) / 100.0f / 127.0f;
+    if (!(scale > 0.0f)) break;  // underflowed (tiny weights): a zero scale would quantize 0 / 0 = NaN
     double error = 0.0;
     for (int64_t i = 0; i < n; ++i) {
       const float q = std::clamp(std::nearbyint(w[i] / scale), -127.0f, 127.0f);
@@ -230,10 +232,16 @@ ConvWeightsS8 quantize_weights(const Conv2d& c, const float* w, bool channels_la
   q.scales.resize(static_cast<size_t>(c.out_c));
   for (int64_t oc = 0; oc < c.out_c; ++oc) {
     const float* wo = w + oc * kg;
+    // Each weight is checked: std::max skips a NaN, which then reached the int8 cast below (undefined
+    // behaviour); NaN weights are refused like infinite ones. A maximum whose / 127 underflows to 0
+    // quantizes every weight to 0 with any scale; a zero scale would make 0 / 0 = NaN.
     float mx = 0.0f;
-    for (int64_t i = 0; i < kg; ++i) mx = std::max(mx, std::fabs(wo[i]));
-    require(std::isfinite(mx), kBad, "Conv: weights must be finite");
-    const float s = channels_last ? mse_scale(wo, kg, mx) : (mx > 0.0f ? mx / 127.0f : 1.0f);
+    for (int64_t i = 0; i < kg; ++i) {
+      const float v = std::fabs(wo[i]);
+      require(std::isfinite(v), kBad, "Conv: weights must be finite");
+      mx = std::max(mx, v);
+    }
+    const float s = channels_last ? mse_scale(wo, kg, mx) : (mx / 127.0f > 0.0f ? mx / 127.0f : 1.0f);
     q.scales[static_cast<size_t>(oc)] = s;
     int8_t* qo = q.q.data() + oc * kg;
     for (int64_t i = 0; i < kg; ++i) qo[i] = static_cast<int8_t>(std::clamp(std::nearbyint(wo[i] / s), -127.0f, 127.0f));
@@ -310,6 +318,10 @@ class ConvS8 final : public ConvF32 {
     float* means = reinterpret_cast<float*>(col + col_bytes_ + out_bytes_);  // channels last: [in_c]
     float* correction = means + c.in_c;                                         // channels last: [out_c]
     const QuantParams qp = activation_params_u8(helper_, quantization_, x, 1, c.batch * c.in_c * c.in_plane(), 0);
+    if (!qp.finite) {  // NaN / inf in the input: no INT8 result, every output NaN (NCHW or NHWC alike)
+      std::fill_n(y, c.batch * c.out_c * c.out_plane(), std::numeric_limits<float>::quiet_NaN());
+      return;
+    }
     const uint8_t zp = static_cast<uint8_t>(qp.zero_point);
     const int64_t plane = c.in_plane(), kg = c.k_g(), mg = c.out_c_g, op = c.out_plane();
     for (int64_t b = 0; b < c.batch; ++b) {

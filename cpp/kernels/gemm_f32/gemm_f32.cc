@@ -152,6 +152,11 @@ class GemmS8Impl final : public GemmF32 {
     require(a != nullptr && y != nullptr && scratch != nullptr, kBad, "Gemm: null buffer");
     auto* aq = static_cast<uint8_t*>(scratch);
     const gemm_f32_detail::QuantParams qp = gemm_f32_detail::activation_params_u8(helper_, quantization_, a, m, k_, lda);
+    if (!qp.finite) {  // NaN / inf in the activations: no INT8 result, every output NaN
+      const int64_t ldc = m == 1 ? n_ : ldy;
+      for (int64_t i = 0; i < m; ++i) std::fill_n(y + i * ldc, n_, std::numeric_limits<float>::quiet_NaN());
+      return;
+    }
     gemm_f32_detail::quantize_rows_u8(qp, a, m, k_, lda, aq, k_);
     GemmS8Args args;
     args.m = m;
@@ -184,10 +189,16 @@ PackedWeightsS8 quantize_and_pack(const float* w, int64_t k, int64_t n, bool tra
   std::vector<float> b(static_cast<size_t>(n), 0.0f);
   auto at = [&](int64_t kk, int64_t j) { return alpha * (trans_b ? w[j * k + kk] : w[kk * n + j]); };
   for (int64_t j = 0; j < n; ++j) {
+    // Each weight is checked: std::max skips a NaN, which then reached the int8 cast below (undefined
+    // behaviour); NaN weights are refused like infinite ones. A maximum so small that max / 127 underflows
+    // to 0 quantizes every weight to 0 with any scale; a zero scale would make 0 / 0 = NaN.
     float mx = 0.0f;
-    for (int64_t kk = 0; kk < k; ++kk) mx = std::max(mx, std::fabs(at(kk, j)));
-    require(std::isfinite(mx), kBad, "Gemm: weights must be finite");
-    const float s = mx > 0.0f ? mx / 127.0f : 1.0f;
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const float v = std::fabs(at(kk, j));
+      require(std::isfinite(v), kBad, "Gemm: weights must be finite");
+      mx = std::max(mx, v);
+    }
+    const float s = mx / 127.0f > 0.0f ? mx / 127.0f : 1.0f;
     scales[j] = s;
     for (int64_t kk = 0; kk < k; ++kk)
       q[kk * n + j] = static_cast<int8_t>(std::clamp(std::nearbyint(at(kk, j) / s), -127.0f, 127.0f));

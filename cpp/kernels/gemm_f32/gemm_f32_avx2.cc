@@ -20,7 +20,8 @@ constexpr int kMr = 6, kNr = 16;
 inline __m256 activate(__m256 v, FusedActivation act, float a, float b) {
   switch (act) {
     case FusedActivation::kNone: return v;
-    case FusedActivation::kRelu: return _mm256_max_ps(v, _mm256_setzero_ps());
+    // maxps / minps return the second operand when either is NaN: x second, so NaN propagates (as ORT).
+    case FusedActivation::kRelu: return _mm256_max_ps(_mm256_setzero_ps(), v);
     case FusedActivation::kLeakyRelu: {
       const __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
       return _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(a)), neg);
@@ -29,7 +30,7 @@ inline __m256 activate(__m256 v, FusedActivation act, float a, float b) {
       const __m256 ex = vm256::exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), v));
       return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), ex));
     }
-    case FusedActivation::kClip: return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(a)), _mm256_set1_ps(b));
+    case FusedActivation::kClip: return _mm256_min_ps(_mm256_set1_ps(b), _mm256_max_ps(_mm256_set1_ps(a), v));
     case FusedActivation::kTanh: return vm256::tanh_ps(v);
     case FusedActivation::kGeluErf: return vm256::gelu_erf_ps(v);
     case FusedActivation::kGeluTanh: return vm256::gelu_tanh_ps(v);
@@ -120,12 +121,13 @@ constexpr TileTable<Tile, kMr> kTiles{};
 void run(const GemmF32Args& args) { run_driver<kMr, kNr>(args, kTiles.fns); }
 
 void minmax(const float* x, int64_t n, float* mn, float* mx) {
-  __m256 lo = _mm256_set1_ps(INFINITY), hi = _mm256_set1_ps(-INFINITY);
+  __m256 lo = _mm256_set1_ps(INFINITY), hi = _mm256_set1_ps(-INFINITY), nan = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {  // min/max(v, acc) return acc when v is NaN: NaN ignored
+  for (; i + 8 <= n; i += 8) {  // min/max(v, acc) return acc when v is NaN: NaN kept apart in `nan`
     const __m256 v = _mm256_loadu_ps(x + i);
     lo = _mm256_min_ps(v, lo);
     hi = _mm256_max_ps(v, hi);
+    nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
   }
   alignas(32) float l[8], h[8];
   _mm256_store_ps(l, lo);
@@ -135,12 +137,14 @@ void minmax(const float* x, int64_t n, float* mn, float* mx) {
     a = l[j] < a ? l[j] : a;
     b = h[j] > b ? h[j] : b;
   }
+  bool any_nan = _mm256_movemask_ps(nan) != 0;
   for (; i < n; ++i) {
     a = x[i] < a ? x[i] : a;
     b = x[i] > b ? x[i] : b;
+    any_nan |= x[i] != x[i];
   }
-  *mn = a;
-  *mx = b;
+  *mn = any_nan ? NAN : a;
+  *mx = any_nan ? NAN : b;
 }
 
 struct Avx2Vec {

@@ -23,7 +23,8 @@ constexpr int kMr = 12, kNr = 32;
 inline __m512 activate(__m512 v, FusedActivation act, float a, float b) {
   switch (act) {
     case FusedActivation::kNone: return v;
-    case FusedActivation::kRelu: return _mm512_max_ps(v, _mm512_setzero_ps());
+    // maxps / minps return the second operand when either is NaN: x second, so NaN propagates (as ORT).
+    case FusedActivation::kRelu: return _mm512_max_ps(_mm512_setzero_ps(), v);
     case FusedActivation::kLeakyRelu: {
       const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
       return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(a));
@@ -32,7 +33,7 @@ inline __m512 activate(__m512 v, FusedActivation act, float a, float b) {
       const __m512 ex = vm512::exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), v));
       return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), ex));
     }
-    case FusedActivation::kClip: return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(a)), _mm512_set1_ps(b));
+    case FusedActivation::kClip: return _mm512_min_ps(_mm512_set1_ps(b), _mm512_max_ps(_mm512_set1_ps(a), v));
     case FusedActivation::kTanh: return vm512::tanh_ps(v);
     case FusedActivation::kGeluErf: return vm512::gelu_erf_ps(v);
     case FusedActivation::kGeluTanh: return vm512::gelu_tanh_ps(v);
@@ -120,18 +121,21 @@ void run(const GemmF32Args& args) { run_driver<kMr, kNr>(args, kTiles.fns); }
 
 void minmax(const float* x, int64_t n, float* mn, float* mx) {
   __m512 lo = _mm512_set1_ps(INFINITY), hi = _mm512_set1_ps(-INFINITY);
+  __mmask16 nan = 0;
   int64_t i = 0;
-  // max(v, hi) with v NaN returns hi (second operand): NaN ignored.
+  // max(v, hi) with v NaN returns hi (second operand): NaN ignored there, recorded in `nan`.
   for (; i + 16 <= n; i += 16) {
     const __m512 v = _mm512_loadu_ps(x + i);
     lo = _mm512_min_ps(v, lo);
     hi = _mm512_max_ps(v, hi);
+    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
   }
   if (i < n) {
     const __mmask16 m = cols_mask(static_cast<int>(n - i));
     const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
     lo = _mm512_mask_min_ps(lo, m, v, lo);
     hi = _mm512_mask_max_ps(hi, m, v, hi);
+    nan |= _mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q);
   }
   alignas(64) float l[16], h[16];
   _mm512_store_ps(l, lo);
@@ -141,8 +145,8 @@ void minmax(const float* x, int64_t n, float* mn, float* mx) {
     a = l[j] < a ? l[j] : a;
     b = h[j] > b ? h[j] : b;
   }
-  *mn = a;
-  *mx = b;
+  *mn = nan != 0 ? NAN : a;
+  *mx = nan != 0 ? NAN : b;
 }
 
 struct Avx512Vec {

@@ -31,13 +31,19 @@ struct Epilogue {
 
 inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
+// Non-finite values as ONNX Runtime 1.30 (CPU) treats them, measured on single-op models: Relu(NaN) = NaN,
+// Relu(-inf) = 0; LeakyRelu(NaN) = NaN, LeakyRelu(-inf) = -inf; Clip(NaN) = NaN, Clip(+-inf) = the bound;
+// Sigmoid(+-inf) = 1 / 0; Tanh(+-inf) = +-1; Gelu(-inf) = NaN (x * 0.5 * (1 + erf(x / sqrt 2)) = -inf * 0),
+// Gelu(+inf) = +inf. NaN in x always propagates: x < 0 ? 0 : x is max(0, x) with the x86 operand order
+// (maxps returns its second operand when either is NaN), so the SIMD variants use max(zero, x) and
+// min(hi, max(lo, x)). Clip bounds are never NaN here (the ops map a NaN bound to "no bound", as ORT does).
 inline float activate_scalar(float x, FusedActivation act, float a, float b) {
   switch (act) {
     case FusedActivation::kNone: return x;
-    case FusedActivation::kRelu: return x > 0.0f ? x : 0.0f;
+    case FusedActivation::kRelu: return x < 0.0f ? 0.0f : x;
     case FusedActivation::kLeakyRelu: return x >= 0.0f ? x : x * a;
     case FusedActivation::kSigmoid: return sigmoid_scalar(x);
-    case FusedActivation::kClip: return std::fmin(std::fmax(x, a), b);
+    case FusedActivation::kClip: return std::min(std::max(x, a), b);
     case FusedActivation::kTanh: return std::tanh(x);
     case FusedActivation::kGeluErf: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
     case FusedActivation::kGeluTanh: {
@@ -48,15 +54,18 @@ inline float activate_scalar(float x, FusedActivation act, float a, float b) {
   return x;
 }
 
+// Min and max of n floats, both NaN when any element is NaN (a dynamic quantization range must see it).
 inline void minmax_scalar(const float* x, int64_t n, float* mn, float* mx) {
   float lo = INFINITY, hi = -INFINITY;
+  bool nan = false;
   for (int64_t i = 0; i < n; ++i) {
     const float v = x[i];
-    lo = v < lo ? v : lo;  // NaN compares false: ignored
+    lo = v < lo ? v : lo;
     hi = v > hi ? v : hi;
+    nan |= v != v;
   }
-  *mn = lo;
-  *mx = hi;
+  *mn = nan ? NAN : lo;
+  *mx = nan ? NAN : hi;
 }
 
 inline void activate_scalar_n(float* y, int64_t n, FusedActivation act, float a, float b) {

@@ -39,7 +39,7 @@ void run_split_n(const GemmF32Variant* variant, const GemmF32Args& args, int64_t
 }
 
 QuantParams choose_u8_params(float lo, float hi) {
-  constexpr float kBig = std::numeric_limits<float>::max() / 512.0f;
+  constexpr float kBig = kMaxDynamicRange;
   lo = std::clamp(std::min(lo, 0.0f), -kBig, 0.0f);
   hi = std::clamp(std::max(hi, 0.0f), 0.0f, kBig);
   float scale = (hi - lo) / 255.0f;
@@ -65,10 +65,11 @@ QuantParams activation_params_u8(const GemmF32Variant* helper, const ActivationQ
     for (int64_t i = 0; i < m; ++i) {
       float l, h;
       helper->minmax(a + i * lda, k, &l, &h);
-      lo = std::min(lo, l);
-      hi = std::max(hi, h);
+      lo = l < lo || l != l ? l : lo;  // minmax gives NaN for a row holding NaN: keep it
+      hi = h > hi || h != h ? h : hi;
     }
   }
+  if (!(lo >= -kMaxDynamicRange && hi <= kMaxDynamicRange)) return {NAN, 0, false};  // NaN fails both
   return choose_u8_params(lo, hi);
 }
 

@@ -23,11 +23,17 @@ void run_split_n(const GemmF32Variant* variant, const GemmF32Args& args, int64_t
 struct QuantParams {
   float scale;
   int32_t zero_point;
+  // false: dynamic quantization found NaN or +-inf among the activations, or a magnitude beyond
+  // kMaxDynamicRange. No uint8 grid represents them; the caller writes NaN to every output instead (ONNX
+  // Runtime's FP32 result is non-finite there too; a saturated INT8 result would look plausible).
+  bool finite = true;
 };
-// uint8 asymmetric parameters covering [min(lo, 0), max(hi, 0)].
+// Largest |activation| the dynamic uint8 path accepts (scale and products stay far from overflow).
+constexpr float kMaxDynamicRange = 3.4028234663852886e38f / 512.0f;
+// uint8 asymmetric parameters covering [min(lo, 0), max(hi, 0)] (clamped to +-kMaxDynamicRange).
 QuantParams choose_u8_params(float lo, float hi);
 // The uint8 parameters of one run over m rows of k floats (row stride lda): the fixed ones for static
-// quantization, else choose_u8_params of their min / max.
+// quantization, else choose_u8_params of their min / max, or finite = false (see QuantParams).
 QuantParams activation_params_u8(const GemmF32Variant* helper, const ActivationQuantization& quantization,
                                  const float* a, int64_t m, int64_t k, int64_t lda);
 // Quantizes those rows into out (row stride ldo).

@@ -21,6 +21,7 @@ constexpr int kMr = 8, kNr = 12;
 inline float32x4_t activate(float32x4_t v, FusedActivation act, float a, float b) {
   switch (act) {
     case FusedActivation::kNone: return v;
+    // FMAX / FMIN return NaN when either operand is NaN: NaN in v propagates (as ORT). Clip bounds are not NaN.
     case FusedActivation::kRelu: return vmaxq_f32(v, vdupq_n_f32(0.0f));
     case FusedActivation::kLeakyRelu: {
       const uint32x4_t neg = vcltq_f32(v, vdupq_n_f32(0.0f));
@@ -116,16 +117,18 @@ void minmax(const float* x, int64_t n, float* mn, float* mx) {
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
     const float32x4_t v = vld1q_f32(x + i);
-    lo = vbslq_f32(vcltq_f32(v, lo), v, lo);  // NaN compares false: ignored
-    hi = vbslq_f32(vcgtq_f32(v, hi), v, hi);
+    lo = vminq_f32(lo, v);  // FMIN / FMAX: a NaN lane stays NaN
+    hi = vmaxq_f32(hi, v);
   }
-  float a = vminvq_f32(lo), b = vmaxvq_f32(hi);
+  float a = vminvq_f32(lo), b = vmaxvq_f32(hi);  // NaN if any lane is
+  bool nan = a != a;
   for (; i < n; ++i) {
     a = x[i] < a ? x[i] : a;
     b = x[i] > b ? x[i] : b;
+    nan |= x[i] != x[i];
   }
-  *mn = a;
-  *mx = b;
+  *mn = nan ? NAN : a;
+  *mx = nan ? NAN : b;
 }
 
 struct NeonVec {

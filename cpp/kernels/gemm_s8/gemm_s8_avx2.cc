@@ -169,7 +169,7 @@ void epilogue(const Context& ctx, const int32_t* tile, int64_t m0, int64_t n0, i
 #pragma GCC unroll 8
       for (int r = 0; r < MR; ++r) {
         __m256 y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][v]), s, bias);
-        if (act == Activation::kRelu) y = _mm256_max_ps(y, _mm256_setzero_ps());
+        if (act == Activation::kRelu) y = _mm256_max_ps(_mm256_setzero_ps(), y);  // NaN in y (second) stays
         else if (act == Activation::kGeluErf) y = vm256::gelu_erf_ps(y);
         else if (act == Activation::kGeluTanh) y = vm256::gelu_tanh_ps(y);
         _mm256_maskstore_ps(ctx.c_f32 + (m0 + r) * ctx.ldc + col, mask, y);

@@ -126,7 +126,7 @@ struct Zmm {
   static F mul_ps(F a, F b) { return _mm512_mul_ps(a, b); }
   static F cvt_ps(V v) { return _mm512_cvtepi32_ps(v); }
   static F fmadd_ps(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
-  static F max0_ps(F a) { return _mm512_max_ps(a, _mm512_setzero_ps()); }
+  static F max0_ps(F a) { return _mm512_max_ps(_mm512_setzero_ps(), a); }  // NaN in a (second) stays
   static void store_ps(float* p, __mmask16 m, F v) { _mm512_mask_storeu_ps(p, m, v); }
   static F gelu_erf_ps(F x) { return vm512::gelu_erf_ps(x); }
   static F gelu_tanh_ps(F x) { return vm512::gelu_tanh_ps(x); }

@@ -105,7 +105,7 @@ struct Ymm {
   static F mul_ps(F a, F b) { return _mm256_mul_ps(a, b); }
   static F cvt_ps(V v) { return _mm256_cvtepi32_ps(v); }
   static F fmadd_ps(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
-  static F max0_ps(F a) { return _mm256_max_ps(a, _mm256_setzero_ps()); }
+  static F max0_ps(F a) { return _mm256_max_ps(_mm256_setzero_ps(), a); }  // NaN in a (second) stays
   static void store_ps(float* p, V m, F v) { _mm256_maskstore_ps(p, m, v); }
   static F gelu_erf_ps(F x) { return vm256::gelu_erf_ps(x); }
   static F gelu_tanh_ps(F x) { return vm256::gelu_tanh_ps(x); }

@@ -5,7 +5,8 @@
 // The VNNI variants work on u8 activations: s8 activations are flipped on the fly (a ^ 0x80 == a + 128)
 // and the zero point is raised by 128, so acc = sum_k a_u8 * W - zp_eff * column_sum[n].
 // Float output: y = act(fma(float(acc), a_scale * w_scale[n], bias[n])); the reference uses the same
-// operations in the same order, so for kNone / kRelu the SIMD variants match it bit for bit.
+// operations in the same order, so for kNone / kRelu the SIMD variants match it bit for bit (x86: max(0, y),
+// NaN in y stays; NEON: FMAX, also NaN-propagating, but +0 for y = -0).
 #pragma once
 
 #include <cmath>
@@ -36,7 +37,7 @@ inline float gelu_tanh_scalar(float x) {
 inline float apply_activation_scalar(float x, Activation act) {
   switch (act) {
     case Activation::kNone: return x;
-    case Activation::kRelu: return x > 0.0f ? x : 0.0f;
+    case Activation::kRelu: return x < 0.0f ? 0.0f : x;  // max(0, x) as maxps computes it: NaN stays NaN
     case Activation::kGeluErf: return gelu_erf_scalar(x);
     case Activation::kGeluTanh: return gelu_tanh_scalar(x);
   }

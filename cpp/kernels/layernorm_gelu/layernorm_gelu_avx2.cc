@@ -170,7 +170,7 @@ void layer_norm_rows(const LayerNormArgs& a) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* x = a.x + r * w;
       float* y = a.y + r * w;
-      const float mean = row_sum(x, w) * inv_w;
+      const float mean = layernorm_detail::row_mean(row_sum(x, w), inv_w, x, w);
       const float var = row_sq_dev(x, w, mean) * inv_w;
       const __m256 vmean = _mm256_set1_ps(mean);
       const __m256 vrstd = _mm256_set1_ps(1.0f / __builtin_sqrtf(var + a.epsilon));

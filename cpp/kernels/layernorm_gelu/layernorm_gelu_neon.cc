@@ -126,7 +126,7 @@ void layer_norm_rows(const LayerNormArgs& a) {
   for (int64_t r = 0; r < a.rows; ++r) {
     const float* x = a.x + r * w;
     float* y = a.y + r * w;
-    const float mean = row_sum(x, w) * inv_w;
+    const float mean = layernorm_detail::row_mean(row_sum(x, w), inv_w, x, w);
     const float var = row_sq_dev(x, w, mean) * inv_w;
     const float rstd = 1.0f / std::sqrt(var + a.epsilon);
     normalize_row<A, kGamma, kBeta>(x, y, w, mean, rstd, a.gamma, a.beta);

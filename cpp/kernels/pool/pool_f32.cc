@@ -11,7 +11,10 @@
 namespace edgeinfer {
 namespace {
 
-// NaN-propagating max in a form compilers vectorise (compare + blend): NaN if either is NaN.
+// NaN-propagating max in a form compilers vectorise (compare + blend): NaN if either is NaN, so a window
+// holding a NaN gives NaN. (ONNX Runtime 1.30 on x86 folds max(acc, x) with maxps, which returns x when
+// either is NaN: its window result is NaN only when the last tap is NaN, finite otherwise. Not copied:
+// MaxPool must not turn NaN into a finite maximum.)
 inline float max_nan(float a, float b) { return (a > b || a != a) ? a : b; }  // NaN in b: b
 
 // MaxPool where every window lies inside the input (no padding reached, the usual 2x2 / 1x2 stride-2

@@ -121,8 +121,11 @@ ActivationParams activation_params(const Step& step, size_t code_index, size_t p
   act.kind = static_cast<FusedActivation>(step.ints[code_index]);
   if (act.kind == FusedActivation::kLeakyRelu) act.alpha = step.floats[params_index];
   if (act.kind == FusedActivation::kClip) {
-    act.alpha = step.floats[params_index];
-    act.beta = step.floats[params_index + 1];
+    // A NaN bound is no bound (ONNX Runtime's Clip: min(max(x, lo), hi) with x kept when a bound is NaN);
+    // the kernels then never see a NaN bound (NEON's FMAX would return it).
+    const float lo = step.floats[params_index], hi = step.floats[params_index + 1];
+    act.alpha = lo == lo ? lo : -INFINITY;
+    act.beta = hi == hi ? hi : INFINITY;
   }
   return act;
 }
@@ -131,7 +134,7 @@ void apply_activation(float* y, int64_t n, const ActivationParams& act) {
   switch (act.kind) {
     case FusedActivation::kNone: return;
     case FusedActivation::kRelu:
-      for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+      for (int64_t i = 0; i < n; ++i) y[i] = y[i] < 0.0f ? 0.0f : y[i];  // NaN stays NaN (ORT Relu)
       return;
     case FusedActivation::kLeakyRelu: {
       const float a = act.alpha;

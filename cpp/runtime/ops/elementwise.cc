@@ -29,11 +29,17 @@ inline T unary_value(T x, float p0, float p1) {
     else return std::fabs(x);
   } else if constexpr (U == Unary::kClip) {
     if constexpr (std::is_integral_v<T>) {
-      // The float bounds saturate into T's range first.
-      const double lo = std::max<double>(p0, static_cast<double>(std::numeric_limits<T>::lowest()));
-      const double hi = std::min<double>(p1, static_cast<double>(std::numeric_limits<T>::max()));
-      const T tlo = lo <= static_cast<double>(std::numeric_limits<T>::lowest()) ? std::numeric_limits<T>::lowest() : static_cast<T>(lo);
-      const T thi = hi >= static_cast<double>(std::numeric_limits<T>::max()) ? std::numeric_limits<T>::max() : static_cast<T>(hi);
+      // The float bounds saturate into T's range first; a NaN bound is no bound (as for floats). Only values
+      // inside the range are cast: NaN, an infinity or a finite value outside it cast to T is undefined
+      // behaviour (found by cpp/fuzz/fuzz_plan: Clip of int32 with a NaN or +inf bound).
+      const auto saturate = [](double v, T if_nan) {
+        if (std::isnan(v)) return if_nan;
+        if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+        if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+        return static_cast<T>(v);
+      };
+      const T tlo = saturate(p0, std::numeric_limits<T>::lowest());
+      const T thi = saturate(p1, std::numeric_limits<T>::max());
       return std::min(std::max(x, tlo), thi);
     } else {
       return std::min(std::max(x, static_cast<T>(p0)), static_cast<T>(p1));
@@ -41,7 +47,7 @@ inline T unary_value(T x, float p0, float p1) {
   } else if constexpr (U == Unary::kNot) {
     return x == 0 ? 1 : 0;
   } else if constexpr (U == Unary::kRelu) {
-    return x > T(0) ? x : T(0);
+    return x < T(0) ? T(0) : x;  // NaN stays NaN, -inf -> 0 (ONNX Runtime's Relu)
   } else if constexpr (U == Unary::kLeakyRelu) {
     return x >= T(0) ? x : static_cast<T>(x * p0);
   } else if constexpr (std::is_same_v<T, float>) {
@@ -206,8 +212,9 @@ void cast_run(RunContext& ctx, const Step& step, const OpState*) {
 }
 
 // ------------------------------------------------------------------ binary with broadcasting
+// kClipLow / kClipHigh: Max / Min steps with ints [1], a Clip whose bound is computed at run time.
 enum class Binary { kAdd, kSub, kMul, kDiv, kPow, kMax, kMin, kMod, kEqual, kGreater, kGreaterOrEqual, kLess,
-                    kLessOrEqual, kAnd, kOr, kXor };
+                    kLessOrEqual, kAnd, kOr, kXor, kClipLow, kClipHigh };
 
 constexpr bool is_comparison(Binary b) {
   return b == Binary::kEqual || b == Binary::kGreater || b == Binary::kGreaterOrEqual || b == Binary::kLess ||
@@ -215,11 +222,25 @@ constexpr bool is_comparison(Binary b) {
 }
 constexpr bool is_logic(Binary b) { return b == Binary::kAnd || b == Binary::kOr || b == Binary::kXor; }
 
+template <typename T>
+constexpr bool is_nan(T a) {
+  if constexpr (std::is_floating_point_v<T>) return a != a;
+  else return false;
+}
+
+// Integer + - * wrap around (two's complement, like Pow and Div below): computed in an unsigned type at least
+// as wide as int, since signed overflow is undefined behaviour (found by cpp/fuzz/fuzz_plan: int64 Mul).
+template <typename T>
+inline auto wrapping(T v) {
+  if constexpr (std::is_integral_v<T>) return static_cast<std::make_unsigned_t<decltype(v + 0)>>(v);
+  else return v;
+}
+
 template <Binary B, typename T, typename U>
 inline auto binary_value(T a, U b, bool fmod_mode) {
-  if constexpr (B == Binary::kAdd) return static_cast<T>(a + b);
-  else if constexpr (B == Binary::kSub) return static_cast<T>(a - b);
-  else if constexpr (B == Binary::kMul) return static_cast<T>(a * b);
+  if constexpr (B == Binary::kAdd) return static_cast<T>(wrapping(a) + wrapping(b));
+  else if constexpr (B == Binary::kSub) return static_cast<T>(wrapping(a) - wrapping(b));
+  else if constexpr (B == Binary::kMul) return static_cast<T>(wrapping(a) * wrapping(b));
   else if constexpr (B == Binary::kDiv) {
     if constexpr (std::is_integral_v<T>) {
       if (b == 0) return T(0);
@@ -233,7 +254,8 @@ inline auto binary_value(T a, U b, bool fmod_mode) {
       // Integer power by squaring (wrapping); negative exponents give 0 except for |a| == 1.
       using UT = std::make_unsigned_t<T>;
       int64_t e = static_cast<int64_t>(b);
-      if (e < 0) return static_cast<T>(a == 1 ? 1 : a == -1 ? ((-e) % 2 ? -1 : 1) : 0);
+      // (e % 2, not (-e) % 2: -INT64_MIN overflows; found by cpp/fuzz/fuzz_plan)
+      if (e < 0) return static_cast<T>(a == 1 ? 1 : a == -1 ? (e % 2 ? -1 : 1) : 0);
       UT base = static_cast<UT>(a), result = 1;
       while (e > 0) {
         if (e & 1) result = static_cast<UT>(result * base);
@@ -244,8 +266,14 @@ inline auto binary_value(T a, U b, bool fmod_mode) {
     } else {
       return static_cast<T>(std::pow(a, static_cast<T>(b)));
     }
-  } else if constexpr (B == Binary::kMax) return a > b ? a : static_cast<T>(b);
-  else if constexpr (B == Binary::kMin) return a < b ? a : static_cast<T>(b);
+  }
+  // ONNX Runtime's Max / Min return NaN when either operand is NaN (measured, both operand orders); its
+  // Clip keeps a NaN x and ignores a NaN bound (measured on x86): std::max / std::min with x first. The
+  // non-short-circuit | keeps the select branch-free, so the loops still vectorise (compares + a blend).
+  else if constexpr (B == Binary::kMax) return ((a > b) | is_nan(a)) ? a : static_cast<T>(b);
+  else if constexpr (B == Binary::kMin) return ((a < b) | is_nan(a)) ? a : static_cast<T>(b);
+  else if constexpr (B == Binary::kClipLow) return std::max(a, static_cast<T>(b));
+  else if constexpr (B == Binary::kClipHigh) return std::min(a, static_cast<T>(b));
   else if constexpr (B == Binary::kMod) {
     if constexpr (std::is_integral_v<T>) {
       if (b == 0) return T(0);
@@ -297,7 +325,11 @@ template <Binary B>
 void binary_validate(const StepView& v) {
   v.inputs(2, 2);
   v.outputs(1, 1);
-  v.ints(B == Binary::kMod && v.step().ints.size() == 1 ? 1 : 0);  // Mod: optional [fmod]
+  // Mod: optional [fmod]; Max / Min: optional [clip] (1: the second input is a Clip bound, NaN ignored).
+  constexpr bool kFlag = B == Binary::kMod || B == Binary::kMax || B == Binary::kMin;
+  v.ints(kFlag && v.step().ints.size() == 1 ? 1 : 0);
+  if (B != Binary::kMod && v.step().ints.size() == 1 && v.step().ints[0] != 0 && v.step().ints[0] != 1)
+    v.fail("clip flag must be 0 or 1");
   v.floats(0);
   const TensorSlot& a = v.in(0);
   const TensorSlot& b = v.in(1);
@@ -374,6 +406,18 @@ void binary_run(RunContext& ctx, const Step& step, const OpState* state) {
   const StridedLoop& loop = broadcast.loop;
   const bool fmod_mode = B == Binary::kMod && !step.ints.empty() && step.ints[0] != 0;
   const DType d = ctx.slot(step.inputs[0]).dtype;
+  if constexpr (B == Binary::kMax || B == Binary::kMin) {
+    if (!step.ints.empty() && step.ints[0] != 0) {
+      constexpr Binary kClip = B == Binary::kMax ? Binary::kClipLow : Binary::kClipHigh;
+      switch (d) {
+        case DType::kFloat32: binary_run_typed<kClip, float>(ctx, step, loop, false); return;
+        case DType::kFloat64: binary_run_typed<kClip, double>(ctx, step, loop, false); return;
+        case DType::kInt32: binary_run_typed<kClip, int32_t>(ctx, step, loop, false); return;
+        case DType::kInt64: binary_run_typed<kClip, int64_t>(ctx, step, loop, false); return;
+        default: return;
+      }
+    }
+  }
   if constexpr (is_logic(B)) {
     binary_run_typed<B, uint8_t>(ctx, step, loop, false);
   } else {

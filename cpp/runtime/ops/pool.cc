@@ -101,7 +101,7 @@ void global_pool_run(RunContext& ctx, const Step& step, const OpState*) {
     const float* row = in + p * size;
     if constexpr (kMax) {
       float m = -std::numeric_limits<float>::infinity();
-      for (int64_t i = 0; i < size; ++i) m = row[i] > m ? row[i] : m;
+      for (int64_t i = 0; i < size; ++i) m = ((row[i] > m) | (row[i] != row[i])) ? row[i] : m;  // NaN propagates
       out[p] = m;
     } else {
       float sum = 0.0f;

@@ -86,10 +86,21 @@ inline T reduce_identity() {
   return T(0);
 }
 
+template <typename T>
+constexpr bool is_nan(T a) {
+  if constexpr (std::is_floating_point_v<T>) return a != a;
+  else return false;
+}
+
+// ReduceMax / ReduceMin propagate NaN: a NaN anywhere in the reduced elements gives NaN (IEEE maximum /
+// minimum, numpy, PyTorch). ONNX Runtime 1.30 on x86 keeps a NaN only when it is the first element folded
+// (measured: as a fold acc = x > acc ? x : acc seeded with that element; Eigen's alignment can move which
+// element that is), an artefact of its loop order that turns NaN into a finite maximum: not copied.
+// +-inf are ordinary values for both.
 template <Reduce R, typename T>
 inline T fold(T acc, T x) {
-  if constexpr (R == Reduce::kMax) return x > acc ? x : acc;
-  if constexpr (R == Reduce::kMin) return x < acc ? x : acc;
+  if constexpr (R == Reduce::kMax) return ((x > acc) | is_nan(x)) ? x : acc;  // |: branch-free
+  if constexpr (R == Reduce::kMin) return ((x < acc) | is_nan(x)) ? x : acc;
   if constexpr (R == Reduce::kProd) {
     if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<std::make_unsigned_t<T>>(acc) * static_cast<std::make_unsigned_t<T>>(x));
     else return acc * x;

@@ -11,13 +11,15 @@
 namespace edgeinfer::runtime {
 
 // exp with ~1-2 ulp error (Cephes polynomial); subnormal results are approximated, 0 below -104,
-// +inf above 88.72. The power of two is applied in two halves so every scale is a normal float.
+// +inf above 88.72, NaN for NaN. The power of two is applied in two halves so every scale is a normal float.
 inline float exp_poly(float x) {
   const float hi = 88.72283935546875f, lo = -104.0f;
-  const float xc = std::min(std::max(x, lo), hi);
+  // n from the clamped x (NaN -> lo, so its int conversion stays defined), r from x itself: NaN reaches p
+  // and y; x outside [lo, hi] is replaced below.
+  const float xc = std::min(hi, std::max(lo, x));
   const float magic = 12582912.0f;  // 1.5 * 2^23: round to nearest integer
   const float n = (xc * 1.44269504088896341f + magic) - magic;
-  float r = xc - n * 0.693359375f;
+  float r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;

@@ -50,3 +50,25 @@ export {
   type SubmitOptions,
 } from './batch-scheduler';
 export type { LatencySummary } from './latency-histogram';
+export {
+  ModelPool,
+  poolResultInfo,
+  type ModelPoolOptions,
+  type ModelPoolStats,
+  type PoolEngine,
+  type PoolInferOptions,
+  type PoolResultInfo,
+  type PoolSwitchEvent,
+  type PoolVariantSpec,
+  type PoolVariantStats,
+} from './model-pool';
+export {
+  DegradationPolicy,
+  type DegradationCondition,
+  type DegradationDecision,
+  type DegradationEvent,
+  type DegradationPolicyOptions,
+  type DegradationReadings,
+  type DegradationRule,
+  type ReadingSource,
+} from './degradation';

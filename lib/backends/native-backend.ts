@@ -304,13 +304,22 @@ export const nativeBackend: Backend = {
       optimizations: prepared.optimizations,
       layers,
     });
-    // Plan eagerly when every input shape is fixed, so load-time errors surface here, not at first infer.
-    if (prepared.inputs.every((input) => input.dims.every((dim) => typeof dim === 'number'))) {
-      try {
-        session.plan(Object.fromEntries(prepared.inputs.map((input) => [input.name, input.dims as number[]])));
-      } catch (error) {
+    // Plan eagerly (symbolic dims at 1 when there are any), so errors surface at load, not at the first infer.
+    // With symbolic inputs the probe shapes may simply not fit the model (a 512-wide STFT window on 1 sample):
+    // such a failure says nothing and is dropped. One that would fail at every shape, a dim the shape inference
+    // cannot resolve (e.g. a Reshape target from Shape arithmetic), is a limit of this backend: UNSUPPORTED_OP,
+    // which 'auto' hands on to the next backend.
+    const symbolic = prepared.inputs.some((input) => input.dims.some((dim) => typeof dim !== 'number'));
+    try {
+      session.plan(Object.fromEntries(prepared.inputs.map((input) => [input.name, input.dims.map((dim) => (typeof dim === 'number' ? dim : 1))])));
+    } catch (error) {
+      if (!symbolic) {
         session.dispose();
         throw error;
+      }
+      if (error instanceof EdgeInferError && /has a symbolic dimension .* after shape inference/.test(error.message)) {
+        session.dispose();
+        throw new EdgeInferError('EDGEINFER_UNSUPPORTED_OP', `the native backend cannot resolve this model's shapes: ${error.message}`, { ...error.detail });
       }
     }
     return session;

@@ -8,6 +8,7 @@
 #include "model_wrap.h"
 #include "packed_weights_wrap.h"
 #include "quantize_wrap.h"
+#include "scan_wrap.h"
 #include "simd_info.h"
 
 namespace edgeinfer::binding {
@@ -35,6 +36,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("mapFile", Napi::Function::New<map_file>(env, "mapFile"));
   exports.Set("externalBuffersEnabled", Napi::Function::New<external_buffers_enabled_js>(env, "externalBuffersEnabled"));
   exports.Set("simdInfo", Napi::Function::New<simd_info>(env, "simdInfo"));
+  exports.Set("firstNonFinite", Napi::Function::New<first_non_finite>(env, "firstNonFinite"));
   return exports;
 }
 

@@ -200,6 +200,8 @@ export interface NativeAddon {
   /** False once the runtime refused an external ArrayBuffer or EDGEINFER_NO_EXTERNAL_BUFFERS=1: mapFile copies. */
   externalBuffersEnabled(): boolean;
   simdInfo(): NativeSimdInfo;
+  /** Index of the first NaN or ±Infinity, or -1 (a vectorised scan, in place, synchronous). */
+  firstNonFinite(values: Float32Array | Float64Array): number;
   /** Made only by createModel(); constructing it directly throws. */
   NativeModel: abstract new () => NativeModel;
   /** Validates the plan (EDGEINFER_MODEL_INVALID / _UNSUPPORTED_OP naming the step) and prepares every step. */

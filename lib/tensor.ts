@@ -3,6 +3,7 @@
  * accepted everywhere; outputs are plain objects too.
  */
 import type { DataType, TensorArray } from './onnx/ir';
+import { native } from './native';
 import { allocate } from './onnx/tensor';
 import { invalid, isTypedArrayOf, shapeMismatch, typedArrayLength } from './validate';
 
@@ -69,13 +70,11 @@ export function checkFeed(name: string, tensor: unknown, expected: TensorInfo, o
   }
   if (!options.allowNonFinite && (expected.type === 'float32' || expected.type === 'float64')) {
     const values = data as Float32Array | Float64Array;
-    for (let i = 0; i < length; i++) {
-      const value = values[i];
-      // value - value is 0 for every finite number and NaN for NaN and ±Infinity: one test for both.
-      if (value - value !== 0) {
-        const what = Number.isNaN(value) ? 'NaN' : String(value);
-        throw invalid(`input '${name}' contains ${what} at index ${i} (load with allowNonFinite: true to accept NaN and ±Infinity)`, { input: name, index: i, value: what });
-      }
+    const index = native.firstNonFinite(values);
+    if (index >= 0) {
+      const value = values[index];
+      const what = Number.isNaN(value) ? 'NaN' : String(value);
+      throw invalid(`input '${name}' contains ${what} at index ${index} (load with allowNonFinite: true to accept NaN and ±Infinity)`, { input: name, index, value: what });
     }
   }
   return dims;

@@ -27,6 +27,8 @@ const SUITES = {
   models: { cpp: [], node: ['bench/models.bench.ts'] },
   // What async calls pay for owning their memory (input copies, output delivery).
   'async-copy': { cpp: [], node: ['bench/async-copy.bench.ts'] },
+  // BatchScheduler: overhead per request, throughput and latency batched vs unbatched (wake-word head, zoo BERT).
+  scheduler: { cpp: [], node: ['bench/scheduler.bench.ts'] },
 };
 if (only !== undefined && !(only in SUITES)) {
   console.error(`--only must be one of ${Object.keys(SUITES).join(', ')}, got ${only}`);

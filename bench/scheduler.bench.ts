@@ -1,0 +1,167 @@
+/**
+ * The BatchScheduler against the same Engine called directly, in one run:
+ *   "overhead":   a trivial model (y = 2x + 1, [batch, 4]); N requests from 64 concurrent clients through the
+ *                 scheduler with maxBatchSize 1 (every request one engine call, as without it) vs the engine
+ *                 directly: the extra time per request is what the scheduler costs. Also the rate it sustains.
+ *   "throughput": closed-loop clients (each awaits its answer, then asks again) at 1, 8 and 64 concurrency on
+ *                 the alexa wake-word head (exported with batch 1: loaded with its batch freed) and on
+ *                 tfm_bert_small_cls from ../shared/zoo: requests/s, p50 and p99 latency, batched vs not.
+ * speedup > 1 means ours (the scheduler) is better.
+ *   npx tsx bench/scheduler.bench.ts [--json] [--seconds S]
+ */
+import fs from 'node:fs';
+
+import { BatchScheduler, Engine, type Tensor } from '../lib';
+import { freeBatchDimension } from '../lib/onnx/batch-dim';
+import type { Model, TensorData } from '../lib/onnx/ir';
+import { readModel } from '../lib/onnx/reader';
+import { writeModel } from '../lib/onnx/writer';
+import { fetchModels } from '../test/helpers/repo';
+import { zooAvailable, zooFeeds, zooModelPath, zooModels } from '../test/helpers/zoo';
+import { parseArgs, progress, Reporter, rng, stats } from './harness';
+
+function affineModel(): Uint8Array {
+  const scalar = (value: number): TensorData => ({ dtype: 'float32', dims: [], data: Float32Array.of(value) });
+  const model: Model = {
+    irVersion: 8,
+    opsets: new Map([['', 13]]),
+    producerName: 'edgeinfer-bench',
+    producerVersion: '0',
+    metadata: {},
+    graph: {
+      name: 'affine',
+      nodes: [
+        { name: 'mul', opType: 'Mul', domain: '', inputs: ['x', 'two'], outputs: ['twice'], attributes: {} },
+        { name: 'add', opType: 'Add', domain: '', inputs: ['twice', 'one'], outputs: ['y'], attributes: {} },
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 4] }],
+      initializers: new Map([['two', scalar(2)], ['one', scalar(1)]]),
+      valueInfo: new Map(),
+    },
+  };
+  return writeModel(model);
+}
+
+type Infer = (feeds: Record<string, Tensor>) => Promise<unknown>;
+
+/** `clients` closed loops for `seconds`: each sends a request, awaits it, sends the next. */
+async function closedLoop(infer: Infer, feeds: Record<string, Tensor>[], clients: number, seconds: number): Promise<{ rate: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  let sent = 0;
+  const client = async (id: number) => {
+    while (performance.now() < end) {
+      const start = performance.now();
+      await infer(feeds[(id + sent++) % feeds.length]);
+      latencies.push((performance.now() - start) * 1000);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: clients }, (_, id) => client(id)));
+  return { rate: latencies.length / ((performance.now() - started) / 1000), latencies };
+}
+
+async function overhead(report: Reporter, seconds: number): Promise<void> {
+  const engine = await Engine.load(affineModel(), { threads: 1 });
+  const feeds = Array.from({ length: 64 }, (_, i) => ({ x: { type: 'float32' as const, data: Float32Array.of(i, i + 1, i + 2, i + 3), dims: [1, 4] } }));
+  const unbatched = new BatchScheduler(engine, { maxBatchSize: 1, maxQueueSize: 1 << 20 });
+  const direct: Infer = (f) => engine.infer(f);
+  const scheduled: Infer = (f) => unbatched.infer(f);
+  // Alternate the two a few times so drift from other processes hits both alike.
+  const perRequest: Record<string, number[]> = { direct: [], scheduled: [] };
+  for (let round = 0; round < 6; round++) {
+    for (const [name, infer] of Object.entries({ direct, scheduled })) {
+      const { rate } = await closedLoop(infer, feeds, 64, seconds / 3);
+      perRequest[name].push(1e6 / rate);
+    }
+  }
+  const directUs = stats(perRequest.direct).median;
+  const scheduledUs = stats(perRequest.scheduled).median;
+  report.add({
+    bench: 'scheduler',
+    case: 'trivial model,64 clients,overhead per request',
+    ours: scheduledUs - directUs,
+    baseline: 'engine.infer per request (same clients)',
+    baseline_value: directUs,
+    unit: 'us',
+    speedup: directUs / scheduledUs,
+    scheduler_rate: 1e6 / scheduledUs,
+    direct_rate: 1e6 / directUs,
+  });
+  const batched = new BatchScheduler(engine, { maxBatchSize: 64, maxQueueSize: 1 << 20 });
+  const { rate } = await closedLoop((f) => batched.infer(f), feeds, 64, seconds);
+  report.add({
+    bench: 'scheduler',
+    case: 'trivial model,64 clients,batched requests/s',
+    ours: rate,
+    baseline: 'engine.infer (same clients)',
+    baseline_value: 1e6 / directUs,
+    unit: 'req/s',
+    speedup: rate / (1e6 / directUs),
+  });
+  await unbatched.close();
+  await batched.close();
+  engine.dispose();
+}
+
+async function throughput(report: Reporter, label: string, engine: Engine, feeds: Record<string, Tensor>[], delayMicros: number, seconds: number): Promise<void> {
+  for (const clients of [1, 8, 64]) {
+    progress(`${label}: ${clients} clients`);
+    const scheduler = new BatchScheduler(engine, { maxBatchSize: 64, maxQueueDelayMicros: delayMicros, maxQueueSize: 1 << 20 });
+    const plain = await closedLoop((f) => engine.infer(f), feeds, clients, seconds);
+    const batched = await closedLoop((f) => scheduler.infer(f), feeds, clients, seconds);
+    const s = scheduler.stats();
+    const p = stats(plain.latencies);
+    const b = stats(batched.latencies);
+    report.add({
+      bench: 'scheduler',
+      case: `${label},${clients} clients,throughput`,
+      ours: batched.rate,
+      baseline: 'engine.infer unbatched (same clients)',
+      baseline_value: plain.rate,
+      unit: 'req/s',
+      speedup: batched.rate / plain.rate,
+      ours_p50_us: b.median,
+      ours_p99_us: b.p99,
+      baseline_p50_us: p.median,
+      baseline_p99_us: p.p99,
+      mean_batch: s.batchSize.mean,
+      batch_service_p50_us: s.serviceMicros.p50,
+      max_queue_delay_us: delayMicros,
+    });
+    await scheduler.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs();
+  const report = new Reporter(args);
+  progress('overhead on a trivial model');
+  await overhead(report, args.seconds);
+
+  // The alexa head is exported with batch 1 ([1, 16, 96]); Flatten(axis 1) -> Gemm batches fine.
+  const head = readModel(fs.readFileSync(fetchModels()['alexa_v0.1.onnx']));
+  freeBatchDimension(head);
+  const alexa = await Engine.load(writeModel(head), { threads: 1 });
+  const next = rng(5);
+  const headFeeds = Array.from({ length: 64 }, () => ({ [alexa.inputs[0].name]: { type: 'float32' as const, data: Float32Array.from({ length: 16 * 96 }, () => next() * 2 - 1), dims: [1, 16, 96] } }));
+  await throughput(report, `alexa head (${alexa.info().backend})`, alexa, headFeeds, 500, args.seconds);
+  alexa.dispose();
+
+  if (zooAvailable) {
+    const spec = zooModels().find((m) => m.name === 'tfm_bert_small_cls')!;
+    const bert = await Engine.load(zooModelPath(spec.name), { threads: 1 });
+    const bertFeeds = Array.from({ length: 16 }, (_, i) => zooFeeds(spec, i + 1));
+    await throughput(report, `tfm_bert_small_cls (${bert.info().backend})`, bert, bertFeeds, 2000, args.seconds);
+    await bert.dispose();
+  } else {
+    progress('../shared/zoo not found: tfm_bert_small_cls skipped');
+  }
+  report.finish();
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -5,9 +5,11 @@
  * next one fills, so a queue delay of 0 does not mean batches of one under load (Triton #3624).
  * The scheduler knows nothing of backends: it talks to anything with inputs, outputs and infer().
  */
+import { types } from 'node:util';
+
 import { EdgeInferError, type EdgeInferErrorCode } from './errors';
 import { allocateTensorData, checkFeed, type Tensor, type TensorInfo } from './tensor';
-import { checkInteger, checkOptions, invalid } from './validate';
+import { checkInteger, checkOptions, copyTypedArray, invalid, typedArrayKind } from './validate';
 import { createLatencyHistogram, summarize, type LatencySummary, type LatencyHistogram } from './latency-histogram';
 
 /** What the scheduler runs: an Engine, or anything shaped like one. */
@@ -96,6 +98,21 @@ interface Request {
 }
 
 const now = () => performance.now();
+
+/** Each feed read once: its typed array copied, its dims copied; anything that is not a tensor refused. */
+function ownedCopy(feeds: Record<string, Tensor>): Record<string, Tensor> {
+  if (feeds === null || typeof feeds !== 'object' || types.isProxy(feeds)) throw invalid('feeds must be a plain object of input name -> tensor');
+  const copy: Record<string, Tensor> = {};
+  for (const name of Object.keys(feeds)) {
+    const tensor = feeds[name] as unknown;
+    if (tensor === null || typeof tensor !== 'object' || types.isProxy(tensor)) throw invalid(`input '${name}' must be a tensor { type, data, dims }`, { input: name });
+    const { type, data, dims } = tensor as Tensor;
+    if (typedArrayKind(data) === undefined) throw invalid(`input '${name}' data must be a typed array (not a Proxy or look-alike)`, { input: name });
+    if (!Array.isArray(dims)) throw invalid(`input '${name}' dims must be an array of non-negative integers`, { input: name });
+    copy[name] = { type, data: copyTypedArray(data), dims: dims.slice() };
+  }
+  return copy;
+}
 
 export class BatchScheduler {
   readonly #target: BatchTarget;
@@ -191,8 +208,12 @@ export class BatchScheduler {
     const signal = o.signal as AbortSignal | undefined;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('signal must be an AbortSignal', { argument: 'signal' });
     if (signal?.aborted) throw this.#reject('EDGEINFER_ABORTED', 'the request was aborted before it was queued');
-    if (this.#target.validateFeeds !== undefined) this.#target.validateFeeds(feeds);
-    const { rows, length, key } = this.#describe(feeds);
+    // The request may wait in the queue: it runs on its own copy, read once (the caller may reuse, transfer or
+    // change its arrays as soon as infer() returned; a getter cannot show the check one thing and the batch another).
+    feeds = ownedCopy(feeds);
+    const validated = this.#target.validateFeeds !== undefined;
+    if (validated) this.#target.validateFeeds!(feeds);
+    const { rows, length, key } = this.#describe(feeds, validated);
     if (rows > this.#maxBatchSize) throw invalid(`the request has batch ${rows}, more than maxBatchSize ${this.#maxBatchSize}`, { argument: 'feeds' });
     if (this.#queued >= this.#maxQueueSize) throw this.#reject('EDGEINFER_QUEUE_FULL', `the queue holds ${this.#queued} requests (maxQueueSize ${this.#maxQueueSize})`, { queued: this.#queued });
 
@@ -222,7 +243,7 @@ export class BatchScheduler {
   }
 
   /** Batch rows, padded-axis length and grouping key of a request; checks what the batch needs. */
-  #describe(feeds: Record<string, Tensor>): { rows: number; length: number; key: string } {
+  #describe(feeds: Record<string, Tensor>, validated: boolean): { rows: number; length: number; key: string } {
     if (feeds === null || typeof feeds !== 'object') throw invalid('feeds must be an object of input name -> tensor');
     let rows = -1;
     let length = 0;
@@ -232,8 +253,9 @@ export class BatchScheduler {
       if (tensor === null || typeof tensor !== 'object' || !Array.isArray(tensor.dims)) {
         throw invalid(`input '${input.name}' is missing or not a tensor { type, data, dims }`, { input: input.name });
       }
-      // Dtype, kind of array, rank, fixed dims and element count: a request that would not fit its batch is refused alone.
-      const dims = checkFeed(input.name, tensor, input, { allowNonFinite: true });
+      // Dtype, kind of array, rank, fixed dims and element count: a request that would not fit its batch is
+      // refused alone (the target's own validateFeeds did all that already when it has one).
+      const dims = validated ? tensor.dims : checkFeed(input.name, tensor, input, { allowNonFinite: true });
       const n = dims.length > 0 ? dims[0] : 1;
       if (rows >= 0 && n !== rows) throw new EdgeInferError('EDGEINFER_SHAPE_MISMATCH', `inputs disagree on the batch size (${rows} vs ${n} for '${input.name}')`, { input: input.name });
       rows = n;

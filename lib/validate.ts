@@ -64,6 +64,13 @@ const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as objec
 const intrinsicLength = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'length')!.get!;
 const intrinsicBuffer = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'buffer')!.get!;
 
+const intrinsicSlice = (typedArrayPrototype as { slice: (this: ArrayBufferView) => ArrayBufferView }).slice;
+
+/** A copy of a genuine typed array (same kind, its own ArrayBuffer), made by the intrinsic slice. */
+export function copyTypedArray<T extends ArrayBufferView>(view: T): T {
+  return intrinsicSlice.call(view) as T;
+}
+
 /** Element count of a genuine typed array, read through the intrinsic getter. */
 export function typedArrayLength(view: ArrayBufferView): number {
   return intrinsicLength.call(view) as number;

@@ -335,6 +335,25 @@ describe('BatchScheduler', function () {
     assert.deepEqual(values, Array.from({ length: 50 }, (_, i) => 2 * i + 1));
   });
 
+  it('a queued request runs on its own copy: the caller may transfer or overwrite its arrays at once', async () => {
+    const target = new GatedTarget(engine);
+    const scheduler = new BatchScheduler(target, { maxBatchSize: 4 });
+    const first = scheduler.infer(feed(rowOf(0)));
+    await tick();
+    const transferred = feed(rowOf(1));
+    const overwritten = feed(rowOf(2));
+    const pending = [scheduler.infer(transferred), scheduler.infer(overwritten)];
+    structuredClone(transferred.x.data.buffer, { transfer: [transferred.x.data.buffer as ArrayBuffer] });
+    (overwritten.x.data as Float32Array).fill(NaN);
+    overwritten.x.dims = [9, 9] as never;
+    target.releaseAll();
+    assertAnswer(await first, 0);
+    assertAnswer(await pending[0], 1);
+    assertAnswer(await pending[1], 2);
+    await expectCode(scheduler.infer({ x: new Proxy({ type: 'float32', data: new Float32Array(4), dims: [1, 4] }, {}) as never }), 'EDGEINFER_INVALID_ARGUMENT');
+    await expectCode(scheduler.infer({ x: { type: 'float32', data: new Proxy(new Float32Array(4), {}), dims: [1, 4] } }), 'EDGEINFER_INVALID_ARGUMENT');
+  });
+
   it('rejects bad options and bad requests with codes', async () => {
     assert.throws(() => new BatchScheduler(engine, { maxBatchSize: 0 }), EdgeInferError);
     assert.throws(() => new BatchScheduler(engine, { preferredBatchSizes: [99], maxBatchSize: 8 }), EdgeInferError);

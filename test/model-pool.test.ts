@@ -518,7 +518,8 @@ describe('ModelPool and DegradationPolicy', function () {
       const defaults = new DegradationPolicy(pool, { rules: [{ when: { freeMemoryBelow: 0.0001 }, use: 'int8' }, { when: { rssAboveBytes: 1e15 }, use: 'int8' }], intervalMs: 0 });
       const decision = await defaults.evaluate();
       assert.ok(decision.readings.freeMemory! > 0 && decision.readings.freeMemory! <= 1);
-      assert.ok(decision.readings.rss! > 1e6);
+      // The default RSS source is the process's; qemu-user reports 0 for it (the arm64 run), a real process megabytes.
+      if (process.memoryUsage().rss > 0) assert.ok(decision.readings.rss! > 1e6);
       assert.deepEqual(Object.keys(defaults.info().sources).sort(), ['freeMemory', 'rss']);
       defaults.stop();
       await pool.dispose();

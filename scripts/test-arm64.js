@@ -73,7 +73,7 @@ if (only !== 'cpp') {
   if (!ortLoads) {
     const fs = require('node:fs');
     const testDir = path.join(root, 'build-js', 'test');
-    const needsOrt = (file) => /require\("onnxruntime-node"\)|helpers\/ort-runner|helpers\/zoo/.test(fs.readFileSync(path.join(testDir, file), 'utf8'));
+    const needsOrt = (file) => /onnxruntime-node|helpers\/ort-runner|helpers\/zoo/.test(fs.readFileSync(path.join(testDir, file), 'utf8'));
     const files = fs.readdirSync(testDir).filter((file) => file.endsWith('.test.js'));
     specs = files.filter((file) => !needsOrt(file)).map((file) => `build-js/test/${file}`);
     // NODE_OPTIONS, not a mocha --require: the child processes and workers some specs start need it too.

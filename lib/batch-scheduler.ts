@@ -10,6 +10,7 @@ import { types } from 'node:util';
 import { EdgeInferError, type EdgeInferErrorCode } from './errors';
 import { allocateTensorData, checkFeed, type Tensor, type TensorInfo } from './tensor';
 import { checkInteger, checkOptions, copyTypedArray, invalid, typedArrayKind } from './validate';
+import { originOf, tagResult } from './result-info';
 import { createLatencyHistogram, summarize, type LatencySummary, type LatencyHistogram } from './latency-histogram';
 
 /** What the scheduler runs: an Engine, or anything shaped like one. */
@@ -373,6 +374,9 @@ export class BatchScheduler {
     if (outputs !== undefined) {
       try {
         parts = batch.length === 1 && this.#padding === undefined ? [outputs] : this.#split(batch, outputs);
+        // Each request's share says which model version and backend produced the batch (resultInfo).
+        const origin = originOf(outputs);
+        if (origin !== undefined) for (const part of parts) tagResult(part, origin);
       } catch (splitError) {
         error = splitError;
       }

@@ -2,19 +2,29 @@
  * Engine: load a model once, run it many times, on a backend chosen per model (lib/backends/: 'native', the
  * C++ executor, or 'onnxruntime'; 'auto' picks). The interface (load / infer / info / stats / dispose) is the
  * one the scheduler and hot-swap use; neither they nor this file know any backend by name.
+ *
+ * Calls go through the engine's run queue (lib/run-queue.ts): a few runs in flight, the rest wait by priority.
+ * The model serving is a version: each call is admitted on the version current at that moment and runs on
+ * it; swap() verifies, loads and warms a new version off the serving path and makes it current in one step;
+ * a version's session is released when its last admitted call ends (reference count).
  */
-import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
-import path from 'node:path';
+import { EventEmitter } from 'node:events';
 import { types } from 'node:util';
 
-import type { BackendLoadOptions, BackendSession, BackendStats, Precision, StepProfile } from './backends/backend';
-import { backends, findBackend, listBackends, loadOnBackend, type AutoSelect } from './backends/index';
+import type { BackendSession, BackendStats, Precision, StepProfile } from './backends/backend';
+import { listBackends, warmupFeeds, type AutoSelect } from './backends/index';
 import type { OnnxRuntimeOptions } from './backends/onnxruntime-backend';
 import { EdgeInferError } from './errors';
-import { readValidatedModel } from './onnx/pipeline';
-import { checkFeed, type Tensor, type TensorInfo } from './tensor';
-import { checkInteger, checkOneOf, checkOptions, invalid } from './validate';
+import { checkSwapRequest, prepareSwap, type SwapOptions, type SwapRequest, type SwapResult } from './hot-swap';
+import { loadModel, readModelSource, resolveOptions, type ResolvedOptions } from './model-load';
+import { tagResult, type ResultInfo } from './result-info';
+import { checkRunOptions, RunQueue, type RunOptions, type RunQueueStats } from './run-queue';
+import { allocateTensorData, checkFeed, type Tensor, type TensorInfo } from './tensor';
+import { checkInteger, checkOptions, invalid } from './validate';
+
+export type { SwapOptions, SwapResult } from './hot-swap';
+export { resultInfo, type ResultInfo } from './result-info';
+export type { RunOptions, RunPriority } from './run-queue';
 
 /** 'auto' or a registered backend's name. */
 export type BackendName = 'auto' | 'native' | 'onnxruntime';
@@ -70,6 +80,12 @@ export interface EngineOptions {
   maxPlans?: number;
   /** ONNX Runtime backend: threads, graph optimisation level, execution providers (see OnnxRuntimeOptions). */
   onnxruntime?: OnnxRuntimeOptions;
+  /**
+   * infer() runs in flight at once; further calls wait in the engine's queue (by priority, FIFO within a level),
+   * where an AbortSignal or timeout removes them. Default 1: the native backend runs one call of a plan at a time
+   * anyway and ONNX Runtime's worker one call at a time, so more in flight only ties up libuv threads.
+   */
+  maxConcurrentRuns?: number;
 }
 
 export interface EngineInfo {
@@ -97,24 +113,71 @@ export interface EngineInfo {
   onnxruntime?: Record<string, unknown>;
 }
 
-export type EngineStats = BackendStats;
+export interface EngineStats extends BackendStats {
+  /** The engine's run queue and model versions. */
+  engine: RunQueueStats & {
+    maxConcurrentRuns: number;
+    /** Model versions whose session is still held: the serving one plus retired ones with calls still running. */
+    versionsLive: number;
+    /** Successful swap() calls. */
+    swaps: number;
+  };
+}
 
-export class Engine {
-  readonly inputs: TensorInfo[];
-  readonly outputs: TensorInfo[];
-  #session: BackendSession | undefined;
-  readonly #info: EngineInfo;
+/** Events of an Engine (engine.on(name, listener)). */
+export interface EngineEvents {
+  'swap:started': [{ from: string; source: string }];
+  'swap:verified': [{ from: string; sha256: string; signed: boolean }];
+  'swap:switched': [{ from: string; to: string; backend: string }];
+  'swap:failed': [{ from: string; error: EdgeInferError }];
+}
 
-  readonly #layers: string[];
-  readonly #allowNonFinite: boolean;
+/** One loaded model: its session, what info() says of it, and the calls admitted on it and not yet ended. */
+interface Version {
+  readonly id: string;
+  readonly session: BackendSession;
+  readonly info: EngineInfo;
+  readonly origin: Readonly<ResultInfo>;
+  refs: number;
+  retired: boolean;
+}
 
-  private constructor(session: BackendSession, allowNonFinite: boolean, info: EngineInfo) {
-    this.#layers = session.info.layers;
-    this.#allowNonFinite = allowNonFinite;
-    this.#session = session;
-    this.#info = info;
-    this.inputs = session.inputs;
-    this.outputs = session.outputs;
+const disposedError = (message = 'the engine was disposed') => new EdgeInferError('EDGEINFER_DISPOSED', message);
+
+// The intrinsic TypedArray.prototype.set: copies from a validated array by its internal slots, whatever own
+// properties a caller put on it.
+const typedArraySet = (Object.getPrototypeOf(Uint8Array.prototype) as { set: (this: Tensor['data'], source: Tensor['data']) => void }).set;
+
+/** Copies of validated feeds, for a call that waits in the queue (the caller may reuse its buffers at once). */
+function copyFeeds(feeds: Record<string, Tensor>): Record<string, Tensor> {
+  const copies: Record<string, Tensor> = {};
+  for (const [name, tensor] of Object.entries(feeds)) {
+    const copy = allocateTensorData(tensor.type, tensor.dims.reduce((a, b) => a * b, 1));
+    typedArraySet.call(copy, tensor.data);
+    copies[name] = { type: tensor.type, data: copy, dims: tensor.dims };
+  }
+  return copies;
+}
+
+export class Engine extends EventEmitter<EngineEvents> {
+  /** The version new calls are admitted on. */
+  #current: Version;
+  /** Every version whose session is held (the current one and retired ones with calls still running). */
+  readonly #live = new Set<Version>();
+  readonly #options: ResolvedOptions;
+  readonly #queue: RunQueue;
+  #closing = false;
+  #closed: Promise<void> | undefined;
+  #onClosed: (() => void) | undefined;
+  /** swap() calls run one after another. */
+  #swapChain: Promise<unknown> = Promise.resolve();
+  #swaps = 0;
+
+  private constructor(session: BackendSession, info: EngineInfo, options: ResolvedOptions) {
+    super();
+    this.#options = options;
+    this.#queue = new RunQueue(options.maxConcurrentRuns);
+    this.#current = this.#version(session, info);
   }
 
   /** The registered backends, in the order 'auto' tries them, and whether each can run in this process (if not, why). */
@@ -124,123 +187,155 @@ export class Engine {
 
   /** Loads an ONNX model from a file path or its bytes, validates it and prepares it on a backend (see EngineOptions.backend). */
   static async load(source: string | Uint8Array, options?: EngineOptions): Promise<Engine> {
-    const o = checkOptions(options, 'options');
-    const names = ['auto', ...backends().map((backend) => backend.name)];
-    const backend = checkOneOf(o.backend ?? 'auto', names, 'backend');
-    const autoSelect = checkOneOf(o.autoSelect ?? 'first', ['first', 'fastest'] as const, 'autoSelect');
-    const precision = checkOneOf(o.precision ?? 'float32', ['float32', 'int8', 'fp16'] as const, 'precision');
-    const threads = checkInteger(o.threads ?? defaultThreads(), 'threads', 1, 256);
-    if (o.allowNonFinite !== undefined && typeof o.allowNonFinite !== 'boolean') throw invalid('allowNonFinite must be a boolean', { argument: 'allowNonFinite' });
-    const allowNonFinite = o.allowNonFinite === true;
-    if (o.version !== undefined && (typeof o.version !== 'string' || o.version === '')) throw invalid('version must be a non-empty string', { argument: 'version' });
-    const loadOptions: BackendLoadOptions = { precision, threads, raw: o };
-    // Every backend checks its own options, used or not, so a typo fails here rather than on another machine.
-    for (const each of backends()) each.checkOptions(loadOptions);
-    if (backend !== 'auto' && !findBackend(backend)!.isAvailable()) throw findBackend(backend)!.unavailableError();
-    let bytes: Uint8Array;
-    let file: string | undefined;
-    let baseDir: string | undefined;
-    if (typeof source === 'string') {
-      try {
-        bytes = await fs.readFile(source);
-      } catch (error) {
-        throw invalid(`cannot read model file '${source}': ${(error as Error).message}`, { path: source });
-      }
-      file = source;
-      baseDir = path.dirname(path.resolve(source));
-    } else if (source instanceof Uint8Array) {
-      bytes = source;
-    } else {
-      throw invalid('source must be a file path or a Uint8Array of ONNX bytes');
-    }
-    const model = readValidatedModel(bytes, { baseDir });
-    const modelVersion = (o.version as string | undefined) ?? createHash('sha256').update(bytes).digest('hex').slice(0, 12);
-    const { session, reason } = await loadOnBackend(backend, { bytes, path: file, baseDir, model }, loadOptions, autoSelect);
-    const notes = session.info.notes ?? [];
-    return new Engine(session, allowNonFinite, {
-      backend: session.backend,
-      backendReason: notes.length > 0 ? `${reason}; ${notes.join('; ')}` : reason,
-      modelVersion,
-      precision: session.stats().precision,
-      threads,
-      opset: model.opsets.get('') ?? 0,
-      producer: model.producerName,
-      producerVersion: model.producerVersion,
-      metadata: { ...model.metadata },
-      nodes: session.info.nodes,
-      optimizations: session.info.optimizations,
-      inputs: session.inputs,
-      outputs: session.outputs,
-      ...(session.info.details ? { [session.backend]: session.info.details } : {}),
-    });
+    const resolved = resolveOptions(options);
+    const { session, info } = await loadModel(await readModelSource(source), resolved);
+    return new Engine(session, info, resolved);
   }
 
-  #live(): BackendSession {
-    if (this.#session === undefined) throw new EdgeInferError('EDGEINFER_DISPOSED', 'the engine was disposed');
-    return this.#session;
+  /** The serving model's inputs (symbolic dims as names). */
+  get inputs(): TensorInfo[] {
+    return this.#current.session.inputs;
+  }
+
+  get outputs(): TensorInfo[] {
+    return this.#current.session.outputs;
+  }
+
+  #version(session: BackendSession, info: EngineInfo): Version {
+    const version: Version = { id: info.modelVersion, session, info, origin: Object.freeze({ modelVersion: info.modelVersion, backend: session.backend }), refs: 0, retired: false };
+    this.#live.add(version);
+    return version;
+  }
+
+  /** A call admitted on `version` ended (ran, or left the queue): the last one of a retired version releases it. */
+  #release(version: Version): void {
+    version.refs--;
+    if (version.retired && version.refs === 0) this.#free(version);
+  }
+
+  /** No new call is admitted on `version`; it is released now if none is running or waiting, else by the last. */
+  #retire(version: Version): void {
+    version.retired = true;
+    if (version.refs === 0) this.#free(version);
+  }
+
+  #free(version: Version): void {
+    if (!this.#live.delete(version)) return;
+    version.session.dispose();
+    if (this.#closing && this.#live.size === 0) this.#onClosed?.();
+  }
+
+  #serving(): Version {
+    if (this.#closing) throw disposedError();
+    return this.#current;
   }
 
   /**
    * Validates the feeds once and returns a snapshot of them (dims copied, each tensor read once), so a getter
    * or a later change to the caller's objects cannot make the run see something other than what was checked.
    */
-  #check(feeds: Record<string, Tensor>): { feeds: Record<string, Tensor>; dims: Record<string, number[]> } {
+  #check(feeds: Record<string, Tensor>, inputs: readonly TensorInfo[]): { feeds: Record<string, Tensor>; dims: Record<string, number[]> } {
     if (feeds === null || typeof feeds !== 'object' || types.isProxy(feeds)) throw invalid('feeds must be a plain object of input name -> tensor');
     const checked: Record<string, Tensor> = {};
     const dims: Record<string, number[]> = {};
     const names = Object.keys(feeds);
     for (const name of names) {
-      if (!this.inputs.some((input) => input.name === name)) throw invalid(`'${name}' is not an input of this model`, { input: name });
+      if (!inputs.some((input) => input.name === name)) throw invalid(`'${name}' is not an input of this model`, { input: name });
     }
-    for (const input of this.inputs) {
+    for (const input of inputs) {
       if (!names.includes(input.name)) throw invalid(`input '${input.name}' is missing`, { input: input.name });
       const tensor = feeds[input.name];
       if (tensor === null || typeof tensor !== 'object' || types.isProxy(tensor)) throw invalid(`input '${input.name}' must be a tensor { type, data, dims }`, { input: input.name });
       const snapshot = { type: tensor.type, data: tensor.data, dims: tensor.dims };
-      dims[input.name] = checkFeed(input.name, snapshot, input, { allowNonFinite: this.#allowNonFinite });
+      dims[input.name] = checkFeed(input.name, snapshot, input, { allowNonFinite: this.#options.allowNonFinite });
       checked[input.name] = { type: snapshot.type, data: snapshot.data, dims: dims[input.name] };
     }
     return { feeds: checked, dims };
   }
 
   /**
-   * Runs the model: off the JS thread on the libuv pool, or inline when its runs are shorter than
-   * inlineBelowMicroseconds (see EngineOptions). Outputs are new arrays owned by the caller. An off-thread
-   * run works on copies of the inputs taken before this returns, so the caller may reuse, transfer or
-   * resize its buffers at once.
+   * Runs the model on the version serving now. At most maxConcurrentRuns calls run at once (off the JS thread,
+   * or inline when the model is faster than a thread hop and nothing waits); the others wait in the engine's
+   * queue by `priority`, where `signal` (EDGEINFER_ABORTED) or `timeoutMs` (EDGEINFER_TIMEOUT) removes them. A
+   * running call is not interrupted: its promise is rejected at once and its result dropped. Outputs are new
+   * arrays owned by the caller, and resultInfo(outputs) says which model version and backend produced them. A
+   * call that leaves the JS thread or waits works on copies of the inputs taken before this returns, so the
+   * caller may reuse, transfer or resize its buffers at once.
    */
-  async infer(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-    const session = this.#live();
-    const checked = this.#check(feeds);
-    return session.run(checked.feeds, checked.dims, false);
+  infer(feeds: Record<string, Tensor>, options?: RunOptions): Promise<Record<string, Tensor>> {
+    let version: Version;
+    let checked: { feeds: Record<string, Tensor>; dims: Record<string, number[]> };
+    let run: ReturnType<typeof checkRunOptions>;
+    try {
+      version = this.#serving();
+      run = checkRunOptions(options);
+      checked = this.#check(feeds, version.session.inputs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    version.refs++;
+    const { session, origin } = version;
+    const dims = checked.dims;
+    let inputs = checked.feeds;
+    let unexpect: (() => void) | undefined;
+    return this.#queue.submit<Record<string, Tensor>>(
+      {
+        run: () => {
+          unexpect?.();
+          const outputs = session.run(inputs, dims, false);
+          return outputs instanceof Promise ? outputs.then((result) => tagResult(result, origin)) : tagResult(outputs, origin);
+        },
+        inlineNow: session.inlineNow === undefined ? undefined : () => session.inlineNow!(dims),
+        detach: () => {
+          inputs = copyFeeds(inputs);
+          unexpect = session.expectRun?.(dims);
+        },
+        done: () => {
+          unexpect?.();
+          this.#release(version);
+        },
+      },
+      run,
+    );
   }
 
-  /** The synchronous form of infer, for small models where a thread hop costs more than the run. Reads inputs in place. */
+  /** The synchronous form of infer, for small models where a thread hop costs more than the run. Reads inputs in place; bypasses the queue. */
   inferSync(feeds: Record<string, Tensor>): Record<string, Tensor> {
-    const session = this.#live();
-    const checked = this.#check(feeds);
-    return session.run(checked.feeds, checked.dims, true) as Record<string, Tensor>;
+    const { session, origin } = this.#serving();
+    const checked = this.#check(feeds, session.inputs);
+    return tagResult(session.run(checked.feeds, checked.dims, true) as Record<string, Tensor>, origin);
+  }
+
+  /**
+   * Runs `runs` inferences on generated inputs of the model's input shapes (symbolic dims 1; floats in [-1, 1],
+   * integers and bools 0), so the first real call does not pay for building plans and packing weights.
+   */
+  async warmup(runs = 1): Promise<void> {
+    checkInteger(runs, 'runs', 0, 1_000_000);
+    for (let i = 0; i < runs; i++) await this.infer(warmupFeeds(this.#serving().session).feeds);
   }
 
   /** Checks feeds exactly as infer() does (names, dtypes, dims, length, NaN/±Infinity) without running them. */
   validateFeeds(feeds: Record<string, Tensor>): void {
-    this.#live();
-    this.#check(feeds);
+    this.#check(feeds, this.#serving().session.inputs);
   }
 
   /** Names of the MatMul/Gemm/Conv layers (after optimisation), in graph order: what keepFloat takes. */
   layers(): string[] {
-    this.#live();
-    return this.#layers.slice();
+    return this.#serving().session.info.layers.slice();
   }
 
+  /** The serving model: backend and why, version, precision, opset, producer, metadata, inputs and outputs. */
   info(): EngineInfo {
-    this.#live();
-    return this.#info;
+    return this.#serving().info;
   }
 
   stats(): EngineStats {
-    return this.#live().stats();
+    const { session } = this.#serving();
+    return {
+      ...session.stats(),
+      engine: { ...this.#queue.stats(), maxConcurrentRuns: this.#queue.maxConcurrent, versionsLive: this.#live.size, swaps: this.#swaps },
+    };
   }
 
   /**
@@ -248,24 +343,99 @@ export class Engine {
    * { profile: true }: op, node name, the kernel chosen, calls and mean / total microseconds.
    */
   profile(shapes?: string): StepProfile[] {
-    const session = this.#live();
+    const { session } = this.#serving();
     if (session.profile === undefined) throw invalid(`the ${session.backend} backend has no per-step profile (profile() is a native-backend feature)`);
     return session.profile(shapes);
   }
 
+  /** True once dispose() was called (no call is admitted any more). */
   get disposed(): boolean {
-    return this.#session === undefined;
+    return this.#closing;
   }
 
-  /** Releases native memory; calls in flight finish first. Idempotent. */
-  dispose(): void {
-    this.#session?.dispose();
-    this.#session = undefined;
+  /**
+   * Replaces the serving model with a verified one, without dropping a call. In order, off the serving path:
+   * read `source` (a path, read asynchronously, or bytes, copied now), check its sha256 and Ed25519 signature
+   * when given (EDGEINFER_VERIFY_FAILED), load it with the engine's options (or the overrides given), check its
+   * inputs and outputs match the serving model's (EDGEINFER_VERIFY_FAILED unless allowSignatureChange), warm
+   * it up; then switch in one step: calls admitted from then on run on it, calls already admitted (waiting or
+   * running) finish on the version they were admitted on, and the old session is released when the last of
+   * them ends. On any failure the old model keeps serving and the promise rejects with the reason (the load's
+   * own code where loading failed). Concurrent swaps run one after another. Emits 'swap:started',
+   * 'swap:verified', 'swap:switched' and 'swap:failed'.
+   */
+  swap(source: string | Uint8Array, options?: SwapOptions): Promise<SwapResult> {
+    let request: SwapRequest;
+    try {
+      if (this.#closing) throw disposedError();
+      request = checkSwapRequest(source, options, this.#options.raw);
+    } catch (error) {
+      this.#emitSafely('swap:failed', { from: this.#current.id, error: error as EdgeInferError });
+      return Promise.reject(error);
+    }
+    const swapped = this.#swapChain.then(() => this.#swap(request));
+    this.#swapChain = swapped.catch(() => undefined);
+    return swapped;
   }
-}
 
-function defaultThreads(): number {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const os = require('node:os') as typeof import('node:os');
-  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  async #swap(request: SwapRequest): Promise<SwapResult> {
+    const from = this.#current.id;
+    const live = () => {
+      if (this.#closing) throw disposedError('the engine was disposed during the swap');
+    };
+    try {
+      live();
+      this.#emitSafely('swap:started', { from, source: request.label });
+      const prepared = await prepareSwap(request, {
+        serving: () => this.#current.session,
+        live,
+        verified: (sha256, signed) => this.#emitSafely('swap:verified', { from, sha256, signed }),
+      });
+      // The switch: one synchronous step, so no call can be admitted between the two versions.
+      const start = performance.now();
+      const previous = this.#current;
+      this.#current = this.#version(prepared.session, prepared.info);
+      this.#retire(previous);
+      this.#swaps++;
+      const switchMicros = (performance.now() - start) * 1000;
+      const to = prepared.info.modelVersion;
+      const backend = prepared.session.backend;
+      this.#emitSafely('swap:switched', { from: previous.id, to, backend });
+      return { from: previous.id, to, backend, sha256: prepared.sha256, signed: prepared.signed, signatureChanges: prepared.signatureChanges, timings: { ...prepared.timings, switchMicros } };
+    } catch (error) {
+      const failure = error instanceof EdgeInferError ? error : new EdgeInferError('EDGEINFER_INTERNAL', `swap failed: ${(error as Error)?.message ?? String(error)}`);
+      this.#emitSafely('swap:failed', { from, error: failure });
+      throw failure;
+    }
+  }
+
+  /** Emits an event; a listener that throws cannot leave a swap half-done: its error is rethrown on the next tick. */
+  #emitSafely<K extends keyof EngineEvents>(event: K, ...args: EngineEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: EngineEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  }
+
+  /**
+   * Stops admitting calls (EDGEINFER_DISPOSED) and releases the model once nothing runs on it. drain true
+   * (default): calls already admitted, waiting or running, finish first. drain false: waiting calls are rejected
+   * with EDGEINFER_DISPOSED; running ones still finish (memory is never freed under a running kernel). A swap in
+   * progress is rejected. The promise resolves when every session is released; not awaiting it is safe.
+   * Idempotent (a later call with drain false still rejects the waiting calls).
+   */
+  dispose(options?: { drain?: boolean }): Promise<void> {
+    const o = checkOptions(options, 'options');
+    if (o.drain !== undefined && typeof o.drain !== 'boolean') throw invalid('drain must be a boolean', { argument: 'drain' });
+    if (!this.#closing) {
+      this.#closing = true;
+      this.#closed = new Promise((resolve) => (this.#onClosed = resolve));
+      this.#retire(this.#current); // released now when nothing runs or waits on it, else by the last call
+    }
+    if (o.drain === false) this.#queue.rejectWaiting(disposedError('the engine was disposed while the call waited'));
+    return Promise.all([this.#closed, this.#swapChain]).then(() => undefined);
+  }
 }

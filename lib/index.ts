@@ -35,7 +35,21 @@ export {
   type GeluApproximation,
 } from './layernorm';
 export { simdInfo, type SimdInfo } from './simd';
-export { Engine, type EngineOptions, type EngineInfo, type EngineStats, type Backend, type BackendName } from './engine';
+export {
+  Engine,
+  resultInfo,
+  type EngineOptions,
+  type EngineInfo,
+  type EngineStats,
+  type EngineEvents,
+  type Backend,
+  type BackendName,
+  type ResultInfo,
+  type RunOptions,
+  type RunPriority,
+  type SwapOptions,
+  type SwapResult,
+} from './engine';
 export type { OnnxRuntimeOptions, OnnxRuntimeProvider } from './backends/onnxruntime-backend';
 export type { Precision, BackendStats, StepProfile } from './backends/backend';
 export type { Tensor, TensorInfo, TensorType } from './tensor';

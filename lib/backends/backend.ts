@@ -122,6 +122,16 @@ export interface BackendSession {
    * leaves the JS thread works on copies of the inputs taken before this returns.
    */
   run(feeds: Record<string, Tensor>, dims: Record<string, number[]>, sync: boolean): Promise<Record<string, Tensor>> | Record<string, Tensor>;
+  /**
+   * Whether run(feeds, dims, false) would complete synchronously on the calling thread right now (a model
+   * faster than a thread hop). Engine then runs it at once instead of queueing it. Absent: never.
+   */
+  inlineNow?(dims: Record<string, number[]>): boolean;
+  /**
+   * A call with these input dims waits in the engine's queue and will run later: the session may keep what it
+   * needs for them (native: the plan of that shape). Call the returned function when the call starts or leaves.
+   */
+  expectRun?(dims: Record<string, number[]>): () => void;
   stats(): BackendStats;
   /** Step times of the plan for these input shapes (the most recently used plan when omitted); absent where the backend has none. */
   profile?(shapes?: string): StepProfile[];

@@ -61,6 +61,8 @@ export class NativeBackendSession implements BackendSession {
   readonly backend = 'native';
   /** Every live plan, least recently used first: the idle ones (cache) and those calls in flight still hold. */
   private readonly plans = new Map<string, CachedPlan>();
+  /** Calls waiting in the engine's queue, by plan key: their plans are kept while idle (within 2 x maxPlans). */
+  private readonly expected = new Map<string, number>();
   /** Off-thread calls waiting for a plan slot (all live plans busy); woken when a run settles. */
   private waiters: { wake: () => void; fail: (error: unknown) => void }[] = [];
   private runs = 0;
@@ -95,7 +97,7 @@ export class NativeBackendSession implements BackendSession {
       this.plans.set(key, live);
       return live;
     }
-    this.trim(this.maxPlans - 1);
+    this.makeRoom();
     const plan = this.build(key, dims);
     this.plans.set(key, plan);
     return plan;
@@ -124,11 +126,14 @@ export class NativeBackendSession implements BackendSession {
     };
   }
 
-  /** Drops idle plans, least recently used first, until at most `limit` remain (busy plans are never dropped). */
-  private trim(limit: number): void {
+  /**
+   * Drops idle plans, least recently used first, until at most `limit` remain. Busy plans are never dropped;
+   * plans that queued calls are expected to run on are kept too unless `keepExpected` is false.
+   */
+  private trim(limit: number, keepExpected = true): void {
     for (const [key, plan] of this.plans) {
       if (this.plans.size <= limit) break;
-      if (plan.inFlight > 0) continue;
+      if (plan.inFlight > 0 || (keepExpected && this.expected.has(key))) continue;
       this.drop(plan);
       this.plans.delete(key);
     }
@@ -145,8 +150,42 @@ export class NativeBackendSession implements BackendSession {
   /** True when a call needing a new plan must wait: every live slot is taken by plans with calls in flight. */
   private mustWait(dims: Record<string, number[]>): boolean {
     if (this.plans.has(this.key(dims))) return false;
-    this.trim(this.maxPlans - 1);
+    this.makeRoom();
     return this.plans.size >= 2 * this.maxPlans;
+  }
+
+  /** Before a new plan: idle plans down to maxPlans - 1, sparing expected ones while the live plans stay under 2 x maxPlans. */
+  private makeRoom(): void {
+    this.trim(this.maxPlans - 1);
+    if (this.plans.size >= 2 * this.maxPlans) this.trim(2 * this.maxPlans - 1, false);
+  }
+
+  /**
+   * A call with these input dims waits in the engine's queue: keep its plan when idle (a queue cycling through
+   * more shapes than maxPlans would otherwise rebuild a plan per call). The returned function ends that.
+   */
+  expectRun(dims: Record<string, number[]>): () => void {
+    const key = this.key(dims);
+    this.expected.set(key, (this.expected.get(key) ?? 0) + 1);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      const count = this.expected.get(key)! - 1;
+      if (count === 0) this.expected.delete(key);
+      else this.expected.set(key, count);
+    };
+  }
+
+  /** Whether an infer() with these input dims would run on the JS thread now: a plan that is fast and has no call in flight. */
+  inlineNow(dims: Record<string, number[]>): boolean {
+    if (this.disposed) return false;
+    const plan = this.plans.get(this.key(dims));
+    return plan !== undefined && this.runsInline(plan);
+  }
+
+  private runsInline(plan: CachedPlan): boolean {
+    return plan.inFlight === 0 && plan.runMicros !== undefined && plan.runMicros < (this.options.inlineBelowMicroseconds ?? 1000);
   }
 
   run(feeds: Record<string, Tensor>, dims: Record<string, number[]>, sync: boolean): Promise<Record<string, Tensor>> | Record<string, Tensor> {
@@ -166,9 +205,8 @@ export class NativeBackendSession implements BackendSession {
       return data;
     });
     this.runs++;
-    const inlineBelow = this.options.inlineBelowMicroseconds ?? 1000;
     const start = performance.now();
-    if (sync || (plan.inFlight === 0 && plan.runMicros !== undefined && plan.runMicros < inlineBelow)) {
+    if (sync || this.runsInline(plan)) {
       try {
         callNative(() => plan.model.run(inputs, outputs, false));
       } finally {

@@ -13,35 +13,13 @@ import fs from 'node:fs';
 
 import { BatchScheduler, Engine, type Tensor } from '../lib';
 import { freeBatchDimension } from '../lib/onnx/batch-dim';
-import type { Model, TensorData } from '../lib/onnx/ir';
 import { readModel } from '../lib/onnx/reader';
 import { writeModel } from '../lib/onnx/writer';
+import { affineModel } from '../test/fixtures/affine-model';
 import { fetchModels } from '../test/helpers/repo';
 import { zooAvailable, zooFeeds, zooModelPath, zooModels } from '../test/helpers/zoo';
 import { parseArgs, progress, Reporter, rng, stats } from './harness';
 
-function affineModel(): Uint8Array {
-  const scalar = (value: number): TensorData => ({ dtype: 'float32', dims: [], data: Float32Array.of(value) });
-  const model: Model = {
-    irVersion: 8,
-    opsets: new Map([['', 13]]),
-    producerName: 'edgeinfer-bench',
-    producerVersion: '0',
-    metadata: {},
-    graph: {
-      name: 'affine',
-      nodes: [
-        { name: 'mul', opType: 'Mul', domain: '', inputs: ['x', 'two'], outputs: ['twice'], attributes: {} },
-        { name: 'add', opType: 'Add', domain: '', inputs: ['twice', 'one'], outputs: ['y'], attributes: {} },
-      ],
-      inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }],
-      outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 4] }],
-      initializers: new Map([['two', scalar(2)], ['one', scalar(1)]]),
-      valueInfo: new Map(),
-    },
-  };
-  return writeModel(model);
-}
 
 type Infer = (feeds: Record<string, Tensor>) => Promise<unknown>;
 

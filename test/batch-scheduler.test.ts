@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 
 import { BatchScheduler, EdgeInferError, Engine, type BatchTarget, type Tensor } from '../lib';
-import type { Model, TensorData } from '../lib/onnx/ir';
-import { writeModel } from '../lib/onnx/writer';
+import { affineModel as affine } from './fixtures/affine-model';
 import { makeBertEncoder } from './fixtures/bert-encoder';
 import { workerPrelude } from './helpers/node-child';
 import { rng } from './helpers/random';
@@ -14,28 +13,7 @@ import { rng } from './helpers/random';
 const WIDTH = 4;
 
 /** y = 2x + 1 on x: float32 [batch, 4]. */
-function affineModel(fixedBatch?: number): Uint8Array {
-  const scalar = (value: number): TensorData => ({ dtype: 'float32', dims: [], data: Float32Array.of(value) });
-  const model: Model = {
-    irVersion: 8,
-    opsets: new Map([['', 13]]),
-    producerName: 'edgeinfer-test',
-    producerVersion: '0',
-    metadata: {},
-    graph: {
-      name: 'affine',
-      nodes: [
-        { name: 'mul', opType: 'Mul', domain: '', inputs: ['x', 'two'], outputs: ['twice'], attributes: {} },
-        { name: 'add', opType: 'Add', domain: '', inputs: ['twice', 'one'], outputs: ['y'], attributes: {} },
-      ],
-      inputs: [{ name: 'x', dtype: 'float32', shape: [fixedBatch ?? 'batch', WIDTH] }],
-      outputs: [{ name: 'y', dtype: 'float32', shape: [fixedBatch ?? 'batch', WIDTH] }],
-      initializers: new Map([['two', scalar(2)], ['one', scalar(1)]]),
-      valueInfo: new Map(),
-    },
-  };
-  return writeModel(model);
-}
+const affineModel = (fixedBatch?: number) => affine({ fixedBatch });
 
 const feed = (values: number[], rows = 1): Record<string, Tensor> => ({ x: { type: 'float32', data: Float32Array.from(values), dims: [rows, WIDTH] } });
 const rowOf = (id: number) => [id, id + 0.5, -id, id * 0.25];

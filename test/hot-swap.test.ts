@@ -10,6 +10,7 @@ import path from 'node:path';
 import { BatchScheduler, EdgeInferError, Engine, resultInfo, type EngineOptions, type Tensor } from '../lib';
 import type { Model, TensorData } from '../lib/onnx/ir';
 import { writeModel } from '../lib/onnx/writer';
+import { affineModel } from './fixtures/affine-model';
 import { spawnNode } from './helpers/node-child';
 import { fetchModels } from './helpers/repo';
 import { rng } from './helpers/random';
@@ -22,25 +23,7 @@ const scalar = (value: number): TensorData => ({ dtype: 'float32', dims: [], dat
 
 /** y = a*x + b on x: float32 [batch, width]. */
 function affine(a: number, b: number, { width = WIDTH, input = 'x' }: { width?: number; input?: string } = {}): Uint8Array {
-  const model: Model = {
-    irVersion: 8,
-    opsets: new Map([['', 13]]),
-    producerName: 'edgeinfer-test',
-    producerVersion: '0',
-    metadata: { a: String(a), b: String(b) },
-    graph: {
-      name: 'affine',
-      nodes: [
-        { name: 'mul', opType: 'Mul', domain: '', inputs: [input, 'a'], outputs: ['ax'], attributes: {} },
-        { name: 'add', opType: 'Add', domain: '', inputs: ['ax', 'b'], outputs: ['y'], attributes: {} },
-      ],
-      inputs: [{ name: input, dtype: 'float32', shape: ['batch', width] }],
-      outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', width] }],
-      initializers: new Map([['a', scalar(a)], ['b', scalar(b)]]),
-      valueInfo: new Map(),
-    },
-  };
-  return writeModel(model);
+  return affineModel({ a, b, width, input });
 }
 
 /** y = x + 1 + 1 + … (`steps` Adds) on x: float32 [1, width]: a run long enough (tens of ms) to time out. */

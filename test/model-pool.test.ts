@@ -22,6 +22,7 @@ import {
 } from '../lib';
 import type { Model, TensorData } from '../lib/onnx/ir';
 import { writeModel } from '../lib/onnx/writer';
+import { affineModel as affine } from './fixtures/affine-model';
 import { fetchModels } from './helpers/repo';
 import { fillFloat, rng } from './helpers/random';
 
@@ -30,28 +31,7 @@ const OUTPUT = '53';
 const FEEDS = 64;
 
 /** y = 2x + 1 on x: float32 [batch, 4] — a signature no wake-word head has. */
-function affineModel(): Uint8Array {
-  const scalar = (value: number): TensorData => ({ dtype: 'float32', dims: [], data: Float32Array.of(value) });
-  const model: Model = {
-    irVersion: 8,
-    opsets: new Map([['', 13]]),
-    producerName: 'edgeinfer-test',
-    producerVersion: '0',
-    metadata: {},
-    graph: {
-      name: 'affine',
-      nodes: [
-        { name: 'mul', opType: 'Mul', domain: '', inputs: ['x', 'two'], outputs: ['twice'], attributes: {} },
-        { name: 'add', opType: 'Add', domain: '', inputs: ['twice', 'one'], outputs: ['y'], attributes: {} },
-      ],
-      inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }],
-      outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 4] }],
-      initializers: new Map([['two', scalar(2)], ['one', scalar(1)]]),
-      valueInfo: new Map(),
-    },
-  };
-  return writeModel(model);
-}
+const affineModel = () => affine();
 
 const feedOf = (seed: number): Record<string, Tensor> => ({
   [INPUT]: { type: 'float32', data: fillFloat(new Float32Array(16 * 96), rng(seed + 1), -3, 3), dims: [1, 16, 96] },

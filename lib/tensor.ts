@@ -29,7 +29,7 @@ export function allocateTensorData(type: TensorType, length: number): TensorArra
 
 // Typed-array class per tensor type, from the IR's own allocate(), looked up once per type.
 const arrayClasses = new Map<TensorType, new (length: number) => TensorArray>();
-function arrayClass(type: TensorType): new (length: number) => TensorArray {
+export function arrayClass(type: TensorType): new (length: number) => TensorArray {
   let found = arrayClasses.get(type);
   if (found === undefined) {
     found = allocate(type, 0).constructor as new (length: number) => TensorArray;

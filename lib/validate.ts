@@ -76,6 +76,13 @@ export function typedArrayLength(view: ArrayBufferView): number {
   return intrinsicLength.call(view) as number;
 }
 
+const intrinsicByteOffset = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'byteOffset')!.get!;
+
+/** A view of this realm's `Kind` on exactly the memory of a genuine typed array, whatever its own properties say. */
+export function sameMemoryView<T extends ArrayBufferView>(view: ArrayBufferView, Kind: new (buffer: ArrayBufferLike, byteOffset: number, length: number) => T): T {
+  return new Kind(intrinsicBuffer.call(view) as ArrayBufferLike, intrinsicByteOffset.call(view) as number, intrinsicLength.call(view) as number);
+}
+
 /** True when a genuine typed array's memory is a SharedArrayBuffer (another thread may write it at any time). */
 export function isShared(view: ArrayBufferView): boolean {
   return nodeTypes.isSharedArrayBuffer(intrinsicBuffer.call(view));

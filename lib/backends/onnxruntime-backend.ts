@@ -15,8 +15,8 @@ import { EdgeInferError, type EdgeInferErrorCode } from '../errors';
 import type { Model } from '../onnx/ir';
 import { declaredSignature, weightLayers } from '../onnx/pipeline';
 import { tensorBytes } from '../onnx/tensor';
-import type { Tensor, TensorInfo, TensorType } from '../tensor';
-import { checkInteger, checkOneOf, checkOptions, invalid } from '../validate';
+import { arrayClass, type Tensor, type TensorInfo } from '../tensor';
+import { checkInteger, checkOneOf, checkOptions, invalid, sameMemoryView } from '../validate';
 import type { Backend, BackendLoadOptions, BackendSession, BackendStats, ModelSource, SessionInfo } from './backend';
 import {
   createSession,
@@ -32,30 +32,8 @@ import {
   type ProviderSpec,
 } from './onnxruntime-session';
 
-export type OnnxRuntimeProvider =
-  | 'cpu'
-  | 'cuda'
-  | 'tensorrt'
-  | { name: 'cpu' }
-  | { name: 'cuda'; deviceId?: number }
-  | {
-      name: 'tensorrt';
-      deviceId?: number;
-      /** trt_fp16_enable */
-      fp16?: boolean;
-      /** trt_int8_enable */
-      int8?: boolean;
-      /** trt_engine_cache_enable: keep built engines on disk, so a restart reuses them. */
-      engineCache?: boolean;
-      /** trt_engine_cache_path */
-      engineCachePath?: string;
-      /** trt_timing_cache_enable */
-      timingCache?: boolean;
-      /** trt_timing_cache_path */
-      timingCachePath?: string;
-      /** trt_max_workspace_size, bytes */
-      maxWorkspaceSize?: number;
-    };
+/** An execution provider by name, or with its options (TensorRT's map to onnxruntime-node's trt_* keys). */
+export type OnnxRuntimeProvider = ProviderSpec['name'] | ProviderSpec;
 
 /** EngineOptions.onnxruntime: passed to onnxruntime-node when the ONNX Runtime backend runs the model. */
 export interface OnnxRuntimeOptions {
@@ -155,32 +133,9 @@ function initializerBytes(model: Model): number {
   return bytes;
 }
 
-// Intrinsic accessors: a feed validated by the Engine is a genuine typed array, but an own `buffer` or
-// `byteOffset` property could still lie; these read the internal slots.
-const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
-const intrinsic = (name: string) => Object.getOwnPropertyDescriptor(typedArrayPrototype, name)!.get!;
-const bufferOf = intrinsic('buffer');
-const byteOffsetOf = intrinsic('byteOffset');
-const lengthOf = intrinsic('length');
-
-const arrayTypes: Record<TensorType, new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Tensor['data']> = {
-  float32: Float32Array,
-  float64: Float64Array,
-  float16: Uint16Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  int64: BigInt64Array,
-  uint64: BigUint64Array,
-  bool: Uint8Array,
-};
-
 /** A view of this realm on the same memory as a validated feed (another realm's arrays fail ORT's instanceof). */
 function ownView(tensor: Tensor): Tensor['data'] {
-  return new arrayTypes[tensor.type](bufferOf.call(tensor.data) as ArrayBufferLike, byteOffsetOf.call(tensor.data) as number, lengthOf.call(tensor.data) as number);
+  return sameMemoryView(tensor.data, arrayClass(tensor.type) as unknown as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Tensor['data']);
 }
 
 function workerSource(): string {

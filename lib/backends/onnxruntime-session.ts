@@ -12,12 +12,19 @@ export type ProviderSpec =
   | {
       name: 'tensorrt';
       deviceId?: number;
+      /** trt_fp16_enable */
       fp16?: boolean;
+      /** trt_int8_enable */
       int8?: boolean;
+      /** trt_engine_cache_enable: keep built engines on disk, so a restart reuses them. */
       engineCache?: boolean;
+      /** trt_engine_cache_path */
       engineCachePath?: string;
+      /** trt_timing_cache_enable */
       timingCache?: boolean;
+      /** trt_timing_cache_path */
       timingCachePath?: string;
+      /** trt_max_workspace_size, bytes */
       maxWorkspaceSize?: number;
     };
 

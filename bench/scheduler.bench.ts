@@ -5,7 +5,8 @@
  *                 directly: the extra time per request is what the scheduler costs. Also the rate it sustains.
  *   "throughput": closed-loop clients (each awaits its answer, then asks again) at 1, 8 and 64 concurrency on
  *                 the alexa wake-word head (exported with batch 1: loaded with its batch freed) and on
- *                 tfm_bert_small_cls from ../shared/zoo: requests/s, p50 and p99 latency, batched vs not.
+ *                 tfm_bert_small_cls from ../shared/zoo: requests/s, p50 and p99 latency, batched vs not, for
+ *                 the default scheduler (one batch in flight) and a pipelined one (two batches in flight).
  * speedup > 1 means ours (the scheduler) is better.
  *   npx tsx bench/scheduler.bench.ts [--json] [--seconds S]
  */
@@ -83,18 +84,39 @@ async function overhead(report: Reporter, seconds: number): Promise<void> {
   engine.dispose();
 }
 
-async function throughput(report: Reporter, label: string, engine: Engine, feeds: Record<string, Tensor>[], delayMicros: number, seconds: number): Promise<void> {
-  for (const clients of [1, 8, 64]) {
-    progress(`${label}: ${clients} clients`);
-    const scheduler = new BatchScheduler(engine, { maxBatchSize: 64, maxQueueDelayMicros: delayMicros, maxQueueSize: 1 << 20 });
-    const plain = await closedLoop((f) => engine.infer(f), feeds, clients, seconds);
-    const batched = await closedLoop((f) => scheduler.infer(f), feeds, clients, seconds);
+/**
+ * How the scheduler is set up: 'one batch in flight' is the default (the batch runs inline or on the pool, as
+ * the engine decides); 'pipelined' runs two batches of up to 32 at once on the libuv pool (maxInflightBatches 2
+ * over an engine with maxConcurrentRuns 2 that never runs inline), so on two cores one batch computes while the
+ * JS thread splits the last one and gathers the next: Triton's two model instances.
+ */
+interface SchedulerSetup {
+  name: string;
+  engine: Engine;
+  maxBatchSize: number;
+  maxInflightBatches: number;
+}
+
+async function throughput(report: Reporter, label: string, engine: Engine, setups: SchedulerSetup[], feeds: Record<string, Tensor>[], delayMicros: number, seconds: number): Promise<void> {
+  for (const clients of [1, 8, 64]) for (const setup of setups) {
+    progress(`${label}: ${clients} clients, ${setup.name}`);
+    const scheduler = new BatchScheduler(setup.engine, { maxBatchSize: setup.maxBatchSize, maxInflightBatches: setup.maxInflightBatches, maxQueueDelayMicros: delayMicros, maxQueueSize: 1 << 20 });
+    // Interleaved halves, so drift from other processes hits both alike.
+    const plainRuns = [];
+    const batchedRuns = [];
+    for (let half = 0; half < 2; half++) {
+      plainRuns.push(await closedLoop((f) => engine.infer(f), feeds, clients, seconds / 2));
+      batchedRuns.push(await closedLoop((f) => scheduler.infer(f), feeds, clients, seconds / 2));
+    }
+    const merge = (runs: { rate: number; latencies: number[] }[]) => ({ rate: runs.reduce((sum, r) => sum + r.rate, 0) / runs.length, latencies: runs.flatMap((r) => r.latencies) });
+    const plain = merge(plainRuns);
+    const batched = merge(batchedRuns);
     const s = scheduler.stats();
     const p = stats(plain.latencies);
     const b = stats(batched.latencies);
     report.add({
       bench: 'scheduler',
-      case: `${label},${clients} clients,throughput`,
+      case: `${label},${clients} clients,${setup.name},throughput`,
       ours: batched.rate,
       baseline: 'engine.infer unbatched (same clients)',
       baseline_value: plain.rate,
@@ -107,9 +129,22 @@ async function throughput(report: Reporter, label: string, engine: Engine, feeds
       mean_batch: s.batchSize.mean,
       batch_service_p50_us: s.serviceMicros.p50,
       max_queue_delay_us: delayMicros,
+      // The issue's bound on a request's p99: the queue delay plus two batch service times.
+      p99_bound_us: delayMicros + 2 * s.serviceMicros.p50,
+      max_batch_size: setup.maxBatchSize,
+      max_inflight_batches: setup.maxInflightBatches,
     });
     await scheduler.close();
   }
+}
+
+/** The default setup and the pipelined one (see SchedulerSetup) for a model, loaded from `model`. */
+async function setupsFor(model: string | Uint8Array, engine: Engine): Promise<SchedulerSetup[]> {
+  const pipelinedEngine = await Engine.load(model, { threads: 1, maxConcurrentRuns: 2, inlineBelowMicroseconds: 0 });
+  return [
+    { name: 'one batch in flight', engine, maxBatchSize: 64, maxInflightBatches: 1 },
+    { name: 'pipelined (2 x 32 in flight)', engine: pipelinedEngine, maxBatchSize: 32, maxInflightBatches: 2 },
+  ];
 }
 
 async function main(): Promise<void> {
@@ -121,18 +156,21 @@ async function main(): Promise<void> {
   // The alexa head is exported with batch 1 ([1, 16, 96]); Flatten(axis 1) -> Gemm batches fine.
   const head = readModel(fs.readFileSync(fetchModels()['alexa_v0.1.onnx']));
   freeBatchDimension(head);
-  const alexa = await Engine.load(writeModel(head), { threads: 1 });
+  const headBytes = writeModel(head);
+  const alexa = await Engine.load(headBytes, { threads: 1 });
   const next = rng(5);
   const headFeeds = Array.from({ length: 64 }, () => ({ [alexa.inputs[0].name]: { type: 'float32' as const, data: Float32Array.from({ length: 16 * 96 }, () => next() * 2 - 1), dims: [1, 16, 96] } }));
-  await throughput(report, `alexa head (${alexa.info().backend})`, alexa, headFeeds, 500, args.seconds);
-  alexa.dispose();
+  const headSetups = await setupsFor(headBytes, alexa);
+  await throughput(report, `alexa head (${alexa.info().backend})`, alexa, headSetups, headFeeds, 500, args.seconds);
+  for (const setup of headSetups) await setup.engine.dispose();
 
   if (zooAvailable) {
     const spec = zooModels().find((m) => m.name === 'tfm_bert_small_cls')!;
     const bert = await Engine.load(zooModelPath(spec.name), { threads: 1 });
     const bertFeeds = Array.from({ length: 16 }, (_, i) => zooFeeds(spec, i + 1));
-    await throughput(report, `tfm_bert_small_cls (${bert.info().backend})`, bert, bertFeeds, 2000, args.seconds);
-    await bert.dispose();
+    const bertSetups = await setupsFor(zooModelPath(spec.name), bert);
+    await throughput(report, `tfm_bert_small_cls (${bert.info().backend})`, bert, bertSetups, bertFeeds, 2000, args.seconds);
+    for (const setup of bertSetups) await setup.engine.dispose();
   } else {
     progress('../shared/zoo not found: tfm_bert_small_cls skipped');
   }

@@ -8,22 +8,15 @@
 import { types } from 'node:util';
 
 import { EdgeInferError, type EdgeInferErrorCode } from './errors';
+import type { TensorArray } from './onnx/ir';
 import { allocateTensorData, checkFeed, type Tensor, type TensorInfo } from './tensor';
-import { checkInteger, checkOptions, copyTypedArray, invalid, typedArrayKind } from './validate';
+import { checkInteger, checkOptions, invalid, typedArrayKind } from './validate';
+import { inferPrescanned, type BatchTarget } from './batch-target';
+
+export type { BatchTarget } from './batch-target';
+import { CopySlab } from './copy-slab';
 import { originOf, tagResult } from './result-info';
 import { createLatencyHistogram, summarize, type LatencySummary, type LatencyHistogram } from './latency-histogram';
-
-/** What the scheduler runs: an Engine, or anything shaped like one. */
-export interface BatchTarget {
-  readonly inputs: readonly TensorInfo[];
-  readonly outputs: readonly TensorInfo[];
-  infer(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
-  /**
-   * Throws an EdgeInferError for feeds the target would refuse (Engine: dtype, dims, length, NaN/Inf). Called
-   * per request at admission, so one bad request is refused alone and never fails the batch it would join.
-   */
-  validateFeeds?(feeds: Record<string, Tensor>): void;
-}
 
 export type Priority = 'high' | 'normal' | 'low';
 const priorities: readonly Priority[] = ['high', 'normal', 'low'];
@@ -85,6 +78,8 @@ export interface BatchSchedulerStats {
 interface Request {
   seq: number;
   feeds: Record<string, Tensor>;
+  /** Its admission copies went back to the slab. */
+  released?: boolean;
   /** Rows along the batch axis. */
   rows: number;
   /** Length along the padded axis (0 without padding). */
@@ -101,7 +96,7 @@ interface Request {
 const now = () => performance.now();
 
 /** Each feed read once: its typed array copied, its dims copied; anything that is not a tensor refused. */
-function ownedCopy(feeds: Record<string, Tensor>): Record<string, Tensor> {
+function ownedCopy(feeds: Record<string, Tensor>, slab: CopySlab): Record<string, Tensor> {
   if (feeds === null || typeof feeds !== 'object' || types.isProxy(feeds)) throw invalid('feeds must be a plain object of input name -> tensor');
   const copy: Record<string, Tensor> = {};
   for (const name of Object.keys(feeds)) {
@@ -110,7 +105,7 @@ function ownedCopy(feeds: Record<string, Tensor>): Record<string, Tensor> {
     const { type, data, dims } = tensor as Tensor;
     if (typedArrayKind(data) === undefined) throw invalid(`input '${name}' data must be a typed array (not a Proxy or look-alike)`, { input: name });
     if (!Array.isArray(dims)) throw invalid(`input '${name}' dims must be an array of non-negative integers`, { input: name });
-    copy[name] = { type, data: copyTypedArray(data), dims: dims.slice() };
+    copy[name] = { type, data: slab.copy(data), dims: dims.slice() };
   }
   return copy;
 }
@@ -130,7 +125,13 @@ export class BatchScheduler {
 
   /** One FIFO per priority level. */
   readonly #queues: Request[][] = priorities.map(() => []);
+  /** Admission copies; recycled when the target is an Engine, which is done with its feeds once infer() returned. */
+  readonly #slab: CopySlab;
+  /** Engine targets: one reused buffer per input for concatenated batches (same contract). */
+  readonly #batchBuffers: Map<string, TensorArray> | undefined;
   #queued = 0;
+  /** Sum of the queued requests' rows: below maxBatchSize no batch can be full, so there is nothing to collect yet. */
+  #queuedRows = 0;
   #inflight = 0;
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -157,6 +158,11 @@ export class BatchScheduler {
     }
     const o = checkOptions(options, 'options');
     this.#target = target;
+    // An Engine (it offers inferPrescanned) copies or finishes reading its feeds before infer() returns, so
+    // the memory of a dispatched batch can be reused at once. Any other target keeps what it is given.
+    const reusesFeeds = typeof target[inferPrescanned] === 'function';
+    this.#slab = new CopySlab({ recycle: reusesFeeds });
+    this.#batchBuffers = reusesFeeds ? new Map() : undefined;
     this.#maxBatchSize = checkInteger(o.maxBatchSize ?? 8, 'maxBatchSize', 1, 65536);
     this.#delayMs = checkInteger(o.maxQueueDelayMicros ?? 0, 'maxQueueDelayMicros', 0, 60e6) / 1000;
     const preferred = o.preferredBatchSizes ?? [];
@@ -211,7 +217,7 @@ export class BatchScheduler {
     if (signal?.aborted) throw this.#reject('EDGEINFER_ABORTED', 'the request was aborted before it was queued');
     // The request may wait in the queue: it runs on its own copy, read once (the caller may reuse, transfer or
     // change its arrays as soon as infer() returned; a getter cannot show the check one thing and the batch another).
-    feeds = ownedCopy(feeds);
+    feeds = ownedCopy(feeds, this.#slab);
     const validated = this.#target.validateFeeds !== undefined;
     if (validated) this.#target.validateFeeds!(feeds);
     const { rows, length, key } = this.#describe(feeds, validated);
@@ -222,25 +228,29 @@ export class BatchScheduler {
       if (this.#submitted === 0) this.#firstSubmitAt = now();
       this.#submitted++;
       const request: Request = { seq: this.#seq++, feeds, rows, length, key, priority, submittedAt: now(), state: 'queued', resolve, reject };
-      const cancel = (code: 'EDGEINFER_TIMEOUT' | 'EDGEINFER_ABORTED', message: string) => {
-        if (request.state === 'done') return;
-        if (request.state === 'queued') this.#remove(request);
-        this.#fail(request, this.#reject(code, message));
-      };
-      let timer: NodeJS.Timeout | undefined;
-      if (timeoutMs !== undefined) timer = setTimeout(() => cancel('EDGEINFER_TIMEOUT', `no result within ${timeoutMs} ms`), timeoutMs);
-      const onAbort = () => cancel('EDGEINFER_ABORTED', 'the request was aborted');
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timer !== undefined || signal !== undefined) {
-        request.cleanup = () => {
-          if (timer !== undefined) clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-        };
-      }
+      if (timeoutMs !== undefined || signal !== undefined) this.#watch(request, timeoutMs, signal);
       this.#queues[priority].push(request);
       this.#queued++;
+      this.#queuedRows += rows;
       this.#pump();
     });
+  }
+
+  /** Timeout and abort of one request: it leaves the queue, or its result is dropped if it is running. */
+  #watch(request: Request, timeoutMs: number | undefined, signal: AbortSignal | undefined): void {
+    const cancel = (code: 'EDGEINFER_TIMEOUT' | 'EDGEINFER_ABORTED', message: string) => {
+      if (request.state === 'done') return;
+      if (request.state === 'queued') this.#remove(request);
+      this.#fail(request, this.#reject(code, message));
+    };
+    let timer: NodeJS.Timeout | undefined;
+    if (timeoutMs !== undefined) timer = setTimeout(() => cancel('EDGEINFER_TIMEOUT', `no result within ${timeoutMs} ms`), timeoutMs);
+    const onAbort = () => cancel('EDGEINFER_ABORTED', 'the request was aborted');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    request.cleanup = () => {
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
   }
 
   /** Batch rows, padded-axis length and grouping key of a request; checks what the batch needs. */
@@ -248,7 +258,7 @@ export class BatchScheduler {
     if (feeds === null || typeof feeds !== 'object') throw invalid('feeds must be an object of input name -> tensor');
     let rows = -1;
     let length = 0;
-    const parts: string[] = [];
+    let key = '';
     for (const input of this.#target.inputs) {
       const tensor = feeds[input.name];
       if (tensor === null || typeof tensor !== 'object' || !Array.isArray(tensor.dims)) {
@@ -262,18 +272,47 @@ export class BatchScheduler {
       rows = n;
       const axis = this.#padding?.axis;
       if (axis !== undefined && axis < dims.length) length = Math.max(length, dims[axis]);
-      parts.push(`${tensor.type}:${dims.map((d, i) => (i === 0 || i === axis ? '*' : d)).join('x')}`);
+      // type:*xD1xD2|… (the batch axis and the padded axis are free)
+      key += key === '' ? tensor.type : `|${tensor.type}`;
+      for (let i = 0; i < dims.length; i++) key += i === 0 || i === axis ? (i === 0 ? ':*' : 'x*') : `x${dims[i]}`;
     }
     if (!Number.isInteger(rows) || rows < 1) throw invalid('the batch dimension of each request must be >= 1', { argument: 'feeds' });
-    return { rows, length, key: parts.join('|') };
+    return { rows, length, key };
+  }
+
+  /** Hands a request's admission copies back to the slab (once; a no-op unless the slab recycles). */
+  #release(request: Request): void {
+    if (request.released) return;
+    request.released = true;
+    for (const name in request.feeds) this.#slab.release(request.feeds[name].data);
   }
 
   #remove(request: Request): void {
+    this.#release(request);
     const queue = this.#queues[request.priority];
     const index = queue.indexOf(request);
     if (index >= 0) {
       queue.splice(index, 1);
       this.#queued--;
+      this.#queuedRows -= request.rows;
+    }
+  }
+
+  /** Drops the requests just marked running from the queues (one pass each, not one search per request). */
+  #takeRunning(): void {
+    for (let level = 0; level < this.#queues.length; level++) {
+      const queue = this.#queues[level];
+      if (!queue.some((request) => request.state === 'running')) continue;
+      let kept = 0;
+      for (const request of queue) {
+        if (request.state === 'running') {
+          this.#queued--;
+          this.#queuedRows -= request.rows;
+        } else {
+          queue[kept++] = request;
+        }
+      }
+      queue.length = kept;
     }
   }
 
@@ -303,6 +342,14 @@ export class BatchScheduler {
     while (this.#inflight < this.#maxInflight) {
       const head = this.#head();
       if (head === undefined) break;
+      // Fewer rows queued than a full batch and no preferred size to meet: only the delay can dispatch now.
+      if (this.#queuedRows < this.#maxBatchSize && this.#preferred.length === 0 && this.#unbatchableReason === undefined) {
+        const waited = now() - head.submittedAt;
+        if (waited < this.#delayMs) {
+          this.#arm(this.#delayMs - waited);
+          return;
+        }
+      }
       let batch = this.#collect(head);
       const rows = batch.reduce((sum, r) => sum + r.rows, 0);
       const waited = now() - head.submittedAt;
@@ -347,10 +394,10 @@ export class BatchScheduler {
     }
     const startedAt = now();
     for (const request of batch) {
-      this.#remove(request);
       request.state = 'running';
       this.#queueWait.recordValue((startedAt - request.submittedAt) * 1000);
     }
+    this.#takeRunning();
     this.#inflight++;
     this.#batches++;
     this.#batchSize.recordValue(batch.length);
@@ -361,7 +408,16 @@ export class BatchScheduler {
       this.#finishBatch(batch, startedAt, undefined, error);
       return;
     }
-    this.#target.infer(feeds).then(
+    const target = this.#target;
+    // Every request was scanned for NaN/Inf at admission when the target validated it: the batch need not be again.
+    let run: Promise<Record<string, Tensor>>;
+    try {
+      run = target.validateFeeds !== undefined && target[inferPrescanned] !== undefined ? target[inferPrescanned]!(feeds) : target.infer(feeds);
+    } catch (error) {
+      run = Promise.reject(error);
+    }
+    for (const request of batch) this.#release(request);
+    run.then(
       (outputs) => this.#finishBatch(batch, startedAt, outputs, undefined),
       (error: unknown) => this.#finishBatch(batch, startedAt, undefined, error),
     );
@@ -428,9 +484,11 @@ export class BatchScheduler {
       dims[0] = batch.reduce((sum, r) => sum + r.rows, 0);
       if (padAxis !== undefined && padAxis < dims.length) dims[padAxis] = padLength;
       const total = dims.reduce((a, b) => a * b, 1);
-      const data = allocateTensorData(first.type, total);
-      const fill = this.#padding?.values?.[input.name] ?? 0;
-      if (fill !== 0) (data as { fill(value: number | bigint): unknown }).fill(typeof data[0] === 'bigint' ? BigInt(fill) : fill);
+      const data = this.#batchBuffer(input.name, first.type, total);
+      if (this.#padding !== undefined) {
+        const fill = this.#padding.values?.[input.name] ?? 0;
+        (data as { fill(value: number | bigint): unknown }).fill(first.type === 'int64' || first.type === 'uint64' ? BigInt(fill) : fill);
+      }
       let offset = 0;
       for (const request of batch) {
         const tensor = request.feeds[input.name];
@@ -456,6 +514,17 @@ export class BatchScheduler {
       feeds[input.name] = { type: first.type, data, dims };
     }
     return feeds;
+  }
+
+  /** `length` elements to concatenate a batch into: a new array, or for an Engine a view of the input's reused buffer. */
+  #batchBuffer(name: string, type: Tensor['type'], length: number): TensorArray {
+    if (this.#batchBuffers === undefined) return allocateTensorData(type, length);
+    let buffer = this.#batchBuffers.get(name);
+    if (buffer === undefined || buffer.length < length) {
+      buffer = allocateTensorData(type, length);
+      this.#batchBuffers.set(name, buffer);
+    }
+    return buffer.subarray(0, length) as TensorArray;
   }
 
   /** Each request's rows of every output (copies: one caller's buffer is never another's), padding trimmed. */
@@ -514,6 +583,8 @@ export class BatchScheduler {
       for (const queue of this.#queues) {
         for (const request of queue.splice(0)) {
           this.#queued--;
+          this.#queuedRows -= request.rows;
+          this.#release(request);
           this.#fail(request, this.#reject('EDGEINFER_ABORTED', 'the scheduler was closed without draining'));
         }
       }

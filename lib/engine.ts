@@ -17,6 +17,7 @@ import type { OnnxRuntimeOptions } from './backends/onnxruntime-backend';
 import { EdgeInferError } from './errors';
 import { checkSwapRequest, prepareSwap, type SwapOptions, type SwapRequest, type SwapResult } from './hot-swap';
 import { loadModel, readModelSource, resolveOptions, type ResolvedOptions } from './model-load';
+import { inferPrescanned } from './batch-target';
 import { tagResult, type ResultInfo } from './result-info';
 import { checkRunOptions, RunQueue, type RunOptions, type RunQueueStats } from './run-queue';
 import { allocateTensorData, checkFeed, type Tensor, type TensorInfo } from './tensor';
@@ -234,7 +235,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    * Validates the feeds once and returns a snapshot of them (dims copied, each tensor read once), so a getter
    * or a later change to the caller's objects cannot make the run see something other than what was checked.
    */
-  #check(feeds: Record<string, Tensor>, inputs: readonly TensorInfo[]): { feeds: Record<string, Tensor>; dims: Record<string, number[]> } {
+  #check(feeds: Record<string, Tensor>, inputs: readonly TensorInfo[], scanned = false): { feeds: Record<string, Tensor>; dims: Record<string, number[]> } {
     if (feeds === null || typeof feeds !== 'object' || types.isProxy(feeds)) throw invalid('feeds must be a plain object of input name -> tensor');
     const checked: Record<string, Tensor> = {};
     const dims: Record<string, number[]> = {};
@@ -247,7 +248,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       const tensor = feeds[input.name];
       if (tensor === null || typeof tensor !== 'object' || types.isProxy(tensor)) throw invalid(`input '${input.name}' must be a tensor { type, data, dims }`, { input: input.name });
       const snapshot = { type: tensor.type, data: tensor.data, dims: tensor.dims };
-      dims[input.name] = checkFeed(input.name, snapshot, input, { allowNonFinite: this.#options.allowNonFinite });
+      dims[input.name] = checkFeed(input.name, snapshot, input, { allowNonFinite: scanned || this.#options.allowNonFinite });
       checked[input.name] = { type: snapshot.type, data: snapshot.data, dims: dims[input.name] };
     }
     return { feeds: checked, dims };
@@ -263,13 +264,26 @@ export class Engine extends EventEmitter<EngineEvents> {
    * caller may reuse, transfer or resize its buffers at once.
    */
   infer(feeds: Record<string, Tensor>, options?: RunOptions): Promise<Record<string, Tensor>> {
+    return this.#infer(feeds, options, false);
+  }
+
+  /**
+   * BatchScheduler's call: a batch concatenated from requests each already checked by validateFeeds(). It is
+   * checked again (a swap may have changed the inputs since) except for the NaN/Inf scan, which would read
+   * every value a second time.
+   */
+  [inferPrescanned](feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    return this.#infer(feeds, undefined, true);
+  }
+
+  #infer(feeds: Record<string, Tensor>, options: RunOptions | undefined, scanned: boolean): Promise<Record<string, Tensor>> {
     let version: Version;
     let checked: { feeds: Record<string, Tensor>; dims: Record<string, number[]> };
     let run: ReturnType<typeof checkRunOptions>;
     try {
       version = this.#serving();
       run = checkRunOptions(options);
-      checked = this.#check(feeds, version.session.inputs);
+      checked = this.#check(feeds, version.session.inputs, scanned);
     } catch (error) {
       return Promise.reject(error);
     }

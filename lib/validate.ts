@@ -27,44 +27,30 @@ function isDetached(buffer: ArrayBufferLike): boolean {
   }
 }
 
+// The intrinsic accessors, captured once: a typed array whose prototype was replaced (or whose own `length`
+// was shadowed) cannot lie about its size to these.
+const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const intrinsicLength = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'length')!.get!;
+const intrinsicBuffer = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'buffer')!.get!;
+// %TypedArray%.prototype[@@toStringTag] reads the [[TypedArrayName]] internal slot: the kind of a genuine typed
+// array (from any realm), undefined for anything else, Proxies and look-alikes included. One call, no allocation.
+const intrinsicKind = Object.getOwnPropertyDescriptor(typedArrayPrototype, Symbol.toStringTag)!.get!;
+
+const intrinsicSlice = (typedArrayPrototype as { slice: (this: ArrayBufferView) => ArrayBufferView }).slice;
+
+/** The typed-array kind of `value` ('Float32Array', …), or undefined for anything else, Proxies included. */
+export function typedArrayKind(value: unknown): string | undefined {
+  return typeof value === 'object' && value !== null ? (intrinsicKind.call(value) as string | undefined) : undefined;
+}
+
 /**
  * A genuine typed array of this kind: not a Proxy around one (whose accessors throw a plain TypeError), and
  * recognised by its internal slots rather than `instanceof`, so arrays from another realm (vm, a worker's
  * transferred view) are accepted and forged prototypes are not.
  */
 export function isTypedArrayOf(value: unknown, type: { name: string }): boolean {
-  const check = kindChecks[type.name];
-  return check !== undefined && check(value) && !nodeTypes.isProxy(value);
+  return typedArrayKind(value) === type.name;
 }
-
-const kindChecks: Record<string, (value: unknown) => boolean> = {
-  Int8Array: nodeTypes.isInt8Array,
-  Uint8Array: nodeTypes.isUint8Array,
-  Uint8ClampedArray: nodeTypes.isUint8ClampedArray,
-  Int16Array: nodeTypes.isInt16Array,
-  Uint16Array: nodeTypes.isUint16Array,
-  Int32Array: nodeTypes.isInt32Array,
-  Uint32Array: nodeTypes.isUint32Array,
-  Float32Array: nodeTypes.isFloat32Array,
-  Float64Array: nodeTypes.isFloat64Array,
-  BigInt64Array: nodeTypes.isBigInt64Array,
-  BigUint64Array: nodeTypes.isBigUint64Array,
-};
-
-/** The typed-array kind of `value` ('Float32Array', …), or undefined for anything else, Proxies included. */
-export function typedArrayKind(value: unknown): string | undefined {
-  if (nodeTypes.isProxy(value)) return undefined;
-  for (const [name, check] of Object.entries(kindChecks)) if (check(value)) return name;
-  return undefined;
-}
-
-// The intrinsic accessors, captured once: a typed array whose prototype was replaced (or whose own `length`
-// was shadowed) cannot lie about its size to these.
-const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
-const intrinsicLength = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'length')!.get!;
-const intrinsicBuffer = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'buffer')!.get!;
-
-const intrinsicSlice = (typedArrayPrototype as { slice: (this: ArrayBufferView) => ArrayBufferView }).slice;
 
 /** A copy of a genuine typed array (same kind, its own ArrayBuffer), made by the intrinsic slice. */
 export function copyTypedArray<T extends ArrayBufferView>(view: T): T {

@@ -29,6 +29,8 @@ const SUITES = {
   'async-copy': { cpp: [], node: ['bench/async-copy.bench.ts'] },
   // BatchScheduler: overhead per request, throughput and latency batched vs unbatched (wake-word head, zoo BERT).
   scheduler: { cpp: [], node: ['bench/scheduler.bench.ts'] },
+  // Hot-swap memory and pause, event-loop delay: the Engine as a service, next to onnxruntime-node's own.
+  service: { cpp: [], node: ['bench/service.bench.ts'] },
   // Every ../shared/zoo model on the default backend against ONNX Runtime on the same file.
   zoo: { cpp: [], node: ['bench/zoo.bench.ts'] },
 };

@@ -15,6 +15,7 @@ import { makeBertEncoder } from './fixtures/bert-encoder';
 import { spawnNode } from './helpers/node-child';
 import { rng } from './helpers/random';
 import { fetchModels } from './helpers/repo';
+import { measureEventLoop } from './helpers/service-measures';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort = require('onnxruntime-node');
@@ -303,73 +304,10 @@ describe('backends', function () {
 
     it('keeps the event loop responsive (delay p99 <= 5 ms) while a >= 20 ms model runs through await infer, on both backends', () => {
       // In a fresh process: the measurement should see the engine, not the garbage of the specs run before it.
-      const script = `
-        const { monitorEventLoopDelay } = require('node:perf_hooks');
-        const ort = require('onnxruntime-node');
-        const { Engine } = require(${JSON.stringify(lib)});
-        const file = ${JSON.stringify(models['embedding_model.onnx'])};
-        async function p99(work) {
-          const histogram = monitorEventLoopDelay({ resolution: 1 });
-          histogram.enable();
-          await work();
-          histogram.disable();
-          return { p99: histogram.percentile(99) / 1e6, max: histogram.max / 1e6, samples: histogram.count };
-        }
-        (async () => {
-          // A batch that takes >= 25 ms per run on the native backend (the faster one here), so both take >= 20 ms.
-          let batch = 16;
-          const sizing = await Engine.load(file, { backend: 'native', threads: 1 });
-          for (;;) {
-            const feeds = { input_1: { type: 'float32', data: new Float32Array(batch * 76 * 32), dims: [batch, 76, 32, 1] } };
-            await sizing.infer(feeds);
-            const start = performance.now();
-            await sizing.infer(feeds);
-            if (performance.now() - start >= 25 || batch >= 1024) break;
-            batch *= 2;
-          }
-          sizing.dispose();
-          const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
-          const data = Float32Array.from({ length: batch * 76 * 32 }, (_, i) => Math.sin(i));
-          const feeds = { input_1: { type: 'float32', data, dims: [batch, 76, 32, 1] } };
-          const runs = 50; // >= 1.25 s of inference per measurement
-          const figures = { batch, runs };
-          const direct = new ort.Tensor('float32', data, feeds.input_1.dims);
-          figures.onnxruntimeNodeSessionRun = await p99(async () => { for (let i = 0; i < runs; i++) await session.run({ input_1: direct }); });
-          await session.release();
-          // What the machine alone does to the loop: a busy thread beside an idle loop (no engine), as long as a measurement.
-          const { Worker } = require('node:worker_threads');
-          const baseline = () => p99(async () => {
-            const spin = new Worker('const end = Date.now() + 1300; while (Date.now() < end);', { eval: true });
-            await new Promise((resolve) => spin.once('exit', resolve));
-          });
-          for (const backend of ['onnxruntime', 'native']) {
-            const engine = await Engine.load(file, { backend, threads: 1 });
-            await engine.infer(feeds); // plan (native) and warm up outside the measurement
-            // Up to 3 attempts, the best kept: on a 2-vCPU machine shared with other jobs the scheduler alone
-            // adds milliseconds to a timer now and then; each attempt also measures that baseline.
-            figures[backend] = { attempts: [] };
-            for (let attempt = 0; attempt < 3; attempt++) {
-              const idle = await baseline();
-              const start = performance.now();
-              const result = await p99(async () => { for (let i = 0; i < runs; i++) await engine.infer(feeds); });
-              result.msPerRun = (performance.now() - start) / runs;
-              result.baselineP99 = idle.p99;
-              figures[backend].attempts.push(result);
-              if (result.p99 <= 5) break;
-            }
-            const best = figures[backend].attempts.reduce((a, b) => (b.p99 - b.baselineP99 < a.p99 - a.baselineP99 ? b : a));
-            Object.assign(figures[backend], best);
-            engine.dispose();
-          }
-          console.log(JSON.stringify(figures));
-        })();
-      `;
-      const child = spawnNode(['-e', script], { timeout: 300000 });
-      assert.equal(child.status, 0, child.stderr);
-      const figures = JSON.parse(child.stdout.trim().split('\n').pop()!);
+      const figures = measureEventLoop();
       console.log(`      event-loop delay (ms): ${JSON.stringify(figures)}`);
-      for (const backend of ['onnxruntime', 'native']) {
-        const { p99, msPerRun, baselineP99 } = figures[backend] as { p99: number; msPerRun: number; baselineP99: number };
+      for (const backend of ['onnxruntime', 'native'] as const) {
+        const { p99, msPerRun, baselineP99 } = figures[backend];
         assert.ok(msPerRun >= 20, `${backend}: ${msPerRun.toFixed(1)} ms per run, the check needs >= 20 ms`);
         // <= 5 ms; on a machine busy enough that a loop with no engine at all already sees more than 2 ms,
         // what the engine adds to that baseline is what is checked (onnxruntime-node's own run adds a whole run).

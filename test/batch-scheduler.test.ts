@@ -256,8 +256,11 @@ describe('BatchScheduler', function () {
     bert.dispose();
   });
 
-  it('3000 concurrent requests with random aborts and timeouts: none lost, none answered twice, none mixed up', async () => {
-    const scheduler = new BatchScheduler(engine, { maxBatchSize: 16, maxQueueDelayMicros: 200, maxQueueSize: 100000, maxInflightBatches: 2 });
+  // Inline runs read the batch in place; off-thread ones copy it at submission: either way the scheduler reuses
+  // its admission slabs and batch buffers at once, which must never hand one request's rows to another.
+  for (const where of ['inline', 'off-thread'] as const) it(`3000 concurrent requests with random aborts and timeouts: none lost, none answered twice, none mixed up (${where} runs)`, async () => {
+    const target = where === 'inline' ? engine : await Engine.load(affineModel(), { threads: 1, inlineBelowMicroseconds: 0, maxConcurrentRuns: 2 });
+    const scheduler = new BatchScheduler(target, { maxBatchSize: 16, maxQueueDelayMicros: 200, maxQueueSize: 100000, maxInflightBatches: 2 });
     const next = rng(77);
     const settled = new Map<number, string>();
     const jobs: Promise<void>[] = [];
@@ -289,6 +292,42 @@ describe('BatchScheduler', function () {
     assert.equal(stats.completed + stats.failed, 3000);
     assert.ok(stats.batchSize.max > 1, 'requests were batched');
     await scheduler.close();
+    if (target !== engine) await target.dispose();
+  });
+
+  // 6 KB rows (a wake-word window): 40 admission copies fill a slab, so slabs and batch buffers are reused
+  // hundreds of times here. A copy handed back too early, or a buffer reused under a run, answers with
+  // another request's rows.
+  for (const where of ['inline', 'off-thread'] as const) it(`reused admission slabs and batch buffers never mix requests (6 KB rows, ${where} runs, random aborts)`, async () => {
+    const width = 1536;
+    const wide = await Engine.load(affine({ width }), { threads: 1, ...(where === 'off-thread' ? { inlineBelowMicroseconds: 0, maxConcurrentRuns: 2 } : {}) });
+    const scheduler = new BatchScheduler(wide, { maxBatchSize: 24, maxQueueDelayMicros: 300, maxQueueSize: 100000, maxInflightBatches: 2 });
+    const next = rng(91);
+    const jobs: Promise<void>[] = [];
+    let ok = 0;
+    for (let id = 0; id < 4000; id++) {
+      const data = new Float32Array(width);
+      for (let j = 0; j < width; j++) data[j] = id + j / width;
+      const controller = new AbortController();
+      const aborts = next() < 0.15;
+      jobs.push(
+        scheduler.infer({ x: { type: 'float32', data, dims: [1, width] } }, aborts ? { signal: controller.signal } : {}).then(
+          (outputs) => {
+            const y = outputs.y.data as Float32Array;
+            for (let j = 0; j < width; j++) assert.equal(y[j], Math.fround(2 * Math.fround(id + j / width) + 1), `request ${id}, element ${j}`);
+            ok++;
+          },
+          (error: unknown) => assert.ok(aborts && error instanceof EdgeInferError && error.code === 'EDGEINFER_ABORTED', `request ${id}: ${String(error)}`),
+        ),
+      );
+      data.fill(-1); // the caller reuses its array at once
+      if (aborts) setTimeout(() => controller.abort(), Math.floor(next() * 3));
+      if (id % 64 === 0) await tick();
+    }
+    await Promise.all(jobs);
+    assert.ok(ok > 3000, `${ok} answered`);
+    await scheduler.close();
+    await wide.dispose();
   });
 
   it('runs in worker_threads', async () => {

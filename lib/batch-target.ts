@@ -1,0 +1,18 @@
+/** What a BatchScheduler runs: an Engine, or anything shaped like one. */
+import type { Tensor, TensorInfo } from './tensor';
+
+/** The method a target may offer for batches of requests it already validated (no second NaN/Inf scan). */
+export const inferPrescanned = Symbol('edgeinfer.inferPrescanned');
+
+export interface BatchTarget {
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  infer(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  /**
+   * Throws an EdgeInferError for feeds the target would refuse (Engine: dtype, dims, length, NaN/Inf). Called
+   * per request at admission, so one bad request is refused alone and never fails the batch it would join.
+   */
+  validateFeeds?(feeds: Record<string, Tensor>): void;
+  /** A batch of requests that each passed validateFeeds(): everything but the NaN/Inf scan is checked again. */
+  [inferPrescanned]?(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+}

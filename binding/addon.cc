@@ -27,6 +27,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("PackedWeights", packed);
   exports.Set("NativeModel", model);
   exports.Set("createModel", Napi::Function::New<create_model>(env, "createModel"));
+  exports.Set("stepOps", Napi::Function::New<step_ops_js>(env, "stepOps"));
   exports.Set("packWeights", Napi::Function::New<pack_weights>(env, "packWeights"));
   exports.Set("gemmS8", Napi::Function::New<gemm_s8>(env, "gemmS8"));
   exports.Set("quantize", Napi::Function::New<quantize>(env, "quantize"));

@@ -333,4 +333,12 @@ Napi::Value create_model(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value step_ops_js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::vector<std::string> names = step_ops();
+  Napi::Array array = Napi::Array::New(env, names.size());
+  for (size_t i = 0; i < names.size(); ++i) array.Set(static_cast<uint32_t>(i), Napi::String::New(env, names[i]));
+  return array;
+}
+
 }  // namespace edgeinfer::binding

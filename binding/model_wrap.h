@@ -30,4 +30,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 // createModel(plan: PlanDesc, options: { threads: number, precision: 'float32' | 'int8' })
 Napi::Value create_model(const Napi::CallbackInfo& info);
 
+// stepOps(): the step ops the runtime registered (plan.h Step::op values).
+Napi::Value step_ops_js(const Napi::CallbackInfo& info);
+
 }  // namespace edgeinfer::binding

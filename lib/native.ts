@@ -206,6 +206,8 @@ export interface NativeAddon {
   NativeModel: abstract new () => NativeModel;
   /** Validates the plan (EDGEINFER_MODEL_INVALID / _UNSUPPORTED_OP naming the step) and prepares every step. */
   createModel(plan: NativePlanDesc, options: NativeModelOptions): NativeModel;
+  /** The step ops the runtime registered (NativePlanStep.op values): the C++ side of lib/onnx/ops. */
+  stepOps(): string[];
 }
 
 /** The package root: the nearest folder above this file with a package.json (dist/, lib/ or a compiled test tree). */

@@ -9,9 +9,8 @@ import { awaitNative, callNative, EdgeInferError } from '../errors';
 import { native, type NativeModel } from '../native';
 import type { Model } from '../onnx/ir';
 import { lowerToPlan } from '../onnx/lower';
-import { nativeOps } from '../onnx/native-ops';
+import { checkNativeSupport, nativeOps } from '../onnx/native-ops';
 import { cloneModel, prepareModel, specializeForShapes, weightLayers } from '../onnx/pipeline';
-import { checkSupported } from '../onnx/validate';
 import { allocateTensorData, type Tensor, type TensorInfo } from '../tensor';
 import { checkInteger, checkOptions, invalid } from '../validate';
 import type { Backend, BackendLoadOptions, BackendSession, BackendStats, Precision, SessionInfo, StepProfile } from './backend';
@@ -322,7 +321,7 @@ export const nativeBackend: Backend = {
 
   supports(model: Model) {
     try {
-      checkSupported(model, nativeOps);
+      checkNativeSupport(model);
       return { ok: true };
     } catch (error) {
       if (!(error instanceof EdgeInferError) || error.code !== 'EDGEINFER_UNSUPPORTED_OP') throw error;
@@ -332,6 +331,7 @@ export const nativeBackend: Backend = {
 
   async load(source, options) {
     const o = nativeOptions(options);
+    checkNativeSupport(source.model);
     // The optimiser rewrites the graph: work on a copy (weights shared), the source may serve another backend.
     const prepared = prepareModel(cloneModel(source.model), { supportedOps: nativeOps });
     const layers = weightLayers(prepared.model);

@@ -49,7 +49,7 @@ const valueOps: Record<string, (a: Dim | undefined, b: Dim | undefined) => Dim |
   Div: (a, b) => (typeof a === 'number' && typeof b === 'number' ? (b === 0 ? undefined : Math.trunc(a / b)) : divDim(a, b)),
 };
 
-function binary(outputType?: DataType): ShapeRule {
+export function binaryRule(outputType?: DataType): ShapeRule {
   return (ctx) => {
     const shape = broadcastInputs(ctx, allInputs(ctx));
     const dtype = outputType ?? ctx.input(0).dtype ?? ctx.input(1).dtype;
@@ -59,19 +59,19 @@ function binary(outputType?: DataType): ShapeRule {
   };
 }
 
-const where: ShapeRule = (ctx) => ({
+export const whereRule: ShapeRule = (ctx) => ({
   outputs: [{ dtype: ctx.input(1).dtype ?? ctx.input(2).dtype, shape: broadcastInputs(ctx, [0, 1, 2]) }],
 });
 
 /** Same type and shape as input 0 (extra outputs, such as Dropout's mask, get the same shape). */
-const unary: ShapeRule = (ctx) => {
+export const unaryRule: ShapeRule = (ctx) => {
   const x = same(ctx);
   const outputs: TypeShape[] = ctx.node.outputs.map((_, i) => (i === 0 ? x : { dtype: 'bool', shape: x.shape }));
   const values = ctx.node.opType === 'Identity' ? [ctx.value(0)] : undefined;
   return { outputs, values };
 };
 
-const cast: ShapeRule = (ctx) => {
+export const castRule: ShapeRule = (ctx) => {
   const to = intAttr(ctx, 'to', 0);
   const dtype = dataTypeFromCode(to);
   if (dtype === undefined) badAttribute(ctx, `Cast to unknown data type ${to}`, { attribute: 'to', got: to });
@@ -79,24 +79,8 @@ const cast: ShapeRule = (ctx) => {
   return { outputs: [{ dtype, shape: same(ctx).shape }], values: [numeric && !dtype.startsWith('float') ? ctx.value(0) : undefined] };
 };
 
-const isNaNLike: ShapeRule = (ctx) => ({ outputs: [{ dtype: 'bool', shape: same(ctx).shape }] });
+export const isNaNLikeRule: ShapeRule = (ctx) => ({ outputs: [{ dtype: 'bool', shape: same(ctx).shape }] });
 
-export const elementwiseRules: Record<string, ShapeRule> = {
-  Where: where,
-  Cast: cast,
-  IsNaN: isNaNLike,
-  IsInf: isNaNLike,
-};
-
-for (const op of ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'Mod', 'PRelu', 'BitShift']) elementwiseRules[op] = binary();
-for (const op of ['Equal', 'Greater', 'GreaterOrEqual', 'Less', 'LessOrEqual', 'And', 'Or', 'Xor']) elementwiseRules[op] = binary('bool');
-for (const op of [
-  'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Sqrt', 'Log', 'Exp', 'Erf', 'Neg', 'Abs', 'Clip', 'Identity', 'Softmax',
-  'LogSoftmax', 'Gelu', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Not', 'Sign', 'Sin', 'Cos', 'HardSigmoid',
-  'HardSwish', 'Elu', 'Selu', 'Softplus', 'Softsign', 'Dropout', 'Celu', 'ThresholdedRelu', 'Mish',
-]) {
-  elementwiseRules[op] = unary;
-}
 
 
 export function broadcastRule(ctx: OpContext, indices: number[]): Dim[] | undefined {

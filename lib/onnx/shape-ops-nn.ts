@@ -69,7 +69,7 @@ export function convShape(ctx: OpContext, xIndex: number, wIndex: number, bIndex
   return { dtype: x.dtype, shape: [x.shape[0], m, ...spatialOutput(ctx, x.shape, kernel, false, true)] };
 }
 
-const pool: ShapeRule = (ctx) => {
+export const pool: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   if (x.shape === undefined) return { outputs: ctx.node.outputs.map((_, i) => ({ dtype: i === 0 ? x.dtype : 'int64', shape: undefined })) };
   const kernel = intsAttr(ctx, 'kernel_shape');
@@ -79,7 +79,7 @@ const pool: ShapeRule = (ctx) => {
   return { outputs: ctx.node.outputs.map((_, i) => ({ dtype: i === 0 ? x.dtype : 'int64', shape })) };
 };
 
-const globalPool: ShapeRule = (ctx) => {
+export const globalPool: ShapeRule = (ctx) => {
   const x = same(ctx);
   return { outputs: [{ dtype: x.dtype, shape: x.shape ? [...x.shape.slice(0, 2), ...x.shape.slice(2).map(() => 1)] : undefined }] };
 };
@@ -122,7 +122,7 @@ export function matMulShape(ctx: OpContext, aIndex: number, bIndex: number, dtyp
   return { dtype: outType, shape };
 }
 
-const reduce: ShapeRule = (ctx) => {
+export const reduce: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const sinceOpset = ctx.node.opType === 'ReduceSum' ? 13 : 18;
   const axes = intsFromAttrOrInput(ctx, 'axes', 1, sinceOpset);
@@ -140,7 +140,7 @@ const reduce: ShapeRule = (ctx) => {
   return { outputs: [{ dtype: x.dtype, shape }] };
 };
 
-const argReduce: ShapeRule = (ctx) => {
+export const argReduce: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   if (x.shape === undefined) return { outputs: [{ dtype: 'int64', shape: undefined }] };
   const axis = normalizeAxis(intAttr(ctx, 'axis', 0), x.shape.length);
@@ -150,7 +150,7 @@ const argReduce: ShapeRule = (ctx) => {
 };
 
 /** LayerNormalization / LayerNormGelu: Y like X; Mean and InvStdDev with the normalized axes set to 1. */
-const layerNorm: ShapeRule = (ctx) => {
+export const layerNorm: ShapeRule = (ctx) => {
   const x = same(ctx);
   const g = ctx.input(1).shape;
   if (x.shape && g) {
@@ -165,7 +165,7 @@ const layerNorm: ShapeRule = (ctx) => {
   return { outputs: ctx.node.outputs.map((_, i) => (i === 0 ? x : { dtype: 'float32', shape: stats })) };
 };
 
-const ifRule: ShapeRule = (ctx) => {
+export const ifRule: ShapeRule = (ctx) => {
   const thenBranch = ctx.node.attributes.then_branch;
   const elseBranch = ctx.node.attributes.else_branch;
   if (thenBranch?.type !== 'graph' || elseBranch?.type !== 'graph') badAttribute(ctx, 'If needs then_branch and else_branch graphs');
@@ -194,8 +194,8 @@ const ifRule: ShapeRule = (ctx) => {
   };
 };
 
-const quantize: ShapeRule = (ctx) => ({ outputs: [{ dtype: ctx.input(2).dtype ?? 'uint8', shape: same(ctx).shape }] });
-const dequantize: ShapeRule = (ctx) => ({ outputs: [{ dtype: 'float32', shape: same(ctx).shape }] });
+export const quantize: ShapeRule = (ctx) => ({ outputs: [{ dtype: ctx.input(2).dtype ?? 'uint8', shape: same(ctx).shape }] });
+export const dequantize: ShapeRule = (ctx) => ({ outputs: [{ dtype: 'float32', shape: same(ctx).shape }] });
 
 /** Bias over the last dim of a MatMul result. */
 function withBias(ctx: OpContext, out: TypeShape, biasIndex: number): TypeShape {
@@ -207,37 +207,14 @@ function withBias(ctx: OpContext, out: TypeShape, biasIndex: number): TypeShape 
   return out;
 }
 
-export const nnRules: Record<string, ShapeRule> = {
-  Conv: (ctx) => ({ outputs: [convShape(ctx, 0, 1, 2)] }),
-  MaxPool: pool,
-  AveragePool: pool,
-  LpPool: pool,
-  GlobalAveragePool: globalPool,
-  GlobalMaxPool: globalPool,
-  Gemm: (ctx) => ({ outputs: [gemmShape(ctx, 0, 1, 2)] }),
-  MatMul: (ctx) => ({ outputs: [matMulShape(ctx, 0, 1)] }),
-  MatMulInteger: (ctx) => ({ outputs: [matMulShape(ctx, 0, 1, 'int32')] }),
-  ReduceMean: reduce,
-  ReduceMax: reduce,
-  ReduceMin: reduce,
-  ReduceSum: reduce,
-  ReduceProd: reduce,
-  ReduceL1: reduce,
-  ReduceL2: reduce,
-  ReduceSumSquare: reduce,
-  ReduceLogSumExp: reduce,
-  ArgMax: argReduce,
-  ArgMin: argReduce,
-  LayerNormalization: layerNorm,
-  BatchNormalization: (ctx) => ({ outputs: [same(ctx)] }),
-  InstanceNormalization: (ctx) => ({ outputs: [same(ctx)] }),
-  If: ifRule,
-  QuantizeLinear: quantize,
-  DequantizeLinear: dequantize,
-};
+export const convRule: ShapeRule = (ctx) => ({ outputs: [convShape(ctx, 0, 1, 2)] });
+export const gemmRule: ShapeRule = (ctx) => ({ outputs: [gemmShape(ctx, 0, 1, 2)] });
+export const matMulRule: ShapeRule = (ctx) => ({ outputs: [matMulShape(ctx, 0, 1)] });
+export const matMulIntegerRule: ShapeRule = (ctx) => ({ outputs: [matMulShape(ctx, 0, 1, 'int32')] });
+export const sameShapeRule: ShapeRule = (ctx) => ({ outputs: [same(ctx)] });
 
 /** A channels-last op's rule from its NCHW rule: input 0 seen as NCHW, output 0 turned back to NHWC. */
-function channelsLast(rule: ShapeRule): ShapeRule {
+export function channelsLast(rule: ShapeRule): ShapeRule {
   return (ctx) => {
     const x = ctx.input(0);
     if (x.shape !== undefined && x.shape.length < 3) mismatch(ctx, 'channels-last input must have rank >= 3', { input: x.shape });
@@ -249,18 +226,9 @@ function channelsLast(rule: ShapeRule): ShapeRule {
   };
 }
 
-/** Rules of domain 'edgeinfer' (see lib/onnx/fused-ops.ts for their inputs). */
-export const fusedRules: Record<string, ShapeRule> = {
-  FusedConv: (ctx) => ({ outputs: [convShape(ctx, 0, 1, 2)] }),
-  NhwcConv: channelsLast((ctx) => ({ outputs: [convShape(ctx, 0, 1, 2)] })),
-  NhwcMaxPool: channelsLast(pool),
-  NhwcAveragePool: channelsLast(pool),
-  FusedGemm: (ctx) => ({ outputs: [gemmShape(ctx, 0, 1, 2)] }),
-  FusedMatMul: (ctx) => ({ outputs: [withBias(ctx, matMulShape(ctx, 0, 1), 2)] }),
-  LayerNormGelu: layerNorm,
-  QLinearFusedConv: (ctx) => ({ outputs: [{ ...convShape(ctx, 0, 3, 6), dtype: 'float32' }] }),
-  QLinearFusedGemm: (ctx) => ({ outputs: [{ ...gemmShape(ctx, 0, 3, 6), dtype: 'float32' }] }),
-  QLinearFusedMatMul: (ctx) => ({ outputs: [withBias(ctx, { ...matMulShape(ctx, 0, 3), dtype: 'float32' }, 6)] }),
-  QuantizeDequantize: (ctx) => ({ outputs: [same(ctx)] }),
-};
+// Rules of domain 'edgeinfer' (see lib/onnx/fused-ops.ts for their inputs).
+export const fusedMatMulRule: ShapeRule = (ctx) => ({ outputs: [withBias(ctx, matMulShape(ctx, 0, 1), 2)] });
+export const qlinearConvRule: ShapeRule = (ctx) => ({ outputs: [{ ...convShape(ctx, 0, 3, 6), dtype: 'float32' }] });
+export const qlinearGemmRule: ShapeRule = (ctx) => ({ outputs: [{ ...gemmShape(ctx, 0, 3, 6), dtype: 'float32' }] });
+export const qlinearMatMulRule: ShapeRule = (ctx) => ({ outputs: [withBias(ctx, { ...matMulShape(ctx, 0, 3), dtype: 'float32' }, 6)] });
 

@@ -16,7 +16,7 @@ function axisOf(ctx: OpContext, axis: number, rank: number): number {
   return a;
 }
 
-const reshape: ShapeRule = (ctx) => {
+export const reshape: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const target = ctx.value(1);
   if (target === undefined) {
@@ -54,7 +54,7 @@ const reshape: ShapeRule = (ctx) => {
   return { outputs: [{ dtype: x.dtype, shape }], values };
 };
 
-const flatten: ShapeRule = (ctx) => {
+export const flatten: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   if (x.shape === undefined) return { outputs: [{ dtype: x.dtype, shape: undefined }] };
   const rank = x.shape.length;
@@ -66,7 +66,7 @@ const flatten: ShapeRule = (ctx) => {
   return { outputs: [{ dtype: x.dtype, shape: [outer, inner] }] };
 };
 
-const transpose: ShapeRule = (ctx) => {
+export const transpose: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   if (x.shape === undefined) return { outputs: [same(ctx)] };
   const rank = x.shape.length;
@@ -78,7 +78,7 @@ const transpose: ShapeRule = (ctx) => {
   return { outputs: [{ dtype: x.dtype, shape: perm.map((p) => x.shape![p]) }] };
 };
 
-const concat: ShapeRule = (ctx) => {
+export const concat: ShapeRule = (ctx) => {
   const inputs = ctx.node.inputs.map((_, i) => i).filter((i) => ctx.has(i));
   const shapes = inputs.map((i) => ctx.input(i).shape);
   const dtype = ctx.input(inputs[0] ?? 0).dtype;
@@ -120,7 +120,7 @@ function sliceLength(n: number, start: number, end: number, step: number): numbe
   return Math.max(0, Math.ceil((e - s) / step));
 }
 
-const slice: ShapeRule = (ctx) => {
+export const slice: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const old = ctx.opset < 10;
   const starts = old ? intsAttr(ctx, 'starts') : numbersOf(ctx, 1);
@@ -160,7 +160,7 @@ const slice: ShapeRule = (ctx) => {
   return { outputs: [{ dtype: x.dtype, shape }], values: [sliced] };
 };
 
-const split: ShapeRule = (ctx) => {
+export const split: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const count = ctx.node.outputs.length;
   if (x.shape === undefined) return { outputs: ctx.node.outputs.map(() => ({ dtype: x.dtype, shape: undefined })) };
@@ -183,7 +183,7 @@ const split: ShapeRule = (ctx) => {
   };
 };
 
-const squeeze: ShapeRule = (ctx) => {
+export const squeeze: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const axes = intsFromAttrOrInput(ctx, 'axes', 1, 13);
   if (x.shape === undefined || axes === undefined) return { outputs: [{ dtype: x.dtype, shape: undefined }] };
@@ -195,7 +195,7 @@ const squeeze: ShapeRule = (ctx) => {
   return { outputs: [{ dtype: x.dtype, shape: x.shape.filter((_, a) => !drop.includes(a)) }], values: [ctx.value(0)] };
 };
 
-const unsqueeze: ShapeRule = (ctx) => {
+export const unsqueeze: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const axes = intsFromAttrOrInput(ctx, 'axes', 1, 13);
   if (axes === null) badAttribute(ctx, 'Unsqueeze needs axes');
@@ -209,7 +209,7 @@ const unsqueeze: ShapeRule = (ctx) => {
   return { outputs: [{ dtype: x.dtype, shape }], values: [ctx.value(0)] };
 };
 
-const gather: ShapeRule = (ctx) => {
+export const gather: ShapeRule = (ctx) => {
   const data = ctx.input(0);
   const indices = ctx.input(1);
   if (data.shape === undefined || indices.shape === undefined) return { outputs: [{ dtype: data.dtype, shape: undefined }] };
@@ -226,7 +226,7 @@ const gather: ShapeRule = (ctx) => {
   return { outputs: [{ dtype: data.dtype, shape }], values: [gathered] };
 };
 
-const pad: ShapeRule = (ctx) => {
+export const pad: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const pads = ctx.opset < 11 ? (intsAttr(ctx, 'pads') ?? intsAttr(ctx, 'paddings')) : numbersOf(ctx, 1);
   if (x.shape === undefined) return { outputs: [{ dtype: x.dtype, shape: undefined }] };
@@ -243,7 +243,7 @@ const pad: ShapeRule = (ctx) => {
   return { outputs: [{ dtype: x.dtype, shape }] };
 };
 
-const expand: ShapeRule = (ctx) => {
+export const expand: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const target = ctx.value(1);
   if (target === undefined || x.shape === undefined) {
@@ -256,7 +256,7 @@ const expand: ShapeRule = (ctx) => {
   return { outputs: [{ dtype: x.dtype, shape }] };
 };
 
-const tile: ShapeRule = (ctx) => {
+export const tile: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const repeats = ctx.value(1);
   if (x.shape === undefined) return { outputs: [{ dtype: x.dtype, shape: undefined }] };
@@ -264,7 +264,7 @@ const tile: ShapeRule = (ctx) => {
   return { outputs: [{ dtype: x.dtype, shape: x.shape.map((d, a) => (repeats ? mulDim(d, repeats[a]) : undefined) ?? ctx.fresh(0, a)) }] };
 };
 
-const shapeOp: ShapeRule = (ctx) => {
+export const shapeOp: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   if (x.shape === undefined) return { outputs: [{ dtype: 'int64', shape: [ctx.fresh(0, 0)] }] };
   const rank = x.shape.length;
@@ -275,13 +275,13 @@ const shapeOp: ShapeRule = (ctx) => {
   return { outputs: [{ dtype: 'int64', shape: [dims.length] }], values: [dims] };
 };
 
-const size: ShapeRule = (ctx) => {
+export const size: ShapeRule = (ctx) => {
   const s = ctx.input(0).shape;
   const n = s ? sizeOf(s) : undefined;
   return { outputs: [{ dtype: 'int64', shape: [] }], values: [n === undefined ? undefined : [n]] };
 };
 
-const constantOfShape: ShapeRule = (ctx) => {
+export const constantOfShape: ShapeRule = (ctx) => {
   const value = ctx.node.attributes.value;
   const dtype = value?.type === 'tensor' ? value.value.dtype : 'float32';
   const target = ctx.value(0);
@@ -295,7 +295,7 @@ const constantOfShape: ShapeRule = (ctx) => {
   return { outputs: [{ dtype, shape }], values };
 };
 
-const range: ShapeRule = (ctx) => {
+export const range: ShapeRule = (ctx) => {
   const [start, limit, delta] = [0, 1, 2].map((i) => numbersOf(ctx, i)?.[0]);
   const dtype = ctx.input(0).dtype;
   if (start === undefined || limit === undefined || delta === undefined) return { outputs: [{ dtype, shape: [ctx.fresh(0, 0)] }] };
@@ -305,29 +305,10 @@ const range: ShapeRule = (ctx) => {
   return { outputs: [{ dtype, shape: [n] }], values };
 };
 
-const constant: ShapeRule = (ctx) => {
+export const constant: ShapeRule = (ctx) => {
   const value = ctx.node.attributes.value;
   if (value?.type !== 'tensor') badAttribute(ctx, 'Constant has no tensor value');
   return { outputs: [{ dtype: value.value.dtype, shape: [...value.value.dims] }] };
 };
 
-export const tensorRules: Record<string, ShapeRule> = {
-  Reshape: reshape,
-  Flatten: flatten,
-  Transpose: transpose,
-  Concat: concat,
-  Slice: slice,
-  Split: split,
-  Squeeze: squeeze,
-  Unsqueeze: unsqueeze,
-  Gather: gather,
-  Pad: pad,
-  Expand: expand,
-  Tile: tile,
-  Shape: shapeOp,
-  Size: size,
-  ConstantOfShape: constantOfShape,
-  Range: range,
-  Constant: constant,
-};
 

@@ -3,29 +3,22 @@
  * products become expressions ("N*76"), and what cannot be expressed becomes a fresh symbol
  * ("<node>:<output>:<axis>"). With concrete input shapes every value becomes concrete. Results go into
  * graph.valueInfo (every node output, subgraphs included) and graph.outputs; mismatches throw
- * EdgeInferError('EDGEINFER_SHAPE_MISMATCH') naming node, op and shapes. Rules: lib/onnx/shape-ops-*.ts.
+ * EdgeInferError('EDGEINFER_SHAPE_MISMATCH') naming node, op and shapes. Each op's rule comes from its declaration in
+ * the op registry (lib/onnx/ops), most of them written in lib/onnx/shape-ops-*.ts.
  */
 import { EdgeInferError } from '../errors';
 import { Dim, Graph, Model, Node, TensorData, ValueInfo } from './ir';
 import { formatShape } from './dims';
 import { OpContext, ShapeRule, TypeShape } from './shape-context';
-import { elementwiseRules } from './shape-ops-elementwise';
-import { fusedRules, nnRules } from './shape-ops-nn';
-import { tensorRules } from './shape-ops-tensor';
+import { allOps, findOp } from './ops';
 import { isFloatType, toNumbers } from './tensor';
 
-const defaultRules: Record<string, ShapeRule> = { ...elementwiseRules, ...tensorRules, ...nnRules };
-
 /** Ops with a shape rule, as checkSupported keys ("OpType" for the ONNX domain, "edgeinfer:OpType"). */
-export const knownShapeOps: ReadonlySet<string> = new Set([
-  ...Object.keys(defaultRules),
-  ...Object.keys(fusedRules).map((op) => `edgeinfer:${op}`),
-]);
+export const knownShapeOps: ReadonlySet<string> = new Set(allOps().map((op) => (op.domain === '' ? op.op : `${op.domain}:${op.op}`)));
 
-function ruleFor(node: Node): ShapeRule | undefined {
-  if (node.domain === '' || node.domain === 'ai.onnx') return Object.hasOwn(defaultRules, node.opType) ? defaultRules[node.opType] : undefined;
-  if (node.domain === 'edgeinfer') return Object.hasOwn(fusedRules, node.opType) ? fusedRules[node.opType] : defaultRules[node.opType];
-  return undefined;
+function ruleFor(node: Node, opset: number): ShapeRule | undefined {
+  if (node.domain !== '' && node.domain !== 'ai.onnx' && node.domain !== 'edgeinfer') return undefined;
+  return findOp(node, opset)?.shape;
 }
 
 /** Largest integer tensor whose element values are tracked for shape computations. */
@@ -105,7 +98,7 @@ function inferGraph(graph: Graph, scope: Scope, opset: number, substitute: (s: D
   for (const output of graph.outputs) declared.set(output.name, output);
 
   for (const node of graph.nodes) {
-    const rule = ruleFor(node);
+    const rule = ruleFor(node, opset);
     let result: { outputs: TypeShape[]; values?: (Dim[] | undefined)[] };
     if (rule === undefined) {
       result = { outputs: node.outputs.map(() => ({})) };

@@ -19,6 +19,10 @@ namespace edgeinfer {
 // runtime does not know). A plan that passes cannot make the executor read or write out of bounds.
 void validate_plan(const Plan& plan);
 
+// The step ops the runtime knows (plan.h's Step::op values), in registration order: the C++ side of the op
+// registry, checked against lib/onnx/ops by a test.
+std::vector<std::string> step_ops();
+
 enum class Precision : uint8_t { kFloat32 = 0, kInt8 = 1 };
 
 struct ModelOptions {

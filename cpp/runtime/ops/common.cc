@@ -4,32 +4,53 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "edgeinfer/runtime.h"
 #include "runtime/executor.h"
 
 namespace edgeinfer::runtime {
 
+namespace {
+struct Registry {
+  std::vector<OpDef> ops;
+  std::unordered_map<std::string, size_t> index;
+  Registry() {
+    register_elementwise_ops(ops);
+    register_reduce_ops(ops);
+    register_softmax_ops(ops);
+    register_normalize_ops(ops);
+    register_shape_ops(ops);
+    register_control_ops(ops);
+    register_quantize_ops(ops);
+    register_linear_ops(ops);
+    register_qlinear_ops(ops);
+    register_pool_ops(ops);
+    for (size_t i = 0; i < ops.size(); ++i) index.emplace(ops[i].name, i);
+  }
+};
+
+const Registry& op_registry() {
+  static const Registry instance;
+  return instance;
+}
+}  // namespace
+
 const OpDef* find_op(const std::string& name) {
-  struct Registry {
-    std::vector<OpDef> ops;
-    std::unordered_map<std::string, size_t> index;
-    Registry() {
-      register_elementwise_ops(ops);
-      register_reduce_ops(ops);
-      register_softmax_ops(ops);
-      register_normalize_ops(ops);
-      register_shape_ops(ops);
-      register_control_ops(ops);
-      register_quantize_ops(ops);
-      register_linear_ops(ops);
-      register_qlinear_ops(ops);
-      register_pool_ops(ops);
-      for (size_t i = 0; i < ops.size(); ++i) index.emplace(ops[i].name, i);
-    }
-  };
-  static const Registry registry;
+  const Registry& registry = op_registry();
   auto it = registry.index.find(name);
   return it == registry.index.end() ? nullptr : &registry.ops[it->second];
 }
+
+}  // namespace edgeinfer::runtime
+
+namespace edgeinfer {
+std::vector<std::string> step_ops() {
+  std::vector<std::string> names;
+  for (const runtime::OpDef& op : runtime::op_registry().ops) names.emplace_back(op.name);
+  return names;
+}
+}  // namespace edgeinfer
+
+namespace edgeinfer::runtime {
 
 // ------------------------------------------------------------------ StridedLoop
 StridedLoop StridedLoop::broadcast(const std::vector<int64_t>& out_dims,

@@ -13,6 +13,7 @@
  */
 import { Graph, Model, Node } from '../ir';
 import { fusedDomain } from '../fused-ops';
+import { findOp, type LayoutRule } from '../ops';
 import { GraphIndex, forEachGraph, isOp, uniqueName } from './graph-index';
 
 const toNhwc = [0, 2, 3, 1];
@@ -22,8 +23,8 @@ const toNcw = [0, 2, 1];
 /** The native channels-last conv's limit on kernel taps (kh * kw); larger kernels stay NCHW. */
 const maxTaps = 1024;
 
-const unaryOps = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Elu', 'Abs', 'Neg', 'Exp', 'Log', 'Sqrt', 'Erf', 'Identity', 'HardSigmoid', 'Softplus']);
-const scalarBinaryOps = new Set(['Max', 'Min', 'Add', 'Sub', 'Mul', 'Div', 'Pow']);
+/** What the op registry says of an ONNX-domain op's layout (its declaration's `layout`). */
+const layoutOf = (node: Node): LayoutRule | undefined => (node.domain === '' || node.domain === 'ai.onnx' ? findOp(node)?.layout : undefined);
 
 export function toChannelsLast(model: Model): number {
   return forEachGraph(model.graph, (graph) => {
@@ -113,10 +114,10 @@ function sinkTransposes(graph: Graph): number {
   const index = new GraphIndex(graph);
   for (const node of graph.nodes) {
     if (node.outputs.length !== 1) continue;
-    const unary = isOp(node, ...unaryOps) && node.inputs.length === 1;
+    const unary = layoutOf(node) === 'elementwise' && node.inputs.length === 1;
     const clip = isOp(node, 'Clip') && node.inputs.slice(1).every((name) => name === '' || index.scalar(name) !== undefined);
     let dataIndex = 0;
-    if (isOp(node, ...scalarBinaryOps) && node.inputs.length === 2) {
+    if (layoutOf(node) === 'scalar-binary' && node.inputs.length === 2) {
       const scalarAt = node.inputs.findIndex((name) => {
         const constant = index.constant(name);
         return constant !== undefined && constant.data.length === 1 && constant.dims.length <= 4;

@@ -131,6 +131,43 @@ describe('ONNX shapes and passes', function () {
     assert.throws(() => inferShapes(model), (e: EdgeInferError) => e.code === 'EDGEINFER_SHAPE_MISMATCH' && e.detail?.node === 'add' && /\[3, 4\]/.test(e.message) && /\[5\]/.test(e.message));
   });
 
+  // MobileViT-style exports compute patch counts as int(math.ceil(h / p)) in float: Shape -> Gather -> Cast
+  // (float) -> Div -> Ceil -> Cast (int64) -> Concat -> Reshape. With concrete input dims the target resolves.
+  it('resolves a Reshape target computed through float shape arithmetic (Cast, Div, Ceil, Cast)', function () {
+    const scalar = (dtype: 'int64' | 'float32', value: number) =>
+      dtype === 'int64' ? { dtype, dims: [], data: BigInt64Array.of(BigInt(value)) } : { dtype, dims: [], data: Float32Array.of(value) };
+    const vector = (values: number[]) => ({ dtype: 'int64' as const, dims: [values.length], data: BigInt64Array.from(values.map(BigInt)) });
+    const node = (name: string, opType: string, inputs: string[], attributes: Model['graph']['nodes'][number]['attributes'] = {}) => ({ name, opType, domain: '', inputs, outputs: [name], attributes });
+    const makeModel = (): Model => ({
+      irVersion: 8, opsets: new Map([['', 13]]), producerName: '', producerVersion: '', metadata: {},
+      graph: {
+        name: 'g',
+        nodes: [
+          node('shape', 'Shape', ['x']),
+          node('h', 'Gather', ['shape', 'two'], { axis: { type: 'int', value: 0 } }),
+          node('hf', 'Cast', ['h'], { to: { type: 'int', value: 1 } }),
+          node('ratio', 'Div', ['hf', 'patch']),
+          node('up', 'Ceil', ['ratio']),
+          node('n', 'Cast', ['up'], { to: { type: 'int', value: 7 } }),
+          node('n1', 'Unsqueeze', ['n', 'axis0']),
+          node('target', 'Concat', ['minus1', 'n1'], { axis: { type: 'int', value: 0 } }),
+          node('y', 'Reshape', ['x', 'target']),
+        ],
+        inputs: [{ name: 'x', dtype: 'float32', shape: ['N', 3, 'H'] }],
+        outputs: [{ name: 'y' }],
+        initializers: new Map([['two', scalar('int64', 2)], ['patch', scalar('float32', 4)], ['axis0', vector([0])], ['minus1', vector([-1])]]),
+        valueInfo: new Map(),
+      },
+    });
+    const yShape = (dims: number[]) => {
+      const model = makeModel();
+      inferShapes(model, { x: dims });
+      return model.graph.valueInfo.get('y')?.shape;
+    };
+    assert.deepEqual(yShape([1, 3, 10]), [10, 3]); // ceil(10 / 4) = 3 columns, 30 / 3 = 10 rows
+    assert.deepEqual(yShape([2, 3, 8]), [24, 2]); // ceil(8 / 4) = 2, 48 / 2 = 24
+  });
+
   it('QDQ: DequantizeLinear weights + Q/DQ activations -> QLinearFusedMatMul with static scales', function () {
     const scalarF = (v: number) => ({ dtype: 'float32' as const, dims: [], data: Float32Array.of(v) });
     const model: Model = {

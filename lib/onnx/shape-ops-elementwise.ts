@@ -49,12 +49,33 @@ const valueOps: Record<string, (a: Dim | undefined, b: Dim | undefined) => Dim |
   Div: (a, b) => (typeof a === 'number' && typeof b === 'number' ? (b === 0 ? undefined : Math.trunc(a / b)) : divDim(a, b)),
 };
 
+/** The same on float tensors: numbers only (no symbolic algebra), rounded to float32 as the model computes. */
+const floatValueOps: Record<string, (a: number, b: number) => number> = {
+  Add: (a, b) => a + b,
+  Sub: (a, b) => a - b,
+  Mul: (a, b) => a * b,
+  Div: (a, b) => a / b,
+};
+
+const isNumber = (d: Dim | undefined): d is number => typeof d === 'number';
+
+/** Element-wise arithmetic on known float values (every one a number), float32-rounded for float32. */
+function combineFloatValues(ctx: OpContext, dtype: DataType, op: (a: number, b: number) => number): Dim[] | undefined {
+  const round = dtype === 'float32' ? Math.fround : (x: number) => x;
+  return combineValues(ctx, (a, b) => (isNumber(a) && isNumber(b) ? round(op(a, b)) : undefined));
+}
+
 export function binaryRule(outputType?: DataType): ShapeRule {
   return (ctx) => {
     const shape = broadcastInputs(ctx, allInputs(ctx));
     const dtype = outputType ?? ctx.input(0).dtype ?? ctx.input(1).dtype;
-    const combine = Object.hasOwn(valueOps, ctx.node.opType) ? valueOps[ctx.node.opType] : undefined;
-    const value = combine && ctx.node.domain === '' ? combineValues(ctx, combine) : undefined;
+    const op = ctx.node.opType;
+    let value: Dim[] | undefined;
+    if (ctx.node.domain === '' && dtype !== undefined && dtype.startsWith('float')) {
+      value = Object.hasOwn(floatValueOps, op) ? combineFloatValues(ctx, dtype, floatValueOps[op]) : undefined;
+    } else if (ctx.node.domain === '' && Object.hasOwn(valueOps, op)) {
+      value = combineValues(ctx, valueOps[op]);
+    }
     return { outputs: [{ dtype, shape }], values: [value] };
   };
 }
@@ -64,11 +85,31 @@ export const whereRule: ShapeRule = (ctx) => ({
 });
 
 /** Same type and shape as input 0 (extra outputs, such as Dropout's mask, get the same shape). */
+/** Unary maps that shape arithmetic uses (int(math.ceil(h / p)) exports as Ceil), on numbers. */
+const unaryValueOps: Record<string, (x: number) => number> = {
+  Ceil: Math.ceil,
+  Floor: Math.floor,
+  // ONNX Round: half to even.
+  Round: (x) => (Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : Math.round(x)),
+  Neg: (x) => -x,
+  Abs: Math.abs,
+  Sqrt: Math.sqrt,
+};
+
 export const unaryRule: ShapeRule = (ctx) => {
   const x = same(ctx);
   const outputs: TypeShape[] = ctx.node.outputs.map((_, i) => (i === 0 ? x : { dtype: 'bool', shape: x.shape }));
-  const values = ctx.node.opType === 'Identity' ? [ctx.value(0)] : undefined;
-  return { outputs, values };
+  const op = ctx.node.opType;
+  let value: Dim[] | undefined;
+  if (op === 'Identity') value = ctx.value(0);
+  else if (Object.hasOwn(unaryValueOps, op)) {
+    const known = ctx.value(0);
+    if (known !== undefined && known.every(isNumber)) {
+      const round = x.dtype === 'float32' ? Math.fround : (v: number) => v;
+      value = known.map((v) => round(unaryValueOps[op](v as number)));
+    }
+  }
+  return { outputs, values: value === undefined ? undefined : [value] };
 };
 
 export const castRule: ShapeRule = (ctx) => {
@@ -76,7 +117,15 @@ export const castRule: ShapeRule = (ctx) => {
   const dtype = dataTypeFromCode(to);
   if (dtype === undefined) badAttribute(ctx, `Cast to unknown data type ${to}`, { attribute: 'to', got: to });
   const numeric = dtype !== 'string' && dtype !== 'bool' && dtype !== 'float16';
-  return { outputs: [{ dtype, shape: same(ctx).shape }], values: [numeric && !dtype.startsWith('float') ? ctx.value(0) : undefined] };
+  const known = ctx.value(0);
+  let value: Dim[] | undefined;
+  if (numeric && known !== undefined && known.every(isNumber)) {
+    // Numbers: to an integer type truncates (ONNX Cast), to float32 rounds.
+    value = known.map((v) => (dtype.startsWith('float') ? (dtype === 'float32' ? Math.fround(v as number) : (v as number)) : Math.trunc(v as number)));
+  } else if (numeric && !dtype.startsWith('float') && !(ctx.input(0).dtype ?? '').startsWith('float')) {
+    value = known; // symbolic dims between integer types
+  }
+  return { outputs: [{ dtype, shape: same(ctx).shape }], values: [value] };
 };
 
 export const isNaNLikeRule: ShapeRule = (ctx) => ({ outputs: [{ dtype: 'bool', shape: same(ctx).shape }] });

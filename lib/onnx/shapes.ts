@@ -21,7 +21,7 @@ function ruleFor(node: Node, opset: number): ShapeRule | undefined {
   return findOp(node, opset)?.shape;
 }
 
-/** Largest integer tensor whose element values are tracked for shape computations. */
+/** Largest (rank <= 1) tensor whose element values are tracked for shape computations. */
 const maxTrackedValues = 64;
 
 /** What is known in one graph scope; lookups fall through to the enclosing scope. */
@@ -42,9 +42,8 @@ class Scope {
   addConstant(name: string, tensor: TensorData): void {
     this.constants.set(name, tensor);
     this.types.set(name, { dtype: tensor.dtype, shape: [...tensor.dims] });
-    if (!isFloatType(tensor.dtype) && tensor.dtype !== 'string' && tensor.dims.length <= 1 && tensor.data.length <= maxTrackedValues) {
-      this.values.set(name, toNumbers(tensor));
-    }
+    // Float values too: exported shape arithmetic often goes through float (int(h / patch) as Cast(Div(Cast)))
+    if (tensor.dtype !== 'string' && tensor.dims.length <= 1 && tensor.data.length <= maxTrackedValues) this.values.set(name, toNumbers(tensor));
   }
 }
 

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import { EdgeInferError } from '../lib/errors';
-import { Graph, Model, Node } from '../lib/onnx/ir';
+import { Graph, Model, Node, TensorData } from '../lib/onnx/ir';
 import { optimize } from '../lib/onnx/passes';
 import { readModel } from '../lib/onnx/reader';
 import { inferShapes } from '../lib/onnx/shapes';
@@ -134,9 +134,9 @@ describe('ONNX shapes and passes', function () {
   // MobileViT-style exports compute patch counts as int(math.ceil(h / p)) in float: Shape -> Gather -> Cast
   // (float) -> Div -> Ceil -> Cast (int64) -> Concat -> Reshape. With concrete input dims the target resolves.
   it('resolves a Reshape target computed through float shape arithmetic (Cast, Div, Ceil, Cast)', function () {
-    const scalar = (dtype: 'int64' | 'float32', value: number) =>
+    const scalar = (dtype: 'int64' | 'float32', value: number): TensorData =>
       dtype === 'int64' ? { dtype, dims: [], data: BigInt64Array.of(BigInt(value)) } : { dtype, dims: [], data: Float32Array.of(value) };
-    const vector = (values: number[]) => ({ dtype: 'int64' as const, dims: [values.length], data: BigInt64Array.from(values.map(BigInt)) });
+    const vector = (values: number[]): TensorData => ({ dtype: 'int64', dims: [values.length], data: BigInt64Array.from(values.map(BigInt)) });
     const node = (name: string, opType: string, inputs: string[], attributes: Model['graph']['nodes'][number]['attributes'] = {}) => ({ name, opType, domain: '', inputs, outputs: [name], attributes });
     const makeModel = (): Model => ({
       irVersion: 8, opsets: new Map([['', 13]]), producerName: '', producerVersion: '', metadata: {},

@@ -2,10 +2,13 @@
 // [1, 1, 76, 32] input, 3x3 / 3x1 / 1x3 convs with 24-96 channels, LeakyReLU 0.2) and GEMM sizes (the wake-word
 // heads 1536 -> 128 -> 128 -> 1 at batch 1 and 16, and a large square GEMM for the fraction of FMA peak).
 // Median time per call; GFLOPS = 2 * MACs / time. The baseline in the same run is our reference variant
-// for GEMMs (f32_gemm_4x8__ref) and FP32 for INT8 rows; `speedup` > 1 means ours is better.
+// for GEMMs (f32_gemm_4x8__ref), FP32 for INT8 rows and, for depthwise convs, the reference dwconv variant
+// (f32_dwconv_1__ref; QDQ INT8 depthwise: qs8_dwconv_1__ref) and, for grouped convs, one GEMM per group;
+// `speedup` > 1 means ours is better.
 //   bench_conv [--json]
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -16,6 +19,8 @@
 #include "edgeinfer/aligned_buffer.h"
 #include "edgeinfer/kernels.h"
 #include "edgeinfer/nn_kernels.h"
+#include "kernels/conv/conv_depthwise.h"
+#include "kernels/conv/conv_grouped.h"
 
 using namespace edgeinfer;
 
@@ -61,7 +66,7 @@ void report(const char* bench, const std::string& name, double macs, double ours
 }
 
 void conv_case(const char* name, int64_t ci, int64_t co, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t ph,
-               int64_t pw, int64_t batch) {
+               int64_t pw, int64_t batch, int64_t group = 1, int64_t stride = 1) {
   ConvShape s;
   s.rank = 2;
   s.batch = batch;
@@ -73,10 +78,12 @@ void conv_case(const char* name, int64_t ci, int64_t co, int64_t h, int64_t w, i
   s.kernel[1] = kw;
   s.pad_begin[0] = s.pad_end[0] = ph;
   s.pad_begin[1] = s.pad_end[1] = pw;
-  s.out_size[0] = h + 2 * ph - kh + 1;
-  s.out_size[1] = w + 2 * pw - kw + 1;
+  s.group = group;
+  s.stride[0] = s.stride[1] = stride;
+  s.out_size[0] = (h + 2 * ph - kh) / stride + 1;
+  s.out_size[1] = (w + 2 * pw - kw) / stride + 1;
   auto x = rnd(static_cast<size_t>(batch * ci * h * w));
-  auto wt = rnd(static_cast<size_t>(co * ci * kh * kw));
+  auto wt = rnd(static_cast<size_t>(co * (ci / group) * kh * kw));
   auto b = rnd(static_cast<size_t>(co));
   ActivationParams act;
   act.kind = FusedActivation::kLeakyRelu;
@@ -85,12 +92,50 @@ void conv_case(const char* name, int64_t ci, int64_t co, int64_t h, int64_t w, i
   auto f32 = ConvF32::create(s, wt.data(), b.data(), act);
   auto i8 = ConvF32::create_int8(s, wt.data(), b.data(), act);
   AlignedBuffer sf(f32->scratch_bytes() + 64), si(i8->scratch_bytes() + 64);
-  const double macs = double(batch) * co * s.out_size[0] * s.out_size[1] * ci * kh * kw;
+  const double macs = double(batch) * co * s.out_size[0] * s.out_size[1] * (ci / group) * kh * kw;
   const double tf = median_seconds([&] { f32->run(x.data(), y.data(), sf.data(), nullptr); });
   const double ti = median_seconds([&] { i8->run(x.data(), y.data(), si.data(), nullptr); });
   char label[128];
-  std::snprintf(label, sizeof label, "%s n%lld %lldx%lldx%lld->%lld k%lldx%lld", name, (long long)batch,
-                (long long)ci, (long long)h, (long long)w, (long long)co, (long long)kh, (long long)kw);
+  std::snprintf(label, sizeof label, "%s n%lld %lldx%lldx%lld->%lld k%lldx%lld g%lld s%lld", name, (long long)batch,
+                (long long)ci, (long long)h, (long long)w, (long long)co, (long long)kh, (long long)kw,
+                (long long)group, (long long)stride);
+  if (group == ci && group > 1) {  // depthwise: against the reference rows (INT8 runs the same float kernel)
+    const DwConvF32Variant* ref = dwconv_f32_variants().front();
+    auto base = conv_detail::create_conv_depthwise_f32(conv_detail::normalize(s, "Conv"), wt.data(), b.data(), act, ref);
+    AlignedBuffer sb(base->scratch_bytes() + 64);
+    const double tb = median_seconds([&] { base->run(x.data(), y.data(), sb.data(), nullptr); });
+    report("conv", std::string(label) + " fp32 " + f32->kernel_name(), macs, tf, tb, ref->name);
+    // QDQ INT8 (create_quantized: static activations, per-channel int8 weights) against the reference rows.
+    std::vector<int8_t> wq(wt.size());
+    for (size_t i = 0; i < wq.size(); ++i) wq[i] = static_cast<int8_t>(std::lround(wt[i] * 127.0f));
+    std::vector<float> wscale(static_cast<size_t>(co), 1.0f / 127.0f);
+    QuantizedWeightsS8 qw;
+    qw.data = wq.data();
+    qw.scales = wscale.data();
+    qw.scale_count = co;
+    ActivationQuantization aq;
+    aq.dynamic = false;
+    aq.scale = 2.0f / 255.0f;
+    aq.zero_point = 128;
+    auto q8 = ConvF32::create_quantized(s, qw, b.data(), aq, act);
+    const DwConvS8Variant* qref = dwconv_s8_variants().front();
+    auto qbase = conv_detail::create_conv_depthwise_s8(conv_detail::normalize(s, "Conv"), wq.data(), wscale.data(),
+                                                        b.data(), act, aq, qref);
+    AlignedBuffer sq(q8->scratch_bytes() + 64), sqb(qbase->scratch_bytes() + 64);
+    const double tq = median_seconds([&] { q8->run(x.data(), y.data(), sq.data(), nullptr); });
+    const double tqb = median_seconds([&] { qbase->run(x.data(), y.data(), sqb.data(), nullptr); });
+    report("conv", std::string(label) + " qdq " + q8->kernel_name(), macs, tq, tqb, qref->name);
+    return;
+  }
+  if (group > 1) {  // grouped: against one GEMM per group (the path before the direct kernel)
+    const conv_detail::Conv2d c = conv_detail::normalize(s, "Conv");
+    auto base = conv_detail::create_conv_gemm_f32(c, wt.data(), b.data(), act);
+    AlignedBuffer sb(base->scratch_bytes() + 64);
+    const double tb = median_seconds([&] { base->run(x.data(), y.data(), sb.data(), nullptr); });
+    report("conv", std::string(label) + " fp32 " + f32->kernel_name(), macs, tf, tb, "gemm per group");
+    report("conv", std::string(label) + " int8 " + i8->kernel_name(), macs, ti, tb, "gemm per group");
+    return;
+  }
   report("conv", std::string(label) + " fp32 " + f32->kernel_name(), macs, tf, tf, "self");
   report("conv", std::string(label) + " int8 " + i8->kernel_name(), macs, ti, tf, "our fp32");
 }
@@ -142,6 +187,20 @@ int main(int argc, char** argv) {
     conv_case("emb-3x1", 72, 96, 14, 3, 3, 1, 0, 0, batch);
     conv_case("emb-3x3p", 64, 64, 17, 13, 3, 3, 1, 1, batch);
   }
+  // Depthwise (group == channels): EfficientNet / MnasNet-like 3x3 and 5x5 at strides 1 and 2, the
+  // DS-CNN keyword spotter's narrow 25x5 maps; and a RegNet-like grouped conv (group width 8).
+  conv_case("dw-3x3", 32, 32, 112, 112, 3, 3, 1, 1, 1, 32, 1);
+  conv_case("dw-3x3-s2", 96, 96, 112, 112, 3, 3, 1, 1, 1, 96, 2);
+  conv_case("dw-5x5-s2", 144, 144, 56, 56, 5, 5, 2, 2, 1, 144, 2);
+  conv_case("dw-5x5", 480, 480, 14, 14, 5, 5, 2, 2, 1, 480, 1);
+  conv_case("dw-kws", 64, 64, 25, 5, 3, 3, 1, 1, 1, 64, 1);
+  conv_case("grouped-regnet", 48, 48, 56, 56, 3, 3, 1, 1, 1, 6, 2);
+  // RegNet-Y 400MF's other stages (group width 8) and wider groups around the direct kernel's limit.
+  conv_case("grouped-regnet", 104, 104, 28, 28, 3, 3, 1, 1, 1, 13, 1);
+  conv_case("grouped-regnet", 208, 208, 14, 14, 3, 3, 1, 1, 1, 26, 1);
+  conv_case("grouped-regnet", 440, 440, 7, 7, 3, 3, 1, 1, 1, 55, 1);
+  conv_case("grouped-w16", 128, 128, 28, 28, 3, 3, 1, 1, 1, 8, 1);
+  conv_case("grouped-w32", 128, 128, 28, 28, 3, 3, 1, 1, 1, 4, 1);
   gemm_case(1, 1536, 128);
   gemm_case(1, 128, 128);
   gemm_case(1, 128, 1);

@@ -16,6 +16,10 @@
 #include "edgeinfer/aligned_buffer.h"
 #include "edgeinfer/kernels.h"
 #include "edgeinfer/nn_kernels.h"
+#include "kernels/conv/conv_depthwise.h"
+#include "kernels/conv/conv_grouped.h"
+#include "kernels/gemm_f32/gemm_f32_internal.h"
+#include "kernels/conv/conv_shape.h"
 #include "runtime/thread_pool.h"
 #include "tests/check.h"
 #include "tests/counting_allocator.h"
@@ -126,6 +130,20 @@ const Case kCases[] = {
     {1, 1, 6, 6, 6, {31, 1}, {3, 1}, {1, 1}, {1, 0}, {1, 0}, {1, 1}},      // 1-D depthwise
     {2, 1, 1, 24, 1, {76, 32}, {3, 3}, {1, 1}, {0, 0}, {0, 0}, {1, 1}},    // embedding-model-like
     {2, 1, 32, 64, 1, {17, 13}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {2, 1, 7, 7, 7, {13, 29}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},     // depthwise 3x3 stride 2, odd width
+    {2, 2, 5, 5, 5, {11, 37}, {5, 5}, {2, 2}, {2, 1}, {2, 2}, {1, 1}},     // depthwise 5x5 stride 2, odd pads
+    {2, 1, 3, 3, 3, {15, 21}, {7, 7}, {1, 1}, {3, 3}, {3, 3}, {1, 1}},     // depthwise 7x7
+    {2, 1, 4, 4, 4, {17, 19}, {3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}},     // depthwise, dilation 2
+    {2, 1, 3, 9, 3, {10, 11}, {3, 3}, {3, 3}, {1, 0}, {0, 2}, {1, 1}},     // depthwise, multiplier 3, stride 3
+    {2, 1, 6, 6, 6, {25, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},      // depthwise, narrow rows (speech)
+    {2, 1, 2, 2, 2, {6, 70}, {3, 4}, {2, 1}, {0, 3}, {1, 0}, {1, 3}},      // depthwise 3x4 (generic taps)
+    {1, 1, 5, 5, 5, {40, 1}, {5, 1}, {2, 1}, {2, 0}, {1, 0}, {1, 1}},      // 1-D depthwise, stride 2
+    {2, 1, 16, 16, 2, {9, 11}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},    // grouped, 8 per group (RegNet)
+    {2, 2, 24, 24, 3, {13, 10}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},   // grouped, stride 2
+    {2, 1, 12, 18, 3, {7, 9}, {3, 3}, {1, 1}, {2, 1}, {0, 2}, {2, 1}},     // grouped 4 -> 6, dilation, odd pads
+    {1, 1, 10, 15, 5, {33, 1}, {3, 1}, {1, 1}, {1, 0}, {1, 0}, {1, 1}},    // 1-D grouped
+    {2, 1, 22, 22, 2, {6, 37}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},    // grouped, 11 per group (partial blocks)
+    {2, 1, 6, 6, 2, {25, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},      // grouped, narrow rows (flat)
 };
 
 constexpr FusedActivation kActs[] = {FusedActivation::kNone,    FusedActivation::kRelu,
@@ -636,12 +654,421 @@ EI_TEST("non-finite: ConvF32 FP32 keeps NaN / inf in their receptive field, INT8
   }
 }
 
+// ------------------------------------------------------------------ depthwise
+// The rows, copies and deinterleave of every dwconv_f32 variant the CPU has against the reference variant:
+// odd row lengths (vector tails), several rows with gaps (ld_in, ldy), unaligned views, 1..49 taps, the
+// fused activations, NaN kept by Relu / Clip; nothing written outside the outputs.
+EI_TEST("dwconv_f32 rows / copy_rows / deinterleave2 of every variant against the reference") {
+  const auto variants = dwconv_f32_variants();
+  const DwConvF32Variant* ref = variants.front();
+  const FusedActivation fused[] = {FusedActivation::kNone, FusedActivation::kRelu, FusedActivation::kLeakyRelu,
+                                   FusedActivation::kClip};
+  const int64_t tap_counts[] = {1, 3, 9, 25, 49, 12, 2};
+  for (const DwConvF32Variant* v : variants) {
+    if (!isa_supported(v->isa)) continue;
+    for (int trial = 0; trial < 70; ++trial) {
+      const int64_t taps = tap_counts[trial % 7], rows = 1 + trial % 3, n = 1 + (trial * 13) % 71;
+      const int64_t ld_in = n + 40 + trial % 5, ldy = n + 1 + trial % 4, skew = 1 + trial % 3;  // skew: unaligned
+      std::vector<int64_t> offsets(static_cast<size_t>(taps));
+      for (int64_t t = 0; t < taps; ++t) offsets[static_cast<size_t>(t)] = (t * 7 + trial) % 40;
+      auto x = random_vec(static_cast<size_t>(skew + rows * ld_in + 48));
+      if (trial % 4 == 1) x[static_cast<size_t>(skew + n / 2)] = NAN;
+      auto w = random_vec(static_cast<size_t>(taps));
+      const ActivationParams ap = params_for(fused[trial % 4]);
+      std::vector<float> want(static_cast<size_t>(rows * ldy + 8), 777.0f), got = want;
+      DwConvF32Rows a;
+      a.x = x.data() + skew;
+      a.tap_offsets = offsets.data();
+      a.taps = taps;
+      a.ld_in = ld_in;
+      a.w = w.data();
+      a.bias = 0.25f * static_cast<float>(trial % 3);
+      a.ldy = ldy;
+      a.rows = rows;
+      a.n = n;
+      a.act = ap.kind;
+      a.act_alpha = ap.alpha;
+      a.act_beta = ap.beta;
+      a.y = want.data() + skew;
+      ref->rows(a);
+      a.y = got.data() + skew;
+      v->rows(a);
+      int bad = 0;
+      for (size_t i = 0; i < want.size(); ++i) {
+        const bool same_nan = std::isnan(want[i]) && std::isnan(got[i]);
+        if (!(same_nan || std::fabs(got[i] - want[i]) <= 1e-5f * (1.0f + std::fabs(want[i]))) && bad++ < 2)
+          EI_CHECK_MSG(false, std::string(v->name) + " rows trial " + std::to_string(trial) + " at " + std::to_string(i) +
+                                  " got " + std::to_string(got[i]) + " want " + std::to_string(want[i]));
+      }
+      // Copies are exact; the deinterleave splits the even and odd source floats.
+      std::vector<float> copy_want(static_cast<size_t>(rows * ldy + 8), -1.0f), copy_got = copy_want;
+      ref->copy_rows(x.data() + skew, ld_in, copy_want.data() + skew, ldy, rows, n);
+      v->copy_rows(x.data() + skew, ld_in, copy_got.data() + skew, ldy, rows, n);
+      for (size_t i = 0; i < copy_want.size(); ++i)
+        EI_CHECK(std::memcmp(&copy_want[i], &copy_got[i], sizeof(float)) == 0);
+      const int64_t half = (n + 1) / 2, stride = half + 2;
+      std::vector<float> even(static_cast<size_t>(rows * stride + 4), -1.0f), odd = even;
+      v->deinterleave2(x.data() + skew, ld_in, even.data() + 1, odd.data() + 1, stride, rows, n);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = 0; i < stride; ++i) {
+          const float* src = x.data() + skew + r * ld_in;
+          const float e = 2 * i < n ? src[2 * i] : -1.0f, o = 2 * i + 1 < n ? src[2 * i + 1] : -1.0f;
+          const size_t at = static_cast<size_t>(1 + r * stride + i);
+          EI_CHECK(std::memcmp(&even[at], &e, sizeof(float)) == 0 && std::memcmp(&odd[at], &o, sizeof(float)) == 0);
+        }
+    }
+  }
+}
+
+// Every depthwise case of kCases (strides 1-3, pads, dilations, multipliers, 1-D, narrow rows, 1..49 taps) through
+// every dwconv_f32 variant the CPU has, all activations, one thread and two, unaligned input and output views,
+// against the double-precision direct convolution.
+EI_TEST("depthwise ConvF32 through every dwconv_f32 variant") {
+  ThreadPool pool(2);
+  int idx = 0;
+  for (const DwConvF32Variant* v : dwconv_f32_variants()) {
+    if (!isa_supported(v->isa)) continue;
+    for (const Case& c : kCases) {
+      if (!(c.ci / c.g == 1 && c.g > 1)) continue;
+      const ConvShape s = make_shape(c.rank, c.n, c.ci, c.co, c.g, c.in, c.k, c.s, c.pb, c.pe, c.d);
+      auto x = random_vec(static_cast<size_t>(c.n * c.ci * c.in[0] * c.in[1] + 1));
+      auto w = random_vec(static_cast<size_t>(c.co * c.k[0] * c.k[1]));
+      auto bias = random_vec(static_cast<size_t>(c.co));
+      for (int a = 0; a < 8; ++a) {
+        const ActivationParams ap = params_for(kActs[a]);
+        const bool with_bias = (idx++ % 3) != 0;
+        const std::vector<float> xv(x.begin() + 1, x.end());
+        std::vector<double> z, bound;
+        conv_ref(s, xv, w, with_bias ? bias.data() : nullptr, z, bound);
+        auto conv = conv_detail::create_conv_depthwise_f32(conv_detail::normalize(s, "Conv"), w.data(),
+                                                            with_bias ? bias.data() : nullptr, ap, v);
+        EI_CHECK(std::string(conv->kernel_name()) == v->name);
+        AlignedBuffer scratch(conv->scratch_bytes() + 64);
+        std::vector<float> y(z.size() + 3);
+        for (ThreadPool* tp : {static_cast<ThreadPool*>(nullptr), &pool}) {
+          std::fill(y.begin(), y.end(), NAN);
+          const long before = edgeinfer::testing::heap_allocations().load();
+          conv->run(x.data() + 1, y.data() + 3, scratch.data(), tp);
+          EI_CHECK_MSG(edgeinfer::testing::heap_allocations().load() == before, "heap allocation in depthwise run");
+          int bad = 0;
+          for (size_t i = 0; i < z.size(); ++i) {
+            const double want = act_ref(z[i], ap), got = y[i + 3];
+            if (!(std::fabs(got - want) <= 1e-5 * bound[i] + 2e-6 + 2e-6 * std::fabs(want)) && bad++ < 2)
+              EI_CHECK_MSG(false, std::string(v->name) + " act " + std::to_string(a) + " shape " +
+                                      std::to_string(c.in[0]) + "x" + std::to_string(c.in[1]) + " k" +
+                                      std::to_string(c.k[0]) + "x" + std::to_string(c.k[1]) + " at " +
+                                      std::to_string(i) + " got " + std::to_string(got) + " want " +
+                                      std::to_string(want));
+          }
+        }
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------ INT8 depthwise (QDQ)
+// The rows of every dwconv_s8 variant the CPU has against the reference variant, bit for bit: int32 sums and
+// the float epilogue (with and without Relu), odd row lengths, several rows with gaps, unaligned views, 1..49
+// taps (odd counts pair the last tap with weight 0), extreme values (|q - zp| = 255, w = -128 / 127); and
+// widen_rows / widen_deinterleave2 (uint8 rows minus the zero point into int16 rows / stride-2 phases) exactly,
+// nothing written past the rows.
+EI_TEST("dwconv_s8 rows of every variant against the reference, bit-exact") {
+  const auto variants = dwconv_s8_variants();
+  const DwConvS8Variant* ref = variants.front();
+  const int64_t tap_counts[] = {1, 3, 9, 25, 49, 12, 2, 5};
+  std::uniform_int_distribution<int> xd(-255, 255), wd(-128, 127);
+  for (const DwConvS8Variant* v : variants) {
+    if (!isa_supported(v->isa)) continue;
+    for (int trial = 0; trial < 96; ++trial) {
+      const int64_t taps = tap_counts[trial % 8], rows = 1 + trial % 3, n = 1 + (trial * 13) % 83;
+      const int64_t ld_in = n + 40 + trial % 5, ldy = n + 1 + trial % 4, skew = 1 + trial % 3;
+      std::vector<int64_t> offsets(static_cast<size_t>(taps));
+      for (int64_t t = 0; t < taps; ++t) offsets[static_cast<size_t>(t)] = (t * 7 + trial) % 40;
+      std::vector<int16_t> x(static_cast<size_t>(skew + rows * ld_in + 48 + 64));  // + the variants' over-read
+      for (auto& e : x) e = static_cast<int16_t>(trial % 5 == 0 ? (xd(rng) > 0 ? 255 : -255) : xd(rng));
+      std::vector<int8_t> w(static_cast<size_t>(taps));
+      for (auto& e : w) e = static_cast<int8_t>(trial % 5 == 0 ? (wd(rng) > 0 ? 127 : -128) : wd(rng));
+      std::vector<int32_t> pairs(static_cast<size_t>((taps + 1) / 2), 0);
+      for (int64_t t = 0; t < taps; ++t) {
+        const auto u = static_cast<uint32_t>(static_cast<uint16_t>(int16_t{w[static_cast<size_t>(t)]}));
+        pairs[static_cast<size_t>(t / 2)] |= static_cast<int32_t>(t % 2 == 0 ? u : u << 16);
+      }
+      DwConvS8Rows a;
+      a.x = x.data() + skew;
+      a.tap_offsets = offsets.data();
+      a.taps = taps;
+      a.ld_in = ld_in;
+      a.w = w.data();
+      a.w_pairs = pairs.data();
+      a.ldy = ldy;
+      a.rows = rows;
+      a.n = n;
+      a.scale = 0.001f * static_cast<float>(1 + trial % 7);
+      a.bias = 0.3f * static_cast<float>(trial % 3) - 0.3f;
+      a.relu = trial % 2 == 1;
+      std::vector<int32_t> iwant(static_cast<size_t>(rows * ldy + 8), 777), igot = iwant;
+      a.y_i32 = iwant.data() + skew;
+      ref->rows(a);
+      a.y_i32 = igot.data() + skew;
+      v->rows(a);
+      EI_CHECK_MSG(iwant == igot, std::string(v->name) + " int32 rows trial " + std::to_string(trial));
+      std::vector<float> fwant(static_cast<size_t>(rows * ldy + 8), 777.0f), fgot = fwant;
+      a.y_i32 = nullptr;
+      a.y_f32 = fwant.data() + skew;
+      ref->rows(a);
+      a.y_f32 = fgot.data() + skew;
+      v->rows(a);
+      EI_CHECK_MSG(std::memcmp(fwant.data(), fgot.data(), sizeof(float) * fwant.size()) == 0,
+                   std::string(v->name) + " float rows trial " + std::to_string(trial));
+      // widen_rows: exact, nothing written outside the rows (sentinels), unaligned source and destination.
+      std::vector<uint8_t> q(static_cast<size_t>(skew + rows * ld_in));
+      for (auto& e : q) e = static_cast<uint8_t>(xd(rng) & 255);
+      const int32_t zp = (trial * 37) % 256;
+      std::vector<int16_t> wwant(static_cast<size_t>(rows * ldy + 40), 12345), wgot = wwant;
+      ref->widen_rows(q.data() + skew, ld_in, zp, wwant.data() + skew, ldy, rows, n);
+      v->widen_rows(q.data() + skew, ld_in, zp, wgot.data() + skew, ldy, rows, n);
+      EI_CHECK_MSG(wwant == wgot, std::string(v->name) + " widen_rows trial " + std::to_string(trial));
+      EI_CHECK(wwant[static_cast<size_t>(skew)] == static_cast<int16_t>(q[static_cast<size_t>(skew)] - zp));
+      // widen_deinterleave2: the even / odd source columns, exactly.
+      const int64_t half = (n + 1) / 2, stride = half + 2;
+      std::vector<int16_t> even(static_cast<size_t>(rows * stride + 4), -1), odd = even;
+      v->widen_deinterleave2(q.data() + skew, ld_in, zp, even.data() + 1, odd.data() + 1, stride, rows, n);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = 0; i < stride; ++i) {
+          const uint8_t* src = q.data() + skew + r * ld_in;
+          const int16_t e = 2 * i < n ? static_cast<int16_t>(src[2 * i] - zp) : -1;
+          const int16_t o = 2 * i + 1 < n ? static_cast<int16_t>(src[2 * i + 1] - zp) : -1;
+          const size_t at = static_cast<size_t>(1 + r * stride + i);
+          EI_CHECK_MSG(even[at] == e && odd[at] == o, std::string(v->name) + " widen_deinterleave2 trial " + std::to_string(trial));
+        }
+    }
+  }
+}
+
+// Every depthwise case of kCases through every dwconv_s8 variant (and the table's choice through
+// ConvF32::create_quantized), static (uint8 zero point) and dynamic activation quantization, per-channel
+// scales with weights up to -128, one thread and two, unaligned views, no allocation, against gemm_s8's
+// definition computed here: q = the quantize kernel's uint8, acc = exact int32 sum of (q - zp) * w,
+// y = fma(float(acc), x_scale * w_scale, bias). None / Relu: bit-exact; other activations applied after, 1e-5.
+EI_TEST("INT8 (QDQ) depthwise ConvF32 through every dwconv_s8 variant, bit-exact with gemm_s8 numerics") {
+  ThreadPool pool(2);
+  std::uniform_int_distribution<int> wd(-128, 127);
+  int idx = 0;
+  std::vector<const DwConvS8Variant*> variants(dwconv_s8_variants().begin(), dwconv_s8_variants().end());
+  variants.push_back(nullptr);  // the table's choice through create_quantized
+  for (const DwConvS8Variant* v : variants) {
+    if (v != nullptr && !isa_supported(v->isa)) continue;
+    for (const Case& c : kCases) {
+      if (!(c.ci / c.g == 1 && c.g > 1)) continue;
+      const ConvShape s = make_shape(c.rank, c.n, c.ci, c.co, c.g, c.in, c.k, c.s, c.pb, c.pe, c.d);
+      const conv_detail::Conv2d cv = conv_detail::normalize(s, "Conv");
+      auto x = random_vec(static_cast<size_t>(c.n * c.ci * c.in[0] * c.in[1] + 1));
+      for (auto& e : x) e *= 3.0f;
+      const int64_t taps = c.k[0] * c.k[1];
+      std::vector<int8_t> w(static_cast<size_t>(c.co * taps));
+      for (auto& e : w) e = static_cast<int8_t>(wd(rng));
+      std::vector<float> ws(static_cast<size_t>(c.co)), bias = random_vec(static_cast<size_t>(c.co));
+      for (size_t i = 0; i < ws.size(); ++i) ws[i] = 0.001f + 0.0005f * static_cast<float>(i % 5);
+      for (int a = 0; a < 8; ++a) {
+        const ActivationParams ap = params_for(kActs[a]);
+        ActivationQuantization quant;
+        if (idx % 2 == 0) {
+          quant.dynamic = false;
+          quant.scale = 0.021f;  // some inputs saturate at 0 / 255
+          quant.zero_point = 100 + idx % 40;
+        }
+        const bool with_bias = (idx++ % 3) != 0;
+        const float* bp = with_bias ? bias.data() : nullptr;
+        const float* xin = x.data() + 1;
+        const int64_t in_count = c.n * c.ci * cv.in_plane();
+        // The expected output.
+        const gemm_f32_detail::QuantParams qp =
+            gemm_f32_detail::activation_params_u8(kernels().gemm_f32, quant, xin, 1, in_count, 0);
+        std::vector<uint8_t> q(static_cast<size_t>(in_count));
+        QuantizeArgs qa;
+        qa.x = xin;
+        qa.y = q.data();
+        qa.y_signed = false;
+        qa.inner = in_count;
+        qa.scales = &qp.scale;
+        qa.zero_points = &qp.zero_point;
+        quantize_variants().front()->quantize(qa);
+        std::vector<float> want(static_cast<size_t>(c.n * c.co * cv.out_plane()));
+        for (int64_t b = 0; b < c.n; ++b)
+          for (int64_t oc = 0; oc < c.co; ++oc)
+            for (int64_t oy = 0; oy < cv.oh; ++oy)
+              for (int64_t ox = 0; ox < cv.ow; ++ox) {
+                int32_t acc = 0;
+                for (int64_t i = 0; i < cv.kh; ++i)
+                  for (int64_t j = 0; j < cv.kw; ++j) {
+                    const int64_t yy = oy * cv.sh - cv.ph + i * cv.dh, xx = ox * cv.sw - cv.pw + j * cv.dw;
+                    if (yy < 0 || yy >= cv.ih || xx < 0 || xx >= cv.iw) continue;
+                    const int64_t ic = oc / cv.out_c_g;
+                    acc += (int32_t{q[static_cast<size_t>(((b * c.ci + ic) * cv.ih + yy) * cv.iw + xx)]} - qp.zero_point) *
+                           w[static_cast<size_t>((oc * cv.kh + i) * cv.kw + j)];
+                  }
+                const float y = std::fma(static_cast<float>(acc), qp.scale * ws[static_cast<size_t>(oc)],
+                                         bp != nullptr ? bp[oc] : 0.0f);
+                want[static_cast<size_t>(((b * c.co + oc) * cv.oh + oy) * cv.ow + ox)] =
+                    ap.kind == FusedActivation::kRelu ? (y < 0.0f ? 0.0f : y) : static_cast<float>(act_ref(y, ap));
+              }
+        std::unique_ptr<ConvF32> conv;
+        if (v != nullptr) {
+          conv = conv_detail::create_conv_depthwise_s8(cv, w.data(), ws.data(), bp, ap, quant, v);
+          EI_CHECK(std::string(conv->kernel_name()) == v->name);
+        } else {
+          QuantizedWeightsS8 qw;
+          qw.data = w.data();
+          qw.scales = ws.data();
+          qw.scale_count = c.co;
+          conv = ConvF32::create_quantized(s, qw, bp, quant, ap);
+          EI_CHECK(std::string(conv->kernel_name()) == kernels().dwconv_s8->name);
+        }
+        AlignedBuffer scratch(conv->scratch_bytes() + 64);
+        std::vector<float> y(want.size() + 3);
+        const bool exact = ap.kind == FusedActivation::kNone || ap.kind == FusedActivation::kRelu;
+        for (ThreadPool* tp : {static_cast<ThreadPool*>(nullptr), &pool}) {
+          std::fill(y.begin(), y.end(), NAN);
+          const long before = edgeinfer::testing::heap_allocations().load();
+          conv->run(xin, y.data() + 3, scratch.data(), tp);
+          EI_CHECK_MSG(edgeinfer::testing::heap_allocations().load() == before, "heap allocation in INT8 depthwise run");
+          int bad = 0;
+          for (size_t i = 0; i < want.size(); ++i) {
+            const float got = y[i + 3];
+            const bool ok = exact ? std::memcmp(&got, &want[i], sizeof(float)) == 0
+                                  : std::fabs(got - want[i]) <= 1e-5f * (1.0f + std::fabs(want[i]));
+            if (!ok && bad++ < 2)
+              EI_CHECK_MSG(false, std::string(v != nullptr ? v->name : "table") + " act " + std::to_string(a) +
+                                      " shape " + std::to_string(c.in[0]) + "x" + std::to_string(c.in[1]) + " k" +
+                                      std::to_string(c.k[0]) + "x" + std::to_string(c.k[1]) + " at " + std::to_string(i) +
+                                      " got " + std::to_string(got) + " want " + std::to_string(want[i]));
+          }
+        }
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------ grouped (few channels per group)
+// The rows of every gconv_f32 variant against the reference variant: 1..19 channels (full and partial register
+// blocks), odd row lengths, several rows, gaps between channels (ldy_c) and rows, unaligned views, 1..72 taps,
+// the fused activations, NaN kept by Relu / Clip; nothing written outside the outputs.
+EI_TEST("gconv_f32 rows of every variant against the reference") {
+  const auto variants = gconv_f32_variants();
+  const GConvF32Variant* ref = variants.front();
+  const FusedActivation fused[] = {FusedActivation::kNone, FusedActivation::kRelu, FusedActivation::kLeakyRelu,
+                                   FusedActivation::kClip};
+  const int64_t tap_counts[] = {1, 9, 72, 27, 2, 18};
+  for (const GConvF32Variant* v : variants) {
+    if (!isa_supported(v->isa)) continue;
+    for (int trial = 0; trial < 60; ++trial) {
+      const int64_t taps = tap_counts[trial % 6], rows = 1 + trial % 3, n = 1 + (trial * 17) % 97;
+      const int64_t channels = 1 + (trial * 5) % 19;
+      const int64_t ld_in = n + 40 + trial % 5, ldy = n + 1 + trial % 4, ldy_c = rows * ldy + 3, skew = 1 + trial % 3;
+      std::vector<int64_t> offsets(static_cast<size_t>(taps));
+      for (int64_t t = 0; t < taps; ++t) offsets[static_cast<size_t>(t)] = (t * 7 + trial) % 40;
+      auto x = random_vec(static_cast<size_t>(skew + rows * ld_in + 48));
+      if (trial % 4 == 1) x[static_cast<size_t>(skew + n / 2)] = NAN;
+      auto w = random_vec(static_cast<size_t>(channels * taps));
+      auto bias = random_vec(static_cast<size_t>(channels));
+      const ActivationParams ap = params_for(fused[trial % 4]);
+      std::vector<float> want(static_cast<size_t>(channels * ldy_c + 8), 777.0f), got = want;
+      GConvF32Rows a;
+      a.x = x.data() + skew;
+      a.tap_offsets = offsets.data();
+      a.taps = taps;
+      a.ld_in = ld_in;
+      a.w = w.data();
+      a.bias = bias.data();
+      a.channels = channels;
+      a.ldy_c = ldy_c;
+      a.ldy = ldy;
+      a.rows = rows;
+      a.n = n;
+      a.act = ap.kind;
+      a.act_alpha = ap.alpha;
+      a.act_beta = ap.beta;
+      a.y = want.data() + skew;
+      ref->rows(a);
+      a.y = got.data() + skew;
+      v->rows(a);
+      int bad = 0;
+      for (size_t i = 0; i < want.size(); ++i) {
+        const bool same_nan = std::isnan(want[i]) && std::isnan(got[i]);
+        if (!(same_nan || std::fabs(got[i] - want[i]) <= 1e-5f * (1.0f + std::fabs(want[i]))) && bad++ < 2)
+          EI_CHECK_MSG(false, std::string(v->name) + " rows trial " + std::to_string(trial) + " at " + std::to_string(i) +
+                                  " got " + std::to_string(got[i]) + " want " + std::to_string(want[i]));
+      }
+    }
+  }
+}
+
+// Every grouped case of kCases the direct kernel takes through every gconv_f32 variant the CPU has, all
+// activations, one thread and two, unaligned views, no allocation, against the double-precision direct
+// convolution; and the table's ConvF32 (FP32 and INT8, which keeps these float) picks the direct kernel.
+EI_TEST("grouped ConvF32 through every gconv_f32 variant") {
+  ThreadPool pool(2);
+  int idx = 0, checked = 0;
+  for (const GConvF32Variant* v : gconv_f32_variants()) {
+    if (!isa_supported(v->isa)) continue;
+    for (const Case& c : kCases) {
+      const ConvShape s = make_shape(c.rank, c.n, c.ci, c.co, c.g, c.in, c.k, c.s, c.pb, c.pe, c.d);
+      const conv_detail::Conv2d cv = conv_detail::normalize(s, "Conv");
+      if (!conv_detail::grouped_direct_f32_fits(cv)) continue;
+      auto x = random_vec(static_cast<size_t>(c.n * c.ci * c.in[0] * c.in[1] + 1));
+      auto w = random_vec(static_cast<size_t>(c.co * (c.ci / c.g) * c.k[0] * c.k[1]));
+      auto bias = random_vec(static_cast<size_t>(c.co));
+      for (int a = 0; a < 8; ++a) {
+        const ActivationParams ap = params_for(kActs[a]);
+        const bool with_bias = (idx++ % 3) != 0;
+        const std::vector<float> xv(x.begin() + 1, x.end());
+        std::vector<double> z, bound;
+        conv_ref(s, xv, w, with_bias ? bias.data() : nullptr, z, bound);
+        auto conv = conv_detail::create_conv_grouped_f32(cv, w.data(), with_bias ? bias.data() : nullptr, ap, v);
+        EI_CHECK(std::string(conv->kernel_name()) == v->name);
+        if (a == 0) {
+          EI_CHECK(std::string(ConvF32::create(s, w.data(), bias.data(), ap)->kernel_name()) == kernels().gconv_f32->name);
+          EI_CHECK(std::string(ConvF32::create_int8(s, w.data(), bias.data(), ap)->kernel_name()) == kernels().gconv_f32->name);
+        }
+        AlignedBuffer scratch(conv->scratch_bytes() + 64);
+        std::vector<float> y(z.size() + 3);
+        for (ThreadPool* tp : {static_cast<ThreadPool*>(nullptr), &pool}) {
+          std::fill(y.begin(), y.end(), NAN);
+          const long before = edgeinfer::testing::heap_allocations().load();
+          conv->run(x.data() + 1, y.data() + 3, scratch.data(), tp);
+          EI_CHECK_MSG(edgeinfer::testing::heap_allocations().load() == before, "heap allocation in grouped run");
+          int bad = 0;
+          for (size_t i = 0; i < z.size(); ++i) {
+            const double want = act_ref(z[i], ap), got = y[i + 3];
+            if (!(std::fabs(got - want) <= 1e-5 * bound[i] + 2e-6 + 2e-6 * std::fabs(want)) && bad++ < 2)
+              EI_CHECK_MSG(false, std::string(v->name) + " act " + std::to_string(a) + " shape " +
+                                      std::to_string(c.ci) + "/" + std::to_string(c.g) + " " + std::to_string(c.in[0]) +
+                                      "x" + std::to_string(c.in[1]) + " at " + std::to_string(i) + " got " +
+                                      std::to_string(got) + " want " + std::to_string(want));
+          }
+        }
+        ++checked;
+      }
+    }
+  }
+  EI_CHECK(checked > 0);
+}
+
 EI_TEST("conv summary") {
   const auto variants = gemm_f32_variants();
   for (size_t i = 0; i < variants.size(); ++i)
     std::printf("  %-28s %s (%ld convs)\n", variants[i]->name,
                 isa_supported(variants[i]->isa) ? "CHECKED" : "SKIPPED: CPU lacks the ISA", g_checked[i]);
   std::printf("  table choice: %s\n", kernels().gemm_f32->name);
+  for (const DwConvF32Variant* v : dwconv_f32_variants())
+    std::printf("  %-28s %s\n", v->name, isa_supported(v->isa) ? "CHECKED" : "SKIPPED: CPU lacks the ISA");
+  std::printf("  depthwise table choice: %s\n", kernels().dwconv_f32->name);
+  for (const DwConvS8Variant* v : dwconv_s8_variants())
+    std::printf("  %-28s %s\n", v->name, isa_supported(v->isa) ? "CHECKED" : "SKIPPED: CPU lacks the ISA");
+  std::printf("  INT8 depthwise table choice: %s\n", kernels().dwconv_s8->name);
+  for (const GConvF32Variant* v : gconv_f32_variants())
+    std::printf("  %-28s %s\n", v->name, isa_supported(v->isa) ? "CHECKED" : "SKIPPED: CPU lacks the ISA");
+  std::printf("  grouped table choice: %s\n", kernels().gconv_f32->name);
 }
 
 }  // namespace

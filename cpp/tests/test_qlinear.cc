@@ -138,6 +138,10 @@ EI_TEST("qlinear: Conv 2-D (stride, asymmetric pads, groups) and 1-D (dilation),
       {4, 9, 7, 6, 1, 3, 3, 2, 2, 1, 0, 1, 2, 1, 1},  // 2-D
       {6, 5, 6, 4, 2, 2, 3, 1, 2, 0, 1, 1, 1, 1, 1},  // 2-D, group 2
       {4, 1, 15, 8, 1, 1, 3, 1, 1, 0, 2, 0, 2, 1, 2},  // 1-D, dilation 2
+      {8, 9, 7, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  // depthwise (the direct dwconv_s8 path)
+      {6, 11, 13, 12, 6, 3, 3, 2, 2, 1, 0, 1, 1, 1, 1},  // depthwise, multiplier 2, stride 2, asymmetric pads
+      {5, 25, 5, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  // depthwise, narrow rows (speech)
+      {5, 1, 30, 5, 5, 1, 5, 1, 1, 0, 2, 0, 2, 1, 2},  // 1-D depthwise, dilation 2
   };
   int index = 0;
   for (const Case& t : cases) {

@@ -189,6 +189,36 @@ struct GemmF32Variant {
   void (*half_to_float)(const uint16_t* in, float* out, int64_t n);
 };
 
+// ---------------------------------------------------------------- FP32 matmul of two activations
+// C[i, j] = alpha * sum_k A[i, k] * B[k, j] for i < m, j in [n_begin, n_end), neither operand prepared
+// beforehand (attention's Q.K^T and P.V). A: row-major, row stride lda. B: [k, n] row-major with row stride
+// ldb, or when b_trans [n, k] row-major (B[k, j] = b[j * ldb + k]). C: row-major, row stride ldc. Full
+// column vectors of a row-major B are read in place; B^T panels (unless few rows of A take dot products) and
+// the last partial vector are packed into scratch (matmul_f32_scratch_floats(variant, k) floats, 64-byte
+// aligned, one per concurrent call). NaN / inf propagate as in the plain sum (no fast-math).
+struct MatMulF32Args {
+  int64_t m = 0, n = 0, k = 0;
+  const float* a = nullptr;
+  int64_t lda = 0;
+  const float* b = nullptr;
+  int64_t ldb = 0;
+  bool b_trans = false;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  float alpha = 1.0f;
+  int64_t n_begin = 0, n_end = 0;
+  float* scratch = nullptr;
+};
+
+struct MatMulF32Variant {
+  const char* name;  // f32_matmul_<mr>x<nr>__<isa>
+  Isa isa;
+  int mr, nr;  // register tile: rows and widest column panel
+  void (*run)(const MatMulF32Args& args);
+};
+
+size_t matmul_f32_scratch_floats(const MatMulF32Variant* variant, int64_t k);
+
 size_t gemm_f32_scratch_floats(const GemmF32Variant* variant, int64_t k);
 // Packs W ([k, n] row-major, or [n, k] when trans) into nr-column panels: out has
 // gemm_f32_packed_b_floats(k, n, nr) floats.
@@ -198,18 +228,138 @@ void gemm_f32_pack_b(const float* w, int64_t k, int64_t n, bool trans, int nr, f
 // panels: out has m * k floats.
 void gemm_f32_pack_a(const float* a, int64_t lda, int64_t m, int64_t k, bool trans, int mr, float* out);
 
+// ---------------------------------------------------------------- FP32 depthwise convolution rows
+// Rows of one channel of a depthwise convolution over a zero-padded input plane prepared by the caller:
+// y[r * ldy + o] = act(bias + sum_t w[t] * x[r * ld_in + tap_offsets[t] + o]) for r < rows, o < n, the taps
+// in order t = 0, 1, ... (one multiply-add each). Only kNone, kRelu, kLeakyRelu and kClip are applied here
+// (NaN propagates through Relu / Clip as in the GEMM epilogues); the caller runs any other activation after.
+// Reads only x[r * ld_in + tap_offsets[t] + o] for o < n (no over-read).
+struct DwConvF32Rows {
+  const float* x = nullptr;
+  const int64_t* tap_offsets = nullptr;
+  int64_t taps = 0, ld_in = 0;
+  const float* w = nullptr;  // [taps]
+  float bias = 0.0f;
+  float* y = nullptr;
+  int64_t ldy = 0, rows = 0, n = 0;
+  FusedActivation act = FusedActivation::kNone;
+  float act_alpha = 0.01f, act_beta = 0.0f;
+};
+
+inline bool dwconv_fuses(FusedActivation act) {
+  return act == FusedActivation::kNone || act == FusedActivation::kRelu || act == FusedActivation::kLeakyRelu ||
+         act == FusedActivation::kClip;
+}
+
+struct DwConvF32Variant {
+  const char* name;  // f32_dwconv_<lanes>__<isa>
+  Isa isa;
+  int lanes;         // floats per vector (the padding a row of n outputs is computed in)
+  void (*rows)(const DwConvF32Rows& args);
+  // dst[r * dst_stride + i] = src[r * src_stride + i] for r < rows, i < n (planes into padded planes and back).
+  void (*copy_rows)(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t rows, int64_t n);
+  // Per row r < rows, the phases of a stride-2 input row: even[r * dst_stride + i] = src[r * src_stride + 2 i],
+  // odd[r * dst_stride + i] = src[r * src_stride + 2 i + 1], for the source indices below n.
+  void (*deinterleave2)(const float* src, int64_t src_stride, float* even, float* odd, int64_t dst_stride, int64_t rows,
+                        int64_t n);
+};
+
+// ---------------------------------------------------------------- INT8 depthwise convolution rows
+// Rows of one channel of a quantized depthwise convolution over a padded plane of int16 values q - zero_point
+// (uint8 or int8 activations minus their zero point; the padding holds 0) prepared by the caller:
+// acc[r, o] = sum_t int32(w[t]) * x[r * ld_in + tap_offsets[t] + o]  (int32, wrapping modulo 2^32), then
+// y_i32 = acc, or y_f32 = fma(float(acc), scale, bias) (gemm_s8's float epilogue; relu: y < 0 ? 0 : y).
+// Variants may read x up to `lanes` int16 past x[r * ld_in + tap_offsets[t] + n - 1]; the caller pads.
+struct DwConvS8Rows {
+  const int16_t* x = nullptr;
+  const int64_t* tap_offsets = nullptr;
+  int64_t taps = 0, ld_in = 0;
+  const int8_t* w = nullptr;         // [taps]
+  const int32_t* w_pairs = nullptr;  // [(taps + 1) / 2]: uint16(w[2p]) | w[2p + 1] << 16, 0 past the taps
+  int32_t* y_i32 = nullptr;          // exactly one of y_i32 / y_f32
+  float* y_f32 = nullptr;
+  int64_t ldy = 0, rows = 0, n = 0;
+  float scale = 1.0f, bias = 0.0f;
+  bool relu = false;
+};
+
+struct DwConvS8Variant {
+  const char* name;  // qs8_dwconv_<lanes>__<isa>
+  Isa isa;
+  int lanes;  // outputs per vector step (the over-read above)
+  void (*rows)(const DwConvS8Rows& args);
+  // Quantized rows into the padded plane: dst[r * dst_stride + i] = int16(src[r * src_stride + i]) - zero_point
+  // for r < rows, i < n (uint8 src); reads and writes nothing else.
+  void (*widen_rows)(const uint8_t* src, int64_t src_stride, int32_t zero_point, int16_t* dst, int64_t dst_stride,
+                     int64_t rows, int64_t n);
+  // The same split into the two phases of a stride-2 row: even[r * dst_stride + i] = int16(src[.. + 2 i]) - zp,
+  // odd[r * dst_stride + i] = int16(src[.. + 2 i + 1]) - zp, for the source indices below n.
+  void (*widen_deinterleave2)(const uint8_t* src, int64_t src_stride, int32_t zero_point, int16_t* even, int16_t* odd,
+                              int64_t dst_stride, int64_t rows, int64_t n);
+};
+
+// ---------------------------------------------------------------- FP32 element-wise maps
+// unary: y[i] = f(x[i]) for i < n contiguous floats (y may alias x exactly); p0 = LeakyRelu's alpha or Clip's
+// min, p1 = Clip's max. binary: y[i] = a[i * a_step] op b[i * b_step] with steps 0 (a scalar) or 1. The
+// reference defines every value, NaN and inf included; cpp/tests/test_elementwise_f32.cc states the tolerances.
+enum class UnaryF32 : uint8_t { kRelu, kLeakyRelu, kClip, kNeg, kAbs, kFloor, kCeil, kSqrt, kReciprocal, kExp, kLog,
+                                kSigmoid, kTanh, kErf };
+enum class BinaryF32 : uint8_t { kAdd, kSub, kMul, kDiv };
+
+struct ElementwiseF32Variant {
+  const char* name;  // f32_velementwise__<isa>
+  Isa isa;
+  void (*unary)(UnaryF32 op, const float* x, float* y, int64_t n, float p0, float p1);
+  void (*binary)(BinaryF32 op, const float* a, int64_t a_step, const float* b, int64_t b_step, float* y, int64_t n);
+};
+
+// ---------------------------------------------------------------- FP32 grouped convolution rows
+// DwConvF32Rows for `channels` output channels at once over the same input taps (grouped convolutions with few
+// channels per group: each input vector loaded serves every channel): for c < channels, r < rows, o < n,
+// y[c * ldy_c + r * ldy + o] = act(bias[c] + sum_t w[c * taps + t] * x[r * ld_in + tap_offsets[t] + o]), the
+// taps in order (one multiply-add each); activations as DwConvF32Rows (dwconv_fuses). No over-read.
+struct GConvF32Rows {
+  const float* x = nullptr;
+  const int64_t* tap_offsets = nullptr;
+  int64_t taps = 0, ld_in = 0;
+  const float* w = nullptr;     // [channels][taps]
+  const float* bias = nullptr;  // [channels]
+  int64_t channels = 0;
+  float* y = nullptr;
+  int64_t ldy_c = 0, ldy = 0, rows = 0, n = 0;
+  FusedActivation act = FusedActivation::kNone;
+  float act_alpha = 0.01f, act_beta = 0.0f;
+};
+
+struct GConvF32Variant {
+  const char* name;  // f32_gconv_<channels>x<outputs>__<isa>
+  Isa isa;
+  int channels;      // output channels per register block
+  void (*rows)(const GConvF32Rows& args);
+};
+
 // ---------------------------------------------------------------- the table
 // Every variant that was compiled into this binary, reference first, ascending ISA rank.
 std::span<const GemmS8Variant* const> gemm_s8_variants();
 std::span<const QuantizeVariant* const> quantize_variants();
 std::span<const LayerNormGeluVariant* const> layernorm_gelu_variants();
 std::span<const GemmF32Variant* const> gemm_f32_variants();
+std::span<const DwConvF32Variant* const> dwconv_f32_variants();
+std::span<const DwConvS8Variant* const> dwconv_s8_variants();
+std::span<const GConvF32Variant* const> gconv_f32_variants();
+std::span<const MatMulF32Variant* const> matmul_f32_variants();
+std::span<const ElementwiseF32Variant* const> elementwise_f32_variants();
 
 struct KernelTable {
   const GemmS8Variant* gemm_s8;
   const QuantizeVariant* quantize;
   const LayerNormGeluVariant* layernorm_gelu;
   const GemmF32Variant* gemm_f32;
+  const MatMulF32Variant* matmul_f32;
+  const DwConvF32Variant* dwconv_f32;
+  const ElementwiseF32Variant* elementwise_f32;
+  const DwConvS8Variant* dwconv_s8;
+  const GConvF32Variant* gconv_f32;
   Isa ceiling;          // the highest level allowed (EDGEINFER_ISA, or the CPU's best)
   bool forced;          // EDGEINFER_ISA was set
 };

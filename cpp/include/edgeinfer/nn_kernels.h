@@ -37,6 +37,10 @@ struct QuantizedWeightsS8 {
 // the activations hold NaN or +-inf (or |x| > FLT_MAX / 512) the whole output of the call is NaN.
 struct ActivationQuantization {
   bool dynamic = true;
+  // Dynamic only: DynamicQuantizeLinear's parameters (scale = range / 255, zero point rounded half to even)
+  // instead of ours (which widen the scale so the minimum lands exactly on level 0), so the integer sums equal
+  // those of an ONNX quantize_dynamic graph.
+  bool onnx_range = false;
   float scale = 1.0f;      // static only: finite, > 0
   int32_t zero_point = 0;  // static only: a uint8 level (an int8 zero point z is z + 128 on uint8 data)
 };

@@ -200,4 +200,79 @@ static inline __m256 gelu_tanh_ps(__m256 x) {
   return _mm256_mul_ps(x, sig);
 }
 
+// ---- IEEE-edged forms for the element-wise ops (Exp, Log, Sigmoid), where inf / 0 / NaN must come out as
+// the reference gives them (cpp/tests/test_elementwise_f32.cc measures the accuracy).
+
+// exp(x), <= 2 ulp for normal results: +inf above ~88.72, gradual underflow to denormals and exactly 0 below
+// about -103.9, NaN -> NaN. 2^n is applied in two halves (both normal floats): the first product is exact, the
+// second rounds once. (exp_ps above saturates instead, cheaper where that does not matter.)
+static inline __m256 exp_ieee_ps(__m256 x) {
+  x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);  // NaN stays (second operand)
+  x = _mm256_min_ps(_mm256_set1_ps(89.0f), x);    // n in [-150, 129]
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+  p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+  const __m256i ni = _mm256_cvtps_epi32(n);  // NaN -> INT_MIN: garbage scales, but p is NaN
+  const __m256i n1 = _mm256_srai_epi32(ni, 1);
+  const __m256i n2 = _mm256_sub_epi32(ni, n1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+// log(x) (Cephes logf: x = 2^e m, m in [sqrt(1/2), sqrt(2)), log(m) by a degree-9 polynomial in m - 1, the
+// reduction exact): ~1 ulp; denormals scaled by 2^23 first; log(+-0) = -inf, log(x < 0) = NaN,
+// log(+inf) = +inf, NaN -> NaN.
+static inline __m256 log_ps(__m256 x) {
+  const __m256 tiny = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);  // denormal (or <= 0)
+  const __m256 xs = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), tiny);
+  const __m256i bits = _mm256_castps_si256(xs);
+  __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(126)));
+  e = _mm256_sub_ps(e, _mm256_and_ps(tiny, _mm256_set1_ps(23.0f)));
+  __m256 m = _mm256_castsi256_ps(
+      _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f000000)));  // [0.5, 1)
+  const __m256 small = _mm256_cmp_ps(m, _mm256_set1_ps(0.707106781186547524f), _CMP_LT_OQ);
+  e = _mm256_sub_ps(e, _mm256_and_ps(small, _mm256_set1_ps(1.0f)));
+  m = _mm256_add_ps(_mm256_sub_ps(m, _mm256_set1_ps(1.0f)), _mm256_and_ps(small, m));  // m - 1 or 2m - 1, exact
+  const __m256 z = _mm256_mul_ps(m, m);
+  __m256 p = _mm256_set1_ps(7.0376836292e-2f);
+  p = _mm256_fmadd_ps(p, m, _mm256_set1_ps(-1.1514610310e-1f));
+  p = _mm256_fmadd_ps(p, m, _mm256_set1_ps(1.1676998740e-1f));
+  p = _mm256_fmadd_ps(p, m, _mm256_set1_ps(-1.2420140846e-1f));
+  p = _mm256_fmadd_ps(p, m, _mm256_set1_ps(1.4249322787e-1f));
+  p = _mm256_fmadd_ps(p, m, _mm256_set1_ps(-1.6668057665e-1f));
+  p = _mm256_fmadd_ps(p, m, _mm256_set1_ps(2.0000714765e-1f));
+  p = _mm256_fmadd_ps(p, m, _mm256_set1_ps(-2.4999993993e-1f));
+  p = _mm256_fmadd_ps(p, m, _mm256_set1_ps(3.3333331174e-1f));
+  __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, m), z);
+  y = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), y);
+  y = _mm256_fnmadd_ps(z, _mm256_set1_ps(0.5f), y);
+  y = _mm256_add_ps(m, y);
+  y = _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), y);
+  const __m256 inf = _mm256_set1_ps(__builtin_inff());
+  y = _mm256_blendv_ps(y, inf, _mm256_cmp_ps(x, inf, _CMP_EQ_OQ));
+  y = _mm256_blendv_ps(y, _mm256_sub_ps(_mm256_setzero_ps(), inf), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ));
+  // x < 0 or NaN: a quiet NaN (the all-ones compare mask).
+  return _mm256_or_ps(y, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NGE_UQ));
+}
+
+// 1 / (1 + exp(-x)) as a / (1 + a) (x < 0) or 1 / (1 + a) (x >= 0), a = exp(-|x|): no cancellation, one
+// correctly rounded division, exactly 0 at -inf and 1 from x ~ 17 on; ~2 ulp; 0 below x ~ -87.7 (the true
+// value is a denormal there). NaN -> NaN.
+static inline __m256 sigmoid_ps(__m256 x) {
+  const __m256 a = gelu_detail::exp_nonpos_ps(_mm256_or_ps(x, _mm256_set1_ps(-0.0f)));  // exp(-|x|)
+  const __m256 num = _mm256_blendv_ps(_mm256_set1_ps(1.0f), a, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+  return _mm256_div_ps(num, _mm256_add_ps(a, _mm256_set1_ps(1.0f)));
+}
+
 }  // namespace edgeinfer::vm256

@@ -190,4 +190,46 @@ static inline __m512 gelu_tanh_ps(__m512 x) {
   return _mm512_mul_ps(x, sig);
 }
 
+// ---- IEEE-edged forms for the element-wise ops (Log, Sigmoid); exp_ps above already has IEEE edges.
+
+// log(x) (Cephes logf, as vm256::log_ps; getexp / getmant take denormals directly): ~1 ulp; log(+-0) = -inf,
+// log(x < 0) = NaN, log(+inf) = +inf, NaN -> NaN.
+static inline __m512 log_ps(__m512 x) {
+  __m512 m = _mm512_getmant_ps(x, _MM_MANT_NORM_p5_1, _MM_MANT_SIGN_zero);  // [0.5, 1)
+  __m512 e = _mm512_add_ps(_mm512_getexp_ps(x), _mm512_set1_ps(1.0f));
+  const __mmask16 small = _mm512_cmp_ps_mask(m, _mm512_set1_ps(0.707106781186547524f), _CMP_LT_OQ);
+  e = _mm512_mask_sub_ps(e, small, e, _mm512_set1_ps(1.0f));
+  m = _mm512_mask_add_ps(_mm512_sub_ps(m, _mm512_set1_ps(1.0f)), small, _mm512_sub_ps(m, _mm512_set1_ps(1.0f)), m);
+  const __m512 z = _mm512_mul_ps(m, m);
+  __m512 p = _mm512_set1_ps(7.0376836292e-2f);
+  p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(-1.1514610310e-1f));
+  p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(1.1676998740e-1f));
+  p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(-1.2420140846e-1f));
+  p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(1.4249322787e-1f));
+  p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(-1.6668057665e-1f));
+  p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(2.0000714765e-1f));
+  p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(-2.4999993993e-1f));
+  p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(3.3333331174e-1f));
+  __m512 y = _mm512_mul_ps(_mm512_mul_ps(p, m), z);
+  y = _mm512_fmadd_ps(e, _mm512_set1_ps(-2.12194440e-4f), y);
+  y = _mm512_fnmadd_ps(z, _mm512_set1_ps(0.5f), y);
+  y = _mm512_add_ps(m, y);
+  y = _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f), y);
+  const __m512 inf = _mm512_set1_ps(__builtin_inff());
+  y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, inf, _CMP_EQ_OQ), inf);
+  y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_EQ_OQ), _mm512_set1_ps(-__builtin_inff()));
+  return _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NGE_UQ),
+                            _mm512_set1_ps(__builtin_nanf("")));  // x < 0 or NaN
+}
+
+// 1 / (1 + exp(-x)) as a / (1 + a) (x < 0) or 1 / (1 + a) (x >= 0), a = exp(-|x|): no cancellation, one
+// correctly rounded division, exactly 0 at -inf and 1 from x ~ 17 on; ~2 ulp (denormal results: gradual
+// underflow, 0 below x ~ -103.9). NaN -> NaN.
+static inline __m512 sigmoid_ps(__m512 x) {
+  const __m512 a = exp_ps(_mm512_or_ps(x, _mm512_set1_ps(-0.0f)));  // exp(-|x|)
+  const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+  const __m512 num = _mm512_mask_mov_ps(_mm512_set1_ps(1.0f), neg, a);
+  return _mm512_div_ps(num, _mm512_add_ps(a, _mm512_set1_ps(1.0f)));
+}
+
 }  // namespace edgeinfer::vm512

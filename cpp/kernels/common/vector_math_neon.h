@@ -219,4 +219,52 @@ EDGEINFER_VMNEON_INLINE float32x4_t gelu_tanh_ps(float32x4_t x) {
   return vmulq_f32(x, sig);
 }
 
+// ---- IEEE-edged forms for the element-wise ops (Log, Sigmoid); exp_ps above already has IEEE edges.
+
+// log(x) (Cephes logf, as vm256::log_ps; denormals scaled by 2^23 first): ~1 ulp; log(+-0) = -inf,
+// log(x < 0) = NaN, log(+inf) = +inf, NaN -> NaN.
+EDGEINFER_VMNEON_INLINE float32x4_t log_ps(float32x4_t x) {
+  const uint32x4_t tiny = vcltq_f32(x, vdupq_n_f32(1.17549435e-38f));  // denormal (or <= 0)
+  const float32x4_t xs = vbslq_f32(tiny, vmulq_f32(x, vdupq_n_f32(8388608.0f)), x);
+  const uint32x4_t bits = vreinterpretq_u32_f32(xs);
+  float32x4_t e = vcvtq_f32_s32(vsubq_s32(vreinterpretq_s32_u32(vshrq_n_u32(bits, 23)), vdupq_n_s32(126)));
+  e = vsubq_f32(e, vreinterpretq_f32_u32(vandq_u32(tiny, vreinterpretq_u32_f32(vdupq_n_f32(23.0f)))));
+  float32x4_t m = vreinterpretq_f32_u32(vorrq_u32(vandq_u32(bits, vdupq_n_u32(0x007fffff)), vdupq_n_u32(0x3f000000)));
+  const uint32x4_t small = vcltq_f32(m, vdupq_n_f32(0.707106781186547524f));
+  e = vsubq_f32(e, vreinterpretq_f32_u32(vandq_u32(small, vreinterpretq_u32_f32(vdupq_n_f32(1.0f)))));
+  m = vaddq_f32(vsubq_f32(m, vdupq_n_f32(1.0f)), vreinterpretq_f32_u32(vandq_u32(small, vreinterpretq_u32_f32(m))));
+  const float32x4_t z = vmulq_f32(m, m);
+  float32x4_t p = vdupq_n_f32(7.0376836292e-2f);
+  p = vfmaq_f32(vdupq_n_f32(-1.1514610310e-1f), p, m);
+  p = vfmaq_f32(vdupq_n_f32(1.1676998740e-1f), p, m);
+  p = vfmaq_f32(vdupq_n_f32(-1.2420140846e-1f), p, m);
+  p = vfmaq_f32(vdupq_n_f32(1.4249322787e-1f), p, m);
+  p = vfmaq_f32(vdupq_n_f32(-1.6668057665e-1f), p, m);
+  p = vfmaq_f32(vdupq_n_f32(2.0000714765e-1f), p, m);
+  p = vfmaq_f32(vdupq_n_f32(-2.4999993993e-1f), p, m);
+  p = vfmaq_f32(vdupq_n_f32(3.3333331174e-1f), p, m);
+  float32x4_t y = vmulq_f32(vmulq_f32(p, m), z);
+  y = vfmaq_f32(y, e, vdupq_n_f32(-2.12194440e-4f));
+  y = vfmsq_f32(y, z, vdupq_n_f32(0.5f));
+  y = vaddq_f32(m, y);
+  y = vfmaq_f32(y, e, vdupq_n_f32(0.693359375f));
+  const float32x4_t inf = vdupq_n_f32(__builtin_inff());
+  y = vbslq_f32(vceqq_f32(x, inf), inf, y);
+  y = vbslq_f32(vceqq_f32(x, vdupq_n_f32(0.0f)), vdupq_n_f32(-__builtin_inff()), y);
+  const uint32x4_t not_ge0 = vmvnq_u32(vcgeq_f32(x, vdupq_n_f32(0.0f)));  // x < 0 or NaN
+  return vbslq_f32(not_ge0, vdupq_n_f32(__builtin_nanf("")), y);
+}
+
+// 1 / (1 + exp(-x)) as a / (1 + a) (x < 0) or 1 / (1 + a) (x >= 0), a = exp(-|x|): no cancellation; the
+// reciprocal (estimate + Newton, see div_ps) is forced to 1 where 1 + a == 1, so +inf and large x give
+// exactly 1, -inf exactly 0; ~2 ulp. NaN -> NaN.
+EDGEINFER_VMNEON_INLINE float32x4_t sigmoid_ps(float32x4_t x) {
+  const float32x4_t a = exp_ps(vnegq_f32(vabsq_f32(x)));
+  const float32x4_t one = vdupq_n_f32(1.0f);
+  const float32x4_t q = vaddq_f32(a, one);
+  const float32x4_t num = vbslq_f32(vcltq_f32(x, vdupq_n_f32(0.0f)), a, one);
+  const float32x4_t d = div_ps(num, q);
+  return vbslq_f32(vceqq_f32(q, one), num, d);
+}
+
 }  // namespace edgeinfer::vmneon

@@ -2,7 +2,9 @@
 //  - float, in_channels / group > 1: weights packed once as the A operand (mr-row panels, one GEMM per
 //    group), the image as B: pointwise convs (1x1, stride 1, no pad) read X[c, h*w] in place, the others
 //    gather im2col column panels into per-thread scratch inside the GEMM driver. Y[oc, h*w] is NCHW.
-//  - depthwise (in_channels / group == 1, any multiplier): a direct loop per output channel.
+//  - depthwise (in_channels / group == 1, any multiplier): conv_depthwise_f32.cc (the dwconv_f32 rows).
+//  - grouped with at most 16 channels per group (RegNet's 8): conv_grouped_f32.cc, direct through the gconv_f32
+//    rows (float, and the dynamic INT8 convs that stay float).
 //  - INT8 (create_int8): weights int8 per output channel (scale = max|w| / 127), reordered to k = (kh, kw, c);
 //    per run the whole input is quantized to uint8 (per tensor, asymmetric, from its min / max) into an
 //    NHWC copy, im2col rows are byte copies (padding = zero point; pointwise convs use the copy in place),
@@ -11,6 +13,7 @@
 //    k = in_channels / group * kernel < 64 or fewer than 32 output channels per group (faster in float).
 //  - INT8 from a QDQ model (create_quantized): the same path with the model's int8 weights and scales, and
 //    its fixed activation scale / zero point when it has one; always INT8 (the model fixed the numerics).
+//    Depthwise ones run the direct dwconv_s8 rows (conv_depthwise_s8.cc) with the same numerics.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -23,6 +26,8 @@
 #include "edgeinfer/kernels.h"
 #include "edgeinfer/nn_kernels.h"
 #include "edgeinfer/packed_weights.h"
+#include "kernels/conv/conv_depthwise.h"
+#include "kernels/conv/conv_grouped.h"
 #include "kernels/conv/conv_nhwc.h"
 #include "kernels/conv/conv_shape.h"
 #include "kernels/gemm_f32/gemm_f32_internal.h"
@@ -124,71 +129,6 @@ class ConvGemmF32 final : public ConvF32 {
   AlignedBuffer weights_, bias_;
   HalfWeights half_;
   size_t slot_floats_;
-};
-
-// ------------------------------------------------------------------ float, depthwise (direct)
-class ConvDepthwiseF32 final : public ConvF32 {
- public:
-  ConvDepthwiseF32(const Conv2d& c, const float* w, const float* bias, ActivationParams act)
-      : c_(c), helper_(kernels().gemm_f32), act_(act) {
-    weights_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(c.out_c * c.kh * c.kw));
-    std::memcpy(weights_.data(), w, weights_.size());
-    bias_ = copy_bias(bias, c.out_c);
-  }
-  size_t scratch_bytes() const override { return 0; }
-  size_t weight_bytes() const override { return weights_.size() + bias_.size(); }
-  const char* kernel_name() const override { return "f32_dwconv_direct"; }
-
-  void run(const float* x, float* y, void* scratch, ThreadPool* pool) const override {
-    require(x != nullptr && y != nullptr, kBad, "Conv: null buffer");
-    const Conv2d& c = c_;
-    const int64_t count = c.batch * c.out_c;
-    auto body = [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) channel(x, y, i / c.out_c, i % c.out_c);
-    };
-    if (pool != nullptr && pool->threads() > 1 && count > 1 &&
-        count * c.out_plane() * c.kh * c.kw >= kParallelMacs)
-      pool->parallel_for(count, 1, body);
-    else
-      body(0, count);
-  }
-
- private:
-  void channel(const float* x, float* y, int64_t b, int64_t oc) const {
-    const Conv2d& c = c_;
-    const int64_t ic = oc / c.out_c_g;  // in_c_g == 1: the group's only input channel
-    const float* xp = x + (b * c.in_c + ic) * c.in_plane();
-    float* yp = y + (b * c.out_c + oc) * c.out_plane();
-    const float* wk = weights_.as<float>() + oc * c.kh * c.kw;
-    const float bias = bias_.as<float>()[oc];
-    for (int64_t oh = 0; oh < c.oh; ++oh) {
-      float* yr = yp + oh * c.ow;
-      for (int64_t o = 0; o < c.ow; ++o) yr[o] = bias;
-      for (int64_t kh = 0; kh < c.kh; ++kh) {
-        const int64_t ih = oh * c.sh - c.ph + kh * c.dh;
-        if (ih < 0 || ih >= c.ih) continue;
-        const float* xr = xp + ih * c.iw;
-        for (int64_t kw = 0; kw < c.kw; ++kw) {
-          const float wv = wk[kh * c.kw + kw];
-          const int64_t iw0 = kw * c.dw - c.pw;  // iw = o * sw + iw0
-          const int64_t lo = iw0 >= 0 ? 0 : (-iw0 + c.sw - 1) / c.sw;
-          const int64_t hi = std::min<int64_t>(c.ow, c.iw - 1 - iw0 < 0 ? 0 : (c.iw - 1 - iw0) / c.sw + 1);
-          if (c.sw == 1) {
-            const float* xs = xr + iw0;
-            for (int64_t o = lo; o < hi; ++o) yr[o] += wv * xs[o];
-          } else {
-            for (int64_t o = lo; o < hi; ++o) yr[o] += wv * xr[o * c.sw + iw0];
-          }
-        }
-      }
-    }
-    helper_->activate(yp, c.out_plane(), act_.kind, act_.alpha, act_.beta);
-  }
-
-  Conv2d c_;
-  const GemmF32Variant* helper_;
-  ActivationParams act_;
-  AlignedBuffer weights_, bias_;
 };
 
 // ------------------------------------------------------------------ INT8
@@ -458,11 +398,21 @@ std::unique_ptr<ConvF32> create_float(const ConvShape& shape, const float* w, co
   check_weights(c, w, bias, act);
   if (shape.channels_last) return conv_detail::create_conv_nhwc_f32(c, w, bias, act, half);
   require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
-  if (c.in_c_g == 1 && c.group > 1) return std::make_unique<ConvDepthwiseF32>(c, w, bias, act);
+  if (c.in_c_g == 1 && c.group > 1) return conv_detail::create_conv_depthwise_f32(c, w, bias, act);
+  // Few channels per group: direct (weights stay float with half too: they are small).
+  if (conv_detail::grouped_direct_f32_fits(c)) return conv_detail::create_conv_grouped_f32(c, w, bias, act);
   return std::make_unique<ConvGemmF32>(c, w, bias, act, half);
 }
 
 }  // namespace
+
+namespace conv_detail {
+
+std::unique_ptr<ConvF32> create_conv_gemm_f32(const Conv2d& c, const float* w, const float* bias, ActivationParams act) {
+  return std::make_unique<ConvGemmF32>(c, w, bias, act, false);
+}
+
+}  // namespace conv_detail
 
 std::unique_ptr<ConvF32> ConvF32::create(const ConvShape& shape, const float* w, const float* bias,
                                          ActivationParams act) {
@@ -486,10 +436,13 @@ std::unique_ptr<ConvF32> ConvF32::create_int8(const ConvShape& shape, const floa
     return std::make_unique<ConvS8>(c, quantize_weights(c, w, true), bias, act, true, ActivationQuantization{});
   }
   require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
-  if (c.in_c_g == 1 && c.group > 1) return std::make_unique<ConvDepthwiseF32>(c, w, bias, act);
+  if (c.in_c_g == 1 && c.group > 1) return conv_detail::create_conv_depthwise_f32(c, w, bias, act);
   // Tiny reductions or few output channels: quantizing, the byte im2col and the transpose cost more than the
   // INT8 GEMM saves (bench_conv: 1->24 3x3 and 24->24 3x1 are faster in float), so those stay float.
-  if (c.k_g() < 64 || c.out_c_g < 32) return std::make_unique<ConvGemmF32>(c, w, bias, act, false);
+  if (c.k_g() < 64 || c.out_c_g < 32) {
+    if (conv_detail::grouped_direct_f32_fits(c)) return conv_detail::create_conv_grouped_f32(c, w, bias, act);
+    return std::make_unique<ConvGemmF32>(c, w, bias, act, false);
+  }
   return std::make_unique<ConvS8>(c, quantize_weights(c, w, false), bias, act, false, ActivationQuantization{});
 }
 
@@ -507,6 +460,9 @@ std::unique_ptr<ConvF32> ConvF32::create_quantized(const ConvShape& shape, const
   weights.q.assign(w.data, w.data + c.out_c * c.k_g());
   weights.scales.resize(static_cast<size_t>(c.out_c));
   for (int64_t oc = 0; oc < c.out_c; ++oc) weights.scales[static_cast<size_t>(oc)] = w.scales[w.scale_count == 1 ? 0 : oc];
+  // Depthwise: a direct kernel with the same numerics (one gemm_s8 call per channel was mostly overhead).
+  if (c.in_c_g == 1 && c.group > 1)
+    return conv_detail::create_conv_depthwise_s8(c, weights.q.data(), weights.scales.data(), bias, act, quantization);
   return std::make_unique<ConvS8>(c, weights, bias, act, false, quantization);
 }
 

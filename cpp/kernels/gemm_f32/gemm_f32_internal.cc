@@ -70,7 +70,15 @@ QuantParams activation_params_u8(const GemmF32Variant* helper, const ActivationQ
     }
   }
   if (!(lo >= -kMaxDynamicRange && hi <= kMaxDynamicRange)) return {NAN, 0, false};  // NaN fails both
-  return choose_u8_params(lo, hi);
+  return quantization.onnx_range ? onnx_u8_params(lo, hi) : choose_u8_params(lo, hi);
+}
+
+QuantParams onnx_u8_params(float lo, float hi) {
+  lo = std::min(lo, 0.0f);
+  hi = std::max(hi, 0.0f);
+  const float scale = (hi - lo) / 255.0f;
+  if (!(scale > 0.0f)) return {1.0f, 0};  // all zeros (ONNX Runtime's scale 1)
+  return {scale, static_cast<int32_t>(std::nearbyint(std::clamp(-lo / scale, 0.0f, 255.0f)))};
 }
 
 void check_quantization(const ActivationQuantization& quantization, const char* what) {

@@ -32,6 +32,8 @@ struct QuantParams {
 constexpr float kMaxDynamicRange = 3.4028234663852886e38f / 512.0f;
 // uint8 asymmetric parameters covering [min(lo, 0), max(hi, 0)] (clamped to +-kMaxDynamicRange).
 QuantParams choose_u8_params(float lo, float hi);
+// DynamicQuantizeLinear's uint8 parameters for the range [lo, hi] (widened to include 0).
+QuantParams onnx_u8_params(float lo, float hi);
 // The uint8 parameters of one run over m rows of k floats (row stride lda): the fixed ones for static
 // quantization, else choose_u8_params of their min / max, or finite = false (see QuantParams).
 QuantParams activation_params_u8(const GemmF32Variant* helper, const ActivationQuantization& quantization,

@@ -1,11 +1,12 @@
 // Gemm / MatMul / Conv glue: validation of shapes and attributes, weights prepared once through
-// nn_kernels.h (GemmF32 / ConvF32, float or int8), and a small blocked batched matmul of our own for a
-// non-constant B (attention's Q·K^T), which must not create kernels per call.
+// nn_kernels.h (GemmF32 / ConvF32, float or int8), and for a non-constant B (attention's Q·K^T, P·V) the
+// batched matmul of matmul_f32.h, which packs nothing ahead and creates no kernel per call.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "edgeinfer/aligned_buffer.h"
+#include "edgeinfer/matmul_f32.h"
 #include "runtime/executor.h"
 #include "runtime/ops/window.h"
 #include "runtime/thread_pool.h"
@@ -20,65 +21,14 @@ bool wants_int8(const PrepareContext& ctx, const Step& step) {
 // *F16 steps keep their weights as IEEE halves (precision 'fp16').
 bool wants_f16(const Step& step) { return step.op.ends_with("F16"); }
 
-// ------------------------------------------------------------------ our matmul for a non-constant B
-// y[i, j] = alpha * sum_k a[i*a_rs + k*a_cs] * b[k*b_rs + j*b_cs] for rows [row_begin, row_end); ldy = n.
-void small_gemm_rows(int64_t row_begin, int64_t row_end, int64_t n, int64_t k, const float* a, int64_t a_rs,
-                     int64_t a_cs, const float* b, int64_t b_rs, int64_t b_cs, float* y, float alpha) {
-  if (b_cs == 1) {
-    // Row of y += a[i, kk] * row kk of b: contiguous, vectorisable. Blocked over k to keep b rows hot.
-    constexpr int64_t kBlock = 256;
-    for (int64_t i = row_begin; i < row_end; ++i) {
-      float* yr = y + i * n;
-      for (int64_t j = 0; j < n; ++j) yr[j] = 0.0f;
-    }
-    for (int64_t k0 = 0; k0 < k; k0 += kBlock) {
-      const int64_t k1 = std::min(k, k0 + kBlock);
-      for (int64_t i = row_begin; i < row_end; ++i) {
-        float* __restrict yr = y + i * n;
-        for (int64_t kk = k0; kk < k1; ++kk) {
-          const float av = a[i * a_rs + kk * a_cs];
-          const float* __restrict br = b + kk * b_rs;
-          for (int64_t j = 0; j < n; ++j) yr[j] += av * br[j];
-        }
-      }
-    }
-    if (alpha != 1.0f)
-      for (int64_t i = row_begin; i < row_end; ++i)
-        for (int64_t j = 0; j < n; ++j) y[i * n + j] *= alpha;
-    return;
-  }
-  if (b_rs == 1 && a_cs == 1) {
-    // b is [n, k] (transposed): dot products of contiguous rows, 4 partial sums.
-    for (int64_t i = row_begin; i < row_end; ++i) {
-      const float* ar = a + i * a_rs;
-      for (int64_t j = 0; j < n; ++j) {
-        const float* bc = b + j * b_cs;
-        float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        int64_t kk = 0;
-        for (; kk + 8 <= k; kk += 8)
-          for (int q = 0; q < 8; ++q) s[q] += ar[kk + q] * bc[kk + q];
-        float total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-        for (; kk < k; ++kk) total += ar[kk] * bc[kk];
-        y[i * n + j] = alpha * total;
-      }
-    }
-    return;
-  }
-  for (int64_t i = row_begin; i < row_end; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      float total = 0.0f;
-      for (int64_t kk = 0; kk < k; ++kk) total += a[i * a_rs + kk * a_cs] * b[kk * b_rs + j * b_cs];
-      y[i * n + j] = alpha * total;
-    }
-}
-
 // ------------------------------------------------------------------ MatMul
 struct MatMulDims {
   int64_t m = 1, k = 1, n = 1;
   std::vector<int64_t> a_batch, b_batch, batch;  // batch: broadcast result
 };
 
-MatMulDims matmul_dims(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+// b is [..., k, n], or [..., n, k] when trans_b (a transposed K or LM-head weight read in place).
+MatMulDims matmul_dims(const std::vector<int64_t>& a, const std::vector<int64_t>& b, bool trans_b = false) {
   MatMulDims d;
   if (a.size() == 1) {
     d.k = a[0];
@@ -90,25 +40,31 @@ MatMulDims matmul_dims(const std::vector<int64_t>& a, const std::vector<int64_t>
   if (b.size() == 1) {
     d.n = 1;
   } else {
-    d.n = b[b.size() - 1];
+    d.n = b[b.size() - (trans_b ? 2 : 1)];
     d.b_batch.assign(b.begin(), b.end() - 2);
   }
   return d;
 }
 
+// ints = [act] or [act, trans_b].
+bool matmul_trans_b(const Step& step) { return step.ints.size() > 1 && step.ints[1] != 0; }
+
 void matmul_validate(const StepView& v) {
   v.inputs(2, 2);
   v.outputs(1, 1);
   validate_activation(v, 0, 0, true);
-  v.ints(1);
+  if (v.step().ints.size() != 1 && v.step().ints.size() != 2) v.fail("ints must be [act] or [act, trans_b]");
+  const bool trans_b = matmul_trans_b(v.step());
+  if (v.step().ints.size() == 2 && v.step().ints[1] != 0 && v.step().ints[1] != 1) v.fail("trans_b must be 0 or 1");
   v.dtype_in(0, {DType::kFloat32});
   v.dtype_in(1, {DType::kFloat32});
   v.dtype_out(0, {DType::kFloat32});
   const auto& a = v.in(0).dims;
   const auto& b = v.in(1).dims;
   if (a.empty() || b.empty()) v.fail("MatMul inputs must have rank >= 1");
-  const MatMulDims d = matmul_dims(a, b);
-  const int64_t kb = b.size() == 1 ? b[0] : b[b.size() - 2];
+  if (trans_b && b.size() < 2) v.fail("trans_b needs a B of rank >= 2");
+  const MatMulDims d = matmul_dims(a, b, trans_b);
+  const int64_t kb = b.size() == 1 ? b[0] : b[b.size() - (trans_b ? 1 : 2)];
   if (kb != d.k) v.fail("inner dimensions differ: a " + dims_string(a) + ", b " + dims_string(b));
   std::vector<int64_t> batch;
   if (!broadcast_dims({&d.a_batch, &d.b_batch}, batch))
@@ -126,14 +82,17 @@ struct MatMulState : OpState {
   MatMulDims dims;
   // Batched path: per output batch index, element offsets of a and b (broadcast).
   std::vector<int64_t> a_offsets, b_offsets;
+  const MatMulF32Variant* matmul = nullptr;
   ActivationParams act;
+  bool trans_b = false;
 };
 
 std::unique_ptr<OpState> matmul_prepare(PrepareContext& ctx, const Step& step) {
   const TensorSlot& a = ctx.plan.tensors[step.inputs[0]];
   const TensorSlot& b = ctx.plan.tensors[step.inputs[1]];
   auto state = std::make_unique<MatMulState>();
-  state->dims = matmul_dims(a.dims, b.dims);
+  state->trans_b = matmul_trans_b(step);
+  state->dims = matmul_dims(a.dims, b.dims, state->trans_b);
   state->act = activation_params(step, 0, 0);
   const MatMulDims& d = state->dims;
   const bool b_batched = product(d.b_batch) != 1;
@@ -141,9 +100,10 @@ std::unique_ptr<OpState> matmul_prepare(PrepareContext& ctx, const Step& step) {
     const float* w = reinterpret_cast<const float*>(b.constant->data());
     state->rows = a.elements() / std::max<int64_t>(1, d.k);
     if (d.k == 0) state->rows = product(ctx.plan.tensors[step.outputs[0]].dims) / std::max<int64_t>(1, d.n);
-    state->gemm = wants_int8(ctx, step) ? GemmF32::create_int8(w, d.k, d.n, false, nullptr, 1.0f, 0.0f, state->act)
-                  : wants_f16(step)     ? GemmF32::create_f16(w, d.k, d.n, false, nullptr, 1.0f, 0.0f, state->act)
-                                        : GemmF32::create(w, d.k, d.n, false, nullptr, 1.0f, 0.0f, state->act);
+    const bool t = state->trans_b;
+    state->gemm = wants_int8(ctx, step) ? GemmF32::create_int8(w, d.k, d.n, t, nullptr, 1.0f, 0.0f, state->act)
+                  : wants_f16(step)     ? GemmF32::create_f16(w, d.k, d.n, t, nullptr, 1.0f, 0.0f, state->act)
+                                        : GemmF32::create(w, d.k, d.n, t, nullptr, 1.0f, 0.0f, state->act);
     ctx.scratch_bytes = state->gemm->scratch_bytes(state->rows);
     ctx.weight_bytes = static_cast<int64_t>(state->gemm->weight_bytes());
     ctx.kernel = state->gemm->kernel_name();
@@ -176,7 +136,9 @@ std::unique_ptr<OpState> matmul_prepare(PrepareContext& ctx, const Step& step) {
     state->a_offsets[static_cast<size_t>(idx)] = a_off;
     state->b_offsets[static_cast<size_t>(idx)] = b_off;
   }
-  ctx.kernel = "f32_matmul_batched_ref";
+  state->matmul = kernels().matmul_f32;
+  ctx.scratch_bytes = batched_matmul_f32_scratch_bytes(state->matmul, d.k, ctx.options.threads);
+  ctx.kernel = state->matmul->name;
   return state;
 }
 
@@ -189,28 +151,23 @@ void matmul_run(RunContext& ctx, const Step& step, const OpState* state) {
     if (s.rows > 0 && d.n > 0) s.gemm->run(s.rows, a, d.k, y, d.n, ctx.scratch, ctx.pool);
     return;
   }
-  const float* b = ctx.t<const float>(step.inputs[1]);
-  const int64_t batches = static_cast<int64_t>(s.a_offsets.size());
-  const int64_t total_rows = batches * d.m;
-  if (total_rows == 0 || d.n == 0) return;
-  auto body = [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end;) {
-      const int64_t bi = r / d.m;
-      const int64_t row0 = r % d.m;
-      const int64_t row1 = std::min(d.m, row0 + (end - r));
-      float* yb = y + bi * d.m * d.n;
-      small_gemm_rows(row0, row1, d.n, d.k, a + s.a_offsets[static_cast<size_t>(bi)], d.k, 1,
-                      b + s.b_offsets[static_cast<size_t>(bi)], d.n, 1, yb, 1.0f);
-      apply_activation(yb + row0 * d.n, (row1 - row0) * d.n, s.act);
-      r += row1 - row0;
-    }
-  };
-  if (ctx.pool) {
-    const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, d.k * d.n));
-    ctx.pool->parallel_for(total_rows, grain, body);
-  } else {
-    body(0, total_rows);
-  }
+  BatchedMatMulF32Args args;
+  args.batches = static_cast<int64_t>(s.a_offsets.size());
+  args.m = d.m;
+  args.n = d.n;
+  args.k = d.k;
+  args.a = a;
+  args.lda = d.k;
+  args.a_offsets = s.a_offsets.data();
+  args.b = ctx.t<const float>(step.inputs[1]);
+  args.ldb = s.trans_b ? d.k : d.n;
+  args.b_trans = s.trans_b;
+  args.b_offsets = s.b_offsets.data();
+  args.c = y;
+  args.ldc = d.n;
+  args.c_batch_stride = d.m * d.n;
+  batched_matmul_f32(s.matmul, args, ctx.scratch, ctx.pool);
+  apply_activation(y, args.batches * d.m * d.n, s.act);
 }
 
 // ------------------------------------------------------------------ Gemm
@@ -251,6 +208,7 @@ struct GemmState : OpState {
   ActivationParams act;
   std::vector<float> bias;  // expanded constant bias (scalar c)
   size_t transpose_bytes = 0;  // scratch for a^T ahead of the kernel's own scratch
+  const MatMulF32Variant* matmul = nullptr;  // non-constant B
 };
 
 std::unique_ptr<OpState> gemm_prepare(PrepareContext& ctx, const Step& step) {
@@ -296,7 +254,10 @@ std::unique_ptr<OpState> gemm_prepare(PrepareContext& ctx, const Step& step) {
     ctx.copied_constants.push_back(step.inputs[1]);
     if (has_c && !s->c_after) ctx.copied_constants.push_back(step.inputs[2]);  // folded into the packed bias
   } else {
-    ctx.kernel = "f32_gemm_ref";
+    s->matmul = kernels().matmul_f32;
+    s->transpose_bytes = s->trans_a ? align_up(static_cast<size_t>(s->m * s->k) * sizeof(float)) : 0;
+    ctx.scratch_bytes = s->transpose_bytes + batched_matmul_f32_scratch_bytes(s->matmul, s->k, ctx.options.threads);
+    ctx.kernel = s->matmul->name;
   }
   return s;
 }
@@ -306,20 +267,33 @@ void gemm_run(RunContext& ctx, const Step& step, const OpState* state) {
   const float* a = ctx.t<const float>(step.inputs[0]);
   float* y = ctx.t<float>(step.outputs[0]);
   if (s.m == 0 || s.n == 0) return;
+  const float* a_rows = a;
+  if (s.trans_a) {
+    auto* t = reinterpret_cast<float*>(ctx.scratch);
+    for (int64_t i = 0; i < s.m; ++i)
+      for (int64_t kk = 0; kk < s.k; ++kk) t[i * s.k + kk] = a[kk * s.m + i];
+    a_rows = t;
+  }
   if (s.gemm) {
-    const float* a_rows = a;
-    if (s.trans_a) {
-      auto* t = reinterpret_cast<float*>(ctx.scratch);
-      for (int64_t i = 0; i < s.m; ++i)
-        for (int64_t kk = 0; kk < s.k; ++kk) t[i * s.k + kk] = a[kk * s.m + i];
-      a_rows = t;
-    }
     s.gemm->run(s.m, a_rows, s.k, y, s.n, ctx.scratch + s.transpose_bytes, ctx.pool);
   } else {
-    const float* b = ctx.t<const float>(step.inputs[1]);
-    const int64_t a_rs = s.trans_a ? 1 : s.k, a_cs = s.trans_a ? s.m : 1;
-    const int64_t b_rs = s.trans_b ? 1 : s.n, b_cs = s.trans_b ? s.k : 1;
-    small_gemm_rows(0, s.m, s.n, s.k, a, a_rs, a_cs, b, b_rs, b_cs, y, s.alpha);
+    const int64_t no_offset = 0;
+    BatchedMatMulF32Args args;
+    args.batches = 1;
+    args.m = s.m;
+    args.n = s.n;
+    args.k = s.k;
+    args.a = a_rows;
+    args.lda = s.k;
+    args.a_offsets = &no_offset;
+    args.b = ctx.t<const float>(step.inputs[1]);
+    args.ldb = s.trans_b ? s.k : s.n;
+    args.b_trans = s.trans_b;
+    args.b_offsets = &no_offset;
+    args.c = y;
+    args.ldc = s.n;
+    args.alpha = s.alpha;
+    batched_matmul_f32(s.matmul, args, ctx.scratch + s.transpose_bytes, ctx.pool);
   }
   if (s.c_after) {  // always the case for a non-constant B with c
     const float* c = ctx.t<const float>(step.inputs[2]);

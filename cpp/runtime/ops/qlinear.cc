@@ -154,11 +154,16 @@ const float* bias_data(const Plan& plan, const Step& step) {
 }
 
 // ------------------------------------------------------------------ QLinearMatMul: x [..., K] · w [K, N]
-// ints = [act, w_axis]; floats = [act params...]
+// ints = [act, w_axis] or [act, w_axis, onnx_range]; floats = [act params...]. onnx_range 1 (dynamic activations
+// only): quantize them with DynamicQuantizeLinear's parameters, as the quantize_dynamic graph this came from.
+bool onnx_range(const Step& step) { return step.ints.size() > 2 && step.ints[2] == 1; }
+
 void qmatmul_validate(const StepView& v) {
   validate_common(v);
   validate_activation(v, 0, 0, true);
-  v.ints(2);
+  if (v.step().ints.size() != 2 && v.step().ints.size() != 3) v.fail("ints must be [act, w_axis] or [act, w_axis, onnx_range]");
+  if (v.step().ints.size() == 3 && v.step().ints[2] != 0 && v.step().ints[2] != 1) v.fail("onnx_range must be 0 or 1");
+  if (onnx_range(v.step()) && v.has_in(kXScale)) v.fail("onnx_range applies to dynamic activations (no x_scale)");
   const auto& x = v.in(kX).dims;
   const auto& w = v.in(kW).dims;
   if (x.empty()) v.fail("x must have rank >= 1");
@@ -183,7 +188,8 @@ std::unique_ptr<OpState> qmatmul_prepare(PrepareContext& ctx, const Step& step) 
   s->k = w.dims[0];
   s->n = w.dims[1];
   s->m = ctx.plan.tensors[static_cast<size_t>(step.inputs[kX])].elements() / s->k;
-  const QuantizedConstants c = read_constants(ctx.plan, step, 1.0f);
+  QuantizedConstants c = read_constants(ctx.plan, step, 1.0f);
+  c.activation.onnx_range = onnx_range(step);
   s->gemm = GemmF32::create_quantized(weights_view(c), s->k, s->n, false, bias_data(ctx.plan, step), c.activation,
                                       activation_params(step, 0, 0));
   ctx.scratch_bytes = s->gemm->scratch_bytes(s->m);

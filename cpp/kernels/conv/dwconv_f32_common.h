@@ -1,0 +1,110 @@
+// The SIMD depthwise-convolution rows (see DwConvF32Rows in kernels.h), written once over a vector traits
+// struct V and instantiated by each ISA file (not a public header). Outputs are the vector lanes: four
+// vectors of one row are accumulated together (independent FMA chains hide the latency), every tap's
+// weight broadcast once for the four. 3-, 9-, 25- and 49-tap kernels (1x3 / 3x3 / 5x5 / 7x7) get unrolled
+// instantiations that keep the weights in registers where they fit; other kernels loop over the taps.
+//
+// V provides: type T, kLanes, set1, load, load_partial(p, n) (reads only n floats), fma(a, b, c) = a * b + c,
+// store, store_partial(p, v, n), relu(v) / clip(v, lo, hi) (NaN stays NaN), leaky(v, slope).
+#pragma once
+
+#include <cstdint>
+
+#include "edgeinfer/kernels.h"
+
+namespace edgeinfer::dwconv_f32_detail {
+
+// Included by files compiled with different ISA flags: internal linkage only.
+namespace {
+
+template <class V>
+inline typename V::T dw_activate(typename V::T v, const DwConvF32Rows& a) {
+  switch (a.act) {
+    case FusedActivation::kRelu: return V::relu(v);
+    case FusedActivation::kClip: return V::clip(v, a.act_alpha, a.act_beta);
+    case FusedActivation::kLeakyRelu: return V::leaky(v, a.act_alpha);
+    default: return v;
+  }
+}
+
+template <class V, int kTaps>
+void dw_rows_fixed(const DwConvF32Rows& a) {
+  using T = typename V::T;
+  constexpr int L = V::kLanes;
+  const int64_t taps = kTaps > 0 ? kTaps : a.taps;
+  const int64_t* off = a.tap_offsets;
+  const T bias = V::set1(a.bias);
+  for (int64_t r = 0; r < a.rows; ++r) {
+    const float* x = a.x + r * a.ld_in;
+    float* y = a.y + r * a.ldy;
+    int64_t o = 0;
+    for (; o + 4 * L <= a.n; o += 4 * L) {
+      T acc0 = bias, acc1 = bias, acc2 = bias, acc3 = bias;
+#pragma GCC unroll 49
+      for (int64_t t = 0; t < taps; ++t) {
+        const T w = V::set1(a.w[t]);
+        const float* p = x + off[t] + o;
+        acc0 = V::fma(w, V::load(p), acc0);
+        acc1 = V::fma(w, V::load(p + L), acc1);
+        acc2 = V::fma(w, V::load(p + 2 * L), acc2);
+        acc3 = V::fma(w, V::load(p + 3 * L), acc3);
+      }
+      V::store(y + o, dw_activate<V>(acc0, a));
+      V::store(y + o + L, dw_activate<V>(acc1, a));
+      V::store(y + o + 2 * L, dw_activate<V>(acc2, a));
+      V::store(y + o + 3 * L, dw_activate<V>(acc3, a));
+    }
+    for (; o + L <= a.n; o += L) {
+      T acc = bias;
+#pragma GCC unroll 49
+      for (int64_t t = 0; t < taps; ++t) acc = V::fma(V::set1(a.w[t]), V::load(x + off[t] + o), acc);
+      V::store(y + o, dw_activate<V>(acc, a));
+    }
+    if (o < a.n) {
+      const int rest = static_cast<int>(a.n - o);
+      T acc = bias;
+#pragma GCC unroll 49
+      for (int64_t t = 0; t < taps; ++t) acc = V::fma(V::set1(a.w[t]), V::load_partial(x + off[t] + o, rest), acc);
+      V::store_partial(y + o, dw_activate<V>(acc, a), rest);
+    }
+  }
+}
+
+template <class V>
+void dw_rows(const DwConvF32Rows& a) {
+  switch (a.taps) {
+    case 3: return dw_rows_fixed<V, 3>(a);
+    case 9: return dw_rows_fixed<V, 9>(a);
+    case 25: return dw_rows_fixed<V, 25>(a);
+    case 49: return dw_rows_fixed<V, 49>(a);
+    default: return dw_rows_fixed<V, 0>(a);
+  }
+}
+
+template <class V>
+void copy_rows(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t rows, int64_t n) {
+  constexpr int L = V::kLanes;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* s = src + r * src_stride;
+    float* d = dst + r * dst_stride;
+    int64_t i = 0;
+    for (; i + L <= n; i += L) V::store(d + i, V::load(s + i));
+    if (i < n) V::store_partial(d + i, V::load_partial(s + i, static_cast<int>(n - i)), static_cast<int>(n - i));
+  }
+}
+
+inline void deinterleave2_row_scalar(const float* src, int64_t n, float* even, float* odd) {
+  for (int64_t i = 0; 2 * i < n; ++i) even[i] = src[2 * i];
+  for (int64_t i = 0; 2 * i + 1 < n; ++i) odd[i] = src[2 * i + 1];
+}
+
+// Rows of deinterleave2_row(src, n, even, odd) (an ISA's vector loop, the scalar one for the tail).
+template <void (*Row)(const float*, int64_t, float*, float*)>
+void deinterleave2_rows(const float* src, int64_t src_stride, float* even, float* odd, int64_t dst_stride, int64_t rows,
+                        int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) Row(src + r * src_stride, n, even + r * dst_stride, odd + r * dst_stride);
+}
+
+}  // namespace
+
+}  // namespace edgeinfer::dwconv_f32_detail

@@ -4,6 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import { Engine } from '../lib';
 import { EdgeInferError } from '../lib/errors';
 import { Graph, Model, Node, TensorData } from '../lib/onnx/ir';
 import { optimize } from '../lib/onnx/passes';
@@ -204,6 +205,51 @@ describe('ONNX shapes and passes', function () {
     assert.deepEqual(node.inputs, ['x', 'xs', 'xz', 'w', 'ws', 'wz', node.inputs[6]]);
     assert.deepEqual(node.attributes.activation, { type: 'string', value: 'Relu' });
     assert.deepEqual(model.graph.valueInfo.get('y')?.shape, ['N', 4, 3]);
+  });
+
+  // Attention's Q.K^T and a tied LM head multiply by a Transpose of their last two dims: the matmul kernels
+  // read B^T in place (transB), so the Transpose step (a copy of B every run) goes.
+  it('MatMul(A, Transpose(B)) becomes FusedMatMul transB, for run-time and constant B, with and without bias; results equal ONNX Runtime', async function () {
+    const next = (() => { let s = 7; return () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1; })();
+    const floats = (n: number) => Float32Array.from({ length: n }, next);
+    const cases: { label: string; constantB: boolean; bias: boolean }[] = [
+      { label: 'run-time B (attention K)', constantB: false, bias: false },
+      { label: 'constant B (LM head)', constantB: true, bias: false },
+      { label: 'constant B plus bias', constantB: true, bias: true },
+    ];
+    for (const { label, constantB, bias } of cases) {
+      const [h, m, k, n] = [3, 5, 8, 7];
+      const bShape = constantB ? [n, k] : [2, h, n, k];
+      const initializers = new Map<string, TensorData>();
+      if (constantB) initializers.set('b', { dtype: 'float32', dims: bShape, data: floats(n * k) });
+      if (bias) initializers.set('bias', { dtype: 'float32', dims: [n], data: floats(n) });
+      const nodes: Node[] = [
+        { name: 't', opType: 'Transpose', domain: '', inputs: ['b'], outputs: ['bt'], attributes: { perm: { type: 'ints', value: constantB ? [1, 0] : [0, 1, 3, 2] } } },
+        { name: 'mm', opType: 'MatMul', domain: '', inputs: ['a', 'bt'], outputs: [bias ? 'ab' : 'y'], attributes: {} },
+      ];
+      if (bias) nodes.push({ name: 'add', opType: 'Add', domain: '', inputs: ['ab', 'bias'], outputs: ['y'], attributes: {} });
+      const model: Model = {
+        irVersion: 8, opsets: new Map([['', 13]]), producerName: '', producerVersion: '', metadata: {},
+        graph: {
+          name: 'g', nodes,
+          inputs: [{ name: 'a', dtype: 'float32', shape: [2, h, m, k] }, ...(constantB ? [] : [{ name: 'b', dtype: 'float32' as const, shape: bShape }])],
+          outputs: [{ name: 'y' }], initializers, valueInfo: new Map(),
+        },
+      };
+      const bytes = writeModel(model);
+      const optimized = optimize(readModel(bytes)).model;
+      assert.equal(count(optimized, 'Transpose'), 0, `${label}: the Transpose is gone`);
+      assert.equal(allNodes(optimized.graph).filter((node) => node.attributes.transB?.type === 'int' && node.attributes.transB.value === 1).length, 1, label);
+      const feeds: Record<string, { type: 'float32'; data: Float32Array; dims: number[] }> = { a: { type: 'float32', data: floats(2 * h * m * k), dims: [2, h, m, k] } };
+      if (!constantB) feeds.b = { type: 'float32', data: floats(2 * h * n * k), dims: bShape };
+      const engine = await Engine.load(bytes, { backend: 'native', threads: 1 });
+      const ours = (await engine.infer(feeds)).y.data as Float32Array;
+      await engine.dispose();
+      const session = await ort.InferenceSession.create(bytes);
+      const theirs = (await session.run(Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, new ort.Tensor('float32', t.data, t.dims)])))).y.data as Float32Array;
+      const scale = Math.max(...theirs.map(Math.abs));
+      theirs.forEach((value, i) => assert.ok(Math.abs(value - ours[i]) <= 1e-5 * scale, `${label}: element ${i}: ${ours[i]} vs ${value}`));
+    }
   });
 
   describe('generated BERT-style encoder', function () {

@@ -2,7 +2,10 @@
 // outputs, random seeded weights) loads with the default backend ('auto': native when it runs every node,
 // ONNX Runtime otherwise) and matches onnxruntime-node on the same file and inputs: float outputs within
 // 1e-4 x max|output|, integer outputs exactly; models ONNX Runtime's quantizer wrote (q_*) within its own
-// rounding: the same argmax on every row and cosine >= 0.9999. Prints which backend ran each model and why.
+// rounding: the same argmax on every row, and 1 - cosine at most 1e-4 or 1.5x what ONNX Runtime itself shows
+// between its optimised integer kernels and the plain Q/DQ graph (optimisations off: the ONNX definition):
+// requantizing in another order rounds some elements one level apart, and on QDQ MobileNetV3 / ResNet-18
+// that alone costs ORT ~1e-4. Prints which backend ran each model and why.
 import assert from 'node:assert/strict';
 
 import { Engine, type Tensor } from '../lib';
@@ -20,8 +23,21 @@ function maxAbs(values: ArrayLike<number>): number {
   return worst;
 }
 
-/** INT8 models: requantization may round an element one level apart; what must agree is the decision and the direction. */
-function compareQuantized(ours: Tensor, theirs: { data: ArrayLike<number>; dims: readonly number[] }, what: string): number {
+function oneMinusCosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return 1 - dot / Math.sqrt(na * nb);
+}
+
+/**
+ * INT8 models: requantization may round an element one level apart; what must agree is the decision and the
+ * direction. `ortNoise`: 1 - cosine between ONNX Runtime with and without its graph optimisations.
+ */
+function compareQuantized(ours: Tensor, theirs: { data: ArrayLike<number>; dims: readonly number[] }, what: string, ortNoise: number): number {
   assert.deepEqual(Array.from(ours.dims), Array.from(theirs.dims), `${what}: dims`);
   const a = ours.data as Float32Array;
   const b = theirs.data as Float32Array;
@@ -34,15 +50,10 @@ function compareQuantized(ours: Tensor, theirs: { data: ArrayLike<number>; dims:
     }
     assert.equal(bestA, bestB, `${what}: argmax of row ${row}`);
   }
-  let dot = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  const cosine = dot / Math.sqrt(na * nb);
-  assert.ok(cosine >= 0.9999, `${what}: cosine ${cosine} < 0.9999`);
-  return 1 - cosine;
+  const distance = oneMinusCosine(a, b);
+  const bound = Math.max(1e-4, 1.5 * ortNoise);
+  assert.ok(distance <= bound, `${what}: 1 - cosine ${distance} > ${bound} (ONNX Runtime optimised vs plain Q/DQ: ${ortNoise})`);
+  return distance;
 }
 
 function compare(ours: Tensor, theirs: { type: string; data: ArrayLike<number | bigint>; dims: readonly number[] }, what: string): number {
@@ -83,11 +94,22 @@ describe('model zoo: every architecture loads with the default backend and match
       const ortFeeds: Record<string, unknown> = {};
       for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(tensor.type, tensor.data, tensor.dims);
       const theirs = await session.run(ortFeeds);
+      let plain: Record<string, { data: ArrayLike<number> }> | undefined;
+      if (model.name.startsWith('q_')) {
+        const reference = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: ['cpu'], graphOptimizationLevel: 'disabled' });
+        plain = await reference.run(ortFeeds);
+        await reference.release();
+      }
       let worst = 0;
       for (const name of session.outputNames as string[]) {
         assert.ok(name in ours, `output ${name} missing`);
-        const quantized = model.name.startsWith('q_') && ours[name].type === 'float32';
-        worst = Math.max(worst, (quantized ? compareQuantized : compare)(ours[name], theirs[name], `${model.name}/${name}`));
+        const what = `${model.name}/${name}`;
+        worst = Math.max(
+          worst,
+          plain !== undefined && ours[name].type === 'float32'
+            ? compareQuantized(ours[name], theirs[name], what, oneMinusCosine(plain[name].data, theirs[name].data as ArrayLike<number>))
+            : compare(ours[name], theirs[name], what),
+        );
       }
       const info = engine.info();
       const measure = model.name.startsWith('q_') ? '1 - cosine' : 'rel. max diff';

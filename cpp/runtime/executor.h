@@ -134,6 +134,10 @@ void register_quantize_ops(std::vector<OpDef>& ops);
 void register_linear_ops(std::vector<OpDef>& ops);
 void register_qlinear_ops(std::vector<OpDef>& ops);
 void register_pool_ops(std::vector<OpDef>& ops);
+void register_normalization_ops(std::vector<OpDef>& ops);  // BatchNormalization, InstanceNormalization
+void register_indexing_ops(std::vector<OpDef>& ops);       // GatherElements, CumSum, Resize
+void register_integer_matmul_ops(std::vector<OpDef>& ops);
+void register_rnn_ops(std::vector<OpDef>& ops);
 
 // ------------------------------------------------------------------ shared helpers for ops
 // Strided iteration over an output of `rank` dims: operand 0 is the output (contiguous), operands 1..3

@@ -31,8 +31,9 @@ export const fusedOps = {
   /**
    * numpy MatMul of A [..., M, K] by B [..., K, N] plus bias [N] over the last dim (+ activation). Made
    * from MatMul + Add(constant [N]) when A is not 2-D (2-D gives a Gemm), or MatMul + activation.
+   * transB = 1: B arrives as [..., N, K] (a Transpose of its last two dims folded in, read in place).
    */
-  FusedMatMul: { inputs: ['A', 'B', 'bias?'], attributes: ['activation', 'activation_params', 'approximate'] },
+  FusedMatMul: { inputs: ['A', 'B', 'bias?'], attributes: ['activation', 'activation_params', 'approximate', 'transB'] },
   /**
    * Conv with bias and activation. Inputs X, W, B?; attributes as ONNX Conv (auto_pad, dilations, group,
    * kernel_shape, pads, strides) plus activation. 1-D and 2-D.
@@ -59,7 +60,7 @@ export const fusedOps = {
    *           w_axis: int   the DequantizeLinear axis of the weight (per-channel), default 1
    * Output float32: act(dequant(quant(x) * w) + bias), i.e. what the QDQ graph computes.
    */
-  QLinearFusedMatMul: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?'], attributes: ['w_axis', 'activation', 'activation_params', 'approximate'] },
+  QLinearFusedMatMul: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?'], attributes: ['w_axis', 'activation', 'activation_params', 'approximate', 'dynamic_quantization'] },
   QLinearFusedGemm: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?'], attributes: ['alpha', 'beta', 'transA', 'transB', 'w_axis', 'activation', 'activation_params', 'approximate'] },
   QLinearFusedConv: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?'], attributes: ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides', 'w_axis', 'activation', 'activation_params', 'approximate'] },
   /**

@@ -92,9 +92,14 @@ export function weightLayers(model: Model): string[] {
 export function specializeForShapes(model: Model, dims: Record<string, number[]>): Model {
   const copy = cloneModel(model);
   inferShapes(copy, dims);
-  foldConstants(copy);
-  eliminateDeadNodes(copy);
-  inferShapes(copy, dims);
+  // Folding can make more shapes concrete (a folded Expand target, Where of constants), which lets more Shape
+  // nodes fold in turn: repeat until nothing more folds (BERT's token-type ids take two rounds).
+  for (let round = 0; round < 8; round++) {
+    const folded = foldConstants(copy);
+    eliminateDeadNodes(copy);
+    inferShapes(copy, dims);
+    if (folded === 0) break;
+  }
   return copy;
 }
 

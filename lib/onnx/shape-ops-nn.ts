@@ -196,6 +196,8 @@ export const ifRule: ShapeRule = (ctx) => {
 
 export const quantize: ShapeRule = (ctx) => ({ outputs: [{ dtype: ctx.input(2).dtype ?? 'uint8', shape: same(ctx).shape }] });
 export const dequantize: ShapeRule = (ctx) => ({ outputs: [{ dtype: 'float32', shape: same(ctx).shape }] });
+/** y uint8 like x, y_scale and y_zero_point scalars. */
+export const dynamicQuantize: ShapeRule = (ctx) => ({ outputs: [{ dtype: 'uint8', shape: same(ctx).shape }, { dtype: 'float32', shape: [] }, { dtype: 'uint8', shape: [] }] });
 
 /** Bias over the last dim of a MatMul result. */
 function withBias(ctx: OpContext, out: TypeShape, biasIndex: number): TypeShape {
@@ -227,7 +229,17 @@ export function channelsLast(rule: ShapeRule): ShapeRule {
 }
 
 // Rules of domain 'edgeinfer' (see lib/onnx/fused-ops.ts for their inputs).
-export const fusedMatMulRule: ShapeRule = (ctx) => ({ outputs: [withBias(ctx, matMulShape(ctx, 0, 1), 2)] });
+export const fusedMatMulRule: ShapeRule = (ctx) => ({ outputs: [withBias(ctx, matMulShape(transposedB(ctx), 0, 1), 2)] });
+
+/** With transB = 1, input 1 seen with its last two dims swapped (B arrives as [..., N, K]). */
+function transposedB(ctx: OpContext): OpContext {
+  if (intAttr(ctx, 'transB', 0) !== 1) return ctx;
+  const b = ctx.input(1);
+  if (b.shape !== undefined && b.shape.length < 2) mismatch(ctx, 'transB needs B of rank >= 2', { B: b.shape });
+  return Object.create(ctx, {
+    input: { value: (i: number) => (i === 1 && b.shape !== undefined ? { ...b, shape: [...b.shape.slice(0, -2), b.shape[b.shape.length - 1], b.shape[b.shape.length - 2]] } : ctx.input(i)) },
+  });
+}
 export const qlinearConvRule: ShapeRule = (ctx) => ({ outputs: [{ ...convShape(ctx, 0, 3, 6), dtype: 'float32' }] });
 export const qlinearGemmRule: ShapeRule = (ctx) => ({ outputs: [{ ...gemmShape(ctx, 0, 3, 6), dtype: 'float32' }] });
 export const qlinearMatMulRule: ShapeRule = (ctx) => ({ outputs: [withBias(ctx, { ...matMulShape(ctx, 0, 3), dtype: 'float32' }, 6)] });

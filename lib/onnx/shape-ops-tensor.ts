@@ -312,3 +312,87 @@ export const constant: ShapeRule = (ctx) => {
 };
 
 
+
+export const gatherElements: ShapeRule = (ctx) => {
+  const data = ctx.input(0);
+  const indices = ctx.input(1);
+  if (data.shape !== undefined && indices.shape !== undefined) {
+    if (data.shape.length !== indices.shape.length) mismatch(ctx, 'indices and data must have the same rank', { data: data.shape, indices: indices.shape });
+    axisOf(ctx, intAttr(ctx, 'axis', 0), data.shape.length);
+  }
+  return { outputs: [{ dtype: data.dtype, shape: indices.shape ? [...indices.shape] : undefined }] };
+};
+
+export const cumSum: ShapeRule = (ctx) => ({ outputs: [same(ctx)] });
+
+/** Where Resize / Upsample read scales, sizes and roi at `opset` (-1: not an input). */
+export function resizeInputs(op: string, opset: number): { roi: number; scales: number; sizes: number } {
+  if (op === 'Upsample') return { roi: -1, scales: opset >= 9 ? 1 : -1, sizes: -1 };
+  return opset >= 11 ? { roi: 1, scales: 2, sizes: 3 } : { roi: -1, scales: 1, sizes: -1 };
+}
+
+/**
+ * Output dims and per-axis scales of Resize / Upsample, as ONNX Runtime computes them (float32 arithmetic):
+ * from scales, out = floor(in * scale); from sizes, scale = out / in, or with keep_aspect_ratio_policy
+ * not_larger / not_smaller one scale (the min / max) for every listed axis and out = round(in * scale).
+ * `axes` (opset 18) lists the axes scales / sizes speak of; the others keep scale 1. A string is the problem.
+ */
+export function resizeTarget(
+  inDims: readonly Dim[],
+  given: { scales?: readonly number[]; sizes?: readonly Dim[]; axes?: readonly number[]; policy?: string },
+): { scales: (number | undefined)[]; dims: (Dim | undefined)[] } | string {
+  const rank = inDims.length;
+  const axes = (given.axes ?? inDims.map((_, a) => a)).map((a) => normalizeAxis(a, rank));
+  if (axes.some((a) => a === undefined) || new Set(axes).size !== axes.length) return `axes [${given.axes?.join(', ')}] are invalid for rank ${rank}`;
+  const scales: (number | undefined)[] = inDims.map(() => 1);
+  const dims: (Dim | undefined)[] = [...inDims];
+  const f = Math.fround;
+  if (given.scales && given.scales.length > 0) {
+    if (given.scales.length !== axes.length) return `scales has ${given.scales.length} values, expected ${axes.length}`;
+    axes.forEach((a, i) => {
+      const s = f(given.scales![i]);
+      if (!(s > 0)) return;
+      scales[a!] = s;
+      const d = inDims[a!];
+      dims[a!] = typeof d === 'number' ? Math.floor(f(s * d)) : s === 1 ? d : undefined;
+    });
+    if (given.scales.some((s) => !(s > 0))) return `scales [${given.scales.join(', ')}] must be > 0`;
+    return { scales, dims };
+  }
+  if (!given.sizes) return { scales: inDims.map(() => undefined), dims: inDims.map(() => undefined) };
+  if (given.sizes.length !== axes.length) return `sizes has ${given.sizes.length} values, expected ${axes.length}`;
+  const policy = given.policy ?? 'stretch';
+  if (!['stretch', 'not_larger', 'not_smaller'].includes(policy)) return `keep_aspect_ratio_policy '${policy}' is unknown`;
+  axes.forEach((a, i) => {
+    const out = given.sizes![i];
+    const d = inDims[a!];
+    dims[a!] = out;
+    scales[a!] = typeof out === 'number' && typeof d === 'number' ? f(out / d) : undefined;
+  });
+  if (policy !== 'stretch') {
+    const listed = axes.map((a) => scales[a!]);
+    if (listed.some((s) => s === undefined)) {
+      axes.forEach((a) => { dims[a!] = undefined; scales[a!] = undefined; });
+      return { scales, dims };
+    }
+    const s = policy === 'not_larger' ? Math.min(...(listed as number[])) : Math.max(...(listed as number[]));
+    axes.forEach((a) => {
+      scales[a!] = s;
+      dims[a!] = Math.round(f(s * (inDims[a!] as number)));
+    });
+  }
+  return { scales, dims };
+}
+
+export const resize: ShapeRule = (ctx) => {
+  const x = ctx.input(0);
+  if (x.shape === undefined) return { outputs: [{ dtype: x.dtype, shape: undefined }] };
+  const where = resizeInputs(ctx.node.opType, ctx.opset);
+  const scales = where.scales >= 0 ? numbersOf(ctx, where.scales) : ctx.node.attributes.scales?.type === 'floats' ? ctx.node.attributes.scales.value : undefined;
+  const sizes = where.sizes >= 0 && ctx.has(where.sizes) ? ctx.value(where.sizes) : undefined;
+  const axes = ctx.opset >= 18 && ctx.node.opType === 'Resize' ? intsAttr(ctx, 'axes') : undefined;
+  const policy = ctx.node.attributes.keep_aspect_ratio_policy?.type === 'string' ? ctx.node.attributes.keep_aspect_ratio_policy.value : undefined;
+  const target = resizeTarget(x.shape, { scales, sizes, axes, policy });
+  if (typeof target === 'string') mismatch(ctx, target, { input: x.shape });
+  return { outputs: [{ dtype: x.dtype, shape: target.dims.map((d, a) => d ?? ctx.fresh(0, a)) }] };
+};

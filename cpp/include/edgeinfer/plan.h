@@ -8,6 +8,7 @@
 //   Unary ops (Relu, Sigmoid, Tanh, Sqrt, Log, Exp, Erf, Neg, Abs, Reciprocal, Floor, Ceil, Not, Identity):
 //       ints = [], floats = []
 //   LeakyRelu: floats = [alpha];  Clip: floats = [min, max];  Gelu: ints = [tanh_approximation]
+//   HardSigmoid: floats = [alpha, beta];  HardSwish, Sin, Cos: ints = [], floats = []
 //   Cast: dtype of the output tensor gives the target.
 //   Binary with numpy broadcasting (Add, Sub, Mul, Div, Pow, Max, Min, Mod, Equal, Greater, GreaterOrEqual,
 //       Less, LessOrEqual, And, Or, Xor): ints = []   (broadcast from the input and output dims)
@@ -16,7 +17,8 @@
 //   Softmax, LogSoftmax: ints = [axis]  (opset >= 13 semantics: along one axis)
 //   LayerNorm: inputs [x, scale, bias or -1]; ints = [axis, act]; floats = [epsilon, act params...]
 //       (normalises over dims[axis..rank); act is kNone, kGeluErf or kGeluTanh)
-//   MatMul: inputs [a, b]; numpy-style batched matmul; ints = [act]; floats = [act params...]
+//   MatMul: inputs [a, b]; numpy-style batched matmul; ints = [act] or [act, trans_b] (trans_b: b is [..., n, k]);
+//       floats = [act params...]
 //   Gemm: inputs [a, b, c or -1]; ints = [trans_a, trans_b, act]; floats = [alpha, beta, act params...]
 //       (b constant: packed at creation; c broadcast to [M, N])
 //   Conv: inputs [x, w, b or -1] with x [N, C, spatial...]; ints = [group, act, kernel[r], strides[r],
@@ -33,7 +35,26 @@
 //       planner may give output and input the same offset, then the step is skipped.
 //   If: inputs [cond]; ints = [then_plan, else_plan] (indices into Plan::subplans); outputs are copied
 //       from the chosen subplan's outputs.
+//   BatchNormalization: inputs [x, scale, B, mean, var] (float32, x [N, C, ...]); ints = [per_activation];
+//       floats = [epsilon]. Inference form: y = (x - mean) / sqrt(var + epsilon) * scale + B, parameters per
+//       channel (dims[1]), or with per_activation = 1 per element of dims[1..] (spatial = 0, opsets 7-8).
+//   InstanceNormalization: inputs [x, scale, B] (float32, x [N, C, ...]); ints = []; floats = [epsilon];
+//       mean and population variance per (n, c) over the remaining dims.
+//   GatherElements: inputs [data, indices(int32/int64)] of equal rank; ints = [axis]; output dims = indices
+//       dims (<= data dims off the axis); negative indices wrap; out of range fails (kInvalidArgument).
+//   CumSum: inputs [x] (float32/64, int32/64, uint32/64); ints = [axis, exclusive, reverse].
+//   Resize (also ONNX Upsample): inputs [x]; ints = [mode (0 nearest, 1 linear, 2 cubic), coordinate mode
+//       (0 half_pixel, 1 asymmetric, 2 pytorch_half_pixel, 3 tf_half_pixel_for_nn, 4 align_corners,
+//       5 tf_crop_and_resize, 6 half_pixel_symmetric), nearest mode (0 simple: opset < 11, floor when
+//       upsampling and ceil when downsampling, 1 round_prefer_floor, 2 round_prefer_ceil, 3 floor, 4 ceil),
+//       exclude_outside]; floats = [cubic_coeff_a, extrapolation_value, scales[rank], roi_start[rank],
+//       roi_end[rank]]; the output dims give the sizes. Linear and cubic need float32 and are separable
+//       (n-linear / n-cubic over every resized axis); nearest moves elements of any dtype.
 //   QuantizeLinear, DequantizeLinear: inputs [x, scale, zero_point or -1]; ints = [axis]
+//   DynamicQuantizeLinear: inputs [x (float32)]; outputs [y (uint8, x's dims), y_scale (float32 scalar),
+//       y_zero_point (uint8 scalar)]; ints = [], floats = [] (ONNX semantics: range widened to include 0).
+//   MatMulInteger: inputs [a, b (uint8 / int8), a_zero_point or -1 (scalar or [M]), b_zero_point or -1
+//       (scalar or [N])]; output int32; numpy-batched like MatMul; ints = [], floats = [].
 //   MatMulS8Dynamic / GemmS8Dynamic / ConvS8Dynamic: as MatMul / Gemm / Conv with float input and output,
 //       int8 per-output-channel weights quantized at creation, activations quantized per call (per tensor,
 //       uint8, from their min/max); ints and floats as for the float op.
@@ -45,7 +66,16 @@
 //       w a constant int8 tensor with zero point 0 or uint8 with zero point 128 (MatMul [K, N], Gemm [K, N] or
 //       [N, K] with trans_b, Conv [M, C / group, kernel...]); w_scale float, one value or one per output
 //       channel, then w_axis is the output-channel axis (MatMul 1, Gemm 1 or 0 with trans_b, Conv 0); bias a
-//       constant float with one value per output channel (Gemm: or one value; scaled by beta).
+//       constant float with one value per output channel (Gemm: or one value; scaled by beta). QLinearMatMul
+//       may carry a third int, onnx_range: 1 quantizes dynamic activations with DynamicQuantizeLinear's
+//       parameters (ONNX Runtime's quantize_dynamic graphs fused: the same integer sums).
+//   RNN, GRU, LSTM (ONNX opset 7+ semantics): inputs [X, W, R, B or -1, sequence_lens (int32 / int64) or -1,
+//       initial_h or -1, (LSTM) initial_c or -1, (LSTM) P or -1]; outputs [Y, Y_h, (LSTM) Y_c], trailing ones
+//       may be left off; ints = [direction (0 forward, 1 reverse, 2 bidirectional), hidden_size, layout
+//       (0: X [seq, batch, in], 1: [batch, seq, in]), variant (GRU linear_before_reset, LSTM input_forget,
+//       RNN 0), activations...: num_directions x (RNN f; GRU f, g; LSTM f, g, h) as FusedActivation codes
+//       (Sigmoid, Tanh, Relu)]; floats = [clip] (0: none). W, R, B constants (packed at creation), ONNX gate
+//       order (GRU z r h, LSTM i o f c). Past sequence_lens[b] Y is 0 and Y_h / Y_c hold the last valid step.
 //   QuantizeDequantize: inputs [x, scale, zero_point (uint8 / int8) or -1]; ints = [axis]; y =
 //       dequantize(quantize(x)) with QuantizeLinear's rounding and saturation (uint8 without a zero point).
 #pragma once

@@ -24,6 +24,10 @@ struct Registry {
     register_linear_ops(ops);
     register_qlinear_ops(ops);
     register_pool_ops(ops);
+    register_normalization_ops(ops);
+    register_indexing_ops(ops);
+    register_integer_matmul_ops(ops);
+    register_rnn_ops(ops);
     for (size_t i = 0; i < ops.size(); ++i) index.emplace(ops[i].name, i);
   }
 };

@@ -1,23 +1,31 @@
 // Element-wise ops: unary math, LeakyRelu / Clip / Gelu, Cast, numpy-broadcast binaries (arithmetic,
-// comparisons, logic) and Where. Hot float loops are plain loops over contiguous runs (the broadcast
-// loop merges dims so the innermost run is long) that the compiler vectorises at the baseline ISA; exp,
-// tanh and erf use branch-free polynomial forms for that reason.
+// comparisons, logic) and Where. Float32 unary maps and Add / Sub / Mul / Div runs (same-shape, or by a
+// scalar, per broadcast row) go through the elementwise_f32 kernel table (kernels/elementwise/, one file per
+// ISA), split over the thread pool; the other dtypes and strided runs are plain loops here.
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <limits>
 
 #include "edgeinfer/kernels.h"
+#include "kernels/elementwise/elementwise_f32_common.h"
 #include "runtime/executor.h"
 #include "runtime/ops/dtype_dispatch.h"
-#include "runtime/ops/vector_math.h"
+#include "runtime/thread_pool.h"
 
 namespace edgeinfer::runtime {
 namespace {
 
 // ------------------------------------------------------------------ unary
 enum class Unary { kRelu, kSigmoid, kTanh, kSqrt, kLog, kExp, kErf, kNeg, kAbs, kReciprocal, kFloor, kCeil, kNot,
-                   kLeakyRelu, kClip };
+                   kLeakyRelu, kClip, kHardSigmoid, kHardSwish, kSin, kCos };
+
+// Maps without an elementwise_f32 kernel: float32 runs the loops below too (MobileNetV3's hard activations
+// vectorise as written; Sin / Cos fill rotary-embedding tables, a few hundred values per run).
+template <Unary U>
+constexpr bool has_f32_kernel() {
+  return U != Unary::kNot && U != Unary::kHardSigmoid && U != Unary::kHardSwish && U != Unary::kSin && U != Unary::kCos;
+}
 
 template <Unary U, typename T>
 inline T unary_value(T x, float p0, float p1) {
@@ -50,17 +58,18 @@ inline T unary_value(T x, float p0, float p1) {
     return x < T(0) ? T(0) : x;  // NaN stays NaN, -inf -> 0 (ONNX Runtime's Relu)
   } else if constexpr (U == Unary::kLeakyRelu) {
     return x >= T(0) ? x : static_cast<T>(x * p0);
-  } else if constexpr (std::is_same_v<T, float>) {
-    if constexpr (U == Unary::kSigmoid) return sigmoid_poly(x);
-    if constexpr (U == Unary::kTanh) return tanh_poly(x);
-    if constexpr (U == Unary::kExp) return exp_poly(x);
-    if constexpr (U == Unary::kErf) return erf_poly(x);
-    if constexpr (U == Unary::kSqrt) return std::sqrt(x);
-    if constexpr (U == Unary::kLog) return std::log(x);
-    if constexpr (U == Unary::kReciprocal) return 1.0f / x;
-    if constexpr (U == Unary::kFloor) return std::floor(x);
-    if constexpr (U == Unary::kCeil) return std::ceil(x);
-  } else {
+  } else if constexpr (U == Unary::kHardSigmoid || U == Unary::kHardSwish) {
+    // max(0, min(1, alpha * x + beta)) (HardSwish: alpha 1/6, beta 1/2, times x); NaN stays NaN.
+    const T alpha = U == Unary::kHardSwish ? static_cast<T>(1.0f / 6.0f) : static_cast<T>(p0);
+    const T beta = U == Unary::kHardSwish ? T(0.5) : static_cast<T>(p1);
+    const T v = alpha * x + beta;
+    const T h = v > T(1) ? T(1) : v < T(0) ? T(0) : v;
+    return U == Unary::kHardSwish ? x * h : h;
+  } else if constexpr (U == Unary::kSin) {
+    return std::sin(x);
+  } else if constexpr (U == Unary::kCos) {
+    return std::cos(x);
+  } else {  // float64 (float32 runs the elementwise_f32 kernels)
     if constexpr (U == Unary::kSigmoid) return 1.0 / (1.0 + std::exp(-x));
     if constexpr (U == Unary::kTanh) return std::tanh(x);
     if constexpr (U == Unary::kExp) return std::exp(x);
@@ -79,6 +88,52 @@ void unary_loop(const T* __restrict x, T* y, int64_t n, float p0, float p1) {
   for (int64_t i = 0; i < n; ++i) y[i] = unary_value<U, T>(x[i], p0, p1);
 }
 
+// ------------------------------------------------------------------ float32 through the kernel table
+// Elements per thread chunk: below ~2 chunks the pool's wake-up costs more than it saves.
+constexpr int64_t kParallelGrain = 16384;
+constexpr int64_t kBlock = 64;  // chunk starts on 64-float (256-byte) boundaries: no shared cache lines
+
+// body(begin, end) over [0, n), split across the pool when it has threads and n is large.
+template <typename Body>
+void parallel_elements(ThreadPool* pool, int64_t n, const Body& body) {
+  if (pool == nullptr || pool->threads() <= 1 || n < 2 * kParallelGrain) {
+    body(int64_t{0}, n);
+    return;
+  }
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  pool->parallel_for(blocks, kParallelGrain / kBlock, [&](int64_t b0, int64_t b1) {
+    body(b0 * kBlock, std::min(n, b1 * kBlock));
+  });
+}
+
+// The ONNX unary op's elementwise_f32 counterpart (Not has none).
+template <Unary U>
+constexpr UnaryF32 unary_f32() {
+  switch (U) {
+    case Unary::kRelu: return UnaryF32::kRelu;
+    case Unary::kSigmoid: return UnaryF32::kSigmoid;
+    case Unary::kTanh: return UnaryF32::kTanh;
+    case Unary::kSqrt: return UnaryF32::kSqrt;
+    case Unary::kLog: return UnaryF32::kLog;
+    case Unary::kExp: return UnaryF32::kExp;
+    case Unary::kErf: return UnaryF32::kErf;
+    case Unary::kNeg: return UnaryF32::kNeg;
+    case Unary::kAbs: return UnaryF32::kAbs;
+    case Unary::kReciprocal: return UnaryF32::kReciprocal;
+    case Unary::kFloor: return UnaryF32::kFloor;
+    case Unary::kCeil: return UnaryF32::kCeil;
+    case Unary::kLeakyRelu: return UnaryF32::kLeakyRelu;
+    default: return UnaryF32::kClip;
+  }
+}
+
+// The ISA suffix of a variant name ("f32_velementwise__avx2" -> "avx2").
+std::string isa_suffix(const char* name) {
+  const std::string n(name);
+  const size_t at = n.rfind("__");
+  return at == std::string::npos ? n : n.substr(at + 2);
+}
+
 template <Unary U>
 constexpr bool unary_integral_ok() {
   return U == Unary::kNeg || U == Unary::kAbs || U == Unary::kClip || U == Unary::kRelu;
@@ -89,7 +144,7 @@ void unary_validate(const StepView& v) {
   v.inputs(1, 1);
   v.outputs(1, 1);
   v.ints(0);
-  v.floats(U == Unary::kLeakyRelu ? 1 : U == Unary::kClip ? 2 : 0);
+  v.floats(U == Unary::kLeakyRelu ? 1 : U == Unary::kClip || U == Unary::kHardSigmoid ? 2 : 0);
   if constexpr (U == Unary::kNot) {
     v.dtype_in(0, {DType::kBool});
   } else if constexpr (unary_integral_ok<U>()) {
@@ -102,6 +157,14 @@ void unary_validate(const StepView& v) {
 }
 
 template <Unary U>
+std::unique_ptr<OpState> unary_prepare(PrepareContext& ctx, const Step& step) {
+  if (has_f32_kernel<U>() && ctx.plan.tensors[step.outputs[0]].dtype == DType::kFloat32)
+    ctx.kernel = std::string("f32_v") + elementwise_detail::unary_name(unary_f32<U>()) + "__" +
+                 isa_suffix(kernels().elementwise_f32->name);
+  return nullptr;
+}
+
+template <Unary U>
 void unary_run(RunContext& ctx, const Step& step, const OpState*) {
   const int64_t n = ctx.elements(step.outputs[0]);
   const float p0 = step.floats.empty() ? 0.0f : step.floats[0];
@@ -109,7 +172,16 @@ void unary_run(RunContext& ctx, const Step& step, const OpState*) {
   const void* x = ctx.ptr[step.inputs[0]];
   void* y = ctx.ptr[step.outputs[0]];
   switch (ctx.slot(step.outputs[0]).dtype) {
-    case DType::kFloat32: unary_loop<U>(static_cast<const float*>(x), static_cast<float*>(y), n, p0, p1); return;
+    case DType::kFloat32:
+      if constexpr (has_f32_kernel<U>()) {
+        const auto* xf = static_cast<const float*>(x);
+        auto* yf = static_cast<float*>(y);
+        const ElementwiseF32Variant* k = kernels().elementwise_f32;
+        parallel_elements(ctx.pool, n, [&](int64_t b, int64_t e) { k->unary(unary_f32<U>(), xf + b, yf + b, e - b, p0, p1); });
+      } else if constexpr (U != Unary::kNot) {
+        unary_loop<U>(static_cast<const float*>(x), static_cast<float*>(y), n, p0, p1);
+      }
+      return;
     case DType::kFloat64: unary_loop<U>(static_cast<const double*>(x), static_cast<double*>(y), n, p0, p1); return;
     default: break;
   }
@@ -128,7 +200,7 @@ void unary_run(RunContext& ctx, const Step& step, const OpState*) {
 
 template <Unary U>
 OpDef unary_op(const char* name) {
-  OpDef def{name, &unary_validate<U>, nullptr, &unary_run<U>};
+  OpDef def{name, &unary_validate<U>, &unary_prepare<U>, &unary_run<U>};
   def.in_place = true;
   return def;
 }
@@ -155,7 +227,13 @@ void gelu_run(RunContext& ctx, const Step& step, const OpState*) {
   args.y = ctx.t<float>(step.outputs[0]);
   args.n = ctx.elements(step.outputs[0]);
   args.tanh_approximation = step.ints[0] != 0;
-  if (args.n > 0) kernels().layernorm_gelu->gelu(args);
+  parallel_elements(ctx.pool, args.n, [&](int64_t b, int64_t e) {
+    GeluArgs chunk = args;
+    chunk.x = args.x + b;
+    chunk.y = args.y + b;
+    chunk.n = e - b;
+    if (chunk.n > 0) kernels().layernorm_gelu->gelu(chunk);
+  });
 }
 
 // ------------------------------------------------------------------ Cast
@@ -299,7 +377,85 @@ inline auto binary_value(T a, U b, bool fmod_mode) {
 struct BroadcastState : OpState {
   StridedLoop loop;
   bool square = false;  // float32 Pow by a constant 2 (spectrogram power): y = x * x, vectorised
+  bool f32_kernel = false;  // float32 Add / Sub / Mul / Div whose rows the elementwise_f32 kernel takes
 };
+
+constexpr bool has_f32_kernel(Binary b) {
+  return b == Binary::kAdd || b == Binary::kSub || b == Binary::kMul || b == Binary::kDiv;
+}
+
+template <Binary B>
+constexpr BinaryF32 binary_f32() {
+  return B == Binary::kAdd ? BinaryF32::kAdd : B == Binary::kSub ? BinaryF32::kSub
+                                           : B == Binary::kMul ? BinaryF32::kMul : BinaryF32::kDiv;
+}
+
+// Below this inner run length a kernel call per row costs more than the inline loop.
+constexpr int64_t kMinKernelRow = 16;
+
+// The kernel takes a loop whose innermost run has input steps 0 or 1 (same-shape or by a scalar).
+bool f32_rows_ok(const StridedLoop& loop) {
+  if (loop.rank == 0) return true;
+  const int inner = loop.rank - 1;
+  const int64_t s1 = loop.strides[1][inner], s2 = loop.strides[2][inner];
+  return (s1 == 0 || s1 == 1) && (s2 == 0 || s2 == 1) && (loop.rank == 1 || loop.dims[inner] >= kMinKernelRow);
+}
+
+// body(offsets, inner_count, inner_strides) for the rows [r0, r1) of loop (rank >= 1), as for_each_row
+// does for all of them: the start row's offsets come from its index, so threads can take row ranges.
+template <typename Body>
+void for_rows(const StridedLoop& loop, int64_t r0, int64_t r1, const Body& body) {
+  const int inner = loop.rank - 1;
+  const int64_t inner_strides[kMaxOperands] = {loop.strides[0][inner], loop.strides[1][inner],
+                                               loop.strides[2][inner], loop.strides[3][inner]};
+  int64_t counter[kMaxRank] = {};
+  int64_t off[kMaxOperands] = {0, 0, 0, 0};
+  for (int64_t r = r0, d = inner - 1; d >= 0; --d) {
+    counter[d] = r % loop.dims[d];
+    r /= loop.dims[d];
+    for (int o = 0; o < loop.operands; ++o) off[o] += counter[d] * loop.strides[o][d];
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    body(off, loop.dims[inner], inner_strides);
+    for (int d = inner - 1; d >= 0; --d) {
+      if (++counter[d] < loop.dims[d]) {
+        for (int o = 0; o < loop.operands; ++o) off[o] += loop.strides[o][d];
+        break;
+      }
+      counter[d] = 0;
+      for (int o = 0; o < loop.operands; ++o) off[o] -= loop.strides[o][d] * (loop.dims[d] - 1);
+    }
+  }
+}
+
+// Float32 Add / Sub / Mul / Div through the kernel table: one run split by elements, or rows split by rows.
+template <Binary B>
+void binary_f32_run(RunContext& ctx, const Step& step, const StridedLoop& loop) {
+  if (loop.total == 0) return;
+  const float* a = ctx.t<const float>(step.inputs[0]);
+  const float* b = ctx.t<const float>(step.inputs[1]);
+  float* y = ctx.t<float>(step.outputs[0]);
+  const ElementwiseF32Variant* k = kernels().elementwise_f32;
+  constexpr BinaryF32 op = binary_f32<B>();
+  if (loop.rank <= 1) {
+    const int64_t s1 = loop.rank == 0 ? 0 : loop.strides[1][0], s2 = loop.rank == 0 ? 0 : loop.strides[2][0];
+    parallel_elements(ctx.pool, loop.total, [&](int64_t i0, int64_t i1) {
+      k->binary(op, a + i0 * s1, s1, b + i0 * s2, s2, y + i0, i1 - i0);
+    });
+    return;
+  }
+  const auto rows_body = [&](int64_t r0, int64_t r1) {
+    for_rows(loop, r0, r1, [&](const int64_t* off, int64_t n, const int64_t* s) {
+      k->binary(op, a + off[1], s[1], b + off[2], s[2], y + off[0], n);
+    });
+  };
+  const int64_t inner = loop.dims[loop.rank - 1], rows = loop.total / inner;
+  if (ctx.pool == nullptr || ctx.pool->threads() <= 1 || loop.total < 2 * kParallelGrain) {
+    rows_body(0, rows);
+  } else {
+    ctx.pool->parallel_for(rows, std::max<int64_t>(1, kParallelGrain / inner), rows_body);
+  }
+}
 
 template <Binary B, typename T, typename U, typename R>
 void binary_loop(const StridedLoop& loop, const T* a, const U* b, R* y, bool fmod_mode) {
@@ -364,6 +520,12 @@ std::unique_ptr<OpState> binary_prepare(PrepareContext& ctx, const Step& step) {
   auto state = std::make_unique<BroadcastState>();
   const auto& t = ctx.plan.tensors;
   state->loop = StridedLoop::broadcast(t[step.outputs[0]].dims, {&t[step.inputs[0]].dims, &t[step.inputs[1]].dims});
+  if constexpr (has_f32_kernel(B)) {
+    state->f32_kernel = t[step.inputs[0]].dtype == DType::kFloat32 && f32_rows_ok(state->loop);
+    if (state->f32_kernel)
+      ctx.kernel = std::string("f32_v") + elementwise_detail::binary_name(binary_f32<B>()) + "__" +
+                   isa_suffix(kernels().elementwise_f32->name);
+  }
   if constexpr (B == Binary::kPow) {
     const TensorSlot& base = t[step.inputs[0]];
     const TensorSlot& exponent = t[step.inputs[1]];
@@ -404,6 +566,12 @@ void binary_run(RunContext& ctx, const Step& step, const OpState* state) {
     return;
   }
   const StridedLoop& loop = broadcast.loop;
+  if constexpr (has_f32_kernel(B)) {
+    if (broadcast.f32_kernel) {
+      binary_f32_run<B>(ctx, step, loop);
+      return;
+    }
+  }
   const bool fmod_mode = B == Binary::kMod && !step.ints.empty() && step.ints[0] != 0;
   const DType d = ctx.slot(step.inputs[0]).dtype;
   if constexpr (B == Binary::kMax || B == Binary::kMin) {
@@ -500,6 +668,10 @@ void register_elementwise_ops(std::vector<OpDef>& ops) {
   ops.push_back(unary_op<Unary::kNot>("Not"));
   ops.push_back(unary_op<Unary::kLeakyRelu>("LeakyRelu"));
   ops.push_back(unary_op<Unary::kClip>("Clip"));
+  ops.push_back(unary_op<Unary::kHardSigmoid>("HardSigmoid"));
+  ops.push_back(unary_op<Unary::kHardSwish>("HardSwish"));
+  ops.push_back(unary_op<Unary::kSin>("Sin"));
+  ops.push_back(unary_op<Unary::kCos>("Cos"));
   {
     OpDef gelu{"Gelu", &gelu_validate, &gelu_prepare, &gelu_run};
     gelu.in_place = true;

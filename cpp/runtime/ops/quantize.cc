@@ -3,6 +3,7 @@
 // quantization) through both kernels, chunk by chunk. Zero points are widened to int32 in scratch.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "edgeinfer/kernels.h"
 #include "runtime/executor.h"
@@ -194,9 +195,67 @@ void qdq_run(RunContext& ctx, const Step& step, const OpState*) {
     }
 }
 
+// ------------------------------------------------------------------ DynamicQuantizeLinear
+// ONNX DynamicQuantizeLinear (ONNX Runtime's quantize_dynamic writes it before every MatMulInteger): y uint8,
+// per tensor, from the range of x widened to include 0: scale = (max - min) / 255, zero point =
+// round_half_even(clamp(-min / scale, 0, 255)), y = QuantizeLinear(x, scale, zero point) with the kernel
+// table's rounding. All zeros: scale 1 (as ONNX Runtime), y = 0, zero point 0. NaN or inf in x: scale NaN / inf,
+// y 0.
+
+void dql_validate(const StepView& v) {
+  v.inputs(1, 1);
+  v.outputs(3, 3);
+  v.ints(0);
+  v.floats(0);
+  v.dtype_in(0, {DType::kFloat32});
+  v.dtype_out(0, {DType::kUint8});
+  v.dtype_out(1, {DType::kFloat32});
+  v.dtype_out(2, {DType::kUint8});
+  v.dims_equal(v.out(0).dims, v.in(0).dims, "output");
+  if (v.out(1).elements() != 1 || v.out(2).elements() != 1) v.fail("y_scale and y_zero_point must be scalars");
+}
+
+std::unique_ptr<OpState> dql_prepare(PrepareContext& ctx, const Step&) {
+  ctx.kernel = kernels().quantize->name;
+  return nullptr;
+}
+
+void dql_run(RunContext& ctx, const Step& step, const OpState*) {
+  const float* x = ctx.t<const float>(step.inputs[0]);
+  const int64_t n = ctx.elements(step.inputs[0]);
+  float lo = 0.0f, hi = 0.0f;
+  bool nan = false;
+  for (int64_t i = 0; i < n; ++i) {
+    nan |= std::isnan(x[i]);
+    lo = std::min(lo, x[i]);
+    hi = std::max(hi, x[i]);
+  }
+  float scale = nan ? std::numeric_limits<float>::quiet_NaN() : (hi - lo) / 255.0f;
+  if (scale == 0.0f) scale = 1.0f;  // all zeros: ONNX Runtime reports scale 1 (and every y is the zero point 0)
+  int32_t zero_point = 0;
+  if (scale > 0.0f && std::isfinite(scale)) zero_point = static_cast<int32_t>(std::nearbyint(std::clamp(-lo / scale, 0.0f, 255.0f)));
+  *ctx.t<float>(step.outputs[1]) = scale;
+  *ctx.t<uint8_t>(step.outputs[2]) = static_cast<uint8_t>(zero_point);
+  uint8_t* y = ctx.t<uint8_t>(step.outputs[0]);
+  if (!(scale > 0.0f) || !std::isfinite(scale)) {
+    // A range with NaN / inf: no levels to map to.
+    std::fill(y, y + n, uint8_t{0});
+    return;
+  }
+  QuantizeArgs args;
+  args.x = x;
+  args.y = y;
+  args.y_signed = false;
+  args.inner = n;
+  args.scales = &scale;
+  args.zero_points = &zero_point;
+  if (n > 0) kernels().quantize->quantize(args);
+}
+
 }  // namespace
 
 void register_quantize_ops(std::vector<OpDef>& ops) {
+  ops.push_back(OpDef{"DynamicQuantizeLinear", &dql_validate, &dql_prepare, &dql_run});
   ops.push_back(OpDef{"QuantizeLinear", &q_validate<true>, &q_prepare<true>, &quantize_run});
   ops.push_back(OpDef{"DequantizeLinear", &q_validate<false>, &q_prepare<false>, &dequantize_run});
   ops.push_back(OpDef{"QuantizeDequantize", &qdq_validate, &qdq_prepare, &qdq_run});

@@ -114,9 +114,14 @@ declareOps(
   { domain: '', op: 'Clip', shape: unaryRule, native: lowerClip, steps: ['Clip', 'Max', 'Min'] },
   // A copy in the plan, aliased away when both sides live in the arena.
   { domain: '', op: 'Identity', shape: unaryRule, native: (ctx) => ctx.step([ctx.node.inputs[0]]), steps: ['Identity'], layout: 'elementwise', fold: ([x]) => x && { ...x, dims: [...x.dims] } },
+  unary('HardSigmoid', { layout: 'elementwise', floats: (node) => [floatAttr(node, 'alpha', 0.2), floatAttr(node, 'beta', 0.5)] }),
+  unary('HardSwish', { layout: 'elementwise' }),
+  // Rotary embeddings' position tables (Llama-family exports compute them in the graph).
+  unary('Sin'),
+  unary('Cos'),
   // Shape rules only: ONNX Runtime runs these.
-  ...['Round', 'Sign', 'Sin', 'Cos', 'HardSwish', 'Selu', 'Softsign', 'Dropout', 'Celu', 'ThresholdedRelu', 'Mish'].map((op) => unaryShapeOnly(op)),
-  ...['Elu', 'HardSigmoid', 'Softplus'].map((op) => unaryShapeOnly(op, 'elementwise')),
+  ...['Round', 'Sign', 'Selu', 'Softsign', 'Dropout', 'Celu', 'ThresholdedRelu', 'Mish'].map((op) => unaryShapeOnly(op)),
+  ...['Elu', 'Softplus'].map((op) => unaryShapeOnly(op, 'elementwise')),
 
   binary('Add', { native: true, layout: 'scalar-binary', fold: foldBinary((a, b) => a + b) }),
   binary('Sub', { native: true, layout: 'scalar-binary', fold: foldBinary((a, b) => a - b) }),

@@ -36,12 +36,13 @@ function lowerNhwcPool(ctx: LowerContext): NativePlanStep {
  */
 function lowerFusedMatMul(ctx: LowerContext): NativePlanStep {
   const node = ctx.node;
-  if (!node.inputs[2]) return ctx.step([node.inputs[0], node.inputs[1]], activation(ctx), activationParams(node), 'MatMul');
+  const transB = intAttr(node, 'transB', 0);
+  if (!node.inputs[2]) return ctx.step([node.inputs[0], node.inputs[1]], [...activation(ctx), ...(transB ? [1] : [])], activationParams(node), 'MatMul');
   const aDims = ctx.dims(node.inputs[0]);
   const bDims = ctx.dims(node.inputs[1]);
   if (bDims.length !== 2 || !ctx.constant(node.inputs[1])) ctx.fail('a bias needs a constant 2-D weight', 'EDGEINFER_UNSUPPORTED_OP');
   const k = aDims[aDims.length - 1];
-  const n = bDims[1];
+  const n = bDims[transB ? 0 : 1];
   const m = aDims.slice(0, -1).reduce((product, dim) => product * dim, 1);
   const a = ctx.use(node.inputs[0]);
   const dtype = ctx.slotDtype(a);
@@ -55,7 +56,7 @@ function lowerFusedMatMul(ctx: LowerContext): NativePlanStep {
     name: node.name,
     inputs: [flat, ctx.use(node.inputs[1]), ctx.use(node.inputs[2])],
     outputs: [product],
-    ints: [0, 0, ...activation(ctx)],
+    ints: [0, transB, ...activation(ctx)],
     floats: [1, 1, ...activationParams(node)],
   });
   // The node's own output is defined by the caller; this step reshapes [M, N] into it.

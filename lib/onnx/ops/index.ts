@@ -5,8 +5,11 @@
 import './elementwise';
 import './tensor';
 import './nn';
+import './normalization';
+import './indexing';
 import './quantized';
 import './fused';
 import './control';
+import './rnn';
 
 export { allOps, declaredStepOps, findOp, nativeOpKeys, type FoldRule, type LayoutRule, type LowerContext, type LowerRule, type OpDeclaration } from './registry';

@@ -6,7 +6,7 @@
 import type { Node } from '../ir';
 import { unaryRule } from '../shape-ops-elementwise';
 import {
-  argReduce, convRule, gemmRule, globalPool, layerNorm, matMulIntegerRule, matMulRule, pool, reduce, sameShapeRule,
+  argReduce, convRule, gemmRule, globalPool, layerNorm, matMulIntegerRule, matMulRule, pool, reduce,
 } from '../shape-ops-nn';
 import { toNumbers } from '../tensor';
 import { declareOps, type LowerContext, type LowerRule, type OpDeclaration } from './registry';
@@ -112,7 +112,13 @@ declareOps(
   { domain: '', op: 'Conv', shape: convRule, native: (ctx) => lowerConv(ctx, false), steps: precisionForms('Conv') },
   { domain: '', op: 'Gemm', shape: gemmRule, native: (ctx) => lowerGemm(ctx, false), steps: precisionForms('Gemm') },
   { domain: '', op: 'MatMul', shape: matMulRule, native: (ctx) => ctx.step([ctx.node.inputs[0], ctx.node.inputs[1]], [0], []), steps: precisionForms('MatMul') },
-  { domain: '', op: 'MatMulInteger', shape: matMulIntegerRule },
+  {
+    domain: '',
+    op: 'MatMulInteger',
+    shape: matMulIntegerRule,
+    native: (ctx) => ctx.step([0, 1, 2, 3].map((i) => ctx.node.inputs[i] ?? '')),
+    steps: ['MatMulInteger'],
+  },
   { domain: '', op: 'MaxPool', shape: pool, native: lowerPool, steps: ['MaxPool'] },
   { domain: '', op: 'AveragePool', shape: pool, native: lowerPool, steps: ['AveragePool'] },
   { domain: '', op: 'LpPool', shape: pool },
@@ -121,8 +127,6 @@ declareOps(
   { domain: '', op: 'Softmax', shape: unaryRule, native: lowerSoftmax, steps: ['Softmax'] },
   { domain: '', op: 'LogSoftmax', shape: unaryRule, native: lowerSoftmax, steps: ['LogSoftmax'] },
   { domain: '', op: 'LayerNormalization', shape: layerNorm, native: (ctx) => lowerLayerNorm(ctx, false), steps: ['LayerNorm'] },
-  { domain: '', op: 'BatchNormalization', shape: sameShapeRule },
-  { domain: '', op: 'InstanceNormalization', shape: sameShapeRule },
   ...['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceSum', 'ReduceProd', 'ReduceL2'].map((op) => reduction(op, true)),
   ...['ReduceL1', 'ReduceSumSquare', 'ReduceLogSumExp'].map((op) => reduction(op, false)),
   { domain: '', op: 'ArgMax', shape: argReduce },

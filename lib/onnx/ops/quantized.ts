@@ -3,7 +3,7 @@
  * of them: QuantizeDequantize (fake quantization) and the QLinearFused* ops that run INT8 kernels.
  */
 import type { NativePlanStep } from '../../native';
-import { dequantize, qlinearConvRule, qlinearGemmRule, qlinearMatMulRule, quantize, sameShapeRule } from '../shape-ops-nn';
+import { dequantize, dynamicQuantize, qlinearConvRule, qlinearGemmRule, qlinearMatMulRule, quantize, sameShapeRule } from '../shape-ops-nn';
 import { toNumbers } from '../tensor';
 import { activation, activationParams, floatAttr, intAttr } from './nn';
 import { declareOps, type LowerContext } from './registry';
@@ -86,12 +86,16 @@ function lowerQLinear(ctx: LowerContext): NativePlanStep {
       unsupported('the bias must be a constant float32 vector with one value per output channel');
     }
   }
-  return ctx.step([x, xScale, xZeroPoint, w, wScale, wZeroPoint, bias], [...ints, wAxis], floats, op);
+  // quantize_dynamic graphs (passes/fuse-dynamic-quant.ts): activations quantized as DynamicQuantizeLinear does.
+  const onnxRange = node.attributes.dynamic_quantization?.type === 'string' && node.attributes.dynamic_quantization.value === 'onnx';
+  if (onnxRange && (op !== 'QLinearMatMul' || xScale)) unsupported('dynamic_quantization onnx applies to a MatMul with dynamic activations');
+  return ctx.step([x, xScale, xZeroPoint, w, wScale, wZeroPoint, bias], [...ints, wAxis, ...(onnxRange ? [1] : [])], floats, op);
 }
 
 declareOps(
   { domain: '', op: 'QuantizeLinear', shape: quantize, native: lowerQuantizeLinear, steps: ['QuantizeLinear'] },
   { domain: '', op: 'DequantizeLinear', shape: dequantize, native: lowerQuantizeLinear, steps: ['DequantizeLinear'] },
+  { domain: '', op: 'DynamicQuantizeLinear', shape: dynamicQuantize, native: (ctx) => ctx.step([ctx.node.inputs[0]]), steps: ['DynamicQuantizeLinear'] },
   { domain: 'edgeinfer', op: 'QuantizeDequantize', shape: sameShapeRule, native: lowerQuantizeDequantize, steps: ['QuantizeDequantize'] },
   { domain: 'edgeinfer', op: 'QLinearFusedConv', shape: qlinearConvRule, native: lowerQLinear, steps: ['QLinearConv'] },
   { domain: 'edgeinfer', op: 'QLinearFusedGemm', shape: qlinearGemmRule, native: lowerQLinear, steps: ['QLinearGemm'] },

@@ -73,6 +73,8 @@ export function fuseQdq(model: Model): number {
           xZeroPoint = xdq.inputs[2] ?? '';
         }
         let bias = node.inputs[2] ?? '';
+        // Exporters share equal biases between layers through Identity nodes: look through them.
+        while (bias && index.producedBy(bias, 'Identity')) bias = index.producedBy(bias, 'Identity')!.inputs[0];
         const bdq = bias ? index.producedBy(bias, 'DequantizeLinear') : undefined;
         if (bdq) {
           const value = dequantizeBias(index, bdq);

@@ -9,13 +9,16 @@ import { validateGraph } from '../validate';
 import { eliminateDeadNodes } from './dce';
 import { foldConstants } from './fold';
 import { toChannelsLast } from './channels-last';
+import { foldBatchNorm } from './fold-batchnorm';
 import { fuseActivation } from './fuse-activation';
 import { fuseConvBias, fuseMatMulBias } from './fuse-bias';
 import { fuseGelu, fuseLayerNormGelu } from './fuse-gelu';
 import { fuseLayerNorm } from './fuse-layernorm';
+import { fuseDynamicQuant } from './fuse-dynamic-quant';
 import { fuseQdq, fuseQdqPairs } from './fuse-qdq';
+import { fuseTransposeMatMul } from './fuse-transpose-matmul';
 
-export { toChannelsLast, eliminateDeadNodes, foldConstants, fuseActivation, fuseConvBias, fuseGelu, fuseLayerNorm, fuseLayerNormGelu, fuseMatMulBias, fuseQdq, fuseQdqPairs };
+export { toChannelsLast, eliminateDeadNodes, foldConstants, fuseActivation, fuseConvBias, fuseGelu, fuseLayerNorm, fuseLayerNormGelu, fuseMatMulBias, fuseDynamicQuant, fuseQdq, fuseQdqPairs, fuseTransposeMatMul };
 
 export interface OptimizeOptions {
   /** Concrete input shapes for inference and folding (see inferShapes). */
@@ -43,14 +46,17 @@ export function optimize(model: Model, options: OptimizeOptions = {}): { model: 
   run('layerNorm', fuseLayerNorm);
   run('gelu', fuseGelu);
   run('layerNormGelu', fuseLayerNormGelu);
+  run('batchNorm', foldBatchNorm); // before the bias / activation fusions, which then see a plain Conv / Gemm / MatMul + Add
   run('matMulBias', fuseMatMulBias);
   run('convBias', fuseConvBias);
   run('activation', fuseActivation);
   if (!options.keepQdq) {
+    run('dynamicQuant', fuseDynamicQuant);
     run('qdq', fuseQdq);
     run('eliminateDeadNodes', eliminateDeadNodes);
     run('qdqPairs', fuseQdqPairs);
   }
+  run('transposeMatMul', fuseTransposeMatMul);
   if (!options.keepNchw) run('channelsLast', toChannelsLast);
   run('eliminateDeadNodes', eliminateDeadNodes);
   if (usesDomain(model, fusedDomain) && !model.opsets.has(fusedDomain)) model.opsets.set(fusedDomain, fusedOpsetVersion);

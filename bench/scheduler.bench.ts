@@ -171,6 +171,12 @@ async function main(): Promise<void> {
     const bertSetups = await setupsFor(zooModelPath(spec.name), bert);
     await throughput(report, `tfm_bert_small_cls (${bert.info().backend})`, bert, bertSetups, bertFeeds, 2000, args.seconds);
     for (const setup of bertSetups) await setup.engine.dispose();
+    // The same model on ONNX Runtime, whose batch-1 runs leave more to gain by batching than native's do.
+    if (bert.info().backend !== 'onnxruntime' && Engine.backends().some((b) => b.name === 'onnxruntime' && b.available)) {
+      const onOrt = await Engine.load(zooModelPath(spec.name), { threads: 1, backend: 'onnxruntime' });
+      await throughput(report, 'tfm_bert_small_cls (onnxruntime)', onOrt, [{ name: 'one batch in flight', engine: onOrt, maxBatchSize: 64, maxInflightBatches: 1 }], bertFeeds, 2000, args.seconds);
+      await onOrt.dispose();
+    }
   } else {
     progress('../shared/zoo not found: tfm_bert_small_cls skipped');
   }

@@ -5,14 +5,8 @@
 //
 // Attribute encoding per op (ints / floats). Axes are already normalised (non-negative); every tensor's
 // dims are final. "act" is a FusedActivation code with its parameters in floats[act_params...].
-//   Unary ops (Relu, Sigmoid, Tanh, Sqrt, Log, Exp, Erf, Neg, Abs, Reciprocal, Floor, Ceil, Not, Identity):
-//       ints = [], floats = []
-//   LeakyRelu: floats = [alpha];  Clip: floats = [min, max];  Gelu: ints = [tanh_approximation]
-//   HardSigmoid: floats = [alpha, beta];  HardSwish, Sin, Cos: ints = [], floats = []
-//   Cast: dtype of the output tensor gives the target.
-//   Binary with numpy broadcasting (Add, Sub, Mul, Div, Pow, Max, Min, Mod, Equal, Greater, GreaterOrEqual,
-//       Less, LessOrEqual, And, Or, Xor): ints = []   (broadcast from the input and output dims)
-//   Where: inputs [cond(bool), x, y], broadcasting.
+//   Element-wise ops (unary maps, Cast, broadcasting binaries, Where): at their registration in
+//       cpp/runtime/ops/elementwise.cc, so that adding one is its declaration, its step and its test.
 //   ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd, ReduceL2: ints = [keepdims, axis...]
 //   Softmax, LogSoftmax: ints = [axis]  (opset >= 13 semantics: along one axis)
 //   LayerNorm: inputs [x, scale, bias or -1]; ints = [axis, act]; floats = [epsilon, act params...]

@@ -2,6 +2,17 @@
 // comparisons, logic) and Where. Float32 unary maps and Add / Sub / Mul / Div runs (same-shape, or by a
 // scalar, per broadcast row) go through the elementwise_f32 kernel table (kernels/elementwise/, one file per
 // ISA), split over the thread pool; the other dtypes and strided runs are plain loops here.
+//
+// Step encodings (plan.h's convention; every tensor's dims are final):
+//   Unary (Relu, Sigmoid, Tanh, Sqrt, Log, Exp, Erf, Neg, Abs, Reciprocal, Floor, Ceil, Not, HardSwish, Sin,
+//       Cos): ints = [], floats = []
+//   LeakyRelu: floats = [alpha];  Clip: floats = [min, max];  HardSigmoid: floats = [alpha, beta];
+//   Gelu: ints = [tanh_approximation]
+//   Cast: the output tensor's dtype gives the target.
+//   Binary with numpy broadcasting (Add, Sub, Mul, Div, Pow, Max, Min, Mod, Equal, Greater, GreaterOrEqual,
+//       Less, LessOrEqual, And, Or, Xor): ints = [], or Mod: [fmod], Max / Min: [clip] (1: the second input
+//       is a Clip bound, a NaN bound ignored); broadcast from the input and output dims.
+//   Where: inputs [cond (bool), x, y], broadcasting.
 #include <algorithm>
 #include <bit>
 #include <cmath>

@@ -55,8 +55,8 @@ function node(name: string, opType: string, inputs: string[], outputs: string[],
   return { name, opType, domain: '', inputs, outputs, attributes };
 }
 
-/** y = HardSwish(x · w), x [batch, 8]: HardSwish (opset 14) is not a native op. */
-function hardSwishModel(): Uint8Array {
+/** y = Softsign(x · w), x [batch, 8]: Softsign is not a native op (ONNX Runtime runs it). */
+function softsignModel(): Uint8Array {
   const next = rng(5);
   const w: TensorData = { dtype: 'float32', dims: [8, 8], data: Float32Array.from({ length: 64 }, () => next() * 2 - 1) };
   const model: Model = {
@@ -66,8 +66,8 @@ function hardSwishModel(): Uint8Array {
     producerVersion: '0.1',
     metadata: { author: 'backends.test', purpose: 'an op native lacks' },
     graph: {
-      name: 'hardswish',
-      nodes: [node('mm', 'MatMul', ['x', 'w'], ['h']), node('hs', 'HardSwish', ['h'], ['y'])],
+      name: 'softsign',
+      nodes: [node('mm', 'MatMul', ['x', 'w'], ['h']), node('ss', 'Softsign', ['h'], ['y'])],
       inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 8] }],
       outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 8] }],
       initializers: new Map([['w', w]]),
@@ -133,7 +133,7 @@ function asymmetricQdqModel(): Uint8Array {
   return writeModel(model);
 }
 
-const hardSwish = (v: number) => v * Math.max(0, Math.min(1, v / 6 + 0.5));
+const softsign = (v: number) => v / (1 + Math.abs(v));
 
 describe('backends', function () {
   this.timeout(600000);
@@ -148,7 +148,7 @@ describe('backends', function () {
         { name: 'native', available: true },
         { name: 'onnxruntime', available: true },
       ]);
-      assert.ok(!nativeOps.has('HardSwish'), 'the test model needs an op native lacks');
+      assert.ok(!nativeOps.has('Softsign'), 'the test model needs an op native lacks');
       assert.equal(await code(Engine.load(models['alexa_v0.1.onnx'], { backend: 'tvm' as never })), 'EDGEINFER_INVALID_ARGUMENT');
       assert.equal(await code(Engine.load(models['alexa_v0.1.onnx'], { autoSelect: 'slowest' as never })), 'EDGEINFER_INVALID_ARGUMENT');
     });
@@ -364,8 +364,8 @@ describe('backends', function () {
            return resolve.call(this, request, ...rest);
          };`,
       );
-      const hardSwishFile = path.join(dir, 'hardswish.onnx');
-      fs.writeFileSync(hardSwishFile, hardSwishModel());
+      const softsignFile = path.join(dir, 'softsign.onnx');
+      fs.writeFileSync(softsignFile, softsignModel());
       const script = `
         const { Engine } = require(${JSON.stringify(lib)});
         const outcome = (p) => p.then((e) => ({ backend: e.info().backend }), (e) => ({ code: e.code, message: e.message, detail: e.detail }));
@@ -374,7 +374,7 @@ describe('backends', function () {
             backends: Engine.backends(),
             explicit: await outcome(Engine.load(${JSON.stringify(models['alexa_v0.1.onnx'])}, { backend: 'onnxruntime' })),
             autoNative: await outcome(Engine.load(${JSON.stringify(models['alexa_v0.1.onnx'])}, { threads: 1 })),
-            autoMissing: await outcome(Engine.load(${JSON.stringify(hardSwishFile)}, { threads: 1 })),
+            autoMissing: await outcome(Engine.load(${JSON.stringify(softsignFile)}, { threads: 1 })),
             fastest: await outcome(Engine.load(${JSON.stringify(models['alexa_v0.1.onnx'])}, { threads: 1, autoSelect: 'fastest' })),
           }));
         })();
@@ -389,9 +389,9 @@ describe('backends', function () {
       assert.deepEqual(result.autoNative, { backend: 'native' });
       assert.deepEqual(result.fastest, { backend: 'native' });
       assert.equal(result.autoMissing.code, 'EDGEINFER_UNSUPPORTED_OP');
-      assert.match(result.autoMissing.message, /HardSwish/);
+      assert.match(result.autoMissing.message, /Softsign/);
       assert.match(result.autoMissing.message, /npm install onnxruntime-node/);
-      assert.deepEqual(result.autoMissing.detail.unsupported, [{ op: 'HardSwish', nodes: ['hs'] }]);
+      assert.deepEqual(result.autoMissing.detail.unsupported, [{ op: 'Softsign', nodes: ['ss'] }]);
     });
   });
 
@@ -408,12 +408,12 @@ describe('backends', function () {
     });
 
     it('picks ONNX Runtime for a model with an op native lacks, and says why; info() has signature, opset, producer, metadata, version', async () => {
-      const bytes = hardSwishModel();
-      await assert.rejects(Engine.load(bytes, { backend: 'native' }), (e: EdgeInferError) => e.code === 'EDGEINFER_UNSUPPORTED_OP' && /HardSwish/.test(e.message));
+      const bytes = softsignModel();
+      await assert.rejects(Engine.load(bytes, { backend: 'native' }), (e: EdgeInferError) => e.code === 'EDGEINFER_UNSUPPORTED_OP' && /Softsign/.test(e.message));
       const engine = await Engine.load(bytes, { threads: 1 });
       const info = engine.info();
       assert.equal(info.backend, 'onnxruntime');
-      assert.match(info.backendReason, /^auto: the native backend lacks HardSwish \(hs\); onnxruntime runs it/);
+      assert.match(info.backendReason, /^auto: the native backend lacks Softsign \(ss\); onnxruntime runs it/);
       assert.equal(info.modelVersion, createHash('sha256').update(bytes).digest('hex').slice(0, 12));
       assert.equal(info.opset, 14);
       assert.equal(info.producer, 'edgeinfer-test');
@@ -424,7 +424,7 @@ describe('backends', function () {
       assert.deepEqual(info.outputs, [{ name: 'y', type: 'float32', dims: ['batch', 8] }]);
       assert.equal(info.onnxruntime?.version, '1.30.0');
       assert.deepEqual(engine.layers(), ['mm']);
-      // The result is HardSwish(x · w).
+      // The result is Softsign(x · w).
       const x = randomFeed([3, 8], 2, 9);
       const w = rng(5);
       const weights = Float32Array.from({ length: 64 }, () => w() * 2 - 1);
@@ -433,7 +433,7 @@ describe('backends', function () {
         for (let c = 0; c < 8; c++) {
           let h = 0;
           for (let k = 0; k < 8; k++) h += (x.data as Float32Array)[r * 8 + k] * weights[k * 8 + c];
-          assert.ok(Math.abs(y[r * 8 + c] - hardSwish(h)) <= 1e-5, `y[${r}, ${c}]`);
+          assert.ok(Math.abs(y[r * 8 + c] - softsign(h)) <= 1e-5, `y[${r}, ${c}]`);
         }
       engine.dispose();
       // A version given by the caller is the one reported.
@@ -470,9 +470,9 @@ describe('backends', function () {
         assert.equal(Object.keys(result).length, engine.outputs.length);
         engine.dispose();
       }
-      const only = await Engine.load(hardSwishModel(), { threads: 1, autoSelect: 'fastest' });
+      const only = await Engine.load(softsignModel(), { threads: 1, autoSelect: 'fastest' });
       assert.equal(only.info().backend, 'onnxruntime');
-      assert.match(only.info().backendReason, /lacks HardSwish/);
+      assert.match(only.info().backendReason, /lacks Softsign/);
       only.dispose();
     });
   });

@@ -6,7 +6,7 @@
  */
 import { Model, Node } from '../ir';
 import { fusedDomain } from '../fused-ops';
-import { GraphIndex, forEachGraph, isOp } from './graph-index';
+import { GraphIndex, forEachGraph } from './graph-index';
 
 /** True for a perm that keeps every axis but swaps the last two (rank >= 2). */
 function swapsLastTwo(perm: number[]): boolean {

@@ -2,7 +2,7 @@
  * Every model of ../shared/zoo on the default backend ('auto') against onnxruntime-node on the same file,
  * single thread, same feeds, interleaved in one run: median latency per model and the ratio. speedup > 1
  * means ours is faster; on models 'auto' hands to ONNX Runtime the ratio shows what the Engine adds to it.
- *   npx tsx bench/zoo.bench.ts [--json] [--seconds S]
+ *   npx tsx bench/zoo.bench.ts [--json] [--seconds S] [--models name,name,...]
  */
 import * as ort from 'onnxruntime-node';
 
@@ -14,7 +14,10 @@ async function main(): Promise<void> {
   const args = parseArgs();
   const report = new Reporter(args);
   if (!zooAvailable) throw new Error('../shared/zoo not found (EDGEINFER_ZOO names another folder)');
-  for (const model of zooModels()) {
+  const only = process.argv.includes('--models') ? process.argv[process.argv.indexOf('--models') + 1]?.split(',') : undefined;
+  const models = zooModels().filter((model) => only === undefined || only.includes(model.name));
+  if (only !== undefined && models.length !== only.length) throw new Error(`--models: unknown model in ${only.join(',')} (see ../shared/zoo/manifest.json)`);
+  for (const model of models) {
     const file = zooModelPath(model.name);
     const engine = await Engine.load(file, { threads: 1 });
     const session = await ort.InferenceSession.create(file, ortSessionOptions());

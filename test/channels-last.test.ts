@@ -32,7 +32,7 @@ const ints = (value: number[]) => ({ type: 'ints' as const, value });
  * x [1,6,9,11] -> conv a (3x3 pad 1) -> LeakyRelu -> Max(-0.3) -> MaxPool 2x2 -> Add(0.25) -> conv b (1x3, stride 2)
  *   -> Relu -> output y
  * x -> conv c (same input as conv a; 1x1) -> output z (a conv output that is a graph output)
- * conv a's Max output also feeds a depthwise conv d (group 6: stays NCHW) -> output w
+ * conv a's Max output also feeds a depthwise conv d (group 6, channel multiplier 2: stays NCHW) -> output w
  * conv b's input also has Mul with a non-scalar [6,1,1] constant -> output v (the Transpose cannot sink)
  */
 function mixedModel(): Model {
@@ -40,7 +40,7 @@ function mixedModel(): Model {
     ['wa', floats([6, 6, 3, 3], 1)], ['ba', floats([6], 2)],
     ['wb', floats([8, 6, 1, 3], 3)], ['bb', floats([8], 4)],
     ['wc', floats([5, 6, 1, 1], 5)],
-    ['wd', floats([6, 1, 3, 3], 6)],
+    ['wd', floats([12, 1, 3, 3], 6)],
     ['lo', scalar(-0.3)], ['shift', scalar(0.25)],
     ['perchannel', floats([6, 1, 1], 7, 2)],
   ]);
@@ -68,6 +68,51 @@ function mixedModel(): Model {
   };
 }
 
+/**
+ * An inverted-residual block as MobileNetV3 / EfficientNet write it, plus an EfficientNet SiLU:
+ * x [1,8,10,10] -> expand 1x1 (8->16) -> HardSwish -> depthwise 3x3 (16) -> Relu = d
+ *   squeeze-excitation: GlobalAveragePool(d) -> 1x1 (16->4) -> Relu -> 1x1 (4->16) -> HardSigmoid = s; Mul(d, s)
+ *   -> project 1x1 (16->8) -> Add(x) -> output y (the residual)
+ * x -> 3x3 conv (8->8, pad 1) = c -> Mul(c, Sigmoid(c)) -> output z
+ */
+function invertedResidualModel(): Model {
+  const initializers = new Map<string, TensorData>([
+    ['we', floats([16, 8, 1, 1], 21)], ['be', floats([16], 22)],
+    ['wd', floats([16, 1, 3, 3], 23)], ['bd', floats([16], 24)],
+    ['w1', floats([4, 16, 1, 1], 25)], ['b1', floats([4], 26)],
+    ['w2', floats([16, 4, 1, 1], 27)], ['b2', floats([16], 28)],
+    ['wp', floats([8, 16, 1, 1], 29)], ['bp', floats([8], 30)],
+    ['wc', floats([8, 8, 3, 3], 31)], ['bc', floats([8], 32)],
+  ]);
+  return {
+    irVersion: 8, opsets: new Map([['', 14]]), producerName: 'test', producerVersion: '', metadata: {},
+    graph: {
+      name: 'inverted-residual',
+      nodes: [
+        node('expand', 'Conv', ['x', 'we', 'be'], ['e0']),
+        node('hswish', 'HardSwish', ['e0'], ['e1']),
+        node('dw', 'Conv', ['e1', 'wd', 'bd'], ['d0'], { group: { type: 'int', value: 16 }, pads: ints([1, 1, 1, 1]), kernel_shape: ints([3, 3]) }),
+        node('relu', 'Relu', ['d0'], ['d']),
+        node('squeeze', 'GlobalAveragePool', ['d'], ['g']),
+        node('fc1', 'Conv', ['g', 'w1', 'b1'], ['f0']),
+        node('fc1_relu', 'Relu', ['f0'], ['f1']),
+        node('fc2', 'Conv', ['f1', 'w2', 'b2'], ['f2']),
+        node('gate', 'HardSigmoid', ['f2'], ['s'], { alpha: { type: 'float', value: 1 / 6 }, beta: { type: 'float', value: 0.5 } }),
+        node('excite', 'Mul', ['d', 's'], ['m']),
+        node('project', 'Conv', ['m', 'wp', 'bp'], ['p']),
+        node('residual', 'Add', ['p', 'x'], ['y']),
+        node('conv_c', 'Conv', ['x', 'wc', 'bc'], ['c'], { pads: ints([1, 1, 1, 1]), kernel_shape: ints([3, 3]) }),
+        node('sigmoid', 'Sigmoid', ['c'], ['c_sig']),
+        node('silu', 'Mul', ['c', 'c_sig'], ['z']),
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, 8, 10, 10] }],
+      outputs: ['y', 'z'].map((name) => ({ name, dtype: 'float32' as const })),
+      initializers,
+      valueInfo: new Map(),
+    },
+  };
+}
+
 describe('channels-last layout pass', function () {
   it('embedding_model: 20 NhwcConv, 5 NhwcMaxPool, every Max folded, only the two end Transposes left', function () {
     const model = readModel(new Uint8Array(fs.readFileSync(fetchModels()['embedding_model.onnx'])));
@@ -89,7 +134,7 @@ describe('channels-last layout pass', function () {
     assert.equal(nchw.graph.nodes.filter((n) => n.opType === 'Max').length, 19);
   });
 
-  it('a mixed graph: converts group-1 convs and pools, leaves depthwise, keeps needed Transposes, matches ORT', async function () {
+  it('a mixed graph: converts group-1 convs and pools, leaves multiplier-2 depthwise, keeps needed Transposes, matches ORT', async function () {
     const model = mixedModel();
     const bytes = writeModel(model);
     const optimized = structuredClone(model);
@@ -97,7 +142,7 @@ describe('channels-last layout pass', function () {
     const ops = (op: string) => optimized.graph.nodes.filter((n) => n.opType === op);
     assert.equal(ops('NhwcConv').length, 3, 'conv a, b, c');
     assert.equal(ops('NhwcMaxPool').length, 1);
-    assert.equal(ops('Conv').length, 1, 'the depthwise conv stays NCHW');
+    assert.equal(ops('Conv').length, 1, 'the multiplier-2 depthwise conv stays NCHW');
     assert.equal(ops('Max').length, 0, 'Max(-0.3) folded into conv a');
     assert.ok(ops('Mul').length === 1 && ops('Add').length === 1);
 
@@ -121,5 +166,40 @@ describe('channels-last layout pass', function () {
       }
       engine.dispose();
     }
+  });
+
+  it('an inverted-residual block: depthwise, squeeze-excitation and residual run NHWC, activations fused, matches ORT', async function () {
+    const model = invertedResidualModel();
+    const bytes = writeModel(model);
+    const optimized = structuredClone(model);
+    optimize(optimized);
+    const ops = (op: string) => optimized.graph.nodes.filter((n) => n.opType === op);
+    assert.equal(ops('NhwcConv').length, 6, 'expand, depthwise, fc1, fc2, project, conv c');
+    assert.equal(ops('NhwcGlobalAveragePool').length, 1);
+    assert.deepEqual(ops('NhwcConv').map((n) => n.attributes.activation?.type === 'string' ? n.attributes.activation.value : ''), ['HardSwish', 'Relu', 'Relu', 'HardSigmoid', '', 'Silu']);
+    for (const gone of ['HardSwish', 'HardSigmoid', 'Sigmoid', 'Relu', 'Conv', 'GlobalAveragePool']) assert.equal(ops(gone).length, 0, gone);
+    assert.equal(ops('Mul').length, 1, 'the excitation Mul (on NHWC operands)');
+    // Left: x into NHWC (once per conv reading it), the project and conv c outputs back to NCHW for the
+    // residual Add with x (NCHW) and for output z; the squeeze path's Transposes only move size-1 dims.
+    const transposes = ops('Transpose');
+    const between = transposes.filter((t) => !t.inputs.includes('x') && !t.outputs.includes('z') && !/project/.test(t.name));
+    assert.deepEqual(between.map((t) => t.name), [], 'no Transpose inside the block');
+
+    const x = floats([1, 8, 10, 10], 33, 1.5);
+    const session = await ort.InferenceSession.create(bytes);
+    const expected = await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, x.dims) });
+    const engine = await Engine.load(bytes, { threads: 1, backend: 'native' });
+    const out = engine.inferSync({ x: { type: 'float32', data: x.data as Float32Array, dims: x.dims } });
+    for (const name of ['y', 'z']) {
+      const ours = out[name].data as Float32Array;
+      const theirs = expected[name].data as Float32Array;
+      let worst = 0, max = 0;
+      for (let i = 0; i < ours.length; i++) {
+        worst = Math.max(worst, Math.abs(ours[i] - theirs[i]));
+        max = Math.max(max, Math.abs(theirs[i]));
+      }
+      assert.ok(worst <= 1e-5 * Math.max(1, max), `${name}: max |diff| ${worst}`);
+    }
+    engine.dispose();
   });
 });

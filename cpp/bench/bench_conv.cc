@@ -105,6 +105,13 @@ void conv_case(const char* name, int64_t ci, int64_t co, int64_t h, int64_t w, i
     AlignedBuffer sb(base->scratch_bytes() + 64);
     const double tb = median_seconds([&] { base->run(x.data(), y.data(), sb.data(), nullptr); });
     report("conv", std::string(label) + " fp32 " + f32->kernel_name(), macs, tf, tb, ref->name);
+    // Channels last (what the graph's NHWC trunks run) against the NCHW kernel above.
+    ConvShape nhwc = s;
+    nhwc.channels_last = true;
+    auto last = ConvF32::create(nhwc, wt.data(), b.data(), act);
+    AlignedBuffer sl(last->scratch_bytes() + 64);
+    const double tl = median_seconds([&] { last->run(x.data(), y.data(), sl.data(), nullptr); });
+    report("conv", std::string(label) + " fp32 nhwc " + last->kernel_name(), macs, tl, tf, "the NCHW kernel");
     // QDQ INT8 (create_quantized: static activations, per-channel int8 weights) against the reference rows.
     std::vector<int8_t> wq(wt.size());
     for (size_t i = 0; i < wq.size(); ++i) wq[i] = static_cast<int8_t>(std::lround(wt[i] * 127.0f));

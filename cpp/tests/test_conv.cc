@@ -45,6 +45,9 @@ double act_ref(double x, const ActivationParams& p) {
     case FusedActivation::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
     case FusedActivation::kClip: return std::min<double>(std::max<double>(x, p.alpha), p.beta);
     case FusedActivation::kTanh: return std::tanh(x);
+    case FusedActivation::kHardSigmoid: return std::min(std::max(double(p.alpha) * x + p.beta, 0.0), 1.0);
+    case FusedActivation::kHardSwish: return x * std::min(std::max(x / 6.0 + 0.5, 0.0), 1.0);
+    case FusedActivation::kSilu: return x / (1.0 + std::exp(-x));
     case FusedActivation::kGeluErf: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     case FusedActivation::kGeluTanh:
       return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
@@ -138,6 +141,8 @@ const Case kCases[] = {
     {2, 1, 6, 6, 6, {25, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},      // depthwise, narrow rows (speech)
     {2, 1, 2, 2, 2, {6, 70}, {3, 4}, {2, 1}, {0, 3}, {1, 0}, {1, 3}},      // depthwise 3x4 (generic taps)
     {1, 1, 5, 5, 5, {40, 1}, {5, 1}, {2, 1}, {2, 0}, {1, 0}, {1, 1}},      // 1-D depthwise, stride 2
+    {2, 1, 40, 40, 40, {14, 15}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},  // depthwise, channel tails of every vector width
+    {2, 2, 24, 24, 24, {13, 11}, {5, 5}, {2, 2}, {2, 2}, {2, 2}, {1, 1}},  // depthwise 5x5 stride 2, wide interior
     {2, 1, 16, 16, 2, {9, 11}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},    // grouped, 8 per group (RegNet)
     {2, 2, 24, 24, 3, {13, 10}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},   // grouped, stride 2
     {2, 1, 12, 18, 3, {7, 9}, {3, 3}, {1, 1}, {2, 1}, {0, 2}, {2, 1}},     // grouped 4 -> 6, dilation, odd pads
@@ -149,12 +154,19 @@ const Case kCases[] = {
 constexpr FusedActivation kActs[] = {FusedActivation::kNone,    FusedActivation::kRelu,
                                      FusedActivation::kLeakyRelu, FusedActivation::kSigmoid,
                                      FusedActivation::kClip,    FusedActivation::kTanh,
-                                     FusedActivation::kGeluErf, FusedActivation::kGeluTanh};
+                                     FusedActivation::kGeluErf, FusedActivation::kGeluTanh,
+                                     FusedActivation::kHardSigmoid, FusedActivation::kHardSwish,
+                                     FusedActivation::kSilu};
+constexpr int kActCount = static_cast<int>(sizeof(kActs) / sizeof(kActs[0]));
 
 ActivationParams params_for(FusedActivation act) {
   ActivationParams p;
   p.kind = act;
   if (act == FusedActivation::kLeakyRelu) p.alpha = 0.2f;
+  if (act == FusedActivation::kHardSigmoid) {
+    p.alpha = 0.2f;
+    p.beta = 0.5f;
+  }
   if (act == FusedActivation::kClip) {
     p.alpha = -0.3f;
     p.beta = 0.6f;
@@ -176,7 +188,7 @@ EI_TEST("conv through every gemm_f32 variant (im2col and row-major B)") {
       auto x = random_vec(static_cast<size_t>(c.n * c.ci * c.in[0] * c.in[1]));
       auto w = random_vec(static_cast<size_t>(c.co * (c.ci / c.g) * c.k[0] * c.k[1]));
       auto bias = random_vec(static_cast<size_t>(c.co));
-      const ActivationParams ap = params_for(kActs[ci_idx++ % 8]);
+      const ActivationParams ap = params_for(kActs[ci_idx++ % kActCount]);
       std::vector<double> z, bound;
       conv_ref(s, x, w, bias.data(), z, bound);
       // Seen as 2-D for the driver.
@@ -243,7 +255,7 @@ EI_TEST("ConvF32 FP32 / INT8 (table), depthwise, 1-D, threads, no allocation in 
     for (size_t i = 0; i < x.size(); i += 3) x[i] = std::fabs(x[i]) * 2.0f;  // asymmetric range
     auto w = random_vec(static_cast<size_t>(c.co * (c.ci / c.g) * c.k[0] * c.k[1]));
     auto bias = random_vec(static_cast<size_t>(c.co));
-    const ActivationParams ap = params_for(kActs[idx++ % 8]);
+    const ActivationParams ap = params_for(kActs[idx++ % kActCount]);
     std::vector<double> z, bound;
     const bool with_bias = idx % 3 != 0;
     conv_ref(s, x, w, with_bias ? bias.data() : nullptr, z, bound);
@@ -284,7 +296,7 @@ EI_TEST("igemm tiles (channels-last conv) of every gemm_f32 variant: rows, cols,
       for (int trial = 0; trial < 40; ++trial) {
         const int64_t taps = 1 + trial % 4, channels = 1 + (trial * 7) % 37;
         const int rows = 1 + trial % mr, cols = 1 + (trial * 5) % nr;
-        const ActivationParams ap = params_for(kActs[trial % 8]);
+        const ActivationParams ap = params_for(kActs[trial % kActCount]);
         const float out_min = trial % 3 == 0 ? -0.25f : -INFINITY;
         // Input pixels: rows * taps distinct rows of `channels` floats; every 5th pointer is the zero row.
         auto pixels = random_vec(static_cast<size_t>(rows * taps * channels));
@@ -345,7 +357,7 @@ EI_TEST("rows_epilogue and column_sums of every gemm_f32 variant on odd widths")
     if (!isa_supported(v->isa)) continue;
     for (int trial = 0; trial < 24; ++trial) {
       const int64_t rows = 1 + trial % 5, cols = 1 + (trial * 11) % 53;
-      const ActivationParams ap = params_for(kActs[trial % 8]);
+      const ActivationParams ap = params_for(kActs[trial % kActCount]);
       const float out_min = trial % 2 ? -0.2f : -INFINITY;
       auto y = random_vec(static_cast<size_t>(rows * cols + 1));
       y.back() = 123.0f;  // must stay untouched
@@ -386,15 +398,15 @@ EI_TEST("channels-last ConvF32 FP32 / INT8 (table choice) against the NCHW refer
   ThreadPool pool(2);
   int idx = 0;
   for (const Case& c : kCases) {
-    if (c.g != 1) continue;
+    if (c.g != 1 && !(c.ci == c.g && c.co == c.g)) continue;  // group 1, or depthwise with multiplier 1
     ConvShape s = make_shape(c.rank, c.n, c.ci, c.co, c.g, c.in, c.k, c.s, c.pb, c.pe, c.d);
     s.channels_last = true;
     const int64_t in_plane = c.in[0] * c.in[1], out_plane = s.out_size[0] * (c.rank == 2 ? s.out_size[1] : 1);
     auto x = random_vec(static_cast<size_t>(c.n * c.ci * in_plane));
     for (size_t i = 0; i < x.size(); i += 3) x[i] = std::fabs(x[i]) * 2.0f;
-    auto w = random_vec(static_cast<size_t>(c.co * c.ci * c.k[0] * c.k[1]));
+    auto w = random_vec(static_cast<size_t>(c.co * (c.ci / c.g) * c.k[0] * c.k[1]));
     auto bias = random_vec(static_cast<size_t>(c.co));
-    ActivationParams ap = params_for(kActs[idx++ % 8]);
+    ActivationParams ap = params_for(kActs[idx++ % kActCount]);
     if (idx % 2 == 0) ap.out_min = -0.1f;
     std::vector<double> z, bound;
     conv_ref(s, x, w, bias.data(), z, bound);
@@ -425,7 +437,7 @@ EI_TEST("channels-last ConvF32 FP32 / INT8 (table choice) against the NCHW refer
       }
     }
   }
-  // Channels last takes group 1 only; out_min NaN and out_min on NCHW convs are refused.
+  // Channels last takes group 1 or depthwise with multiplier 1 only; out_min NaN and out_min on NCHW convs are refused.
   const int64_t in[2] = {5, 5}, k[2] = {3, 3}, s1[2] = {1, 1}, p0[2] = {0, 0}, d1[2] = {1, 1};
   std::vector<float> w(4 * 2 * 9, 0.1f);
   ConvShape grouped = make_shape(2, 1, 4, 4, 2, in, k, s1, p0, p0, d1);
@@ -617,7 +629,7 @@ EI_TEST("non-finite: ConvF32 FP32 keeps NaN / inf in their receptive field, INT8
       const int64_t in_plane = c.in[0] * c.in[1], out_plane = s.out_size[0] * (c.rank == 2 ? s.out_size[1] : 1);
       auto w = random_vec(static_cast<size_t>(c.co * (c.ci / c.g) * c.k[0] * c.k[1]));
       auto bias = random_vec(static_cast<size_t>(c.co));
-      const ActivationParams ap = params_for(kActs[idx++ % 8]);
+      const ActivationParams ap = params_for(kActs[idx++ % kActCount]);
       for (float special : specials) {
         auto x = random_vec(static_cast<size_t>(c.n * c.ci * in_plane));
         x[static_cast<size_t>((idx * 7) % static_cast<int>(x.size()))] = special;
@@ -734,7 +746,7 @@ EI_TEST("depthwise ConvF32 through every dwconv_f32 variant") {
       auto x = random_vec(static_cast<size_t>(c.n * c.ci * c.in[0] * c.in[1] + 1));
       auto w = random_vec(static_cast<size_t>(c.co * c.k[0] * c.k[1]));
       auto bias = random_vec(static_cast<size_t>(c.co));
-      for (int a = 0; a < 8; ++a) {
+      for (int a = 0; a < kActCount; ++a) {
         const ActivationParams ap = params_for(kActs[a]);
         const bool with_bias = (idx++ % 3) != 0;
         const std::vector<float> xv(x.begin() + 1, x.end());
@@ -764,6 +776,57 @@ EI_TEST("depthwise ConvF32 through every dwconv_f32 variant") {
       }
     }
   }
+}
+
+// Every channels-last depthwise case (multiplier 1) through every dwconv_f32 variant's nhwc_pixels, all
+// activations and out_min, one thread and two, against the double-precision direct convolution.
+EI_TEST("channels-last depthwise ConvF32 through every dwconv_f32 variant") {
+  ThreadPool pool(2);
+  int idx = 0, ran = 0;
+  for (const DwConvF32Variant* v : dwconv_f32_variants()) {
+    if (!isa_supported(v->isa)) continue;
+    for (const Case& c : kCases) {
+      if (!(c.ci == c.g && c.co == c.g && c.g > 1)) continue;
+      ConvShape s = make_shape(c.rank, c.n, c.ci, c.co, c.g, c.in, c.k, c.s, c.pb, c.pe, c.d);
+      s.channels_last = true;
+      const int64_t in_plane = c.in[0] * c.in[1], out_plane = s.out_size[0] * (c.rank == 2 ? s.out_size[1] : 1);
+      auto x = random_vec(static_cast<size_t>(c.n * c.ci * in_plane));
+      auto w = random_vec(static_cast<size_t>(c.co * c.k[0] * c.k[1]));
+      auto bias = random_vec(static_cast<size_t>(c.co));
+      std::vector<double> z, bound;
+      conv_ref(s, x, w, bias.data(), z, bound);
+      const auto x_nhwc = to_nhwc(x, c.n, c.ci, in_plane);
+      for (int a = 0; a < kActCount; ++a) {
+        ActivationParams ap = params_for(kActs[a]);
+        if (idx++ % 3 == 0) ap.out_min = -0.05f;
+        auto conv = conv_detail::create_conv_depthwise_nhwc_f32(conv_detail::normalize(s, "Conv"), w.data(), bias.data(), ap, v);
+        EI_CHECK(std::string(conv->kernel_name()) == v->name);
+        AlignedBuffer scratch(conv->scratch_bytes() + 64);
+        std::vector<float> y(z.size() + 1);
+        for (ThreadPool* tp : {static_cast<ThreadPool*>(nullptr), &pool}) {
+          std::fill(y.begin(), y.end(), NAN);
+          const long before = edgeinfer::testing::heap_allocations().load();
+          conv->run(x_nhwc.data(), y.data(), scratch.data(), tp);
+          EI_CHECK_MSG(edgeinfer::testing::heap_allocations().load() == before, "heap allocation in NHWC depthwise run");
+          EI_CHECK_MSG(std::isnan(y[z.size()]), "NHWC depthwise wrote past its output");
+          int bad = 0;
+          for (int64_t b = 0; b < c.n; ++b)
+            for (int64_t oc = 0; oc < c.co; ++oc)
+              for (int64_t p = 0; p < out_plane; ++p) {
+                const size_t ref = static_cast<size_t>((b * c.co + oc) * out_plane + p);
+                const double want = std::max<double>(act_ref(z[ref], ap), ap.out_min);
+                const float got = y[static_cast<size_t>((b * out_plane + p) * c.co + oc)];
+                ++ran;
+                if (!(std::fabs(got - want) <= 1e-5 * bound[ref] + 2e-6 + 2e-6 * std::fabs(want)) && bad++ < 2)
+                  EI_CHECK_MSG(false, std::string(v->name) + " act " + std::to_string(a) + " channels " + std::to_string(c.co) +
+                                          " shape " + std::to_string(c.in[0]) + "x" + std::to_string(c.in[1]) + " got " +
+                                          std::to_string(got) + " want " + std::to_string(want));
+              }
+        }
+      }
+    }
+  }
+  EI_CHECK(ran > 0);
 }
 
 // ------------------------------------------------------------------ INT8 depthwise (QDQ)
@@ -869,7 +932,7 @@ EI_TEST("INT8 (QDQ) depthwise ConvF32 through every dwconv_s8 variant, bit-exact
       for (auto& e : w) e = static_cast<int8_t>(wd(rng));
       std::vector<float> ws(static_cast<size_t>(c.co)), bias = random_vec(static_cast<size_t>(c.co));
       for (size_t i = 0; i < ws.size(); ++i) ws[i] = 0.001f + 0.0005f * static_cast<float>(i % 5);
-      for (int a = 0; a < 8; ++a) {
+      for (int a = 0; a < kActCount; ++a) {
         const ActivationParams ap = params_for(kActs[a]);
         ActivationQuantization quant;
         if (idx % 2 == 0) {
@@ -1018,7 +1081,7 @@ EI_TEST("grouped ConvF32 through every gconv_f32 variant") {
       auto x = random_vec(static_cast<size_t>(c.n * c.ci * c.in[0] * c.in[1] + 1));
       auto w = random_vec(static_cast<size_t>(c.co * (c.ci / c.g) * c.k[0] * c.k[1]));
       auto bias = random_vec(static_cast<size_t>(c.co));
-      for (int a = 0; a < 8; ++a) {
+      for (int a = 0; a < kActCount; ++a) {
         const ActivationParams ap = params_for(kActs[a]);
         const bool with_bias = (idx++ % 3) != 0;
         const std::vector<float> xv(x.begin() + 1, x.end());

@@ -45,6 +45,9 @@ double act_ref(double x, FusedActivation act, double a, double b) {
     case FusedActivation::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
     case FusedActivation::kClip: return std::min(std::max(x, a), b);
     case FusedActivation::kTanh: return std::tanh(x);
+    case FusedActivation::kHardSigmoid: return std::min(std::max(a * x + b, 0.0), 1.0);
+    case FusedActivation::kHardSwish: return x * std::min(std::max(x / 6.0 + 0.5, 0.0), 1.0);
+    case FusedActivation::kSilu: return x / (1.0 + std::exp(-x));
     case FusedActivation::kGeluErf: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     case FusedActivation::kGeluTanh:
       return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
@@ -55,7 +58,10 @@ double act_ref(double x, FusedActivation act, double a, double b) {
 constexpr FusedActivation kActs[] = {FusedActivation::kNone,    FusedActivation::kRelu,
                                      FusedActivation::kLeakyRelu, FusedActivation::kSigmoid,
                                      FusedActivation::kClip,    FusedActivation::kTanh,
-                                     FusedActivation::kGeluErf, FusedActivation::kGeluTanh};
+                                     FusedActivation::kGeluErf, FusedActivation::kGeluTanh,
+                                     FusedActivation::kHardSigmoid, FusedActivation::kHardSwish,
+                                     FusedActivation::kSilu};
+constexpr int kActCount = static_cast<int>(sizeof(kActs) / sizeof(kActs[0]));
 
 struct Problem {
   int64_t m, n, k;
@@ -69,6 +75,10 @@ ActivationParams params_for(FusedActivation act) {
   ActivationParams p;
   p.kind = act;
   if (act == FusedActivation::kLeakyRelu) p.alpha = 0.2f;
+  if (act == FusedActivation::kHardSigmoid) {
+    p.alpha = 0.2f;
+    p.beta = 0.5f;
+  }
   if (act == FusedActivation::kClip) {
     p.alpha = -0.5f;
     p.beta = 0.7f;
@@ -184,7 +194,7 @@ EI_TEST("gemm_f32 variants: odd sizes, activations, alpha/beta, B modes, splits"
       p.ldc = p.n + (it % 2) * 3;
       p.alpha = it % 4 == 0 ? 1.0f : 0.75f;
       p.beta = it % 5 == 0 ? 1.0f : -0.5f;
-      p.act = kActs[it % 8];
+      p.act = kActs[it % kActCount];
       p.trans_b = it % 2 == 1;
       p.bias = it % 7 != 3;
       check_variant(vi, v, p, it % 4 == 2, 1 + it % 3);
@@ -205,7 +215,7 @@ EI_TEST("GemmF32 FP32 and INT8 through the table, threads, no allocation in run"
     const int64_t ms[] = {1, 2, 5, 16, 37}, ns[] = {1, 3, 17, 64, 128, 129}, ks[] = {1, 7, 33, 128, 300};
     const int64_t m = ms[it % 5], n = ns[it % 6], k = ks[(it / 2) % 5];
     const bool trans = it % 2;
-    const FusedActivation act = kActs[it % 8];
+    const FusedActivation act = kActs[it % kActCount];
     const ActivationParams ap = params_for(act);
     auto a = random_vec(static_cast<size_t>(m * k));
     auto w = random_vec(static_cast<size_t>(k * n));

@@ -5,9 +5,10 @@
  * 'edgeinfer' (the passes add the opset import { edgeinfer: 1 }).
  *
  * Activation convention, shared by FusedGemm, FusedMatMul, FusedConv and the QLinearFused* ops:
- *   activation: string       '' (none) | 'Relu' | 'LeakyRelu' | 'Sigmoid' | 'Clip' | 'Gelu'
+ *   activation: string       '' (none) | 'Relu' | 'LeakyRelu' | 'Sigmoid' | 'Clip' | 'Gelu' | 'HardSigmoid' |
+ *                            'HardSwish' | 'Silu' (x * Sigmoid(x), from Mul(x, Sigmoid(x)))
  *   activation_params: floats LeakyRelu: [alpha]; Clip: [min, max] (±Infinity when not given, encoded as
- *                             ±3.4028234663852886e38); others: []
+ *                             ±3.4028234663852886e38); HardSigmoid: [alpha, beta]; others: []
  *   approximate: string       only with 'Gelu': 'none' (erf) | 'tanh'
  * applied to the output after bias: y = act(op(x) + bias).
  */
@@ -15,7 +16,7 @@
 export const fusedDomain = 'edgeinfer';
 export const fusedOpsetVersion = 1;
 
-export const activationKinds = ['Relu', 'LeakyRelu', 'Sigmoid', 'Clip', 'Gelu'] as const;
+export const activationKinds = ['Relu', 'LeakyRelu', 'Sigmoid', 'Clip', 'Gelu', 'HardSigmoid', 'HardSwish', 'Silu'] as const;
 export type ActivationKind = (typeof activationKinds)[number];
 
 /** Largest float32, standing in for ±Infinity in Clip bounds. */
@@ -41,13 +42,17 @@ export const fusedOps = {
   FusedConv: { inputs: ['X', 'W', 'B?'], attributes: ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides', 'activation', 'activation_params', 'approximate'] },
   /**
    * Channels-last forms made by the channels-last pass (lib/onnx/passes/channels-last.ts): X and Y are
-   * [N, H, W, C]; W keeps the ONNX [M, C, kH, kW]; group 1. Attributes as FusedConv plus
+   * [N, H, W, C]; W keeps the ONNX [M, C / group, kH, kW]; group 1, or depthwise (group = C = M). Attributes
+   * as FusedConv plus
    *   output_min: float  y = max(act(conv(x) + bias), output_min) (a following Max with a constant); default -inf
    */
   NhwcConv: { inputs: ['X', 'W', 'B?'], attributes: ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides', 'activation', 'activation_params', 'approximate', 'output_min'] },
   /** MaxPool / AveragePool on [N, H, W, C] with their ONNX attributes (MaxPool: no indices output). */
   NhwcMaxPool: { inputs: ['X'], attributes: ['auto_pad', 'ceil_mode', 'dilations', 'kernel_shape', 'pads', 'storage_order', 'strides'] },
   NhwcAveragePool: { inputs: ['X'], attributes: ['auto_pad', 'ceil_mode', 'count_include_pad', 'dilations', 'kernel_shape', 'pads', 'strides'] },
+  /** GlobalAveragePool / GlobalMaxPool on [N, H, W, C] (or [N, W, C]): Y is [N, 1, 1, C] (or [N, 1, C]). */
+  NhwcGlobalAveragePool: { inputs: ['X'], attributes: [] },
+  NhwcGlobalMaxPool: { inputs: ['X'], attributes: [] },
   /** LayerNormalization then Gelu. Inputs X, Scale, B?; attributes axis (-1), epsilon, approximate. */
   LayerNormGelu: { inputs: ['X', 'Scale', 'B?'], attributes: ['axis', 'epsilon', 'approximate'] },
   /**

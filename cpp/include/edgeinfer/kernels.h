@@ -251,11 +251,32 @@ inline bool dwconv_fuses(FusedActivation act) {
          act == FusedActivation::kClip;
 }
 
+// Channels-last depthwise convolution (multiplier 1) over `count` output pixels of one output row, channels
+// as the vector dimension: for p < count, c < channels,
+//   y[p * ldy + c] = act(bias[c] + sum_t w[tap_rows[t] * channels + c] * x[tap_offsets[t] + p * x_step + c]),
+// the taps in order (one multiply-add each); activations as DwConvF32Rows (dwconv_fuses). The caller lists only
+// the taps inside the input (a border pixel's padding taps are left out), so there is no padded copy and no
+// over-read.
+struct DwConvNhwcF32Pixels {
+  const float* x = nullptr;
+  const int64_t* tap_offsets = nullptr;  // floats from x to tap t's input channel 0 for output pixel 0
+  const int64_t* tap_rows = nullptr;     // tap t's row of w
+  int64_t taps = 0, x_step = 0;          // x_step: floats between consecutive output pixels' inputs
+  const float* w = nullptr;              // [kernel taps][channels]
+  const float* bias = nullptr;           // [channels]
+  int64_t channels = 0;
+  float* y = nullptr;
+  int64_t ldy = 0, count = 0;
+  FusedActivation act = FusedActivation::kNone;
+  float act_alpha = 0.01f, act_beta = 0.0f;
+};
+
 struct DwConvF32Variant {
   const char* name;  // f32_dwconv_<lanes>__<isa>
   Isa isa;
   int lanes;         // floats per vector (the padding a row of n outputs is computed in)
   void (*rows)(const DwConvF32Rows& args);
+  void (*nhwc_pixels)(const DwConvNhwcF32Pixels& args);
   // dst[r * dst_stride + i] = src[r * src_stride + i] for r < rows, i < n (planes into padded planes and back).
   void (*copy_rows)(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t rows, int64_t n);
   // Per row r < rows, the phases of a stride-2 input row: even[r * dst_stride + i] = src[r * src_stride + 2 i],

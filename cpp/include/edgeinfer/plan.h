@@ -93,7 +93,10 @@ size_t dtype_size(DType dtype);  // 0 for unknown codes
 enum class FusedActivation : uint8_t {
   kNone = 0, kRelu = 1, kGeluErf = 2, kGeluTanh = 3, kLeakyRelu = 4 /* alpha */, kSigmoid = 5,
   kClip = 6 /* min, max */, kTanh = 7,
+  kHardSigmoid = 8 /* alpha, beta: max(0, min(1, alpha x + beta)) */, kHardSwish = 9 /* x HardSigmoid(1/6, 1/2) */,
+  kSilu = 10 /* x Sigmoid(x) */,
 };
+constexpr FusedActivation kLastFusedActivation = FusedActivation::kSilu;
 
 enum class Storage : uint8_t {
   kArena = 0,     // offset into the model's arena

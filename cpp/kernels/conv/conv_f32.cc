@@ -2,7 +2,8 @@
 //  - float, in_channels / group > 1: weights packed once as the A operand (mr-row panels, one GEMM per
 //    group), the image as B: pointwise convs (1x1, stride 1, no pad) read X[c, h*w] in place, the others
 //    gather im2col column panels into per-thread scratch inside the GEMM driver. Y[oc, h*w] is NCHW.
-//  - depthwise (in_channels / group == 1, any multiplier): conv_depthwise_f32.cc (the dwconv_f32 rows).
+//  - depthwise (in_channels / group == 1, any multiplier): conv_depthwise_f32.cc (the dwconv_f32 rows); channels
+//    last (multiplier 1): conv_depthwise_nhwc_f32.cc (the dwconv_f32 nhwc_pixels, channels as the vector).
 //  - grouped with at most 16 channels per group (RegNet's 8): conv_grouped_f32.cc, direct through the gconv_f32
 //    rows (float, and the dynamic INT8 convs that stay float).
 //  - INT8 (create_int8): weights int8 per output channel (scale = max|w| / 127), reordered to k = (kh, kw, c);
@@ -47,12 +48,15 @@ constexpr int64_t kMinInt8OutChannels = 32;
 
 void check_weights(const Conv2d& c, const float* w, const float* bias, ActivationParams act) {
   require(w != nullptr, kBad, "Conv: weights are null");
-  require(static_cast<uint8_t>(act.kind) <= static_cast<uint8_t>(FusedActivation::kTanh), kBad,
+  require(static_cast<uint8_t>(act.kind) <= static_cast<uint8_t>(kLastFusedActivation), kBad,
           "Conv: unknown fused activation");
   require(!std::isnan(act.out_min), kBad, "Conv: out_min is NaN");
   (void)c;
   (void)bias;
 }
+
+// The channels-last depthwise kernel's case (one channel per group in and out); other groups stay NCHW.
+bool depthwise_channels_last(const Conv2d& c) { return c.group > 1 && c.in_c_g == 1 && c.out_c_g == 1; }
 
 AlignedBuffer copy_bias(const float* bias, int64_t n) {
   AlignedBuffer b(sizeof(float) * static_cast<size_t>(n));
@@ -396,7 +400,11 @@ std::unique_ptr<ConvF32> create_float(const ConvShape& shape, const float* w, co
                                       bool half) {
   const Conv2d c = conv_detail::normalize(shape, "Conv");
   check_weights(c, w, bias, act);
-  if (shape.channels_last) return conv_detail::create_conv_nhwc_f32(c, w, bias, act, half);
+  if (shape.channels_last) {
+    // Depthwise weights are small: float even with half.
+    if (depthwise_channels_last(c)) return conv_detail::create_conv_depthwise_nhwc_f32(c, w, bias, act);
+    return conv_detail::create_conv_nhwc_f32(c, w, bias, act, half);
+  }
   require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
   if (c.in_c_g == 1 && c.group > 1) return conv_detail::create_conv_depthwise_f32(c, w, bias, act);
   // Few channels per group: direct (weights stay float with half too: they are small).
@@ -429,6 +437,8 @@ std::unique_ptr<ConvF32> ConvF32::create_int8(const ConvShape& shape, const floa
   const Conv2d c = conv_detail::normalize(shape, "Conv");
   check_weights(c, w, bias, act);
   if (shape.channels_last) {
+    // Depthwise convs are memory bound: float.
+    if (depthwise_channels_last(c)) return conv_detail::create_conv_depthwise_nhwc_f32(c, w, bias, act);
     // Tiny reductions or few output channels stay float: quantizing, the byte im2col and a half-empty
     // 48-column INT8 panel cost more than the INT8 GEMM saves (embedding_model: 24->24 convs 77 us INT8
     // vs 67 us float).
@@ -452,7 +462,7 @@ std::unique_ptr<ConvF32> ConvF32::create_quantized(const ConvShape& shape, const
   require(w.data != nullptr && w.scales != nullptr, kBad, "Conv: weights are null");
   require(w.scale_count == 1 || w.scale_count == c.out_c, kBad, "Conv: weight scales must be one or one per output channel");
   require(!shape.channels_last, kBad, "Conv: quantized (QDQ) convolutions are NCHW");
-  require(static_cast<uint8_t>(act.kind) <= static_cast<uint8_t>(FusedActivation::kTanh), kBad,
+  require(static_cast<uint8_t>(act.kind) <= static_cast<uint8_t>(kLastFusedActivation), kBad,
           "Conv: unknown fused activation");
   require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
   check_quantization(quantization, "Conv");

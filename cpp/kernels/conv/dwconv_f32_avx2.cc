@@ -50,7 +50,7 @@ void deinterleave2_row(const float* src, int64_t n, float* even, float* odd) {
 
 }  // namespace
 
-extern const DwConvF32Variant kDwConvF32Avx2 = {"f32_dwconv_8__avx2", Isa::kAvx2, 8, dw_rows<Avx2Vec>, copy_rows<Avx2Vec>,
+extern const DwConvF32Variant kDwConvF32Avx2 = {"f32_dwconv_8__avx2", Isa::kAvx2, 8, dw_rows<Avx2Vec>, dw_nhwc_pixels<Avx2Vec>, copy_rows<Avx2Vec>,
     deinterleave2_rows<deinterleave2_row>};
 
 }  // namespace edgeinfer

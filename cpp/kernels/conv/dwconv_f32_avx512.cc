@@ -50,7 +50,7 @@ void deinterleave2_row(const float* src, int64_t n, float* even, float* odd) {
 
 }  // namespace
 
-extern const DwConvF32Variant kDwConvF32Avx512 = {"f32_dwconv_16__avx512", Isa::kAvx512, 16, dw_rows<Avx512Vec>, copy_rows<Avx512Vec>,
+extern const DwConvF32Variant kDwConvF32Avx512 = {"f32_dwconv_16__avx512", Isa::kAvx512, 16, dw_rows<Avx512Vec>, dw_nhwc_pixels<Avx512Vec>, copy_rows<Avx512Vec>,
     deinterleave2_rows<deinterleave2_row>};
 
 }  // namespace edgeinfer

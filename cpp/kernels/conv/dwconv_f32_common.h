@@ -17,8 +17,8 @@ namespace edgeinfer::dwconv_f32_detail {
 // Included by files compiled with different ISA flags: internal linkage only.
 namespace {
 
-template <class V>
-inline typename V::T dw_activate(typename V::T v, const DwConvF32Rows& a) {
+template <class V, class Args>
+inline typename V::T dw_activate(typename V::T v, const Args& a) {
   switch (a.act) {
     case FusedActivation::kRelu: return V::relu(v);
     case FusedActivation::kClip: return V::clip(v, a.act_alpha, a.act_beta);
@@ -78,6 +78,102 @@ void dw_rows(const DwConvF32Rows& a) {
     case 25: return dw_rows_fixed<V, 25>(a);
     case 49: return dw_rows_fixed<V, 49>(a);
     default: return dw_rows_fixed<V, 0>(a);
+  }
+}
+
+// Channels-last pixels (DwConvNhwcF32Pixels), any tap list: four output pixels at a time share each tap's
+// weight vector (four independent FMA chains); channels from c_begin on, the tail masked.
+template <class V>
+void dw_nhwc_generic(const DwConvNhwcF32Pixels& a, int64_t c_begin) {
+  using T = typename V::T;
+  constexpr int L = V::kLanes;
+  const int64_t C = a.channels, step = a.x_step;
+  const int64_t* off = a.tap_offsets;
+  const int64_t* rows = a.tap_rows;
+  int64_t p = 0;
+  for (; p + 4 <= a.count; p += 4) {
+    const float* x = a.x + p * step;
+    float* y = a.y + p * a.ldy;
+    for (int64_t c = c_begin; c < C; c += L) {
+      const int n = static_cast<int>(C - c < L ? C - c : L);
+      const T bias = V::load_partial(a.bias + c, n);
+      T acc0 = bias, acc1 = bias, acc2 = bias, acc3 = bias;
+      for (int64_t t = 0; t < a.taps; ++t) {
+        const T w = V::load_partial(a.w + rows[t] * C + c, n);
+        const float* q = x + off[t] + c;
+        acc0 = V::fma(w, V::load_partial(q, n), acc0);
+        acc1 = V::fma(w, V::load_partial(q + step, n), acc1);
+        acc2 = V::fma(w, V::load_partial(q + 2 * step, n), acc2);
+        acc3 = V::fma(w, V::load_partial(q + 3 * step, n), acc3);
+      }
+      V::store_partial(y + c, dw_activate<V>(acc0, a), n);
+      V::store_partial(y + a.ldy + c, dw_activate<V>(acc1, a), n);
+      V::store_partial(y + 2 * a.ldy + c, dw_activate<V>(acc2, a), n);
+      V::store_partial(y + 3 * a.ldy + c, dw_activate<V>(acc3, a), n);
+    }
+  }
+  for (; p < a.count; ++p) {
+    const float* x = a.x + p * step;
+    float* y = a.y + p * a.ldy;
+    for (int64_t c = c_begin; c < C; c += L) {
+      const int n = static_cast<int>(C - c < L ? C - c : L);
+      T acc = V::load_partial(a.bias + c, n);
+      for (int64_t t = 0; t < a.taps; ++t)
+        acc = V::fma(V::load_partial(a.w + rows[t] * C + c, n), V::load_partial(x + off[t] + c, n), acc);
+      V::store_partial(y + c, dw_activate<V>(acc, a), n);
+    }
+  }
+}
+
+// A whole 3x3 / 5x5 kernel (the interior of a row): per channel vector the kTaps weight vectors stay in
+// registers while the row's pixels stream past, kP at a time (independent FMA chains), so each multiply-add
+// costs one load. kP is what the register file holds beside the weights (16 registers on AVX2, 32 elsewhere).
+template <class V, int kTaps>
+void dw_nhwc_fixed(const DwConvNhwcF32Pixels& a) {
+  using T = typename V::T;
+  constexpr int L = V::kLanes;
+  constexpr int kRegisters = L == 8 ? 16 : 32;
+  constexpr int kP = kTaps + 8 + 1 <= kRegisters ? 8 : 4;
+  const int64_t C = a.channels, step = a.x_step, full = C / L * L;
+  int64_t off[kTaps];
+  for (int t = 0; t < kTaps; ++t) off[t] = a.tap_offsets[t];
+  for (int64_t c = 0; c < full; c += L) {
+    T w[kTaps];
+#pragma GCC unroll 32
+    for (int t = 0; t < kTaps; ++t) w[t] = V::load(a.w + a.tap_rows[t] * C + c);
+    const T bias = V::load(a.bias + c);
+    const float* x = a.x + c;
+    float* y = a.y + c;
+    int64_t p = 0;
+    for (; p + kP <= a.count; p += kP) {
+      T acc[kP];
+#pragma GCC unroll 8
+      for (int i = 0; i < kP; ++i) acc[i] = bias;
+#pragma GCC unroll 32
+      for (int t = 0; t < kTaps; ++t) {
+        const float* q = x + off[t] + p * step;
+#pragma GCC unroll 8
+        for (int i = 0; i < kP; ++i) acc[i] = V::fma(w[t], V::load(q + i * step), acc[i]);
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < kP; ++i) V::store(y + (p + i) * a.ldy, dw_activate<V>(acc[i], a));
+    }
+    for (; p < a.count; ++p) {
+      T acc = bias;
+#pragma GCC unroll 32
+      for (int t = 0; t < kTaps; ++t) acc = V::fma(w[t], V::load(x + off[t] + p * step), acc);
+      V::store(y + p * a.ldy, dw_activate<V>(acc, a));
+    }
+  }
+  if (full < C) dw_nhwc_generic<V>(a, full);
+}
+
+template <class V>
+void dw_nhwc_pixels(const DwConvNhwcF32Pixels& a) {
+  switch (a.taps) {
+    case 9: return dw_nhwc_fixed<V, 9>(a);
+    case 25: return dw_nhwc_fixed<V, 25>(a);
+    default: return dw_nhwc_generic<V>(a, 0);
   }
 }
 

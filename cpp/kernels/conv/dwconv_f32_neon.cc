@@ -48,7 +48,7 @@ void deinterleave2_row(const float* src, int64_t n, float* even, float* odd) {
 
 }  // namespace
 
-extern const DwConvF32Variant kDwConvF32Neon = {"f32_dwconv_4__neon", Isa::kNeon, 4, dw_rows<NeonVec>, copy_rows<NeonVec>,
+extern const DwConvF32Variant kDwConvF32Neon = {"f32_dwconv_4__neon", Isa::kNeon, 4, dw_rows<NeonVec>, dw_nhwc_pixels<NeonVec>, copy_rows<NeonVec>,
     deinterleave2_rows<deinterleave2_row>};
 
 }  // namespace edgeinfer

@@ -24,6 +24,17 @@ void rows(const DwConvF32Rows& a) {
   }
 }
 
+void nhwc_pixels(const DwConvNhwcF32Pixels& a) {
+  const FusedActivation act = dwconv_fuses(a.act) ? a.act : FusedActivation::kNone;
+  for (int64_t p = 0; p < a.count; ++p)
+    for (int64_t c = 0; c < a.channels; ++c) {
+      float acc = a.bias[c];
+      for (int64_t t = 0; t < a.taps; ++t)
+        acc += a.w[a.tap_rows[t] * a.channels + c] * a.x[a.tap_offsets[t] + p * a.x_step + c];
+      a.y[p * a.ldy + c] = gemm_f32_detail::activate_scalar(acc, act, a.act_alpha, a.act_beta);
+    }
+}
+
 void copy_rows(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t rows, int64_t n) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < n; ++i) dst[r * dst_stride + i] = src[r * src_stride + i];
@@ -31,7 +42,7 @@ void copy_rows(const float* src, int64_t src_stride, float* dst, int64_t dst_str
 
 }  // namespace
 
-extern const DwConvF32Variant kDwConvF32Ref = {"f32_dwconv_1__ref", Isa::kRef, 1, rows, copy_rows,
+extern const DwConvF32Variant kDwConvF32Ref = {"f32_dwconv_1__ref", Isa::kRef, 1, rows, nhwc_pixels, copy_rows,
                                                dwconv_f32_detail::deinterleave2_rows<dwconv_f32_detail::deinterleave2_row_scalar>};
 
 }  // namespace edgeinfer

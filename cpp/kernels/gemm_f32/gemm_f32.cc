@@ -28,7 +28,7 @@ constexpr int64_t kMaxDim = int64_t{1} << 24;
 void check_shape(int64_t k, int64_t n, ActivationParams act) {
   require(k > 0 && n > 0 && k <= kMaxDim && n <= kMaxDim && k * n <= (int64_t{1} << 32), kBad,
           "Gemm: bad weight dimensions");
-  require(static_cast<uint8_t>(act.kind) <= static_cast<uint8_t>(FusedActivation::kTanh), kBad,
+  require(static_cast<uint8_t>(act.kind) <= static_cast<uint8_t>(kLastFusedActivation), kBad,
           "Gemm: unknown fused activation");
 }
 

@@ -32,6 +32,19 @@ inline __m256 activate(__m256 v, FusedActivation act, float a, float b) {
     }
     case FusedActivation::kClip: return _mm256_min_ps(_mm256_set1_ps(b), _mm256_max_ps(_mm256_set1_ps(a), v));
     case FusedActivation::kTanh: return vm256::tanh_ps(v);
+    case FusedActivation::kHardSigmoid:
+    case FusedActivation::kHardSwish: {
+      const bool swish = act == FusedActivation::kHardSwish;
+      const __m256 t = _mm256_fmadd_ps(_mm256_set1_ps(swish ? 1.0f / 6.0f : a), v, _mm256_set1_ps(swish ? 0.5f : b));
+      const __m256 h = _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), t));
+      return swish ? _mm256_mul_ps(v, h) : h;
+    }
+    case FusedActivation::kSilu: {
+      const __m256 ex = vm256::exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), v));
+      const __m256 y = _mm256_mul_ps(v, _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), ex)));
+      // -inf * Sigmoid(-inf) = -inf * 0 = NaN in ONNX Runtime's Mul(x, Sigmoid(x)); exp_ps saturates instead.
+      return _mm256_blendv_ps(y, _mm256_set1_ps(NAN), _mm256_cmp_ps(v, _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ));
+    }
     case FusedActivation::kGeluErf: return vm256::gelu_erf_ps(v);
     case FusedActivation::kGeluTanh: return vm256::gelu_tanh_ps(v);
   }

@@ -35,6 +35,20 @@ inline __m512 activate(__m512 v, FusedActivation act, float a, float b) {
     }
     case FusedActivation::kClip: return _mm512_min_ps(_mm512_set1_ps(b), _mm512_max_ps(_mm512_set1_ps(a), v));
     case FusedActivation::kTanh: return vm512::tanh_ps(v);
+    case FusedActivation::kHardSigmoid:
+    case FusedActivation::kHardSwish: {
+      const bool swish = act == FusedActivation::kHardSwish;
+      const __m512 t = _mm512_fmadd_ps(_mm512_set1_ps(swish ? 1.0f / 6.0f : a), v, _mm512_set1_ps(swish ? 0.5f : b));
+      const __m512 h = _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), t));
+      return swish ? _mm512_mul_ps(v, h) : h;
+    }
+    case FusedActivation::kSilu: {
+      const __m512 ex = vm512::exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), v));
+      const __m512 y = _mm512_mul_ps(v, _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), ex)));
+      // -inf * Sigmoid(-inf) = -inf * 0 = NaN in ONNX Runtime's Mul(x, Sigmoid(x)); exp_ps saturates instead.
+      const __mmask16 minus_inf = _mm512_cmp_ps_mask(v, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ);
+      return _mm512_mask_mov_ps(y, minus_inf, _mm512_set1_ps(NAN));
+    }
     case FusedActivation::kGeluErf: return vm512::gelu_erf_ps(v);
     case FusedActivation::kGeluTanh: return vm512::gelu_tanh_ps(v);
   }

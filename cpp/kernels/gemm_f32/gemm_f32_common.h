@@ -45,6 +45,9 @@ inline float activate_scalar(float x, FusedActivation act, float a, float b) {
     case FusedActivation::kSigmoid: return sigmoid_scalar(x);
     case FusedActivation::kClip: return std::min(std::max(x, a), b);
     case FusedActivation::kTanh: return std::tanh(x);
+    case FusedActivation::kHardSigmoid: return std::min(std::max(a * x + b, 0.0f), 1.0f);
+    case FusedActivation::kHardSwish: return x * std::min(std::max(x * (1.0f / 6.0f) + 0.5f, 0.0f), 1.0f);
+    case FusedActivation::kSilu: return x * sigmoid_scalar(x);
     case FusedActivation::kGeluErf: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
     case FusedActivation::kGeluTanh: {
       const float inner = 0.79788456080286536f * (x + 0.044715f * x * x * x);

@@ -33,6 +33,19 @@ inline float32x4_t activate(float32x4_t v, FusedActivation act, float a, float b
     }
     case FusedActivation::kClip: return vminq_f32(vmaxq_f32(v, vdupq_n_f32(a)), vdupq_n_f32(b));
     case FusedActivation::kTanh: return vmneon::tanh_ps(v);
+    case FusedActivation::kHardSigmoid:
+    case FusedActivation::kHardSwish: {
+      const bool swish = act == FusedActivation::kHardSwish;
+      const float32x4_t t = vfmaq_f32(vdupq_n_f32(swish ? 0.5f : b), v, vdupq_n_f32(swish ? 1.0f / 6.0f : a));
+      const float32x4_t h = vminq_f32(vmaxq_f32(t, vdupq_n_f32(0.0f)), vdupq_n_f32(1.0f));
+      return swish ? vmulq_f32(v, h) : h;
+    }
+    case FusedActivation::kSilu: {
+      const float32x4_t ex = vmneon::exp_ps(vnegq_f32(v));
+      const float32x4_t y = vmulq_f32(v, vdivq_f32(vdupq_n_f32(1.0f), vaddq_f32(vdupq_n_f32(1.0f), ex)));
+      // -inf * Sigmoid(-inf) = -inf * 0 = NaN in ONNX Runtime's Mul(x, Sigmoid(x)); exp_ps saturates instead.
+      return vbslq_f32(vceqq_f32(v, vdupq_n_f32(-INFINITY)), vdupq_n_f32(NAN), y);
+    }
     case FusedActivation::kGeluErf: return vmneon::gelu_erf_ps(v);
     case FusedActivation::kGeluTanh: return vmneon::gelu_tanh_ps(v);
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "edgeinfer/kernels.h"
 #include "edgeinfer/runtime.h"
 #include "runtime/executor.h"
 
@@ -127,7 +128,8 @@ namespace {
 size_t activation_param_count(int64_t code) {
   switch (static_cast<FusedActivation>(code)) {
     case FusedActivation::kLeakyRelu: return 1;
-    case FusedActivation::kClip: return 2;
+    case FusedActivation::kClip:
+    case FusedActivation::kHardSigmoid: return 2;
     default: return 0;
   }
 }
@@ -136,7 +138,7 @@ size_t activation_param_count(int64_t code) {
 void validate_activation(const StepView& v, size_t code_index, size_t params_index, bool gelu_allowed) {
   v.ints_at_least(code_index + 1);
   const int64_t code = v.step().ints[code_index];
-  if (code < 0 || code > static_cast<int64_t>(FusedActivation::kTanh)) v.fail("unknown activation " + std::to_string(code));
+  if (code < 0 || code > static_cast<int64_t>(kLastFusedActivation)) v.fail("unknown activation " + std::to_string(code));
   (void)gelu_allowed;
   v.floats(params_index + activation_param_count(code));
 }
@@ -145,6 +147,10 @@ ActivationParams activation_params(const Step& step, size_t code_index, size_t p
   ActivationParams act;
   act.kind = static_cast<FusedActivation>(step.ints[code_index]);
   if (act.kind == FusedActivation::kLeakyRelu) act.alpha = step.floats[params_index];
+  if (act.kind == FusedActivation::kHardSigmoid) {
+    act.alpha = step.floats[params_index];
+    act.beta = step.floats[params_index + 1];
+  }
   if (act.kind == FusedActivation::kClip) {
     // A NaN bound is no bound (ONNX Runtime's Clip: min(max(x, lo), hi) with x kept when a bound is NaN);
     // the kernels then never see a NaN bound (NEON's FMAX would return it).
@@ -155,38 +161,10 @@ ActivationParams activation_params(const Step& step, size_t code_index, size_t p
   return act;
 }
 
+// The table's SIMD activation (the GEMM epilogues' numerics, gemm_f32_common.h's activate_scalar).
 void apply_activation(float* y, int64_t n, const ActivationParams& act) {
-  switch (act.kind) {
-    case FusedActivation::kNone: return;
-    case FusedActivation::kRelu:
-      for (int64_t i = 0; i < n; ++i) y[i] = y[i] < 0.0f ? 0.0f : y[i];  // NaN stays NaN (ORT Relu)
-      return;
-    case FusedActivation::kLeakyRelu: {
-      const float a = act.alpha;
-      for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= 0.0f ? y[i] : y[i] * a;
-      return;
-    }
-    case FusedActivation::kClip: {
-      const float lo = act.alpha, hi = act.beta;
-      for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(y[i], lo), hi);
-      return;
-    }
-    case FusedActivation::kSigmoid:
-      for (int64_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + std::exp(-y[i]));
-      return;
-    case FusedActivation::kTanh:
-      for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]);
-      return;
-    case FusedActivation::kGeluErf:
-      for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * y[i] * (1.0f + std::erf(y[i] * 0.70710678118654752f));
-      return;
-    case FusedActivation::kGeluTanh:
-      for (int64_t i = 0; i < n; ++i) {
-        const float x = y[i];
-        y[i] = 0.5f * x * (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-      }
-      return;
-  }
+  if (act.kind == FusedActivation::kNone || n <= 0) return;
+  kernels().gemm_f32->activate(y, n, act.kind, act.alpha, act.beta);
 }
 
 }  // namespace edgeinfer::runtime

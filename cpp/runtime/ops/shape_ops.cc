@@ -145,9 +145,48 @@ std::unique_ptr<OpState> transpose_prepare(PrepareContext& ctx, const Step& step
   return state;
 }
 
+// A merged loop of rank 2 (or a batch of them) whose innermost input stride is not 1: the NCHW <-> NHWC
+// transposes at the ends of a channels-last trunk. Tiles of kTile x kTile keep both the reads (columns of the
+// input) and the writes within a few cache lines each, where the row walk above reads every element of an
+// output row from a different input row (and, with 3 channels, pays its per-row overhead every 3 elements).
+bool tiled_transpose_fits(const StridedLoop& loop) {
+  return (loop.rank == 2 || loop.rank == 3) && loop.strides[1][loop.rank - 1] != 1;
+}
+
+template <class T>
+void tiled_transpose(const StridedLoop& loop, const T* in, T* out) {
+  constexpr int64_t kTile = 32;
+  const int r = loop.rank;
+  const int64_t batches = r == 3 ? loop.dims[0] : 1;
+  const int64_t out_batch = r == 3 ? loop.strides[0][0] : 0, in_batch = r == 3 ? loop.strides[1][0] : 0;
+  const int64_t rows = loop.dims[r - 2], cols = loop.dims[r - 1];
+  const int64_t out_row = loop.strides[0][r - 2], out_col = loop.strides[0][r - 1];
+  const int64_t in_row = loop.strides[1][r - 2], in_col = loop.strides[1][r - 1];
+  for (int64_t b = 0; b < batches; ++b) {
+    const T* ib = in + b * in_batch;
+    T* ob = out + b * out_batch;
+    for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
+      const int64_t i1 = std::min(rows, i0 + kTile);
+      for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
+        const int64_t j1 = std::min(cols, j0 + kTile);
+        for (int64_t i = i0; i < i1; ++i)
+          for (int64_t j = j0; j < j1; ++j) ob[i * out_row + j * out_col] = ib[i * in_row + j * in_col];
+      }
+    }
+  }
+}
+
 void transpose_run(RunContext& ctx, const Step& step, const OpState* state) {
   const auto* s = static_cast<const LoopState*>(state);
-  strided_copy(s->loop, dtype_size(ctx.slot(step.outputs[0]).dtype), ctx.ptr[step.inputs[0]], ctx.ptr[step.outputs[0]]);
+  const size_t esize = dtype_size(ctx.slot(step.outputs[0]).dtype);
+  if (tiled_transpose_fits(s->loop)) {
+    dispatch_size(esize, [&](auto tag) {
+      using T = decltype(tag);
+      tiled_transpose(s->loop, reinterpret_cast<const T*>(ctx.ptr[step.inputs[0]]), reinterpret_cast<T*>(ctx.ptr[step.outputs[0]]));
+    });
+    return;
+  }
+  strided_copy(s->loop, esize, ctx.ptr[step.inputs[0]], ctx.ptr[step.outputs[0]]);
 }
 
 // ------------------------------------------------------------------ Slice

@@ -67,7 +67,8 @@ inline void fill_conv_shape(const StepView& v, size_t w_index, ConvShape& shape)
   if (w.dims[1] != shape.in_channels / shape.group)
     v.fail("weights " + dims_string(w.dims) + " do not match " + std::to_string(shape.in_channels) + " input channels / group " +
            std::to_string(shape.group));
-  if (last && shape.group != 1) v.fail("channels-last convolutions take group 1");
+  if (last && shape.group != 1 && !(shape.group == shape.in_channels && shape.group == shape.out_channels))
+    v.fail("channels-last convolutions take group 1 or one channel per group (depthwise)");
   std::vector<int64_t> out = {shape.batch};
   if (!last) out.push_back(shape.out_channels);
   for (int i = 0; i < r; ++i) {

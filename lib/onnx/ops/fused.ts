@@ -4,7 +4,7 @@
  * LayerNorm+GELU. (The quantized ones are in quantized.ts.)
  */
 import type { NativePlanStep } from '../../native';
-import { channelsLast, convRule, fusedMatMulRule, gemmRule, layerNorm, pool } from '../shape-ops-nn';
+import { channelsLast, convRule, fusedMatMulRule, gemmRule, globalPool, layerNorm, pool } from '../shape-ops-nn';
 import { activation, activationParams, intAttr, lowerConv, lowerGemm, lowerLayerNorm, precisionForms } from './nn';
 import { declareOps, type LowerContext } from './registry';
 
@@ -18,6 +18,14 @@ function lowerNhwcConv(ctx: LowerContext): NativePlanStep {
   const window = ctx.window(nchw, wDims.slice(2), xDims.length - 2);
   const outMin = node.attributes.output_min?.type === 'float' ? node.attributes.output_min.value : -Infinity;
   return ctx.step([node.inputs[0], node.inputs[1], node.inputs[2] ?? ''], [intAttr(node, 'group', 1), ...activation(ctx), ...window], [outMin, ...activationParams(node)], 'ConvNhwc');
+}
+
+/** NhwcGlobalAveragePool / NhwcGlobalMaxPool: a mean / max over the spatial axes of [N, H, W, C] or [N, W, C]. */
+function lowerNhwcGlobalPool(ctx: LowerContext): NativePlanStep {
+  const rank = ctx.rank(ctx.node.inputs[0]);
+  if (rank !== 4 && rank !== 3) ctx.fail(`channels-last global pooling takes a 3-D or 4-D input (got rank ${rank})`);
+  const spatialAxes = rank === 4 ? [1, 2] : [1];
+  return ctx.step([ctx.node.inputs[0]], [1, ...spatialAxes], [], ctx.node.opType === 'NhwcGlobalMaxPool' ? 'ReduceMax' : 'ReduceMean');
 }
 
 function lowerNhwcPool(ctx: LowerContext): NativePlanStep {
@@ -68,6 +76,8 @@ declareOps(
   { domain: 'edgeinfer', op: 'NhwcConv', shape: channelsLast(convRule), native: lowerNhwcConv, steps: precisionForms('ConvNhwc') },
   { domain: 'edgeinfer', op: 'NhwcMaxPool', shape: channelsLast(pool), native: lowerNhwcPool, steps: ['MaxPoolNhwc'] },
   { domain: 'edgeinfer', op: 'NhwcAveragePool', shape: channelsLast(pool), native: lowerNhwcPool, steps: ['AveragePoolNhwc'] },
+  { domain: 'edgeinfer', op: 'NhwcGlobalAveragePool', shape: channelsLast(globalPool), native: lowerNhwcGlobalPool, steps: ['ReduceMean'] },
+  { domain: 'edgeinfer', op: 'NhwcGlobalMaxPool', shape: channelsLast(globalPool), native: lowerNhwcGlobalPool, steps: ['ReduceMax'] },
   { domain: 'edgeinfer', op: 'FusedGemm', shape: gemmRule, native: (ctx) => lowerGemm(ctx, true), steps: precisionForms('Gemm') },
   { domain: 'edgeinfer', op: 'FusedMatMul', shape: fusedMatMulRule, native: lowerFusedMatMul, steps: [...precisionForms('MatMul'), ...precisionForms('Gemm'), 'Reshape'] },
   { domain: 'edgeinfer', op: 'LayerNormGelu', shape: layerNorm, native: (ctx) => lowerLayerNorm(ctx, true), steps: ['LayerNorm'] },

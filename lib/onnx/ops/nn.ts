@@ -25,7 +25,7 @@ export const stringAttr = (node: Node, name: string, fallback: string): string =
 };
 
 /** FusedActivation codes of plan.h, by the `activation` attribute of the fused ops (lib/onnx/fused-ops.ts). */
-const activationCodes: Record<string, number> = { '': 0, Relu: 1, Gelu: 2, LeakyRelu: 4, Sigmoid: 5, Clip: 6, Tanh: 7 };
+const activationCodes: Record<string, number> = { '': 0, Relu: 1, Gelu: 2, LeakyRelu: 4, Sigmoid: 5, Clip: 6, Tanh: 7, HardSigmoid: 8, HardSwish: 9, Silu: 10 };
 
 /** [code] of a fused op's activation (0 for a plain op). */
 export function activation(ctx: LowerContext): number[] {

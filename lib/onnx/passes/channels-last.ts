@@ -1,11 +1,14 @@
 /**
- * Channels-last layout for 2-D conv trunks. Each Conv / FusedConv with group 1 and a constant 4-D weight
- * becomes an edgeinfer NhwcConv between Transposes (NCHW -> NHWC before, back after); MaxPool and
- * AveragePool likewise become NhwcMaxPool / NhwcAveragePool. The back-Transposes are then pushed down
- * through element-wise ops (unary activations, and binary ops with a one-element constant) until they meet
- * the next layer's forward Transpose and cancel, so a conv / pool / activation chain runs in NHWC end to
- * end. Finally a Max with a constant right after an NhwcConv folds into the conv as `output_min`
- * (speech CNNs clamp every conv output this way).
+ * Channels-last layout for 2-D conv trunks. Each Conv / FusedConv with group 1 (or depthwise with one channel
+ * per group in and out) and a constant 4-D weight becomes an edgeinfer NhwcConv between Transposes (NCHW ->
+ * NHWC before, back after); MaxPool and AveragePool likewise become NhwcMaxPool / NhwcAveragePool. The
+ * back-Transposes are then pushed down through element-wise ops (unary activations, binary ops with a
+ * one-element constant or whose other operand is a Transpose of the same permutation: residual Adds and
+ * squeeze-excitation Muls) and global pools (which become NhwcGlobal*Pool) until they meet the next
+ * layer's forward Transpose and cancel, so a MobileNet / EfficientNet trunk runs in NHWC end to end. A
+ * Transpose read by several nodes is pushed through them only when every reader can take it (otherwise one
+ * Transpose would become several). Finally a Max with a constant right after an NhwcConv folds into the conv
+ * as `output_min` (speech CNNs clamp every conv output this way).
  *
  * Why: channels become the vector dimension of the conv kernels (a whole output pixel per register tile
  * row), which fills vectors for the 24-96 channel convs of small models. Transposes that only move size-1
@@ -91,7 +94,10 @@ function nhwcForm(graph: Graph, node: Node): string | undefined {
     // 2-D convs, and 1-D ones (NWC: an STFT as a strided 1-D conv has few output positions and many filters).
     const group = node.attributes.group?.type === 'int' ? node.attributes.group.value : 1;
     const weight = graph.initializers.get(node.inputs[1]);
-    if (group !== 1 || weight === undefined || weight.dims.length !== rank || weight.dtype !== 'float32') return undefined;
+    if (weight === undefined || weight.dims.length !== rank || weight.dtype !== 'float32') return undefined;
+    const channels = graph.valueInfo.get(node.inputs[0])?.shape?.[1] ?? graph.inputs.find((i) => i.name === node.inputs[0])?.shape?.[1];
+    const depthwise = group > 1 && weight.dims[1] === 1 && weight.dims[0] === group && channels === group;
+    if (group !== 1 && !depthwise) return undefined;
     if (weight.dims.slice(2).reduce((a, b) => a * b, 1) > maxTaps) return undefined;
     return 'NhwcConv';
   }
@@ -109,34 +115,77 @@ function permOf(node: Node | undefined): number[] | undefined {
   return node.attributes.perm?.type === 'ints' ? node.attributes.perm.value : undefined;
 }
 
-/** Transpose(P) -> element-wise op  ==>  element-wise op -> Transpose(P), when the Transpose feeds only it. */
+const nchwToNhwc = (perm: number[]) => perm.length === 4 ? perm.every((axis, i) => axis === toNchw[i]) : perm.length === 3 && perm.every((axis, i) => axis === toNcw[i]);
+
+/**
+ * How `node` can take a Transpose(P) on its input `name` by running on the Transpose's input instead (the
+ * Transpose then moves to its output): 'data' for element-wise ops whose other operands do not depend on the
+ * layout (unary ops, Clip with constant bounds, binary ops with a one-element constant), 'pair' for binary
+ * ops whose other operand is a Transpose of the same P too, 'pool' for global pools behind an NHWC -> NCHW
+ * Transpose; undefined otherwise.
+ */
+function sinkKind(index: GraphIndex, node: Node, name: string, perm: number[]): 'data' | 'pair' | 'pool' | undefined {
+  if (node.outputs.length !== 1 || index.outputs.has(name)) return undefined;
+  if (layoutOf(node) === 'elementwise' && node.inputs.length === 1) return 'data';
+  if (hasOp(node, 'Clip')) return node.inputs[0] === name && node.inputs.slice(1).every((input) => input === '' || index.scalar(input) !== undefined) ? 'data' : undefined;
+  if (hasOp(node, 'GlobalAveragePool', 'GlobalMaxPool')) return nchwToNhwc(perm) ? 'pool' : undefined;
+  if (layoutOf(node) !== 'scalar-binary' || node.inputs.length !== 2) return undefined;
+  const other = node.inputs[0] === name ? node.inputs[1] : node.inputs[0];
+  if (other === name) return 'data'; // x op x
+  const constant = index.constant(other);
+  if (constant !== undefined) return constant.data.length === 1 && constant.dims.length <= perm.length ? 'data' : undefined;
+  const otherPerm = permOf(index.producer.get(other));
+  return otherPerm !== undefined && otherPerm.length === perm.length && otherPerm.every((axis, i) => axis === perm[i]) ? 'pair' : undefined;
+}
+
+/** Whether every reader of the Transpose's output can take it or cancels it (an inverse Transpose). */
+function readersTakeTranspose(index: GraphIndex, transposeNode: Node, perm: number[]): boolean {
+  const out = transposeNode.outputs[0];
+  if (index.outputs.has(out)) return false;
+  const cancels = (reader: Node) => {
+    const q = permOf(reader);
+    return q !== undefined && q.length === perm.length && q.every((axis, i) => perm[axis] === i);
+  };
+  return index.consumersOf(out).every((reader) => cancels(reader) || sinkKind(index, reader, out, perm) !== undefined);
+}
+
+/**
+ * Transpose(P) -> element-wise op / global pool  ==>  the op on the Transpose's input -> Transpose(P), when
+ * every reader of the Transpose can take it (the Transpose then disappears once all have moved).
+ */
 function sinkTransposes(graph: Graph): number {
   const index = new GraphIndex(graph);
   for (const node of graph.nodes) {
-    if (node.outputs.length !== 1) continue;
-    const unary = layoutOf(node) === 'elementwise' && node.inputs.length === 1;
-    const clip = isOp(node, 'Clip') && node.inputs.slice(1).every((name) => name === '' || index.scalar(name) !== undefined);
-    let dataIndex = 0;
-    if (layoutOf(node) === 'scalar-binary' && node.inputs.length === 2) {
-      const scalarAt = node.inputs.findIndex((name) => {
-        const constant = index.constant(name);
-        return constant !== undefined && constant.data.length === 1 && constant.dims.length <= 4;
-      });
-      if (scalarAt < 0) continue;
-      dataIndex = 1 - scalarAt;
-    } else if (isOp(node, 'Unsqueeze')) {
+    if (hasOp(node, 'Unsqueeze')) {
       if (sinkThroughUnsqueeze(graph, index, node)) return 1;
       continue;
-    } else if (!unary && !clip) continue;
-    const producer = index.producer.get(node.inputs[dataIndex]);
-    const perm = permOf(producer);
-    if (producer === undefined || perm === undefined || !index.onlyFeeds(producer.outputs[0], node)) continue;
-    const before = uniqueName(graph, `${node.outputs[0]}/before-transpose`);
-    const moved: Node = { ...node, inputs: node.inputs.map((name, i) => (i === dataIndex ? producer.inputs[0] : name)), outputs: [before] };
-    const after = transpose(graph, before, node.outputs[0], perm, node.name);
-    graph.nodes = graph.nodes.flatMap((n) => (n === producer ? [] : n === node ? [moved, after] : [n]));
-    graph.valueInfo.delete(node.outputs[0]);
-    return 1;
+    }
+    for (const name of new Set(node.inputs)) {
+      const producer = index.producer.get(name);
+      const perm = permOf(producer);
+      if (producer === undefined || perm === undefined) continue;
+      const kind = sinkKind(index, node, name, perm);
+      if (kind === undefined || !readersTakeTranspose(index, producer, perm)) continue;
+      if (kind === 'pair') {
+        const otherProducer = index.producer.get(node.inputs[0] === name ? node.inputs[1] : node.inputs[0])!;
+        if (!readersTakeTranspose(index, otherProducer, perm)) continue;
+      }
+      const untransposed = (input: string) => {
+        if (input === name) return producer.inputs[0];
+        if (kind === 'pair' && input !== '' && index.constant(input) === undefined) return index.producer.get(input)!.inputs[0];
+        return input;
+      };
+      const before = uniqueName(graph, `${node.outputs[0]}/before-transpose`);
+      const moved: Node =
+        kind === 'pool'
+          ? { name: uniqueName(graph, `${node.name}/nhwc`), opType: node.opType === 'GlobalMaxPool' ? 'NhwcGlobalMaxPool' : 'NhwcGlobalAveragePool', domain: fusedDomain, inputs: [producer.inputs[0]], outputs: [before], attributes: {} }
+          : { ...node, inputs: node.inputs.map(untransposed), outputs: [before] };
+      const after = transpose(graph, before, node.outputs[0], perm, node.name);
+      graph.nodes = graph.nodes.flatMap((n) => (n === node ? [moved, after] : [n]));
+      graph.valueInfo.delete(node.outputs[0]);
+      dropUnread(graph);
+      return 1;
+    }
   }
   return 0;
 }

@@ -1,7 +1,8 @@
 /**
  * Gemm / MatMul / Conv (and their fused forms without an activation yet) followed by Relu, LeakyRelu, Gelu,
- * Sigmoid or Clip -> edgeinfer FusedGemm / FusedMatMul / FusedConv with the activation attributes of
- * lib/onnx/fused-ops.ts.
+ * Sigmoid, Clip, HardSigmoid, HardSwish or SiLU (Mul(x, Sigmoid(x)), EfficientNet's activation) -> edgeinfer
+ * FusedGemm / FusedMatMul / FusedConv with the activation attributes of lib/onnx/fused-ops.ts: the activation
+ * runs in the kernel's epilogue while the output is still in registers or cache.
  */
 import { Attribute, Model, Node } from '../ir';
 import { clipUnbounded, fusedDomain } from '../fused-ops';
@@ -20,7 +21,13 @@ function activationOf(index: GraphIndex, act: Node, opset: number): Record<strin
   switch (act.opType) {
     case 'Relu':
     case 'Sigmoid':
+    case 'HardSwish':
       return { activation: { type: 'string', value: act.opType }, activation_params: floats([]) };
+    case 'HardSigmoid': {
+      const alpha = act.attributes.alpha?.type === 'float' ? act.attributes.alpha.value : 0.2;
+      const beta = act.attributes.beta?.type === 'float' ? act.attributes.beta.value : 0.5;
+      return { activation: { type: 'string', value: 'HardSigmoid' }, activation_params: floats([alpha, beta]) };
+    }
     case 'LeakyRelu': {
       const alpha = act.attributes.alpha?.type === 'float' ? act.attributes.alpha.value : 0.01;
       return { activation: { type: 'string', value: 'LeakyRelu' }, activation_params: floats([alpha]) };
@@ -53,6 +60,19 @@ function activationOf(index: GraphIndex, act: Node, opset: number): Record<strin
   return undefined;
 }
 
+/** x read by exactly Sigmoid(x) and Mul(x, that Sigmoid) (in either order): the SiLU's two nodes. */
+function siluOf(index: GraphIndex, x: string): { sigmoid: Node; mul: Node } | undefined {
+  if (index.outputs.has(x)) return undefined;
+  const readers = index.consumersOf(x);
+  if (readers.length !== 2) return undefined;
+  const sigmoid = readers.find((n) => isOp(n, 'Sigmoid'));
+  const mul = readers.find((n) => isOp(n, 'Mul'));
+  if (!sigmoid || !mul || mul.inputs.length !== 2 || index.outputs.has(sigmoid.outputs[0])) return undefined;
+  const other = mul.inputs[0] === x ? mul.inputs[1] : mul.inputs[1] === x ? mul.inputs[0] : undefined;
+  if (other !== sigmoid.outputs[0] || index.consumersOf(sigmoid.outputs[0]).length !== 1) return undefined;
+  return { sigmoid, mul };
+}
+
 export function fuseActivation(model: Model): number {
   const opset = model.opsets.get('') ?? 1;
   return forEachGraph(model.graph, (graph, outer) => {
@@ -62,12 +82,13 @@ export function fuseActivation(model: Model): number {
       let done = false;
       for (const node of graph.nodes) {
         if (!isFusable(node) || node.outputs.length !== 1) continue;
-        const act = index.soleConsumer(node.outputs[0]);
-        if (!isOp(act, 'Relu', 'LeakyRelu', 'Gelu', 'Sigmoid', 'Clip')) continue;
-        const attributes = activationOf(index, act, opset);
-        if (!attributes) continue;
+        const silu = siluOf(index, node.outputs[0]);
+        const act = silu?.mul ?? index.soleConsumer(node.outputs[0]);
+        if (!silu && !isOp(act, 'Relu', 'LeakyRelu', 'Gelu', 'Sigmoid', 'Clip', 'HardSigmoid', 'HardSwish')) continue;
+        const attributes = silu ? { activation: { type: 'string', value: 'Silu' } as Attribute, activation_params: { type: 'floats', value: [] } as Attribute } : activationOf(index, act!, opset);
+        if (!attributes || !act) continue;
         const opType = node.domain === fusedDomain ? node.opType : fusedName[node.opType];
-        replaceNodes(graph, [node, act], [
+        replaceNodes(graph, silu ? [node, silu.sigmoid, silu.mul] : [node, act], [
           {
             name: uniqueName(graph, `${node.name}/${opType}`),
             opType,

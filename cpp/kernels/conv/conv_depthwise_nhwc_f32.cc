@@ -1,0 +1,137 @@
+// Channels-last (NHWC / NWC) depthwise convolution, multiplier 1, through the table's dwconv_f32 nhwc_pixels:
+// channels are the vector dimension, so every output pixel is a few full vectors and the input is read in
+// place (no padded plane, no transpose). Per output row, the pixels whose taps all lie inside the input
+// (the interior) run as one call over their common tap list; the few border pixels each get the list of
+// their taps inside the input (the padding contributes zero, so its taps are simply skipped).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "edgeinfer/aligned_buffer.h"
+#include "edgeinfer/error.h"
+#include "edgeinfer/kernels.h"
+#include "kernels/conv/conv_depthwise.h"
+#include "kernels/gemm_f32/gemm_f32_internal.h"
+#include "runtime/thread_pool.h"
+
+namespace edgeinfer::conv_detail {
+
+namespace {
+
+constexpr ErrorCode kBad = ErrorCode::kInvalidArgument;
+using gemm_f32_detail::kMaxSlots;
+using gemm_f32_detail::kParallelMacs;
+
+class ConvDepthwiseNhwcF32 final : public ConvF32 {
+ public:
+  ConvDepthwiseNhwcF32(const Conv2d& c, const float* w, const float* bias, ActivationParams act,
+                       const DwConvF32Variant* variant)
+      : c_(c), variant_(variant != nullptr ? variant : kernels().dwconv_f32), helper_(kernels().gemm_f32), act_(act) {
+    require(c.in_c_g == 1 && c.out_c_g == 1, kBad, "Conv: channels-last depthwise convolutions take one channel per group");
+    taps_ = c.kh * c.kw;
+    // [C][taps] (ONNX [C, 1, kh, kw]) -> [taps][C]: a tap's weights for consecutive channels are one vector.
+    weights_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(taps_ * c.out_c));
+    for (int64_t ch = 0; ch < c.out_c; ++ch)
+      for (int64_t t = 0; t < taps_; ++t) weights_.as<float>()[t * c.out_c + ch] = w[ch * taps_ + t];
+    bias_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(c.out_c));
+    for (int64_t ch = 0; ch < c.out_c; ++ch) bias_.as<float>()[ch] = bias != nullptr ? bias[ch] : 0.0f;
+    // Output columns whose kernel columns all land inside the input row.
+    interior_begin_ = std::min(c.ow, (c.pw + c.sw - 1) / c.sw);
+    const int64_t last_inside = c.iw - 1 + c.pw - (c.kw - 1) * c.dw;  // ow * sw <= this
+    interior_end_ = last_inside < 0 ? interior_begin_ : std::clamp(last_inside / c.sw + 1, interior_begin_, c.ow);
+  }
+
+  // Per concurrent chunk: the tap offsets and weight rows of one call.
+  size_t scratch_bytes() const override { return align_up(sizeof(int64_t) * 2 * static_cast<size_t>(taps_)) * kMaxSlots; }
+  size_t weight_bytes() const override { return weights_.size() + bias_.size(); }
+  const char* kernel_name() const override { return variant_->name; }
+
+  void run(const float* x, float* y, void* scratch, ThreadPool* pool) const override {
+    require(x != nullptr && y != nullptr && scratch != nullptr, kBad, "Conv: null buffer");
+    const Conv2d& c = c_;
+    const int64_t rows = c.batch * c.oh;
+    if (rows == 0 || c.ow == 0 || c.out_c == 0) return;
+    const int64_t macs = rows * c.ow * c.out_c * taps_;
+    const int64_t slots = (pool != nullptr && pool->threads() > 1 && rows > 1 && macs >= kParallelMacs)
+                              ? std::min<int64_t>({pool->threads(), kMaxSlots, rows})
+                              : 1;
+    const size_t slot_bytes = align_up(sizeof(int64_t) * 2 * static_cast<size_t>(taps_));
+    auto chunk = [&](int64_t slot) {
+      int64_t* lists = reinterpret_cast<int64_t*>(static_cast<char*>(scratch) + slot * slot_bytes);
+      for (int64_t r = rows * slot / slots, end = rows * (slot + 1) / slots; r < end; ++r) output_row(x, y, r, lists);
+    };
+    if (slots == 1) {
+      chunk(0);
+    } else {
+      pool->parallel_for(slots, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t s = begin; s < end; ++s) chunk(s);
+      });
+    }
+  }
+
+ private:
+  // Output row r = (batch, oh): its interior in one call, each border pixel in its own.
+  void output_row(const float* x, float* y, int64_t r, int64_t* lists) const {
+    const Conv2d& c = c_;
+    const int64_t b = r / c.oh, oh = r % c.oh, C = c.out_c;
+    const float* xb = x + b * c.in_plane() * C;
+    float* yr = y + r * c.ow * C;
+    int64_t* offsets = lists;
+    int64_t* tap_rows = lists + taps_;
+    DwConvNhwcF32Pixels a;
+    a.w = weights_.as<float>();
+    a.bias = bias_.as<float>();
+    a.channels = C;
+    a.ldy = C;
+    a.x_step = c.sw * C;
+    a.act = dwconv_fuses(act_.kind) ? act_.kind : FusedActivation::kNone;
+    a.act_alpha = act_.alpha;
+    a.act_beta = act_.beta;
+    a.tap_offsets = offsets;
+    a.tap_rows = tap_rows;
+    // Taps of output column ow inside the input (all kernel columns when `all_columns`).
+    auto list_taps = [&](int64_t ow, bool all_columns) {
+      int64_t n = 0;
+      for (int64_t kh = 0; kh < c.kh; ++kh) {
+        const int64_t ih = oh * c.sh - c.ph + kh * c.dh;
+        if (ih < 0 || ih >= c.ih) continue;
+        for (int64_t kw = 0; kw < c.kw; ++kw) {
+          const int64_t iw = ow * c.sw - c.pw + kw * c.dw;
+          if (!all_columns && (iw < 0 || iw >= c.iw)) continue;
+          offsets[n] = (ih * c.iw + iw) * C;
+          tap_rows[n] = kh * c.kw + kw;
+          ++n;
+        }
+      }
+      return n;
+    };
+    auto pixels = [&](int64_t ow, int64_t count, bool interior) {
+      a.taps = list_taps(ow, interior);
+      a.x = xb;
+      a.y = yr + ow * C;
+      a.count = count;
+      variant_->nhwc_pixels(a);
+    };
+    for (int64_t ow = 0; ow < interior_begin_; ++ow) pixels(ow, 1, false);
+    if (interior_end_ > interior_begin_) pixels(interior_begin_, interior_end_ - interior_begin_, true);
+    for (int64_t ow = std::max(interior_end_, interior_begin_); ow < c.ow; ++ow) pixels(ow, 1, false);
+    if (!dwconv_fuses(act_.kind)) helper_->activate(yr, c.ow * C, act_.kind, act_.alpha, act_.beta);
+    if (act_.out_min > -INFINITY) helper_->activate(yr, c.ow * C, FusedActivation::kClip, act_.out_min, INFINITY);
+  }
+
+  Conv2d c_;
+  const DwConvF32Variant* variant_;
+  const GemmF32Variant* helper_;  // the activations the pixels do not fuse, and out_min
+  ActivationParams act_;
+  AlignedBuffer weights_, bias_;
+  int64_t taps_ = 0, interior_begin_ = 0, interior_end_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<ConvF32> create_conv_depthwise_nhwc_f32(const Conv2d& c, const float* w, const float* bias,
+                                                        ActivationParams act, const DwConvF32Variant* variant) {
+  return std::make_unique<ConvDepthwiseNhwcF32>(c, w, bias, act, variant);
+}
+
+}  // namespace edgeinfer::conv_detail

@@ -1,6 +1,7 @@
 // Module entry: registers the classes and functions. State is per environment, so the addon loads in
 // worker_threads too.
 #include "arena_wrap.h"
+#include "calib_wrap.h"
 #include "common.h"
 #include "gemm_wrap.h"
 #include "layernorm_wrap.h"
@@ -26,6 +27,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeArena", arena);
   exports.Set("PackedWeights", packed);
   exports.Set("NativeModel", model);
+  exports.Set("NativeCalibrator", CalibratorWrap::define(env));
   exports.Set("createModel", Napi::Function::New<create_model>(env, "createModel"));
   exports.Set("stepOps", Napi::Function::New<step_ops_js>(env, "stepOps"));
   exports.Set("packWeights", Napi::Function::New<pack_weights>(env, "packWeights"));

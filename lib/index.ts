@@ -23,6 +23,16 @@ export {
   type QuantizedType,
 } from './quantize';
 export {
+  Calibrator,
+  type CalibrationMethod,
+  type CalibrationOptions,
+  type CalibrationResult,
+  type CalibratorOptions,
+  type CalibratorStats,
+  type CalibratorHistogram,
+} from './calibrator';
+export { Quantizer, type QuantizerOptions, type QuantizerParams, type QuantizedWeights, type CalibrationSamples } from './quantizer';
+export {
   layerNorm,
   layerNormSync,
   layerNormGelu,

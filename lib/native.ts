@@ -131,7 +131,66 @@ export interface NativeModel {
   dispose(): void;
 }
 
+export interface NativeCalibratorStats {
+  bins: number;
+  /** Finite values added. */
+  count: number;
+  nanCount: number;
+  infCount: number;
+  /** add() calls that held a finite value. */
+  batches: number;
+  /** NaN until a finite value was added. */
+  min: number;
+  max: number;
+  movingMin: number;
+  movingMax: number;
+  /** 0 while every finite value was zero. */
+  binWidth: number;
+}
+
+/** A calibrated range and the 8-bit parameters that follow (cpp/calib/threshold.h). */
+export interface NativeCalibration {
+  scale: number;
+  zeroPoint: number;
+  qmin: number;
+  qmax: number;
+  /** The chosen clipping range, widened to include 0. */
+  min: number;
+  max: number;
+  threshold: number;
+}
+
+/** One tensor's streaming statistics; methods throw EDGEINFER_DISPOSED after dispose(). */
+export interface NativeCalibrator {
+  readonly disposed: boolean;
+  /** Sync reads the values in place; async copies them first and returns a promise. */
+  add(values: Float32Array, async: false): undefined;
+  add(values: Float32Array, async: true): Promise<void>;
+  /** method: 'minmax' | 'percentile' | 'entropy' | 'mse'; dtype: 'int8' | 'uint8'; percentile in (0, 100]. */
+  compute(method: string, symmetric: boolean, dtype: string, percentile: number, movingAverage: boolean, async: false): NativeCalibration;
+  compute(method: string, symmetric: boolean, dtype: string, percentile: number, movingAverage: boolean, async: true): Promise<NativeCalibration>;
+  stats(): NativeCalibratorStats;
+  /** A copy of the 2 * bins signed counts, ascending by value; edges at (k - bins) * binWidth. */
+  histogram(): Float64Array;
+  dispose(): void;
+}
+
+export interface NativeCalibratorConstructor {
+  /** bins: histogram bins per side of zero, [8, 2^20]; averagingConstant in (0, 1]. */
+  new (bins: number, averagingConstant: number): NativeCalibrator;
+  /** Per-channel parameters of x viewed as [outer, channels, inner], from each channel's min / max. */
+  channelParams(
+    x: Float32Array,
+    outer: number,
+    channels: number,
+    inner: number,
+    symmetric: boolean,
+    dtype: string,
+  ): { scales: Float32Array; zeroPoints: Int32Array };
+}
+
 export interface NativeAddon {
+  NativeCalibrator: NativeCalibratorConstructor;
   /** maxBlockBytes: the largest ArrayBuffer of the runtime (buffer.constants.MAX_LENGTH); 2^32 when omitted. */
   NativeArena: new (capacity: number, chunkSize: number, initialSize: number, maxBlockBytes?: number) => NativeArena;
   /** Made only by packWeights(); constructing it directly throws. */

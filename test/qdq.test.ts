@@ -156,8 +156,25 @@ describe('QDQ models (static INT8) against onnxruntime-node', function () {
     const nodes = [...qdq('x', 'x_scale', 'x_zp'), weightDq('w', 0), node('DequantizeLinear', ['b', 'b_scale'], 'b_dq', { axis: int(0) }), conv];
     const dims = [1, 4, 11, 9];
     const result = await runBoth(modelBytes(nodes, { x: dims }, initializers), randomInput(dims, 9, -3, 3), dims);
-    assertOps(result.ops, 'QLinearConv', 'conv 2-D');
+    assertOps(result.ops, 'QLinearConvNhwc', 'conv 2-D (channels last)');
     assertStaticMatch(result, 'conv 2-D');
+  });
+
+  it('depthwise Conv 2-D (uint8 weights, zero point 128, per channel): channels last as QuantizeDequantize + a float depthwise conv over the dequantized weights, equal to ORT', async function () {
+    const xScale = 0.02;
+    const initializers: Initializers = {
+      x_scale: f32([], [xScale]),
+      x_zp: u8([], [120]),
+      ...weights('w', [12, 1, 3, 3], 12, 13, 'uint8'),
+      b: f32([12], fillFloat(new Float32Array(12), rng(14), -0.5, 0.5)),
+    };
+    const conv = node('Conv', ['x_dq', 'w_dq', 'b'], 'conv', { group: int(12), pads: ints([1, 1, 1, 1]), strides: ints([2, 1]), kernel_shape: ints([3, 3]) });
+    const nodes = [...qdq('x', 'x_scale', 'x_zp'), weightDq('w', 0), conv, node('Relu', ['conv'], 'y')];
+    const dims = [1, 12, 9, 13];
+    const result = await runBoth(modelBytes(nodes, { x: dims }, initializers), randomInput(dims, 15, -2, 2), dims);
+    assertOps(result.ops, 'ConvNhwc', 'depthwise');
+    assert.ok(result.ops.includes('QuantizeDequantize'), `depthwise: the activation's fake quantization is in the plan (${result.ops.join(', ')})`);
+    assertStaticMatch(result, 'depthwise');
   });
 
   it('Conv 1-D: group 2, dilation 2, per-tensor weights, Relu, int8 activations', async function () {

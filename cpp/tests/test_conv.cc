@@ -908,6 +908,78 @@ EI_TEST("dwconv_s8 rows of every variant against the reference, bit-exact") {
   }
 }
 
+// QDQ convolutions channels last (QLinearConvNhwc) against the same model's NCHW convolution: every group-1
+// case of kCases, per-channel int8 weights, static and dynamic activation quantization, every activation,
+// one thread and two. Same quantized input, same integer sums, same epilogue: equal to float rounding of
+// the activation (bit-exact for none / Relu). Depthwise channels-last QDQ convs are refused (NCHW kernel).
+EI_TEST("INT8 (QDQ) channels-last ConvF32 equals its NCHW form") {
+  ThreadPool pool(2);
+  std::uniform_int_distribution<int> wd(-128, 127);
+  int idx = 0, compared = 0;
+  for (const Case& c : kCases) {
+    if (c.g != 1) continue;
+    ConvShape s = make_shape(c.rank, c.n, c.ci, c.co, c.g, c.in, c.k, c.s, c.pb, c.pe, c.d);
+    ConvShape last = s;
+    last.channels_last = true;
+    const int64_t in_plane = c.in[0] * c.in[1], out_plane = s.out_size[0] * (c.rank == 2 ? s.out_size[1] : 1);
+    auto x = random_vec(static_cast<size_t>(c.n * c.ci * in_plane));
+    for (auto& e : x) e *= 2.0f;
+    std::vector<int8_t> w(static_cast<size_t>(c.co * c.ci * c.k[0] * c.k[1]));
+    for (auto& e : w) e = static_cast<int8_t>(wd(rng));
+    std::vector<float> ws(static_cast<size_t>(c.co)), bias = random_vec(static_cast<size_t>(c.co));
+    for (size_t i = 0; i < ws.size(); ++i) ws[i] = 0.002f + 0.0007f * static_cast<float>(i % 7);
+    QuantizedWeightsS8 qw;
+    qw.data = w.data();
+    qw.scales = ws.data();
+    qw.scale_count = c.co;
+    const auto x_nhwc = to_nhwc(x, c.n, c.ci, in_plane);
+    for (int a = 0; a < kActCount; ++a) {
+      const ActivationParams ap = params_for(kActs[a]);
+      ActivationQuantization quant;
+      if (idx++ % 2 == 0) {
+        quant.dynamic = false;
+        quant.scale = 0.017f;
+        quant.zero_point = 110;
+      }
+      auto nchw = ConvF32::create_quantized(s, qw, bias.data(), quant, ap);
+      auto nhwc = ConvF32::create_quantized(last, qw, bias.data(), quant, ap);
+      AlignedBuffer s1(nchw->scratch_bytes() + 64), s2(nhwc->scratch_bytes() + 64);
+      std::vector<float> want(static_cast<size_t>(c.n * c.co * out_plane)), got(want.size());
+      nchw->run(x.data(), want.data(), s1.data(), nullptr);
+      for (ThreadPool* tp : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        std::fill(got.begin(), got.end(), NAN);
+        const long before = edgeinfer::testing::heap_allocations().load();
+        nhwc->run(x_nhwc.data(), got.data(), s2.data(), tp);
+        EI_CHECK_MSG(edgeinfer::testing::heap_allocations().load() == before, "heap allocation in channels-last QDQ run");
+        const bool exact = ap.kind == FusedActivation::kNone || ap.kind == FusedActivation::kRelu;
+        int bad = 0;
+        for (int64_t b = 0; b < c.n; ++b)
+          for (int64_t oc = 0; oc < c.co; ++oc)
+            for (int64_t p = 0; p < out_plane; ++p) {
+              const float e = want[static_cast<size_t>((b * c.co + oc) * out_plane + p)];
+              const float g = got[static_cast<size_t>((b * out_plane + p) * c.co + oc)];
+              ++compared;
+              const bool ok = exact ? std::memcmp(&e, &g, sizeof(float)) == 0 : std::fabs(g - e) <= 1e-6f * (1.0f + std::fabs(e));
+              if (!ok && bad++ < 2)
+                EI_CHECK_MSG(false, std::string("QDQ NHWC act ") + std::to_string(a) + " channels " + std::to_string(c.ci) + "->" +
+                                        std::to_string(c.co) + " got " + std::to_string(g) + " want " + std::to_string(e));
+            }
+      }
+    }
+  }
+  EI_CHECK(compared > 0);
+  const int64_t in[2] = {5, 5}, k[2] = {3, 3}, s1[2] = {1, 1}, p0[2] = {0, 0}, d1[2] = {1, 1};
+  ConvShape depthwise = make_shape(2, 1, 4, 4, 4, in, k, s1, p0, p0, d1);
+  depthwise.channels_last = true;
+  std::vector<int8_t> w(4 * 9, 1);
+  std::vector<float> ws(4, 0.01f);
+  QuantizedWeightsS8 qw;
+  qw.data = w.data();
+  qw.scales = ws.data();
+  qw.scale_count = 4;
+  EI_CHECK_THROWS(ConvF32::create_quantized(depthwise, qw, nullptr, ActivationQuantization{}, {}));
+}
+
 // Every depthwise case of kCases through every dwconv_s8 variant (and the table's choice through
 // ConvF32::create_quantized), static (uint8 zero point) and dynamic activation quantization, per-channel
 // scales with weights up to -128, one thread and two, unaligned views, no allocation, against gemm_s8's

@@ -52,18 +52,19 @@ constexpr float kMin = std::numeric_limits<float>::min();
 const UnaryF32 kAllUnary[] = {UnaryF32::kRelu, UnaryF32::kLeakyRelu, UnaryF32::kClip, UnaryF32::kNeg,
                               UnaryF32::kAbs,  UnaryF32::kFloor,     UnaryF32::kCeil, UnaryF32::kSqrt,
                               UnaryF32::kReciprocal, UnaryF32::kExp, UnaryF32::kLog,  UnaryF32::kSigmoid,
-                              UnaryF32::kTanh, UnaryF32::kErf};
+                              UnaryF32::kTanh, UnaryF32::kErf, UnaryF32::kHardSigmoid, UnaryF32::kHardSwish};
 const BinaryF32 kAllBinary[] = {BinaryF32::kAdd, BinaryF32::kSub, BinaryF32::kMul, BinaryF32::kDiv};
 
 bool exact_op(UnaryF32 op) {
   return op != UnaryF32::kExp && op != UnaryF32::kLog && op != UnaryF32::kSigmoid && op != UnaryF32::kTanh &&
-         op != UnaryF32::kErf;
+         op != UnaryF32::kErf && op != UnaryF32::kHardSigmoid && op != UnaryF32::kHardSwish;
 }
 
-// (alpha, unused) for LeakyRelu, (min, max) for Clip.
+// (alpha, unused) for LeakyRelu, (min, max) for Clip, (alpha, beta) for HardSigmoid / HardSwish.
 void params(UnaryF32 op, float& p0, float& p1) {
-  p0 = op == UnaryF32::kLeakyRelu ? 0.01f : op == UnaryF32::kClip ? -1.5f : 0.0f;
-  p1 = op == UnaryF32::kClip ? 6.0f : 0.0f;
+  p0 = op == UnaryF32::kLeakyRelu ? 0.01f : op == UnaryF32::kClip ? -1.5f : op == UnaryF32::kHardSigmoid ? 0.2f
+       : op == UnaryF32::kHardSwish ? 1.0f / 6.0f : 0.0f;
+  p1 = op == UnaryF32::kClip ? 6.0f : op == UnaryF32::kHardSigmoid || op == UnaryF32::kHardSwish ? 0.5f : 0.0f;
 }
 
 const ElementwiseF32Variant& ref() { return *elementwise_f32_variants().front(); }
@@ -118,6 +119,8 @@ double truth(UnaryF32 op, double x) {
     case UnaryF32::kLog: return std::log(x);
     case UnaryF32::kSigmoid: return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
     case UnaryF32::kTanh: return std::tanh(x);
+    case UnaryF32::kHardSigmoid: return std::isnan(x) ? x : std::min(1.0, std::max(0.0, double(0.2f) * x + 0.5));
+    case UnaryF32::kHardSwish: return std::isnan(x) ? x : x * std::min(1.0, std::max(0.0, double(1.0f / 6.0f) * x + 0.5));
     default: return std::erf(x);
   }
 }
@@ -126,6 +129,10 @@ void tolerance(UnaryF32 op, double& rel, double& abs) {
   switch (op) {
     case UnaryF32::kExp: rel = 1e-6; abs = std::ldexp(1.0, -147); return;
     case UnaryF32::kLog: rel = 1e-6; abs = 0.0; return;
+    // alpha x + beta rounds (or fuses) before the clamp: an absolute error of a few ulps of beta, times |x|
+    // for HardSwish (within the clamp |x| < 3).
+    case UnaryF32::kHardSigmoid: rel = 1e-6; abs = 2e-7; return;
+    case UnaryF32::kHardSwish: rel = 1e-6; abs = 6e-7; return;
     default: rel = 1e-6; abs = std::ldexp(1.0, -126); return;
   }
 }
@@ -404,6 +411,67 @@ EI_TEST("runtime: float32 steps name their elementwise variant; 1 and 3 threads 
     EI_CHECK(got == (std::vector<float>{11, 21, 31, 12, 22, 32, 13, 23, 33, 14, 24, 34}));
     EI_CHECK_MSG(k == "ref", k);
   }
+}
+
+// Softmax / LogSoftmax rows of every variant against double precision: lengths around the vector widths,
+// in place and not, nothing written past the rows, and the NaN rules (NaN or +inf in a row, or only -inf).
+EI_TEST("softmax_rows of every variant: double-precision values, NaN rows, in place, nothing written outside") {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-30.0f, 30.0f);
+  int checked = 0;
+  for (const ElementwiseF32Variant* v : elementwise_f32_variants()) {
+    if (!isa_supported(v->isa)) continue;
+    for (int64_t n : {1, 3, 4, 7, 8, 15, 16, 17, 31, 33, 150, 1000}) {
+      for (int log_softmax = 0; log_softmax < 2; ++log_softmax) {
+        for (int in_place = 0; in_place < 2; ++in_place) {
+          const int64_t rows = 5;
+          std::vector<float> x(static_cast<size_t>(rows * n + 2), 0.0f);
+          for (auto& e : x) e = dist(rng);
+          if (n > 2) {
+            x[static_cast<size_t>(1 + 1 * n + n / 2)] = kNaN;                      // row 1: a NaN
+            x[static_cast<size_t>(1 + 2 * n)] = kInf;                              // row 2: +inf
+            for (int64_t i = 0; i < n; ++i) x[static_cast<size_t>(1 + 3 * n + i)] = -kInf;  // row 3: -inf only
+          }
+          std::vector<float> y(x.size(), 12345.0f);
+          if (in_place) y = x;
+          v->softmax_rows(x.data() + 1, (in_place ? y.data() : y.data()) + 1, rows, n, log_softmax != 0);
+          if (in_place) {
+            // x was copied into y first; run on y in place.
+            std::vector<float> z = x;
+            v->softmax_rows(z.data() + 1, z.data() + 1, rows, n, log_softmax != 0);
+            y = z;
+          }
+          EI_CHECK_MSG(in_place ? y.front() == x.front() && y.back() == x.back() : y.front() == 12345.0f && y.back() == 12345.0f,
+                       std::string(v->name) + " softmax wrote outside its rows");
+          for (int64_t r = 0; r < rows; ++r) {
+            const float* xr = x.data() + 1 + r * n;
+            const float* yr = y.data() + 1 + r * n;
+            const bool nan_row = n > 2 && (r == 1 || r == 2 || r == 3);
+            double m = -INFINITY, sum = 0;
+            for (int64_t i = 0; i < n; ++i) m = std::max<double>(m, xr[i]);
+            for (int64_t i = 0; i < n; ++i) sum += std::exp(double(xr[i]) - m);
+            int bad = 0;
+            for (int64_t i = 0; i < n; ++i) {
+              ++checked;
+              if (nan_row) {
+                if (!std::isnan(yr[i]) && bad++ == 0) EI_CHECK_MSG(false, std::string(v->name) + " row " + std::to_string(r) + " should be NaN");
+                continue;
+              }
+              const double want = log_softmax ? double(xr[i]) - m - std::log(sum) : std::exp(double(xr[i]) - m) / sum;
+              // x - m rounds to float (half an ulp of |x - m|, an absolute error of the exponent) and the sum gathers
+              // n roundings: relative error ~ (|x - m| + n) * 2^-23 beside the exp's own few ulps.
+              const double rel = 2e-6 + 1.2e-7 * (std::fabs(double(xr[i]) - m) + double(n));
+              const double tol = log_softmax ? rel * (1 + std::fabs(want)) : rel * want + 1e-37;
+              if (!(std::fabs(yr[i] - want) <= tol) && bad++ == 0)
+                EI_CHECK_MSG(false, std::string(v->name) + (log_softmax ? " log" : "") + " n " + std::to_string(n) + " got " +
+                                        std::to_string(double(yr[i]) / want) + "x want " + std::to_string(want) + " at " + std::to_string(i) + " row " + std::to_string(r));
+            }
+          }
+        }
+      }
+    }
+  }
+  EI_CHECK(checked > 0);
 }
 
 EI_TEST("the table picks a compiled, supported variant") {

@@ -323,8 +323,10 @@ struct DwConvS8Variant {
 // unary: y[i] = f(x[i]) for i < n contiguous floats (y may alias x exactly); p0 = LeakyRelu's alpha or Clip's
 // min, p1 = Clip's max. binary: y[i] = a[i * a_step] op b[i * b_step] with steps 0 (a scalar) or 1. The
 // reference defines every value, NaN and inf included; cpp/tests/test_elementwise_f32.cc states the tolerances.
+// kHardSigmoid: max(0, min(1, p0 x + p1)) (the product and the sum rounded separately); kHardSwish: x times
+// that with p0 = 1/6, p1 = 1/2 (the caller passes them).
 enum class UnaryF32 : uint8_t { kRelu, kLeakyRelu, kClip, kNeg, kAbs, kFloor, kCeil, kSqrt, kReciprocal, kExp, kLog,
-                                kSigmoid, kTanh, kErf };
+                                kSigmoid, kTanh, kErf, kHardSigmoid, kHardSwish };
 enum class BinaryF32 : uint8_t { kAdd, kSub, kMul, kDiv };
 
 struct ElementwiseF32Variant {
@@ -332,6 +334,10 @@ struct ElementwiseF32Variant {
   Isa isa;
   void (*unary)(UnaryF32 op, const float* x, float* y, int64_t n, float p0, float p1);
   void (*binary)(BinaryF32 op, const float* a, int64_t a_step, const float* b, int64_t b_step, float* y, int64_t n);
+  // Softmax (log_softmax: LogSoftmax) of `rows` contiguous rows of n floats, y may be x: m = max of the row,
+  // e = exp(x - m), y = e / sum(e) (log: x - m - log(sum(e))). NaN or +inf anywhere in a row, or a row of
+  // -inf only, makes the whole row NaN (the reference's numerics; ONNX Runtime gives NaN there too).
+  void (*softmax_rows)(const float* x, float* y, int64_t rows, int64_t n, bool log_softmax);
 };
 
 // ---------------------------------------------------------------- FP32 grouped convolution rows

@@ -14,6 +14,7 @@
 //    k = in_channels / group * kernel < 64 or fewer than 32 output channels per group (faster in float).
 //  - INT8 from a QDQ model (create_quantized): the same path with the model's int8 weights and scales, and
 //    its fixed activation scale / zero point when it has one; always INT8 (the model fixed the numerics).
+//    Group-1 ones also channels last (QLinearConvNhwc): quantized straight into NHWC, written straight to y.
 //    Depthwise ones run the direct dwconv_s8 rows (conv_depthwise_s8.cc) with the same numerics.
 #include <algorithm>
 #include <cmath>
@@ -212,8 +213,10 @@ class ConvS8 final : public ConvF32 {
       : c_(c), helper_(kernels().gemm_f32), act_(act), s8_act_(s8_activation(act.kind)), channels_last_(channels_last),
         quantization_(quantization), weight_error_(weights.weight_error) {
     require(!channels_last || c.group == 1, kBad, "Conv: channels-last convolutions take group 1");
-    require(!channels_last || weight_error_.size() == static_cast<size_t>(c.out_c * c.in_c), kBad,
-            "Conv: channels-last INT8 convolutions need the weights' rounding error");
+    // The rounding error of weights this class quantized (create_int8), for the bias correction; a QDQ model's
+    // weights come quantized (no correction: the model fixed the numerics).
+    require(weight_error_.empty() || weight_error_.size() == static_cast<size_t>(c.out_c * c.in_c), kBad,
+            "Conv: the weights' rounding error must have one value per output and input channel");
     const int64_t kg = c.k_g(), mg = c.out_c_g, kernel = c.kh * c.kw;
     // Reordered per group to k = (kh, kw, c): the order of the NHWC im2col rows.
     std::vector<int8_t> q(static_cast<size_t>(mg * kg));
@@ -278,7 +281,8 @@ class ConvS8 final : public ConvF32 {
       q.zero_points = &qp.zero_point;
       kernels().quantize->quantize(q);
       if (!channels_last_) transpose_u8(planar, xq, c.in_c, plane);
-      if (channels_last_) bias_correction(q.x, means, correction);
+      const bool corrected = channels_last_ && !weight_error_.empty();
+      if (corrected) bias_correction(q.x, means, correction);
       for (int64_t g = 0; g < c.group; ++g) {
         float* yg = y + (b * c.out_c + g * mg) * op;
         float* y_nhwc = y + b * op * c.out_c;
@@ -302,8 +306,8 @@ class ConvS8 final : public ConvF32 {
           args.activation = channels_last_ ? Activation::kNone : s8_act_;
           gemm_s8(args);
           if (channels_last_) {
-            helper_->rows_epilogue(y_nhwc + p0 * mg, p1 - p0, mg, correction, act_.kind, act_.alpha, act_.beta,
-                                   act_.out_min);
+            helper_->rows_epilogue(y_nhwc + p0 * mg, p1 - p0, mg, corrected ? correction : nullptr, act_.kind,
+                                   act_.alpha, act_.beta, act_.out_min);
             return;
           }
           // [p][oc] -> y[oc][p], then the activation gemm_s8 did not fuse.
@@ -360,14 +364,28 @@ class ConvS8 final : public ConvF32 {
   }
 
   // Rows [p0, p1) of the NHWC im2col for group g: row p holds, for (kh, kw, c), xq[ih][iw][g * in_c_g + c].
+  // With one group and unit dilation along w, a kernel row's taps inside the input are one contiguous run of
+  // NHWC bytes: one copy per kernel row instead of one per tap (a 7x7 stem over 3 channels: 7 copies of 21
+  // bytes per output pixel instead of 49 of 3).
   void im2col_rows(const uint8_t* xq, uint8_t* col, int64_t g, int64_t p0, int64_t p1, uint8_t zp) const {
     const Conv2d& c = c_;
     const int64_t kg = c.k_g(), cg = c.in_c_g;
+    const bool runs = c.group == 1 && c.dw == 1;
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t oh = p / c.ow, ow = p % c.ow;
       uint8_t* row = col + p * kg;
       for (int64_t kh = 0; kh < c.kh; ++kh) {
         const int64_t ih = oh * c.sh - c.ph + kh * c.dh;
+        if (runs) {
+          uint8_t* d = row + kh * c.kw * cg;
+          const int64_t iw0 = ow * c.sw - c.pw;  // input column of kernel column 0
+          const int64_t first = ih < 0 || ih >= c.ih ? c.kw : std::clamp<int64_t>(-iw0, 0, c.kw);
+          const int64_t last = ih < 0 || ih >= c.ih ? c.kw : std::clamp<int64_t>(c.iw - iw0, first, c.kw);
+          if (first > 0) std::memset(d, zp, static_cast<size_t>(first * cg));
+          if (last > first) std::memcpy(d + first * cg, xq + (ih * c.iw + iw0 + first) * cg, static_cast<size_t>((last - first) * cg));
+          if (last < c.kw) std::memset(d + last * cg, zp, static_cast<size_t>((c.kw - last) * cg));
+          continue;
+        }
         for (int64_t kw = 0; kw < c.kw; ++kw) {
           const int64_t iw = ow * c.sw - c.pw + kw * c.dw;
           uint8_t* d = row + (kh * c.kw + kw) * cg;
@@ -461,7 +479,7 @@ std::unique_ptr<ConvF32> ConvF32::create_quantized(const ConvShape& shape, const
   const Conv2d c = conv_detail::normalize(shape, "Conv");
   require(w.data != nullptr && w.scales != nullptr, kBad, "Conv: weights are null");
   require(w.scale_count == 1 || w.scale_count == c.out_c, kBad, "Conv: weight scales must be one or one per output channel");
-  require(!shape.channels_last, kBad, "Conv: quantized (QDQ) convolutions are NCHW");
+  require(!shape.channels_last || c.group == 1, kBad, "Conv: channels-last quantized (QDQ) convolutions take group 1");
   require(static_cast<uint8_t>(act.kind) <= static_cast<uint8_t>(kLastFusedActivation), kBad,
           "Conv: unknown fused activation");
   require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
@@ -473,7 +491,7 @@ std::unique_ptr<ConvF32> ConvF32::create_quantized(const ConvShape& shape, const
   // Depthwise: a direct kernel with the same numerics (one gemm_s8 call per channel was mostly overhead).
   if (c.in_c_g == 1 && c.group > 1)
     return conv_detail::create_conv_depthwise_s8(c, weights.q.data(), weights.scales.data(), bias, act, quantization);
-  return std::make_unique<ConvS8>(c, weights, bias, act, false, quantization);
+  return std::make_unique<ConvS8>(c, weights, bias, act, shape.channels_last, quantization);
 }
 
 }  // namespace edgeinfer

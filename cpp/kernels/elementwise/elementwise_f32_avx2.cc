@@ -2,6 +2,7 @@
 // the exp / division chains), a masked tail (no scalar loop, no over-read or over-write).
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 
 #include "edgeinfer/kernels.h"
@@ -49,6 +50,11 @@ inline __m256 apply(__m256 x, __m256 p0, __m256 p1) {
     return vm256::log_ps(x);
   } else if constexpr (U == UnaryF32::kSigmoid) {
     return vm256::sigmoid_ps(x);
+  } else if constexpr (U == UnaryF32::kHardSigmoid || U == UnaryF32::kHardSwish) {
+    // The reference's v > 1 ? 1 : v < 0 ? 0 : v: maxps / minps return v (the second operand) for NaN and -0.
+    const __m256 v = _mm256_add_ps(_mm256_mul_ps(p0, x), p1);
+    const __m256 h = _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(zero, v));
+    return U == UnaryF32::kHardSwish ? _mm256_mul_ps(x, h) : h;
   } else if constexpr (U == UnaryF32::kTanh) {
     // |rational| clamped to 1, exactly 1 from |x| = 10 on (tanh rounds to 1 in float there; +-inf), then x's
     // sign: odd, and the rcp-based division can lose the sign of -0.
@@ -131,8 +137,41 @@ void binary(BinaryF32 op, const float* a, int64_t as, const float* b, int64_t bs
   });
 }
 
+struct Avx2Lanes {
+  using T = __m256;
+  static constexpr int kLanes = 8;
+  static T set1(float v) { return _mm256_set1_ps(v); }
+  static T load(const float* p) { return _mm256_loadu_ps(p); }
+  static T load_partial(const float* p, int n, float fill) {
+    const __m256i k = tail_mask(n);
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, k), _mm256_castsi256_ps(k));
+  }
+  static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
+  static void store_partial(float* p, T v, int n) { _mm256_maskstore_ps(p, tail_mask(n), v); }
+  static T max(T a, T b) { return _mm256_max_ps(a, b); }
+  static T sub(T a, T b) { return _mm256_sub_ps(a, b); }
+  static T add(T a, T b) { return _mm256_add_ps(a, b); }
+  static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
+  static T exp(T v) { return vm256::exp_ps(v); }
+  static float reduce_max(T v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+  }
+  static float reduce_add(T v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+  }
+  static float log_scalar(float v) { return std::log(v); }
+};
+
+void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_softmax) {
+  elementwise_detail::softmax_rows_impl<Avx2Lanes>(x, y, rows, n, log_softmax);
+}
+
 }  // namespace
 
-extern const ElementwiseF32Variant kElementwiseF32Avx2{"f32_velementwise__avx2", Isa::kAvx2, &unary, &binary};
+extern const ElementwiseF32Variant kElementwiseF32Avx2{"f32_velementwise__avx2", Isa::kAvx2, &unary, &binary, &softmax_rows};
 
 }  // namespace edgeinfer

@@ -8,6 +8,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+#include <cmath>
 #include <cstdint>
 
 #include "edgeinfer/kernels.h"
@@ -53,6 +54,11 @@ inline __m512 apply(__m512 x, __m512 p0, __m512 p1) {
     return vm512::log_ps(x);
   } else if constexpr (U == UnaryF32::kSigmoid) {
     return vm512::sigmoid_ps(x);
+  } else if constexpr (U == UnaryF32::kHardSigmoid || U == UnaryF32::kHardSwish) {
+    // The reference's v > 1 ? 1 : v < 0 ? 0 : v: maxps / minps return v (the second operand) for NaN and -0.
+    const __m512 v = _mm512_add_ps(_mm512_mul_ps(p0, x), p1);
+    const __m512 h = _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(zero, v));
+    return U == UnaryF32::kHardSwish ? _mm512_mul_ps(x, h) : h;
   } else if constexpr (U == UnaryF32::kTanh) {
     // |rational| clamped to 1, exactly 1 from |x| = 10 on (tanh rounds to 1 in float there; +-inf), then x's
     // sign: odd, and the rcp-based division can lose the sign of -0.
@@ -133,8 +139,30 @@ void binary(BinaryF32 op, const float* a, int64_t as, const float* b, int64_t bs
   });
 }
 
+struct Avx512Lanes {
+  using T = __m512;
+  static constexpr int kLanes = 16;
+  static T set1(float v) { return _mm512_set1_ps(v); }
+  static T load(const float* p) { return _mm512_loadu_ps(p); }
+  static T load_partial(const float* p, int n, float fill) { return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), tail_mask(n), p); }
+  static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+  static void store_partial(float* p, T v, int n) { _mm512_mask_storeu_ps(p, tail_mask(n), v); }
+  static T max(T a, T b) { return _mm512_max_ps(a, b); }
+  static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
+  static T add(T a, T b) { return _mm512_add_ps(a, b); }
+  static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
+  static T exp(T v) { return vm512::exp_ps(v); }
+  static float reduce_max(T v) { return _mm512_reduce_max_ps(v); }
+  static float reduce_add(T v) { return _mm512_reduce_add_ps(v); }
+  static float log_scalar(float v) { return std::log(v); }
+};
+
+void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_softmax) {
+  elementwise_detail::softmax_rows_impl<Avx512Lanes>(x, y, rows, n, log_softmax);
+}
+
 }  // namespace
 
-extern const ElementwiseF32Variant kElementwiseF32Avx512{"f32_velementwise__avx512", Isa::kAvx512, &unary, &binary};
+extern const ElementwiseF32Variant kElementwiseF32Avx512{"f32_velementwise__avx512", Isa::kAvx512, &unary, &binary, &softmax_rows};
 
 }  // namespace edgeinfer

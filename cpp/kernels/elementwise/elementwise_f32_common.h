@@ -9,6 +9,59 @@
 
 namespace edgeinfer::elementwise_detail {
 
+// Softmax rows (ElementwiseF32Variant::softmax_rows) over vector traits V: T, kLanes, set1, load, store,
+// load_partial(p, n, fill) (lanes >= n hold fill; reads only n floats), store_partial(p, v, n), max, sub, add,
+// mul, exp, reduce_max, reduce_add, log_scalar. Three passes over a row (it stays in L1): max; exp(x - max)
+// stored and summed; the scaling. The partial last vector reads -inf past the row: exp(-inf - m) adds 0.
+template <class V>
+static inline void softmax_rows_impl(const float* x, float* y, int64_t rows, int64_t n, bool log_softmax) {
+  using T = typename V::T;
+  constexpr int L = V::kLanes;
+  const float minus_inf = -__builtin_inff();
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    const int64_t full = n / L * L;
+    const int rest = static_cast<int>(n - full);
+    T mv = V::set1(minus_inf);
+    for (int64_t i = 0; i < full; i += L) mv = V::max(mv, V::load(xr + i));
+    if (rest > 0) mv = V::max(mv, V::load_partial(xr + full, rest, minus_inf));
+    const float m = V::reduce_max(mv);
+    const T mb = V::set1(m);
+    T s0 = V::set1(0.0f), s1 = V::set1(0.0f);
+    int64_t i = 0;
+    for (; i + 2 * L <= full; i += 2 * L) {
+      const T e0 = V::exp(V::sub(V::load(xr + i), mb)), e1 = V::exp(V::sub(V::load(xr + i + L), mb));
+      if (!log_softmax) {
+        V::store(yr + i, e0);
+        V::store(yr + i + L, e1);
+      }
+      s0 = V::add(s0, e0);
+      s1 = V::add(s1, e1);
+    }
+    for (; i < full; i += L) {
+      const T e = V::exp(V::sub(V::load(xr + i), mb));
+      if (!log_softmax) V::store(yr + i, e);
+      s0 = V::add(s0, e);
+    }
+    if (rest > 0) {
+      const T e = V::exp(V::sub(V::load_partial(xr + full, rest, minus_inf), mb));
+      if (!log_softmax) V::store_partial(yr + full, e, rest);
+      s1 = V::add(s1, e);
+    }
+    const float sum = V::reduce_add(V::add(s0, s1));
+    if (log_softmax) {
+      const T shift = V::set1(m + V::log_scalar(sum));
+      for (int64_t k = 0; k < full; k += L) V::store(yr + k, V::sub(V::load(xr + k), shift));
+      if (rest > 0) V::store_partial(yr + full, V::sub(V::load_partial(xr + full, rest, 0.0f), shift), rest);
+    } else {
+      const T scale = V::set1(1.0f / sum);
+      for (int64_t k = 0; k < full; k += L) V::store(yr + k, V::mul(V::load(yr + k), scale));
+      if (rest > 0) V::store_partial(yr + full, V::mul(V::load_partial(yr + full, rest, 0.0f), scale), rest);
+    }
+  }
+}
+
 template <UnaryF32 U>
 using UnaryTag = std::integral_constant<UnaryF32, U>;
 template <BinaryF32 B>
@@ -32,6 +85,8 @@ static inline void dispatch_unary(UnaryF32 op, const F& f) {
     case UnaryF32::kSigmoid: f(UnaryTag<UnaryF32::kSigmoid>{}); return;
     case UnaryF32::kTanh: f(UnaryTag<UnaryF32::kTanh>{}); return;
     case UnaryF32::kErf: f(UnaryTag<UnaryF32::kErf>{}); return;
+    case UnaryF32::kHardSigmoid: f(UnaryTag<UnaryF32::kHardSigmoid>{}); return;
+    case UnaryF32::kHardSwish: f(UnaryTag<UnaryF32::kHardSwish>{}); return;
   }
 }
 
@@ -62,6 +117,8 @@ static inline const char* unary_name(UnaryF32 op) {
     case UnaryF32::kSigmoid: return "sigmoid";
     case UnaryF32::kTanh: return "tanh";
     case UnaryF32::kErf: return "erf";
+    case UnaryF32::kHardSigmoid: return "hardsigmoid";
+    case UnaryF32::kHardSwish: return "hardswish";
   }
   return "?";
 }

@@ -3,6 +3,7 @@
 // through a 4-float stack buffer (no over-read or over-write).
 #include <arm_neon.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -45,6 +46,12 @@ EDGEINFER_VMNEON_INLINE float32x4_t apply(float32x4_t x, float32x4_t p0, float32
     return vmneon::log_ps(x);
   } else if constexpr (U == UnaryF32::kSigmoid) {
     return vmneon::sigmoid_ps(x);
+  } else if constexpr (U == UnaryF32::kHardSigmoid || U == UnaryF32::kHardSwish) {
+    // The reference's v > 1 ? 1 : v < 0 ? 0 : v with selects (FMAX / FMIN would not keep -0 and NaN as it does).
+    const float32x4_t v = vaddq_f32(vmulq_f32(p0, x), p1);
+    const float32x4_t one = vdupq_n_f32(1.0f);
+    const float32x4_t h = vbslq_f32(vcgtq_f32(v, one), one, vbslq_f32(vcltq_f32(v, zero), zero, v));
+    return U == UnaryF32::kHardSwish ? vmulq_f32(x, h) : h;
   } else if constexpr (U == UnaryF32::kTanh) {
     // |rational| clamped to 1, exactly 1 from |x| = 10 on (tanh rounds to 1 in float there; +-inf), then x's
     // sign: odd, and the estimate-based division can lose the sign of -0.
@@ -127,8 +134,39 @@ void binary(BinaryF32 op, const float* a, int64_t as, const float* b, int64_t bs
   });
 }
 
+struct NeonLanes {
+  using T = float32x4_t;
+  static constexpr int kLanes = 4;
+  static T set1(float v) { return vdupq_n_f32(v); }
+  static T load(const float* p) { return vld1q_f32(p); }
+  static T load_partial(const float* p, int n, float fill) {
+    float buffer[4] = {fill, fill, fill, fill};
+    std::memcpy(buffer, p, sizeof(float) * static_cast<size_t>(n));
+    return vld1q_f32(buffer);
+  }
+  static void store(float* p, T v) { vst1q_f32(p, v); }
+  static void store_partial(float* p, T v, int n) {
+    float buffer[4];
+    vst1q_f32(buffer, v);
+    std::memcpy(p, buffer, sizeof(float) * static_cast<size_t>(n));
+  }
+  // FMAX returns NaN when either is NaN (the row's sum turns NaN either way).
+  static T max(T a, T b) { return vmaxq_f32(a, b); }
+  static T sub(T a, T b) { return vsubq_f32(a, b); }
+  static T add(T a, T b) { return vaddq_f32(a, b); }
+  static T mul(T a, T b) { return vmulq_f32(a, b); }
+  static T exp(T v) { return vmneon::exp_ps(v); }
+  static float reduce_max(T v) { return vmaxvq_f32(v); }
+  static float reduce_add(T v) { return vaddvq_f32(v); }
+  static float log_scalar(float v) { return std::log(v); }
+};
+
+void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_softmax) {
+  elementwise_detail::softmax_rows_impl<NeonLanes>(x, y, rows, n, log_softmax);
+}
+
 }  // namespace
 
-extern const ElementwiseF32Variant kElementwiseF32Neon{"f32_velementwise__neon", Isa::kNeon, &unary, &binary};
+extern const ElementwiseF32Variant kElementwiseF32Neon{"f32_velementwise__neon", Isa::kNeon, &unary, &binary, &softmax_rows};
 
 }  // namespace edgeinfer

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "edgeinfer/kernels.h"
 #include "kernels/elementwise/elementwise_f32_common.h"
@@ -33,6 +34,11 @@ inline float unary_value(float x, float p0, float p1) {
   else if constexpr (U == UnaryF32::kLog) return std::log(x);
   else if constexpr (U == UnaryF32::kSigmoid) return sigmoid_poly(x);
   else if constexpr (U == UnaryF32::kTanh) return tanh_poly(x);
+  else if constexpr (U == UnaryF32::kHardSigmoid || U == UnaryF32::kHardSwish) {
+    const float v = p0 * x + p1;
+    const float h = v > 1.0f ? 1.0f : v < 0.0f ? 0.0f : v;  // NaN stays NaN, -0 stays -0
+    return U == UnaryF32::kHardSwish ? x * h : h;
+  }
   else return erf_poly(x);
 }
 
@@ -62,8 +68,30 @@ void binary(BinaryF32 op, const float* a, int64_t as, const float* b, int64_t bs
   elementwise_detail::dispatch_binary(op, [&](auto bt) { binary_loop<decltype(bt)::value>(a, as, b, bs, y, n); });
 }
 
+void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_softmax) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t i = 0; i < n; ++i) m = xr[i] > m ? xr[i] : m;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+      const float e = exp_poly(xr[i] - m);
+      if (!log_softmax) yr[i] = e;
+      sum += e;
+    }
+    if (log_softmax) {
+      const float shift = m + std::log(sum);
+      for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] - shift;
+    } else {
+      const float scale = 1.0f / sum;
+      for (int64_t i = 0; i < n; ++i) yr[i] *= scale;
+    }
+  }
+}
+
 }  // namespace
 
-extern const ElementwiseF32Variant kElementwiseF32Ref{"f32_velementwise__ref", Isa::kRef, &unary, &binary};
+extern const ElementwiseF32Variant kElementwiseF32Ref{"f32_velementwise__ref", Isa::kRef, &unary, &binary, &softmax_rows};
 
 }  // namespace edgeinfer

@@ -31,11 +31,11 @@ namespace {
 enum class Unary { kRelu, kSigmoid, kTanh, kSqrt, kLog, kExp, kErf, kNeg, kAbs, kReciprocal, kFloor, kCeil, kNot,
                    kLeakyRelu, kClip, kHardSigmoid, kHardSwish, kSin, kCos };
 
-// Maps without an elementwise_f32 kernel: float32 runs the loops below too (MobileNetV3's hard activations
-// vectorise as written; Sin / Cos fill rotary-embedding tables, a few hundred values per run).
+// Maps without an elementwise_f32 kernel: float32 runs the loops below too (Sin / Cos fill rotary-embedding
+// tables, a few hundred values per run).
 template <Unary U>
 constexpr bool has_f32_kernel() {
-  return U != Unary::kNot && U != Unary::kHardSigmoid && U != Unary::kHardSwish && U != Unary::kSin && U != Unary::kCos;
+  return U != Unary::kNot && U != Unary::kSin && U != Unary::kCos;
 }
 
 template <Unary U, typename T>
@@ -134,6 +134,8 @@ constexpr UnaryF32 unary_f32() {
     case Unary::kFloor: return UnaryF32::kFloor;
     case Unary::kCeil: return UnaryF32::kCeil;
     case Unary::kLeakyRelu: return UnaryF32::kLeakyRelu;
+    case Unary::kHardSigmoid: return UnaryF32::kHardSigmoid;
+    case Unary::kHardSwish: return UnaryF32::kHardSwish;
     default: return UnaryF32::kClip;
   }
 }
@@ -178,8 +180,9 @@ std::unique_ptr<OpState> unary_prepare(PrepareContext& ctx, const Step& step) {
 template <Unary U>
 void unary_run(RunContext& ctx, const Step& step, const OpState*) {
   const int64_t n = ctx.elements(step.outputs[0]);
-  const float p0 = step.floats.empty() ? 0.0f : step.floats[0];
-  const float p1 = step.floats.size() < 2 ? 0.0f : step.floats[1];
+  // HardSwish is HardSigmoid(1/6, 1/2) times x: the kernel takes those as its parameters.
+  const float p0 = U == Unary::kHardSwish ? 1.0f / 6.0f : step.floats.empty() ? 0.0f : step.floats[0];
+  const float p1 = U == Unary::kHardSwish ? 0.5f : step.floats.size() < 2 ? 0.0f : step.floats[1];
   const void* x = ctx.ptr[step.inputs[0]];
   void* y = ctx.ptr[step.outputs[0]];
   switch (ctx.slot(step.outputs[0]).dtype) {

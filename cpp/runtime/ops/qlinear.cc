@@ -257,7 +257,7 @@ std::unique_ptr<OpState> qgemm_prepare(PrepareContext& ctx, const Step& step) {
   return s;
 }
 
-// ------------------------------------------------------------------ QLinearConv: NCHW / NCW, groups
+// ------------------------------------------------------------------ QLinearConv: NCHW / NCW, groups; QLinearConvNhwc: NHWC / NWC, group 1
 // ints = [group, act, kernel[r], strides[r], pads_begin[r], pads_end[r], dilations[r], w_axis]; floats = [act params...]
 void qconv_validate(const StepView& v) {
   validate_common(v);
@@ -299,6 +299,7 @@ void register_qlinear_ops(std::vector<OpDef>& ops) {
   ops.push_back(OpDef{"QLinearMatMul", &qmatmul_validate, &qmatmul_prepare, &qgemm_run});
   ops.push_back(OpDef{"QLinearGemm", &qgemm_validate, &qgemm_prepare, &qgemm_run});
   ops.push_back(OpDef{"QLinearConv", &qconv_validate, &qconv_prepare, &qconv_run});
+  ops.push_back(OpDef{"QLinearConvNhwc", &qconv_validate, &qconv_prepare, &qconv_run});
 }
 
 }  // namespace edgeinfer::runtime

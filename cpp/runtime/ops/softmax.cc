@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "edgeinfer/kernels.h"
 #include "runtime/executor.h"
 #include "runtime/ops/vector_math.h"
 
@@ -24,7 +25,7 @@ std::unique_ptr<OpState> softmax_prepare(PrepareContext& ctx, const Step& step) 
   const TensorSlot& in = ctx.plan.tensors[step.inputs[0]];
   const int64_t inner = product(in.dims, static_cast<size_t>(step.ints[0]) + 1);
   if (inner > 1) ctx.scratch_bytes = static_cast<size_t>(2 * inner) * sizeof(float);
-  ctx.kernel = inner > 1 ? "softmax_strided" : "softmax_rows";
+  ctx.kernel = inner > 1 ? "softmax_strided" : kernels().elementwise_f32->name;
   return nullptr;
 }
 
@@ -39,25 +40,7 @@ void softmax_run(RunContext& ctx, const Step& step, const OpState*) {
   float* y = ctx.t<float>(step.outputs[0]);
   if (n == 0 || outer == 0 || inner == 0) return;
   if (inner == 1) {
-    for (int64_t o = 0; o < outer; ++o) {
-      const float* xr = x + o * n;
-      float* yr = y + o * n;
-      float m = -std::numeric_limits<float>::infinity();
-      for (int64_t i = 0; i < n; ++i) m = xr[i] > m ? xr[i] : m;
-      float sum = 0.0f;
-      if constexpr (kLog) {
-        for (int64_t i = 0; i < n; ++i) sum += exp_poly(xr[i] - m);
-        const float shift = m + std::log(sum);
-        for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] - shift;
-      } else {
-        for (int64_t i = 0; i < n; ++i) {
-          yr[i] = exp_poly(xr[i] - m);
-          sum += yr[i];
-        }
-        const float scale = 1.0f / sum;
-        for (int64_t i = 0; i < n; ++i) yr[i] *= scale;
-      }
-    }
+    kernels().elementwise_f32->softmax_rows(x, y, outer, n, kLog);
     return;
   }
   float* maxv = reinterpret_cast<float*>(ctx.scratch);

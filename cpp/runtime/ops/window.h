@@ -40,8 +40,9 @@ inline int64_t window_output(int64_t in, int64_t pb, int64_t pe, int64_t kernel,
   return out;
 }
 
-// ConvNhwc* steps: X [N, (H,) W, C] and Y [N, (OH,) OW, OC]; weights keep the ONNX [OC, C / group, kernel...].
-inline bool channels_last_conv(const Step& step) { return step.op.starts_with("ConvNhwc"); }
+// ConvNhwc* and QLinearConvNhwc steps: X [N, (H,) W, C] and Y [N, (OH,) OW, OC]; weights keep the ONNX
+// [OC, C / group, kernel...].
+inline bool channels_last_conv(const Step& step) { return step.op.starts_with("ConvNhwc") || step.op == "QLinearConvNhwc"; }
 
 // The conv shape of a step with X at input 0, W at input w_index, ints [group, act, window...]; checks the
 // weights' dims, the channels and the output dims against it.

@@ -3,7 +3,7 @@
  * of them: QuantizeDequantize (fake quantization) and the QLinearFused* ops that run INT8 kernels.
  */
 import type { NativePlanStep } from '../../native';
-import { dequantize, dynamicQuantize, qlinearConvRule, qlinearGemmRule, qlinearMatMulRule, quantize, sameShapeRule } from '../shape-ops-nn';
+import { channelsLast, dequantize, dynamicQuantize, qlinearConvRule, qlinearGemmRule, qlinearMatMulRule, quantize, sameShapeRule } from '../shape-ops-nn';
 import { toNumbers } from '../tensor';
 import { activation, activationParams, floatAttr, intAttr } from './nn';
 import { declareOps, type LowerContext } from './registry';
@@ -49,7 +49,8 @@ function lowerQLinear(ctx: LowerContext): NativePlanStep {
     unsupported('the activation zero point must be a constant uint8 or int8 scalar (per tensor)');
   }
 
-  const op = node.opType.replace('QLinearFused', 'QLinear');
+  const channelsLast = node.opType === 'NhwcQLinearFusedConv';
+  const op = channelsLast ? 'QLinearConv' : node.opType.replace('QLinearFused', 'QLinear');
   const wDims = weight.dims;
   let ints: number[];
   let floats = actParams;
@@ -68,8 +69,11 @@ function lowerQLinear(ctx: LowerContext): NativePlanStep {
     floats = [alpha, floatAttr(node, 'beta', 1), ...actParams];
     [outAxis, outChannels] = transB ? [0, wDims[0]] : [1, wDims[1]];
   } else {
-    const xDims = ctx.dims(x);
+    const given = ctx.dims(x);
+    // Channels last: [N, (H,) W, C]; the window rules read NCHW.
+    const xDims = channelsLast ? [given[0], given[given.length - 1], ...given.slice(1, -1)] : given;
     const spatial = xDims.length - 2;
+    if (channelsLast && intAttr(node, 'group', 1) !== 1) unsupported('channels-last INT8 convolutions take group 1');
     if (spatial < 1 || spatial > 2) unsupported(`only 1-D and 2-D convolutions are supported (input rank ${xDims.length})`);
     ints = [intAttr(node, 'group', 1), ...act, ...ctx.window(xDims, wDims.slice(2), spatial)];
     [outAxis, outChannels] = [0, wDims[0]];
@@ -89,7 +93,7 @@ function lowerQLinear(ctx: LowerContext): NativePlanStep {
   // quantize_dynamic graphs (passes/fuse-dynamic-quant.ts): activations quantized as DynamicQuantizeLinear does.
   const onnxRange = node.attributes.dynamic_quantization?.type === 'string' && node.attributes.dynamic_quantization.value === 'onnx';
   if (onnxRange && (op !== 'QLinearMatMul' || xScale)) unsupported('dynamic_quantization onnx applies to a MatMul with dynamic activations');
-  return ctx.step([x, xScale, xZeroPoint, w, wScale, wZeroPoint, bias], [...ints, wAxis, ...(onnxRange ? [1] : [])], floats, op);
+  return ctx.step([x, xScale, xZeroPoint, w, wScale, wZeroPoint, bias], [...ints, wAxis, ...(onnxRange ? [1] : [])], floats, channelsLast ? 'QLinearConvNhwc' : op);
 }
 
 declareOps(
@@ -98,6 +102,7 @@ declareOps(
   { domain: '', op: 'DynamicQuantizeLinear', shape: dynamicQuantize, native: (ctx) => ctx.step([ctx.node.inputs[0]]), steps: ['DynamicQuantizeLinear'] },
   { domain: 'edgeinfer', op: 'QuantizeDequantize', shape: sameShapeRule, native: lowerQuantizeDequantize, steps: ['QuantizeDequantize'] },
   { domain: 'edgeinfer', op: 'QLinearFusedConv', shape: qlinearConvRule, native: lowerQLinear, steps: ['QLinearConv'] },
+  { domain: 'edgeinfer', op: 'NhwcQLinearFusedConv', shape: channelsLast(qlinearConvRule), native: lowerQLinear, steps: ['QLinearConvNhwc'] },
   { domain: 'edgeinfer', op: 'QLinearFusedGemm', shape: qlinearGemmRule, native: lowerQLinear, steps: ['QLinearGemm'] },
   { domain: 'edgeinfer', op: 'QLinearFusedMatMul', shape: qlinearMatMulRule, native: lowerQLinear, steps: ['QLinearMatMul'] },
 );

@@ -36,7 +36,8 @@ export interface CalibrationOptions {
    * check), 'mse' to minimise the expected squared error of the integer grid itself.
    * - 'minmax': the observed [min, max] (or the moving-average one, with `movingAverage`).
    * - 'percentile': symmetric: the `percentile` of |x|; asymmetric: (100 - p) / 2 % cut from each end.
-   * - 'entropy': TensorRT's KL-divergence search over the |x| histogram (128 levels); symmetric by nature,
+   * - 'entropy': TensorRT's KL-divergence search over the |x| histogram (128 levels, 256 for one-sided data on an
+   *   asymmetric grid); symmetric by nature,
    *   asymmetric clips [min, max] to [-t, t].
    * - 'mse': the range minimising the expected squared quantization error over the histogram.
    */

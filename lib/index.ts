@@ -33,6 +33,26 @@ export {
 } from './calibrator';
 export { Quantizer, type QuantizerOptions, type QuantizerParams, type QuantizedWeights, type CalibrationSamples } from './quantizer';
 export {
+  calibrateModel,
+  quantizeModel,
+  CalibrationTable,
+  QUANTIZABLE_OP_TYPES,
+  type CalibrateModelOptions,
+  type CalibratedTensor,
+  type CalibrationData,
+  type CalibrationFeeds,
+  type CalibrationProgress,
+  type LayerPrecision,
+  type MixedPrecisionPreset,
+  type NodeReport,
+  type PrecisionRule,
+  type QuantizableOpType,
+  type QuantizationReport,
+  type QuantizeModelOptions,
+  type QuantizeModelResult,
+  type ValidationResult,
+} from './quantization';
+export {
   layerNorm,
   layerNormSync,
   layerNormGelu,

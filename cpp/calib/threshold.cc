@@ -125,8 +125,8 @@ bool parse_quantized_type(std::string_view name, QuantizedType& type) {
 void validate(const ThresholdOptions& options) {
   if (!(options.percentile > 0.0 && options.percentile <= 100.0))
     fail(ErrorCode::kInvalidArgument, "percentile must be in (0, 100], got " + std::to_string(options.percentile));
-  if (options.levels < 2 || options.levels > (1 << 16))
-    fail(ErrorCode::kInvalidArgument, "levels must be in [2, 65536], got " + std::to_string(options.levels));
+  if (options.levels != 0 && (options.levels < 2 || options.levels > (1 << 16)))
+    fail(ErrorCode::kInvalidArgument, "levels must be 0 (from the grid) or in [2, 65536], got " + std::to_string(options.levels));
 }
 
 QuantizationParams quantization_params(double range_min, double range_max, bool symmetric, QuantizedType type) {
@@ -297,7 +297,11 @@ Calibration calibrate(const TensorStatistics& statistics, const ThresholdOptions
       }
       case Method::kEntropy: {
         const std::vector<double> magnitudes = statistics.magnitude_histogram();
-        const size_t bins = entropy_threshold_bins(magnitudes.data(), magnitudes.size(), options.levels);
+        int32_t levels = options.levels != 0 ? options.levels : 128;
+        const double span = static_cast<double>(statistics.max()) - statistics.min();
+        if (options.levels == 0 && !options.symmetric && span > 0.0)
+          levels = static_cast<int32_t>(std::clamp(std::lround(256.0 * max_abs / span), 128L, 256L));
+        const size_t bins = entropy_threshold_bins(magnitudes.data(), magnitudes.size(), levels);
         const double t = std::min(static_cast<double>(bins) * statistics.bin_width(), max_abs);
         range = options.symmetric ? Range{-t, t}
                                   : Range{std::max<double>(statistics.min(), -t), std::min<double>(statistics.max(), t)};

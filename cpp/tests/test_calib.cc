@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <cstdio>
 #include <vector>
 
 #include "edgeinfer/calib/histogram.h"
@@ -444,6 +445,37 @@ EI_TEST("options are validated") {
   EI_CHECK(!parse_method("kl", m) && parse_method("mse", m) && m == Method::kMse);
   QuantizedType t;
   EI_CHECK(!parse_quantized_type("int4", t) && parse_quantized_type("uint8", t) && t == QuantizedType::kUint8);
+}
+
+// The entropy search's level count follows the target grid: one-sided data on an asymmetric uint8 grid is
+// searched with 256 levels (the grid's steps over [0, t]), a symmetric range with TensorRT's 128; explicit
+// levels are kept. (Whether that clips more or less depends on the distribution: printed.)
+EI_TEST("entropy levels from the grid: 256 for one-sided asymmetric data, 128 symmetric") {
+  std::mt19937 gen(11);
+  std::exponential_distribution<float> tail(1.0f);
+  std::vector<float> data(200000);
+  for (auto& v : data) v = tail(gen);  // ReLU-like: [0, ~12], most mass near 0
+  TensorStatistics s;
+  s.add(data.data(), data.size());
+  ThresholdOptions grid;
+  grid.method = Method::kEntropy;
+  grid.symmetric = false;
+  grid.type = QuantizedType::kUint8;
+  ThresholdOptions trt = grid;
+  trt.levels = 128;
+  ThresholdOptions wide = grid;
+  wide.levels = 256;
+  const double t_grid = calibrate(s, grid).threshold, t_trt = calibrate(s, trt).threshold, t_wide = calibrate(s, wide).threshold;
+  std::printf("  exponential data: entropy threshold 128 levels %.3f, 256 levels %.3f, from the grid %.3f (max %.3f)\n", t_trt,
+              t_wide, t_grid, static_cast<double>(s.max()));
+  EI_CHECK(t_grid == t_wide);
+  EI_CHECK(t_wide != t_trt);  // the level count reaches the search
+  ThresholdOptions symmetric = grid;
+  symmetric.symmetric = true;
+  symmetric.type = QuantizedType::kInt8;
+  ThresholdOptions symmetric_trt = symmetric;
+  symmetric_trt.levels = 128;
+  EI_CHECK(calibrate(s, symmetric).threshold == calibrate(s, symmetric_trt).threshold);
 }
 
 EI_TEST_MAIN()

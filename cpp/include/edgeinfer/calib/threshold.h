@@ -6,7 +6,8 @@
 //   end of the signed histogram (ONNX Runtime's PercentileCalibrater). Interpolated inside the bin, clamped
 //   to the observed range.
 // - kEntropy: TensorRT's KL search over the |x| histogram (see kl_divergences); symmetric by nature. Asked
-//   for an asymmetric range it clips the observed [min, max] to [-t, t], so a ReLU output keeps [0, t].
+//   for an asymmetric range it clips the observed [min, max] to [-t, t], so a ReLU output keeps [0, t]; the
+//   search's level count follows the grid (ThresholdOptions::levels).
 // - kMse: the range [a*lo, a*hi], a in (0, 1], that minimises the expected squared error of quantizing the
 //   histogram onto the actual integer grid (scale and rounded zero point included), each bin taken as
 //   uniform between its edges; [lo, hi] is the observed range (symmetric: [-max|x|, max|x|]).
@@ -36,7 +37,12 @@ struct ThresholdOptions {
   QuantizedType type = QuantizedType::kInt8;
   double percentile = 99.999;   // kPercentile, in (0, 100]
   bool moving_average = false;  // kMinMax: the moving-average range instead of the running one
-  int32_t levels = 128;         // kEntropy: levels |x| is quantized to (2^(bits - 1), TensorRT's 128)
+  // kEntropy: the levels |x| is quantized to in the search. 0 (default): what the target grid gives the larger
+  // side of the data: 128 (TensorRT's 2^(bits - 1)) for a symmetric range; asymmetric, 256 * max|x| /
+  // (max - min) clamped to [128, 256]: 256 for a ReLU output on uint8 ([0, t] in 255 steps), ~128 for data
+  // balanced around zero. With 128 on one-sided data the search assumes half the resolution the grid has
+  // (openWakeWord's embedding trunk: 28.1 clipped to 5.3 with 128, 9.5 with 256).
+  int32_t levels = 0;
 };
 
 // Throws edgeinfer::Error(kInvalidArgument) naming the bad field.

@@ -79,6 +79,10 @@ if (/building from source/.test(installLog)) {
   process.exit(1);
 }
 console.log(run('smoke test, x64', process.execPath, ['smoke.js'], { cwd: userProject, env: bareEnv }).trim());
+// The installed `edgeinfer` command runs from the compiled dist/ (no tsx in a user's install).
+const cliVersion = run('edgeinfer --version (installed bin)', process.execPath, [path.join(userProject, 'node_modules', '.bin', 'edgeinfer'), '--version'], { cwd: userProject, env: bareEnv }).trim();
+if (cliVersion !== require('../package.json').version) throw new Error(`edgeinfer --version printed '${cliVersion}'`);
+console.log(`   edgeinfer --version: ${cliVersion}`);
 
 // The x64 prebuild targets baseline x86-64 and dispatches at run time: on an emulated CPU without AVX it
 // must run the reference kernels, on one with AVX2 but no AVX-512 the AVX2 kernels.

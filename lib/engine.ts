@@ -79,6 +79,12 @@ export interface EngineOptions {
    * call needing yet another shape waits for one to drain, so memory stays bounded whatever the mix. Default 4.
    */
   maxPlans?: number;
+  /**
+   * Native: run the graph preparation (shape inference, fusions, layout passes: most of a load's CPU time) in
+   * a worker thread, so a load beside serving traffic leaves the event loop free. Default false for load()
+   * (a worker's start costs more than a small model's preparation); swap() defaults to true.
+   */
+  prepareOffThread?: boolean;
   /** ONNX Runtime backend: threads, graph optimisation level, execution providers (see OnnxRuntimeOptions). */
   onnxruntime?: OnnxRuntimeOptions;
   /**

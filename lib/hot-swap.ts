@@ -15,7 +15,7 @@ import { checkInteger, checkOptions, invalid } from './validate';
 /** Engine.swap(source, options). Backend options given here replace the engine's for the new model. */
 export interface SwapOptions
   extends BytesVerification,
-    Pick<EngineOptions, 'backend' | 'autoSelect' | 'precision' | 'threads' | 'keepFloat' | 'inlineBelowMicroseconds' | 'profile' | 'maxPlans' | 'onnxruntime'> {
+    Pick<EngineOptions, 'backend' | 'autoSelect' | 'precision' | 'threads' | 'keepFloat' | 'inlineBelowMicroseconds' | 'profile' | 'maxPlans' | 'onnxruntime' | 'prepareOffThread'> {
   /** Accept inputs/outputs that differ from the serving model's (names, dtypes, ranks, fixed dims). Default false: EDGEINFER_VERIFY_FAILED. */
   allowSignatureChange?: boolean;
   /** Runs on generated inputs before the switch (plans built, weights packed). Default 1; 0 skips. */
@@ -50,7 +50,7 @@ export interface SwapRequest {
 }
 
 /** Options that describe the new model's load; the rest of the engine's options (queue, feed checks) stay. */
-const loadKeys = ['backend', 'autoSelect', 'precision', 'threads', 'keepFloat', 'inlineBelowMicroseconds', 'profile', 'maxPlans', 'onnxruntime', 'version'];
+const loadKeys = ['backend', 'autoSelect', 'precision', 'threads', 'keepFloat', 'inlineBelowMicroseconds', 'profile', 'maxPlans', 'onnxruntime', 'prepareOffThread', 'version'];
 const swapKeys = new Set(['sha256', 'signature', 'publicKey', 'allowSignatureChange', 'warmup', ...loadKeys]);
 
 /** Validates swap()'s arguments (EDGEINFER_INVALID_ARGUMENT) and copies caller-owned bytes. */
@@ -67,6 +67,8 @@ export function checkSwapRequest(source: string | Uint8Array, options: SwapOptio
   const raw: Record<string, unknown> = { ...engineOptions };
   delete raw.version;
   for (const key of loadKeys) if (o[key] !== undefined) raw[key] = o[key];
+  // A swap loads beside serving traffic: its graph preparation runs in a worker unless told otherwise.
+  if (o.prepareOffThread === undefined && engineOptions.prepareOffThread === undefined) raw.prepareOffThread = true;
   return {
     source: typeof source === 'string' ? source : new Uint8Array(source),
     label: typeof source === 'string' ? source : `${source.byteLength} bytes`,

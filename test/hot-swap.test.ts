@@ -326,6 +326,33 @@ describe('Engine.swap: verified hot-swap', function () {
     await engine.dispose();
   });
 
+  it('prepares the new model in a worker thread by default (prepareOffThread); its errors keep their codes; on request on the JS thread', async () => {
+    const engine = await Engine.load(variants[0].bytes, { threads: 1 });
+    assert.ok(!/worker/.test(engine.info().backendReason), 'load() prepares on the JS thread by default');
+    await engine.swap(variants[1].bytes);
+    assert.match(engine.info().backendReason, /graph prepared in a worker thread/);
+    assertAnswer(await engine.infer(feedOf(5)), variants[1], 5);
+    // A model whose shapes contradict each other fails in the worker's shape inference: same code as on the thread.
+    const bad: Model = {
+      irVersion: 8, opsets: new Map([['', 13]]), producerName: 'test', producerVersion: '', metadata: {},
+      graph: {
+        name: 'bad', inputs: [{ name: 'x', dtype: 'float32', shape: [1, WIDTH] }], outputs: [{ name: 'y', dtype: 'float32' }],
+        nodes: [{ name: 'mismatch', opType: 'Add', domain: '', inputs: ['x', 'c'], outputs: ['y'], attributes: {} }],
+        initializers: new Map([['c', { dtype: 'float32', dims: [WIDTH + 1], data: new Float32Array(WIDTH + 1) }]]), valueInfo: new Map(),
+      },
+    };
+    for (const prepareOffThread of [true, false]) {
+      const code = await codeOf(engine.swap(writeModel(bad), { prepareOffThread, allowSignatureChange: true }));
+      assert.equal(code, 'EDGEINFER_SHAPE_MISMATCH', `prepareOffThread ${prepareOffThread}`);
+      assertAnswer(await engine.infer(feedOf(6)), variants[1], 6, 'the old model still serves');
+    }
+    await engine.swap(variants[2].bytes, { prepareOffThread: false });
+    assert.ok(!/worker/.test(engine.info().backendReason));
+    assertAnswer(await engine.infer(feedOf(7)), variants[2], 7);
+    assert.equal(await codeOf(engine.swap(variants[0].bytes, { prepareOffThread: 'yes' as unknown as boolean })), 'EDGEINFER_INVALID_ARGUMENT');
+    await engine.dispose();
+  });
+
   it('calls admitted before the switch finish on their version; the old session is released when the last ends', async () => {
     const engine = await Engine.load(variants[0].bytes, { threads: 1, inlineBelowMicroseconds: 0, version: 'old' });
     const before = Array.from({ length: 300 }, (_, id) => engine.infer(feedOf(id)));

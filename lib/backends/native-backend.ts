@@ -10,6 +10,7 @@ import { native, type NativeModel } from '../native';
 import type { Model } from '../onnx/ir';
 import { lowerToPlan } from '../onnx/lower';
 import { checkNativeSupport, nativeOps } from '../onnx/native-ops';
+import { prepareModelOffThread } from '../onnx/prepare-off-thread';
 import { cloneModel, prepareModel, specializeForShapes, weightLayers } from '../onnx/pipeline';
 import { allocateTensorData, type Tensor, type TensorInfo } from '../tensor';
 import { checkInteger, checkOptions, invalid } from '../validate';
@@ -48,6 +49,8 @@ export interface NativeBackendOptions {
    * so plan memory stays bounded whatever the mix of shapes. Default 4.
    */
   maxPlans?: number;
+  /** Run the graph preparation (shape inference, the optimiser) in a worker thread. Default false. */
+  prepareOffThread?: boolean;
 }
 
 /** Updates a plan's smoothed run time (off-thread runs include the hop, so they over-estimate: safe side). */
@@ -297,6 +300,7 @@ function nativeOptions(options: BackendLoadOptions): NativeBackendOptions & { ke
     throw invalid('inlineBelowMicroseconds must be a number >= 0', { argument: 'inlineBelowMicroseconds' });
   }
   const maxPlans = checkInteger(o.maxPlans ?? 4, 'maxPlans', 1, 1024);
+  if (o.prepareOffThread !== undefined && typeof o.prepareOffThread !== 'boolean') throw invalid('prepareOffThread must be a boolean', { argument: 'prepareOffThread' });
   return {
     precision: options.precision,
     threads: options.threads,
@@ -304,6 +308,7 @@ function nativeOptions(options: BackendLoadOptions): NativeBackendOptions & { ke
     profile: o.profile === true,
     inlineBelowMicroseconds,
     maxPlans,
+    prepareOffThread: o.prepareOffThread === true,
   };
 }
 
@@ -332,8 +337,11 @@ export const nativeBackend: Backend = {
   async load(source, options) {
     const o = nativeOptions(options);
     checkNativeSupport(source.model);
-    // The optimiser rewrites the graph: work on a copy (weights shared), the source may serve another backend.
-    const prepared = prepareModel(cloneModel(source.model), { supportedOps: nativeOps });
+    // The optimiser rewrites the graph: work on a copy (weights shared), the source may serve another backend;
+    // off the JS thread on request (a worker gets its own copy).
+    const prepared = o.prepareOffThread
+      ? await prepareModelOffThread(source.model, nativeOps)
+      : prepareModel(cloneModel(source.model), { supportedOps: nativeOps });
     const layers = weightLayers(prepared.model);
     const unknown = [...o.keepFloat].filter((name) => !layers.includes(name));
     if (unknown.length > 0) throw invalid(`keepFloat names nodes that are not MatMul/Gemm/Conv layers: ${unknown.join(', ')}`, { argument: 'keepFloat', unknown, layers });
@@ -341,6 +349,7 @@ export const nativeBackend: Backend = {
       nodes: prepared.model.graph.nodes.length,
       optimizations: prepared.optimizations,
       layers,
+      ...(o.prepareOffThread ? { notes: ['graph prepared in a worker thread'] } : {}),
     });
     // Plan eagerly (symbolic dims at 1 when there are any), so errors surface at load, not at the first infer.
     // With symbolic inputs the probe shapes may simply not fit the model (a 512-wide STFT window on 1 sample):

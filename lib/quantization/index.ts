@@ -13,3 +13,15 @@ export { quantizeModel, type NodeReport, type QuantizationReport, type QuantizeM
 export { LAYER_PRECISIONS, type LayerPrecision, type MixedPrecisionPreset, type PrecisionRule } from './precision-rules';
 export { QUANTIZABLE_OP_TYPES, type QuantizableOpType } from './quantizable-nodes';
 export type { ValidationResult } from './validate-model';
+export {
+  analyzeSensitivity,
+  formatSensitivityTable,
+  outputCosineDistance,
+  type LayerSensitivity,
+  type SensitivityMetric,
+  type SensitivityOptions,
+  type SensitivityProgress,
+  type SensitivityQuantizeOptions,
+  type SensitivityReport,
+} from './sensitivity';
+export { autoMixedPrecision, type AutoMixedPrecisionOptions, type AutoMixedPrecisionResult, type FallbackPrecision, type MixedPrecisionStep } from './auto-mixed-precision';

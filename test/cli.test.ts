@@ -89,6 +89,21 @@ describe('edgeinfer CLI', function () {
     assert.equal(keptReport.nodes.find((n: { name: string }) => n.name === 'model/conv2d_19/Conv2D').precision, 'fp32');
   });
 
+  it('quantize --sensitivity / --auto-budget: the per-layer table, and the worst layers FP32 until the budget holds', () => {
+    const out = path.join(dir, 'auto.onnx');
+    const run = cli('quantize', embedding, '-o', out, '--calib', path.join(dir, 'calib'), '--sensitivity', '--auto-budget', '1e-3', '--no-progress');
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /SQNR dB/);
+    assert.match(run.stdout, /all layers INT8: 1 - cosine/);
+    const verdict = /metric ([\d.e+-]+) <= budget 0\.001 with (\d+) of 20 layers in fp32/.exec(run.stdout);
+    assert.ok(verdict, run.stdout);
+    assert.ok(Number(verdict[1]) <= 1e-3 && Number(verdict[2]) >= 1 && Number(verdict[2]) < 20);
+    assert.ok(fs.existsSync(out));
+    const bad = cli('quantize', embedding, '-o', out, '--calib', path.join(dir, 'calib'), '--auto-budget', '-1');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--auto-budget must be a number >= 0/);
+  });
+
   it('run: inputs from .json and .npy, outputs printed, --json, --save writes .npy equal to the output', () => {
     const x = Array.from({ length: 16 * 96 }, (_, i) => Math.sin(i) * 0.5);
     fs.writeFileSync(path.join(dir, 'x.json'), JSON.stringify({ dims: [1, 16, 96], data: x }));

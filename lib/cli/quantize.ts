@@ -11,7 +11,8 @@ import type { Command } from 'commander';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../calibrator';
 import { EdgeInferError } from '../errors';
 import { readModel } from '../onnx/reader';
-import { quantizeModel, type QuantizeModelOptions } from '../quantization';
+import { analyzeSensitivity, autoMixedPrecision, formatSensitivityTable, quantizeModel, type QuantizeModelOptions } from '../quantization';
+import type { Tensor } from '../tensor';
 import type { PrecisionRule } from '../quantization/precision-rules';
 import type { QuantizedType } from '../quantize';
 import { countNpySamples, npyCalibrationFeeds, npyFiles } from './feeds';
@@ -31,6 +32,9 @@ interface QuantizeCliOptions {
   report?: string;
   json?: boolean;
   progress: boolean;
+  sensitivity?: boolean;
+  autoBudget?: string;
+  fallback: string;
 }
 
 function invalid(message: string): EdgeInferError {
@@ -51,12 +55,19 @@ export function registerQuantize(program: Command): void {
     .option('--fp16 <patterns...>', 'node name patterns (regular expressions) stored FP16')
     .option('--op-types <types...>', 'op types to quantize (default Conv ConvTranspose MatMul Gemm)')
     .option('--mixed-precision <preset>', "a precision preset: 'seed' (attention INT8, feed-forward FP16, first / last FP32)")
+    .option('--sensitivity', 'first print each layer quantized alone: its output SQNR and the end-to-end 1 - cosine')
+    .option('--auto-budget <metric>', 'automatic mixed precision: the worst layers fall back until 1 - cosine of the outputs <= metric')
+    .option('--fallback <precision>', 'precision of layers taken out of INT8 by --auto-budget: fp32 or fp16', 'fp32')
     .option('--report <file>', 'write the full report as JSON')
     .option('--json', 'print the report as one JSON object instead of the table')
     .option('--no-progress', 'no progress bar')
     .action(async (file: string, options: QuantizeCliOptions) => {
       if (!(CALIBRATION_METHODS as readonly string[]).includes(options.method)) throw invalid(`--method must be one of ${CALIBRATION_METHODS.join(', ')}, got '${options.method}'`);
       if (options.activationType !== 'uint8' && options.activationType !== 'int8') throw invalid(`--activation-type must be uint8 or int8, got '${options.activationType}'`);
+      const budget = options.autoBudget === undefined ? undefined : Number(options.autoBudget);
+      if (budget !== undefined && !(budget >= 0 && Number.isFinite(budget))) throw invalid(`--auto-budget must be a number >= 0, got '${options.autoBudget}'`);
+      if (options.fallback !== 'fp32' && options.fallback !== 'fp16') throw invalid(`--fallback must be fp32 or fp16, got '${options.fallback}'`);
+      if ((budget !== undefined || options.sensitivity) && !options.calib) throw invalid('--auto-budget and --sensitivity need --calib samples');
       const bytes = readModelFile(file);
       const model = readModel(bytes);
       const inputs = model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name));
@@ -70,21 +81,36 @@ export function registerQuantize(program: Command): void {
         precision: options.fp16?.map((pattern): PrecisionRule => ({ pattern: new RegExp(pattern), precision: 'fp16' })),
       };
       let bar: cliProgress.SingleBar | undefined;
+      let samples: (() => AsyncGenerator<Record<string, Tensor>>) | undefined;
       if (options.calib) {
         if (inputs.length !== 1) throw invalid(`--calib reads samples of a one-input model; this one has ${inputs.length} (${inputs.map((i) => i.name).join(', ')}): use quantizeModel() from the library`);
         const input = { name: inputs[0].name, type: (inputs[0].dtype ?? 'float32') as 'float32', dims: [...(inputs[0].shape ?? [])] };
         const files = options.calib.flatMap(npyFiles);
         const total = countNpySamples(files, input.dims.length);
-        quantizeOptions.data = npyCalibrationFeeds(files, input);
+        samples = () => npyCalibrationFeeds(files, input);
+        quantizeOptions.data = samples();
         if (options.progress && !options.json) {
           bar = new cliProgress.SingleBar({ format: 'calibrating [{bar}] {value}/{total} samples | {tensors} tensors | {duration_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
           bar.start(total ?? 0, 0, { tensors: 0 });
           quantizeOptions.onProgress = ({ batch, tensors }) => bar!.update(batch, { tensors });
         }
       }
+      const analysisOptions = { ...quantizeOptions, onProgress: undefined, precision: undefined, mixedPrecision: undefined };
+      if (options.sensitivity && !options.json) {
+        const sensitivity = await analyzeSensitivity(bytes, { ...analysisOptions, data: samples!() });
+        process.stdout.write(`${formatSensitivityTable(sensitivity)}\nall layers INT8: 1 - cosine ${sensitivity.allInt8Metric.toExponential(2)}\n\n`);
+      }
       let result;
+      let auto: string | undefined;
       try {
-        result = await quantizeModel(bytes, options.output, quantizeOptions);
+        if (budget !== undefined) {
+          const mixed = await autoMixedPrecision(bytes, { ...analysisOptions, data: samples!(), budget, fallback: options.fallback as 'fp32' | 'fp16' });
+          fs.writeFileSync(options.output, mixed.bytes);
+          result = { bytes: mixed.bytes, report: mixed.report };
+          auto = `${mixed.table}\n${mixed.summary}`;
+        } else {
+          result = await quantizeModel(bytes, options.output, quantizeOptions);
+        }
       } finally {
         bar?.stop();
       }
@@ -102,6 +128,7 @@ export function registerQuantize(program: Command): void {
         .map((v) => (v.skipped ? `${v.backend} skipped (${v.skipped})` : `${v.backend}: ${Object.entries(v.outputs).map(([name, o]) => `${name} cosine to FP32 ${o.cosine.toFixed(5)}`).join(', ')}`))
         .join('; ');
       process.stdout.write([
+        ...(auto ? [auto, ''] : []),
         table(['node', 'op', 'precision', 'weights', 'quantized', 'act scale/zp', 'why'], rows),
         '',
         `${options.output}: ${formatBytes(report.sizeBefore)} -> ${formatBytes(report.sizeAfter)} (${(report.sizeAfter / report.sizeBefore).toFixed(3)}x); ` +

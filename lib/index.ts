@@ -98,6 +98,7 @@ export type { OnnxRuntimeOptions, OnnxRuntimeProvider } from './backends/onnxrun
 export type { Precision, BackendStats, StepProfile } from './backends/backend';
 export type { Tensor, TensorInfo, TensorType } from './tensor';
 export { WakeWordPipeline, readWav16, type ModelRunner, type WakeWordModels, type ChunkResult } from './wakeword/pipeline';
+export { wakeWordCalibrationFeeds, wavFiles, type WakeWordCalibrationOptions } from './wakeword/calibration';
 export {
   BatchScheduler,
   type BatchSchedulerOptions,

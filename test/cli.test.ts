@@ -104,6 +104,23 @@ describe('edgeinfer CLI', function () {
     assert.match(bad.stderr, /--auto-budget must be a number >= 0/);
   });
 
+  it('quantize --calib-wav: WAV clips through the wake-word front end calibrate the embedding model and a head', () => {
+    const speech = path.join(repoRoot, 'test', 'fixtures', 'speech');
+    const embeddingRun = cli('quantize', embedding, '-o', path.join(dir, 'e.onnx'), '--calib-wav', speech, '--frontend', models['melspectrogram.onnx'], '--json');
+    assert.equal(embeddingRun.code, 0, embeddingRun.stderr);
+    const embeddingReport = JSON.parse(embeddingRun.stdout);
+    assert.ok(embeddingReport.calibration.batches > 100, `${embeddingReport.calibration.batches} mel windows from the clips`);
+    assert.equal(embeddingReport.counts.int8, 20);
+    const headRun = cli('quantize', head, '-o', path.join(dir, 'h.onnx'), '--calib-wav', speech, '--frontend', models['melspectrogram.onnx'], '--embedding', embedding, '--json');
+    assert.equal(headRun.code, 0, headRun.stderr);
+    const headReport = JSON.parse(headRun.stdout);
+    assert.ok(headReport.calibration.batches > 50 && headReport.counts.int8 >= 1);
+    for (const v of headReport.validation) for (const o of Object.values(v.outputs) as { cosine: number }[]) assert.ok(o.cosine > 0.999, JSON.stringify(v));
+    const noEmbedding = cli('quantize', head, '-o', path.join(dir, 'x.onnx'), '--calib-wav', speech, '--frontend', models['melspectrogram.onnx']);
+    assert.equal(noEmbedding.code, 1);
+    assert.match(noEmbedding.stderr, /needs --embedding/);
+  });
+
   it('run: inputs from .json and .npy, outputs printed, --json, --save writes .npy equal to the output', () => {
     const x = Array.from({ length: 16 * 96 }, (_, i) => Math.sin(i) * 0.5);
     fs.writeFileSync(path.join(dir, 'x.json'), JSON.stringify({ dims: [1, 16, 96], data: x }));

@@ -13,6 +13,7 @@ import { EdgeInferError } from '../errors';
 import { readModel } from '../onnx/reader';
 import { analyzeSensitivity, autoMixedPrecision, formatSensitivityTable, quantizeModel, type QuantizeModelOptions } from '../quantization';
 import type { Tensor } from '../tensor';
+import { wakeWordCalibrationFeeds, wavFiles } from '../wakeword/calibration';
 import type { PrecisionRule } from '../quantization/precision-rules';
 import type { QuantizedType } from '../quantize';
 import { countNpySamples, npyCalibrationFeeds, npyFiles } from './feeds';
@@ -22,6 +23,9 @@ import { formatBytes, table } from './output';
 interface QuantizeCliOptions {
   output: string;
   calib?: string[];
+  calibWav?: string;
+  frontend?: string;
+  embedding?: string;
   method: string;
   perChannel: boolean;
   activationType: string;
@@ -48,6 +52,9 @@ export function registerQuantize(program: Command): void {
     .argument('<model>', 'FP32 ONNX model file')
     .requiredOption('-o, --output <file>', 'where to write the quantized model')
     .option('--calib <paths...>', '.npy files or folders of them: samples of the (single) input, batch along axis 0')
+    .option('--calib-wav <dir>', 'WAV clips (16 kHz) through the wake-word front end: for openWakeWord embedding / head models')
+    .option('--frontend <model>', 'with --calib-wav: the melspectrogram model')
+    .option('--embedding <model>', 'with --calib-wav, for a head: the embedding model')
     .option('--method <method>', `activation range method: ${CALIBRATION_METHODS.join(', ')}`, 'mse')
     .option('--no-per-channel', 'one weight scale per tensor instead of per output channel')
     .option('--activation-type <type>', 'uint8 or int8', 'uint8')
@@ -67,7 +74,9 @@ export function registerQuantize(program: Command): void {
       const budget = options.autoBudget === undefined ? undefined : Number(options.autoBudget);
       if (budget !== undefined && !(budget >= 0 && Number.isFinite(budget))) throw invalid(`--auto-budget must be a number >= 0, got '${options.autoBudget}'`);
       if (options.fallback !== 'fp32' && options.fallback !== 'fp16') throw invalid(`--fallback must be fp32 or fp16, got '${options.fallback}'`);
-      if ((budget !== undefined || options.sensitivity) && !options.calib) throw invalid('--auto-budget and --sensitivity need --calib samples');
+      if ((budget !== undefined || options.sensitivity) && !options.calib && !options.calibWav) throw invalid('--auto-budget and --sensitivity need --calib or --calib-wav samples');
+      if (options.calib && options.calibWav) throw invalid('give --calib or --calib-wav, not both');
+      if (options.calibWav && !options.frontend) throw invalid('--calib-wav needs --frontend <melspectrogram.onnx>');
       const bytes = readModelFile(file);
       const model = readModel(bytes);
       const inputs = model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name));
@@ -92,6 +101,22 @@ export function registerQuantize(program: Command): void {
         if (options.progress && !options.json) {
           bar = new cliProgress.SingleBar({ format: 'calibrating [{bar}] {value}/{total} samples | {tensors} tensors | {duration_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
           bar.start(total ?? 0, 0, { tensors: 0 });
+          quantizeOptions.onProgress = ({ batch, tensors }) => bar!.update(batch, { tensors });
+        }
+      } else if (options.calibWav) {
+        // The model's input decides the stage: [N, 76, 32, 1] mel windows (embedding) or [N, 16, 96] embeddings (a head).
+        if (inputs.length !== 1) throw invalid(`--calib-wav calibrates a one-input wake-word model; this one has ${inputs.length}`);
+        const dims = inputs[0].shape ?? [];
+        const stage = dims.length === 4 && dims[1] === 76 && dims[2] === 32 ? 'embedding' : dims.length === 3 && dims[2] === 96 ? 'head' : undefined;
+        if (!stage) throw invalid(`--calib-wav: input [${dims.join(', ')}] is neither openWakeWord's embedding input [N, 76, 32, 1] nor a head's [N, 16, 96]`);
+        if (stage === 'head' && !options.embedding) throw invalid('--calib-wav for a head needs --embedding <embedding_model.onnx>');
+        const clips = wavFiles(options.calibWav);
+        const wavOptions = { melspectrogram: options.frontend!, embedding: options.embedding, stage, inputName: inputs[0].name } as const;
+        samples = () => wakeWordCalibrationFeeds(clips, wavOptions);
+        quantizeOptions.data = samples();
+        if (options.progress && !options.json) {
+          bar = new cliProgress.SingleBar({ format: 'calibrating [{bar}] {value} windows | {tensors} tensors | {duration_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+          bar.start(0, 0, { tensors: 0 });
           quantizeOptions.onProgress = ({ batch, tensors }) => bar!.update(batch, { tensors });
         }
       }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --json] [-- --only gemm|layernorm|models] [-- --seconds S] [-- --no-build]
+// npm run bench [-- --json] [-- --only gemm|layernorm|models|...|zoo|quantizer] [-- --seconds S] [-- --no-build]
 //
 // Builds what is stale (cmake-js build, incremental), runs the C++ microbenchmarks (build/cpp/bench_*,
 // single thread) and the Node benchmarks against ONNX Runtime (bench/*.bench.ts through tsx, single thread),
@@ -33,6 +33,8 @@ const SUITES = {
   service: { cpp: [], node: ['bench/service.bench.ts'] },
   // Every ../shared/zoo model on the default backend against ONNX Runtime on the same file.
   zoo: { cpp: [], node: ['bench/zoo.bench.ts'] },
+  // quantizeModel vs ONNX Runtime's quantize_static (a Python venv made by scripts/python-venv.js): time, peak RSS, agreement.
+  quantizer: { cpp: [], node: ['bench/quantizer.bench.ts'] },
 };
 if (only !== undefined && !(only in SUITES)) {
   console.error(`--only must be one of ${Object.keys(SUITES).join(', ')}, got ${only}`);

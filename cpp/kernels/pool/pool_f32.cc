@@ -46,17 +46,65 @@ void max_pool_interior(int64_t planes, const int64_t in[2], const int64_t out[2]
   }
 }
 
-// Channels-last pooling: per output pixel, the taps inside the input are combined channel by channel
-// (unit stride, vectorised); padding is skipped per tap, not per element.
+// Channels-last pooling: per output pixel, the taps inside the input are listed once, then combined a block
+// of channels at a time in a local accumulator (registers: the baseline vectoriser keeps a 16-float block in
+// four SSE / NEON registers) instead of read-modify-writing the output row once per tap; padding is skipped
+// per tap, not per element. Kernels of more than kMaxListedTaps taps (global-size windows) walk the taps
+// per block instead of listing them.
+constexpr int64_t kChannelBlock = 16;
+constexpr int64_t kMaxListedTaps = 64;
+
+// Four 4-float vectors (GCC / Clang vector extensions: SSE on baseline x86-64, NEON on arm64) held in
+// registers across the taps.
+typedef float Float4 __attribute__((vector_size(16)));
+
+inline Float4 load4(const float* p) {
+  Float4 v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <bool kMax>
+inline Float4 combine4(Float4 acc, Float4 x) {
+  if constexpr (kMax) return ((acc > x) | (acc != acc)) ? acc : x;  // max_nan per lane
+  else return acc + x;
+}
+
+template <bool kMax>
+inline void combine_block(const float* xb, const int64_t* offsets, int64_t taps, int64_t n, float* out) {
+  const float start = kMax ? -std::numeric_limits<float>::infinity() : 0.0f;
+  if (n == kChannelBlock) {
+    Float4 a0 = {start, start, start, start}, a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t t = 0; t < taps; ++t) {
+      const float* xp = xb + offsets[t];
+      a0 = combine4<kMax>(a0, load4(xp));
+      a1 = combine4<kMax>(a1, load4(xp + 4));
+      a2 = combine4<kMax>(a2, load4(xp + 8));
+      a3 = combine4<kMax>(a3, load4(xp + 12));
+    }
+    __builtin_memcpy(out, &a0, sizeof a0);
+    __builtin_memcpy(out + 4, &a1, sizeof a1);
+    __builtin_memcpy(out + 8, &a2, sizeof a2);
+    __builtin_memcpy(out + 12, &a3, sizeof a3);
+    return;
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    float acc = start;
+    for (int64_t t = 0; t < taps; ++t) acc = kMax ? max_nan(acc, xb[offsets[t] + j]) : acc + xb[offsets[t] + j];
+    out[j] = acc;
+  }
+}
+
 void pool_nhwc(const PoolShape& s, int64_t batch, int64_t channels, const int64_t in[2], const int64_t out[2],
                const int64_t k[2], const int64_t st[2], const int64_t pb[2], const int64_t pe[2], const int64_t d[2],
                const float* x, float* y) {
+  int64_t listed[kMaxListedTaps];
+  const bool list = k[0] * k[1] <= kMaxListedTaps;
   for (int64_t b = 0; b < batch; ++b) {
     const float* xb = x + b * in[0] * in[1] * channels;
     for (int64_t oh = 0; oh < out[0]; ++oh)
       for (int64_t ow = 0; ow < out[1]; ++ow) {
         float* yp = y + ((b * out[0] + oh) * out[1] + ow) * channels;
-        for (int64_t ch = 0; ch < channels; ++ch) yp[ch] = s.max ? -std::numeric_limits<float>::infinity() : 0.0f;
         int64_t inside = 0, padded = 0;
         for (int64_t kh = 0; kh < k[0]; ++kh) {
           const int64_t ih = oh * st[0] - pb[0] + kh * d[0];
@@ -65,14 +113,28 @@ void pool_nhwc(const PoolShape& s, int64_t batch, int64_t channels, const int64_
             const int64_t iw = ow * st[1] - pb[1] + kw * d[1];
             if (h_in_pad && iw >= -pb[1] && iw < in[1] + pe[1]) ++padded;
             if (ih < 0 || ih >= in[0] || iw < 0 || iw >= in[1]) continue;
+            if (list) listed[inside] = (ih * in[1] + iw) * channels;
             ++inside;
+            if (list) continue;
+            // Too many taps to list: combine this one into the output row directly.
             const float* xp = xb + (ih * in[1] + iw) * channels;
-            if (s.max) {
+            if (inside == 1) {
+              for (int64_t ch = 0; ch < channels; ++ch) yp[ch] = xp[ch];
+            } else if (s.max) {
               for (int64_t ch = 0; ch < channels; ++ch) yp[ch] = max_nan(yp[ch], xp[ch]);
             } else {
               for (int64_t ch = 0; ch < channels; ++ch) yp[ch] += xp[ch];
             }
           }
+        }
+        if (list) {
+          for (int64_t c0 = 0; c0 < channels; c0 += kChannelBlock) {
+            const int64_t n = std::min(kChannelBlock, channels - c0);
+            if (s.max) combine_block<true>(xb + c0, listed, inside, n, yp + c0);
+            else combine_block<false>(xb + c0, listed, inside, n, yp + c0);
+          }
+        } else if (inside == 0) {
+          for (int64_t ch = 0; ch < channels; ++ch) yp[ch] = s.max ? -std::numeric_limits<float>::infinity() : 0.0f;
         }
         if (!s.max) {
           const int64_t count = s.count_include_pad ? padded : inside;

@@ -131,3 +131,12 @@ export {
   type DegradationRule,
   type ReadingSource,
 } from './degradation';
+export {
+  createServer,
+  protoPath,
+  type InferenceServer,
+  type ServerAddress,
+  type ServerOptions,
+  type ShutdownOptions,
+  type WakeWordServeOptions,
+} from './serve';

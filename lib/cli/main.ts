@@ -1,5 +1,5 @@
 /**
- * The `edgeinfer` command line: info, run, quantize. Exit codes: 0 done, 1 an EdgeInferError (the message says
+ * The `edgeinfer` command line: info, run, quantize, serve. Exit codes: 0 done, 1 an EdgeInferError (the message says
  * what to fix), 2 a usage error (unknown command or option, missing argument), 70 an internal error.
  */
 import fs from 'node:fs';
@@ -11,6 +11,7 @@ import { registerInfo } from './info';
 import { describeError } from './output';
 import { registerQuantize } from './quantize';
 import { registerRun } from './run';
+import { registerServe } from './serve';
 
 /** The package version, from the package.json above this file (lib/cli, dist/cli, or a compiled copy deeper). */
 function packageVersion(): string {
@@ -32,6 +33,7 @@ export function createProgram(): Command {
   registerInfo(program);
   registerRun(program);
   registerQuantize(program);
+  registerServe(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

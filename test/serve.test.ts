@@ -1,0 +1,581 @@
+// The gRPC inference server (lib/serve) in-process on loopback, driven by a real grpc-js client built from
+// proto/edgeinfer.proto: unary Infer against Engine.infer, health, ModelInfo, InferStream on the speech clips,
+// SwapModel (auth, verification, under load), bad requests and their status codes, deadlines, metrics, 500
+// malformed requests (RSS), a short load run, and shutdown with calls in flight.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { service as healthService } from 'grpc-health-check';
+
+import { createServer, EdgeInferError, Engine, readWav16, type InferenceServer } from '../lib';
+import { protoLoaderOptions, protoPath } from '../lib/serve';
+import { childNodeFlags } from './helpers/node-child';
+import { fetchModels, speechDir } from './helpers/repo';
+
+type Callback = (error: grpc.ServiceError | null, response: unknown) => void;
+type UnaryMethod = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback) => grpc.ClientUnaryCall;
+type InferenceClient = grpc.Client & {
+  Infer: UnaryMethod;
+  ModelInfo: UnaryMethod;
+  SwapModel: UnaryMethod;
+  InferStream(): grpc.ClientDuplexStream<unknown, StreamEvent>;
+};
+type HealthClient = grpc.Client & {
+  check: UnaryMethod;
+  watch(request: unknown): grpc.ClientReadableStream<{ status: string }>;
+};
+
+interface WireTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  raw_data: Buffer;
+}
+interface InferResponse {
+  outputs: WireTensor[];
+  model_version: string;
+  backend: string;
+}
+interface StreamEvent {
+  event: 'wake_word' | 'command' | 'chunk_stats';
+  wake_word?: { name: string; score: number; time_ms: number };
+  chunk_stats?: { chunks: number; p50_ms: number; p99_ms: number };
+}
+
+const definition = protoLoader.loadSync(protoPath, protoLoaderOptions);
+const Inference = ((grpc.loadPackageDefinition(definition).edgeinfer as grpc.GrpcObject).v1 as grpc.GrpcObject).Inference as grpc.ServiceClientConstructor;
+const Health = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, 'Health');
+
+const adminToken = 'test-admin-token-0123456789';
+const cliEntry = path.join(__dirname, '..', 'lib', 'cli', __filename.endsWith('.ts') ? 'main.ts' : 'main.js');
+// As test/helpers/node-child.ts starts children (tsx, and the emulator of the arm64 run).
+const nodeCommand = [...(process.env.EDGEINFER_NODE_LAUNCHER ?? '').split(' ').filter(Boolean), process.execPath, ...childNodeFlags()];
+const bearer = () => {
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', `Bearer ${adminToken}`);
+  return metadata;
+};
+
+/** A unary call as a promise; rejects with the grpc-js ServiceError (code, details). */
+function unary<T>(client: InferenceClient | HealthClient, method: string, request: unknown, options: { metadata?: grpc.Metadata; deadlineMs?: number } = {}): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const callOptions: grpc.CallOptions = options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs };
+    (client as unknown as Record<string, UnaryMethod>)[method](request, options.metadata ?? new grpc.Metadata(), callOptions, (error, response) => (error ? reject(error) : resolve(response as T)));
+  });
+}
+
+/** The status a call ended with: OK, or its error's code and details. */
+async function statusOf(call: Promise<unknown>): Promise<{ code: grpc.status; details: string }> {
+  try {
+    await call;
+    return { code: grpc.status.OK, details: 'OK' };
+  } catch (error) {
+    const e = error as grpc.ServiceError;
+    assert.equal(typeof e.code, 'number', `not a gRPC status: ${String(error)}`);
+    return { code: e.code, details: e.details };
+  }
+}
+
+async function expectStatus(call: Promise<unknown>, code: grpc.status, details?: RegExp): Promise<string> {
+  const got = await statusOf(call);
+  assert.equal(grpc.status[got.code], grpc.status[code], `expected ${grpc.status[code]}, got ${grpc.status[got.code]}: ${got.details}`);
+  if (details !== undefined) assert.match(got.details, details);
+  return got.details;
+}
+
+function f32(name: string, shape: number[], values: Float32Array): WireTensor {
+  return { name, dtype: 'DATA_TYPE_FLOAT32', shape, raw_data: Buffer.from(values.buffer, values.byteOffset, values.byteLength) };
+}
+
+/** Deterministic pseudo-random floats (no test depends on Math.random's sequence). */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+function randomFloats(count: number, seed: number): Float32Array {
+  const next = seeded(seed);
+  return Float32Array.from({ length: count }, () => next() * 2 - 1);
+}
+
+/** Streams a clip's PCM in chunks of the sizes `size` gives (odd byte counts included); events and the final status. */
+async function streamClip(client: InferenceClient, samples: Int16Array, size: () => number, sampleRate = 16000) {
+  const call = client.InferStream();
+  const events: StreamEvent[] = [];
+  call.on('data', (event: StreamEvent) => events.push(event));
+  const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+  const ended = new Promise<void>((resolve) => {
+    call.on('end', resolve);
+    call.on('error', () => resolve());
+  });
+  const bytes = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+  for (let offset = 0; offset < bytes.length; ) {
+    const n = Math.min(size(), bytes.length - offset);
+    if (!call.write({ pcm: bytes.subarray(offset, offset + n), sample_rate: sampleRate })) await once(call, 'drain');
+    offset += n;
+  }
+  call.end();
+  const [final] = await Promise.all([status, ended]);
+  return { events, status: final };
+}
+
+function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+describe('gRPC server (edgeinfer serve)', function () {
+  this.timeout(60000);
+  const models = fetchModels();
+  const headPath = models['hey_jarvis_v0.1.onnx'];
+  const headBytes = new Uint8Array(fs.readFileSync(headPath));
+  let server: InferenceServer;
+  let client: InferenceClient;
+  let health: HealthClient;
+  let reference: Engine;
+  let metricsPort: number;
+  const input = randomFloats(16 * 96, 7);
+
+  const infer = (inputs: WireTensor[], options: { deadlineMs?: number } = {}) => unary<InferResponse>(client, 'Infer', { inputs }, options);
+
+  before(async () => {
+    reference = await Engine.load(headPath);
+    server = createServer({
+      model: headPath,
+      wakeWord: { melspectrogram: models['melspectrogram.onnx'], embedding: models['embedding_model.onnx'], heads: { hey_jarvis: headPath } },
+      adminToken,
+      port: 0,
+      metricsPort: 0,
+      maxMessageBytes: 2 * 1024 * 1024,
+      onInternalError: () => undefined,
+    });
+    const bound = await server.start();
+    assert.ok(bound.port > 0);
+    metricsPort = bound.metricsPort!;
+    assert.equal(server.address, `127.0.0.1:${bound.port}`);
+    client = new Inference(server.address!, grpc.credentials.createInsecure()) as unknown as InferenceClient;
+    health = new Health(server.address!, grpc.credentials.createInsecure()) as unknown as HealthClient;
+  });
+
+  after(async () => {
+    client?.close();
+    health?.close();
+    await server?.shutdown({ graceMs: 1000 });
+    await reference?.dispose();
+  });
+
+  it('refuses bad server options with EDGEINFER_INVALID_ARGUMENT', () => {
+    const invalid = (options: unknown) =>
+      assert.throws(
+        () => createServer(options as Parameters<typeof createServer>[0]),
+        (error: unknown) => error instanceof EdgeInferError && error.code === 'EDGEINFER_INVALID_ARGUMENT',
+      );
+    invalid(undefined);
+    invalid({});
+    invalid({ model: headPath, engine: reference });
+    invalid({ model: headPath, port: 70000 });
+    invalid({ model: headPath, adminToken: 'short' });
+    invalid({ model: headPath, host: 'http://0.0.0.0' });
+    invalid({ model: headPath, maxMessageBytes: 10 });
+    invalid({ model: headPath, wakeWord: { melspectrogram: 'a', embedding: 'b', heads: {} } });
+    invalid({ model: headPath, prot: 1 });
+  });
+
+  it('Infer answers what Engine.infer computes, with the model version and backend', async () => {
+    const expected = await reference.infer({ 'x.1': { type: 'float32', data: input, dims: [1, 16, 96] } });
+    const response = await infer([f32('x.1', [1, 16, 96], input)]);
+    assert.equal(response.outputs.length, 1);
+    const [out] = response.outputs;
+    const name = Object.keys(expected)[0];
+    assert.equal(out.name, name);
+    assert.equal(out.dtype, 'DATA_TYPE_FLOAT32');
+    assert.deepEqual(out.shape, [...expected[name].dims]);
+    const got = new Float32Array(new Uint8Array(out.raw_data).buffer);
+    assert.deepEqual(got, expected[name].data);
+    assert.equal(response.model_version, reference.info().modelVersion);
+    assert.equal(response.backend, reference.info().backend);
+  });
+
+  it('health reports SERVING for the server and the Inference service', async () => {
+    for (const service of ['', 'edgeinfer.v1.Inference']) {
+      const response = await unary<{ status: string }>(health, 'check', { service });
+      assert.equal(response.status, 'SERVING');
+    }
+  });
+
+  it('ModelInfo describes the model, its batching and the wake words', async () => {
+    const info = await unary<Record<string, unknown>>(client, 'ModelInfo', {});
+    assert.equal(info.model_version, reference.info().modelVersion);
+    assert.equal(info.backend, 'native');
+    assert.deepEqual(info.inputs, [{ name: 'x.1', dtype: 'DATA_TYPE_FLOAT32', shape: [1, 16, 96], dim_names: ['', '', ''] }]);
+    assert.deepEqual(info.wake_words, ['hey_jarvis']);
+    assert.equal(info.batching, false); // the head's batch dim is fixed at 1
+  });
+
+  it('InferStream: hey_jarvis.wav in uneven chunks fires hey_jarvis; negative.wav fires nothing', async () => {
+    const clip = (name: string) => readWav16(fs.readFileSync(path.join(speechDir, name))).samples;
+    const jarvis = clip('hey_jarvis.wav');
+    const negative = clip('negative.wav');
+    const sizes = seeded(3);
+    // Both streams at once: they share the wake-word models' schedulers.
+    const [positive, quiet] = await Promise.all([streamClip(client, jarvis, () => 1 + Math.floor(sizes() * 5000)), streamClip(client, negative, () => 2560 * 3 + 1)]);
+    for (const result of [positive, quiet]) assert.equal(result.status.code, grpc.status.OK, result.status.details);
+
+    const fired = positive.events.filter((e) => e.event === 'wake_word');
+    assert.ok(fired.length >= 1, `no wake_word event: ${JSON.stringify(positive.events)}`);
+    assert.equal(fired[0].wake_word!.name, 'hey_jarvis');
+    assert.ok(fired[0].wake_word!.score >= 0.5);
+    assert.ok(fired[0].wake_word!.time_ms > 0 && fired[0].wake_word!.time_ms <= (jarvis.length / 16000) * 1000 + 80);
+    assert.deepEqual(quiet.events.filter((e) => e.event === 'wake_word'), []);
+
+    for (const [result, samples] of [[positive, jarvis], [quiet, negative]] as const) {
+      const stats = result.events.at(-1)!;
+      assert.equal(stats.event, 'chunk_stats');
+      assert.equal(stats.chunk_stats!.chunks, Math.floor(samples.length / 1280));
+      assert.ok(stats.chunk_stats!.p99_ms > 0 && stats.chunk_stats!.p99_ms < 200);
+    }
+    console.log(`      InferStream per 80 ms frame: p50 ${positive.events.at(-1)!.chunk_stats!.p50_ms.toFixed(2)} ms, p99 ${positive.events.at(-1)!.chunk_stats!.p99_ms.toFixed(2)} ms`);
+  });
+
+  it('InferStream refuses audio at another sample rate', async () => {
+    const result = await streamClip(client, new Int16Array(4000), () => 2000, 8000);
+    assert.equal(result.status.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(result.status.details, /sample_rate is 8000/);
+  });
+
+  it('bad requests get INVALID_ARGUMENT (or RESOURCE_EXHAUSTED when oversized) with a message naming the problem', async () => {
+    const ok = f32('x.1', [1, 16, 96], input);
+    await expectStatus(infer([]), grpc.status.INVALID_ARGUMENT, /no inputs/);
+    await expectStatus(infer([{ ...ok, name: 'nope' }]), grpc.status.INVALID_ARGUMENT, /'nope' is not an input/);
+    await expectStatus(infer([ok, { ...ok, name: 'extra' }]), grpc.status.INVALID_ARGUMENT, /'extra' is not an input/);
+    await expectStatus(infer([{ ...ok, name: '' }]), grpc.status.INVALID_ARGUMENT, /inputs\[0\] has no name/);
+    await expectStatus(infer([ok, ok]), grpc.status.INVALID_ARGUMENT, /'x.1' is given twice/);
+    await expectStatus(infer([{ ...ok, dtype: 'DATA_TYPE_INT32' }]), grpc.status.INVALID_ARGUMENT, /'x.1' must be of type float32, got int32/);
+    await expectStatus(infer([{ ...ok, dtype: 'DATA_TYPE_UNSPECIFIED' }]), grpc.status.INVALID_ARGUMENT, /'x.1' has no dtype/);
+    await expectStatus(infer([{ ...ok, raw_data: ok.raw_data.subarray(0, 6000) }]), grpc.status.INVALID_ARGUMENT, /shape \[1, 16, 96\], 1536 float32 elements = 6144 bytes, but raw_data holds 6000 bytes/);
+    await expectStatus(infer([{ ...ok, shape: [] }]), grpc.status.INVALID_ARGUMENT, /'x.1' has no shape .* raw_data holds 6144 bytes/);
+    await expectStatus(infer([{ ...ok, shape: [1, 16, -96] }]), grpc.status.INVALID_ARGUMENT, /shape\[2\] is -96/);
+    await expectStatus(infer([f32('x.1', [1, 32, 48], input)]), grpc.status.INVALID_ARGUMENT, /'x.1' has dims \[1,32,48\], the model expects \[1,16,96\]/);
+    await expectStatus(infer([{ ...ok, dtype: 'DATA_TYPE_BOOL', raw_data: Buffer.alloc(1536, 2) }]), grpc.status.INVALID_ARGUMENT, /bool but byte 0 of raw_data is 2/);
+    const nan = input.slice();
+    nan[100] = NaN;
+    await expectStatus(infer([f32('x.1', [1, 16, 96], nan)]), grpc.status.INVALID_ARGUMENT, /'x.1' contains NaN at index 100/);
+    await expectStatus(infer([f32('x.1', [1, 16, 96], Float32Array.from(input, (v, i) => (i === 5 ? Infinity : v)))]), grpc.status.INVALID_ARGUMENT, /contains Infinity at index 5/);
+    const big = new Float32Array(700_000); // 2.8 MB, over the 2 MiB limit
+    await expectStatus(infer([f32('x.1', [1, 16, 96], big)]), grpc.status.RESOURCE_EXHAUSTED);
+    // The server is fine after all that.
+    assert.equal((await infer([ok])).outputs.length, 1);
+  });
+
+  it('a request answered before it was fully sent (oversized) gets its stream reset, not left half-open', async () => {
+    // grpc-js neither resets such a stream on the server nor on the client: each refused oversized message
+    // would hold its stream (and memory on both sides) until the connection closes. A raw HTTP/2 client that
+    // sends a length prefix over the limit and keeps its side open must see the status, then RST_STREAM(NO_ERROR).
+    const session = http2.connect(`http://${server.address}`);
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/edgeinfer.v1.Inference/Infer', 'content-type': 'application/grpc', te: 'trailers' });
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(3_000_000, 1);
+      stream.write(prefix);
+      stream.write(Buffer.alloc(16384));
+      const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+      assert.equal(headers['grpc-status'], String(grpc.status.RESOURCE_EXHAUSTED));
+      const closed = await Promise.race([once(stream, 'close').then(() => true), delay(2000).then(() => false)]);
+      assert.ok(closed, 'the stream is still open 2 s after the status');
+      assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+    } finally {
+      session.destroy();
+    }
+    assert.equal((await infer([f32('x.1', [1, 16, 96], input)])).outputs.length, 1);
+  });
+
+  it('a tiny deadline ends the call with DEADLINE_EXCEEDED', async () => {
+    await expectStatus(infer([f32('x.1', [1, 16, 96], input)], { deadlineMs: 0 }), grpc.status.DEADLINE_EXCEEDED);
+    await expectStatus(infer([f32('x.1', [1, 16, 96], input)], { deadlineMs: 1 }), grpc.status.DEADLINE_EXCEEDED);
+  });
+
+  it('SwapModel: no token UNAUTHENTICATED, wrong token PERMISSION_DENIED, wrong sha256 FAILED_PRECONDITION', async () => {
+    await expectStatus(unary(client, 'SwapModel', { model: headBytes }), grpc.status.UNAUTHENTICATED, /admin token/);
+    const wrong = new grpc.Metadata();
+    wrong.set('authorization', 'Bearer not-the-token-at-all-123');
+    await expectStatus(unary(client, 'SwapModel', { model: headBytes }, { metadata: wrong }), grpc.status.PERMISSION_DENIED, /not valid/);
+    await expectStatus(unary(client, 'SwapModel', { model: headBytes, token: 'also-not-the-token-1234' }), grpc.status.PERMISSION_DENIED);
+    await expectStatus(unary(client, 'SwapModel', { model: headBytes, sha256: '0'.repeat(64) }, { metadata: bearer() }), grpc.status.FAILED_PRECONDITION, /sha256/);
+    await expectStatus(unary(client, 'SwapModel', {}, { metadata: bearer() }), grpc.status.INVALID_ARGUMENT, /needs the model/);
+    await expectStatus(unary(client, 'SwapModel', { model: Buffer.from('not an onnx model') }, { metadata: bearer() }), grpc.status.INVALID_ARGUMENT);
+    await expectStatus(unary(client, 'SwapModel', { model: headBytes, signature: Buffer.alloc(64) }, { metadata: bearer() }), grpc.status.INVALID_ARGUMENT, /no public key/);
+    // Nothing changed.
+    assert.equal((await infer([f32('x.1', [1, 16, 96], input)])).model_version, reference.info().modelVersion);
+  });
+
+  it('SwapModel with the token swaps while concurrent Infer loops keep running without an error', async () => {
+    const before = reference.info().modelVersion;
+    const seen = new Map<string, number>();
+    const errors: unknown[] = [];
+    let swapped = false;
+    let calls = 0;
+    // Bounded loops: each stops 20 calls after the swap, or after 3000 calls whatever happens.
+    const loop = async () => {
+      let after = 0;
+      for (let i = 0; i < 3000 && after < 20; i++) {
+        try {
+          const response = await infer([f32('x.1', [1, 16, 96], input)]);
+          seen.set(response.model_version, (seen.get(response.model_version) ?? 0) + 1);
+          if (swapped) after++;
+        } catch (error) {
+          errors.push(error);
+          if (swapped) after++;
+        }
+        calls++;
+      }
+    };
+    const loops = Array.from({ length: 4 }, loop);
+    while (calls < 40) await delay(1);
+    const sha256 = (await import('node:crypto')).createHash('sha256').update(headBytes).digest('hex');
+    const result = await unary<Record<string, unknown>>(client, 'SwapModel', { model: headBytes, sha256, version: 'v2' }, { metadata: bearer() });
+    swapped = true;
+    await Promise.all(loops);
+    assert.equal(result.from_version, before);
+    assert.equal(result.to_version, 'v2');
+    assert.equal(result.sha256, sha256);
+    assert.deepEqual(errors, []);
+    assert.ok((seen.get(before) ?? 0) >= 40, `calls on the old version: ${seen.get(before)}`);
+    // Each loop's last 20 answers came after the swap, less the one call it had in flight at the switch.
+    assert.ok((seen.get('v2') ?? 0) >= 4 * 19, `calls on the new version: ${seen.get('v2')}`);
+    assert.equal((await infer([f32('x.1', [1, 16, 96], input)])).model_version, 'v2');
+    // By path, with the token in the request instead of metadata.
+    const byPath = await unary<Record<string, unknown>>(client, 'SwapModel', { path: headPath, token: adminToken, version: 'v3' });
+    assert.equal(byPath.to_version, 'v3');
+    assert.equal((await unary<Record<string, unknown>>(client, 'ModelInfo', {})).model_version, 'v3');
+  });
+
+  it('500 malformed requests of mixed kinds to `edgeinfer serve`: each the right status, still healthy, RSS bounded', async function () {
+    // The server runs as the CLI in its own process, so its RSS (read from its own metrics endpoint) is the
+    // server's alone: the grpc-js client keeps the unsent part of each refused oversized message until its
+    // channel closes (~2x the message, measured), which would swamp the number in one process.
+    const child = spawn(nodeCommand[0], [...nodeCommand.slice(1), cliEntry, 'serve', headPath, '--port', '0', '--metrics-port', '0', '--max-message-bytes', String(2 * 1024 * 1024), '--json', '--grace-ms', '2000'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+    try {
+      const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+      const bound = JSON.parse(line.toString().split('\n')[0]) as { address: string; metricsPort: number; modelVersion: string };
+      assert.equal(bound.modelVersion, reference.info().modelVersion);
+      const remote = new Inference(bound.address, grpc.credentials.createInsecure()) as unknown as InferenceClient;
+      const remoteHealth = new Health(bound.address, grpc.credentials.createInsecure()) as unknown as HealthClient;
+      const rss = async () => Number(/^process_resident_memory_bytes (\d+)/m.exec((await httpGet(`http://127.0.0.1:${bound.metricsPort}/metrics`)).body)![1]);
+
+      const ok = f32('x.1', [1, 16, 96], input);
+      const nan = input.slice();
+      nan[7] = NaN;
+      const big = Buffer.alloc(2_200_000);
+      const kinds: [unknown, grpc.status][] = [
+        [{ inputs: [{ ...ok, name: 'nope' }] }, grpc.status.INVALID_ARGUMENT],
+        [{ inputs: [{ ...ok, dtype: 'DATA_TYPE_INT64', raw_data: Buffer.alloc(1536 * 8) }] }, grpc.status.INVALID_ARGUMENT],
+        [{ inputs: [{ ...ok, raw_data: ok.raw_data.subarray(1) }] }, grpc.status.INVALID_ARGUMENT],
+        [{ inputs: [{ ...ok, shape: [] }] }, grpc.status.INVALID_ARGUMENT],
+        [{ inputs: [f32('x.1', [1, 16, 96], nan)] }, grpc.status.INVALID_ARGUMENT],
+        [{ inputs: [] }, grpc.status.INVALID_ARGUMENT],
+        [{ inputs: [{ ...ok, shape: [1, 16, 2 ** 40] }] }, grpc.status.INVALID_ARGUMENT],
+        [{ inputs: [{ ...ok, dtype: 'DATA_TYPE_FLOAT16', raw_data: ok.raw_data.subarray(0, 3072) }] }, grpc.status.INVALID_ARGUMENT],
+        [{ inputs: [{ ...ok, raw_data: big }] }, grpc.status.RESOURCE_EXHAUSTED],
+      ];
+      const run = async (count: number) => {
+        const wrong: string[] = [];
+        let next = 0;
+        // 8 callers at once, each taking the next request kind in turn (the oversized one every 9th).
+        await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            for (let i = next++; i < count; i = next++) {
+              const [request, code] = kinds[i % kinds.length];
+              const got = await statusOf(unary(remote, 'Infer', request));
+              if (got.code !== code) wrong.push(`#${i}: expected ${grpc.status[code]}, got ${grpc.status[got.code]} (${got.details})`);
+            }
+          }),
+        );
+        return wrong;
+      };
+      // Warm up until the V8 heap and malloc arenas have grown to their working size (RSS within 2 MB over a
+      // round of 500, at most 4000 requests; measured: flat from ~2000 on). A leak grows every round, so it
+      // still shows in the measured round after.
+      let warmup = 0;
+      for (let last = await rss(), round = 0; round < 8; round++) {
+        assert.deepEqual(await run(500), []);
+        warmup += 500;
+        const now = await rss();
+        if (Math.abs(now - last) < 2 * 1024 * 1024) break;
+        last = now;
+      }
+      const before = await rss();
+      assert.deepEqual(await run(500), []);
+      const growth = ((await rss()) - before) / 1024 / 1024;
+      console.log(`      server RSS growth over 500 malformed requests (after ${warmup} to warm up): ${growth.toFixed(2)} MB`);
+      assert.ok(growth <= 5, `RSS grew ${growth.toFixed(2)} MB`);
+      assert.equal((await unary<{ status: string }>(remoteHealth, 'check', { service: '' })).status, 'SERVING');
+      assert.equal((await unary<InferResponse>(remote, 'Infer', { inputs: [ok] })).outputs.length, 1);
+      remote.close();
+      remoteHealth.close();
+      // SIGTERM: a graceful shutdown, exit code 0.
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /SIGTERM, shutting down/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('a short load run: concurrent callers, no errors, no lost responses (p99 printed)', async () => {
+    const seconds = Number(process.env.EDGEINFER_SERVE_LOAD_S ?? 2);
+    const callers = 32;
+    const latencies: number[] = [];
+    const errors: string[] = [];
+    let sent = 0;
+    const end = performance.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: callers }, async () => {
+        while (performance.now() < end) {
+          sent++;
+          const start = performance.now();
+          try {
+            const response = await infer([f32('x.1', [1, 16, 96], input)]);
+            if (response.outputs.length !== 1) errors.push('no output');
+            latencies.push(performance.now() - start);
+          } catch (error) {
+            errors.push((error as grpc.ServiceError).details ?? String(error));
+          }
+        }
+      }),
+    );
+    latencies.sort((a, b) => a - b);
+    console.log(
+      `      load: ${callers} callers x ${seconds} s: ${latencies.length} calls (${(latencies.length / seconds).toFixed(0)}/s), p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, errors ${errors.length}`,
+    );
+    assert.deepEqual(errors.slice(0, 3), []);
+    assert.equal(latencies.length, sent);
+  });
+
+  it('serves Prometheus metrics on the loopback metrics port', async () => {
+    const { status, body } = await httpGet(`http://127.0.0.1:${metricsPort}/metrics`);
+    assert.equal(status, 200);
+    const counter = (labels: string) => Number(new RegExp(`^edgeinfer_requests_total\\{${labels}\\} (\\d+)`, 'm').exec(body)?.[1] ?? 0);
+    assert.ok(counter('method="Infer",code="OK"') > 100);
+    assert.ok(counter('method="Infer",code="INVALID_ARGUMENT"') >= 14);
+    assert.ok(counter('method="Infer",code="DEADLINE_EXCEEDED"') >= 1);
+    assert.ok(counter('method="SwapModel",code="UNAUTHENTICATED"') >= 1);
+    assert.ok(counter('method="InferStream",code="OK"') >= 2);
+    assert.match(body, /^edgeinfer_model_info\{model_version="v3",backend="native"\} 1$/m);
+    assert.match(body, /^edgeinfer_queue_depth 0$/m);
+    assert.match(body, /^edgeinfer_wake_words_total\{name="hey_jarvis"\} [1-9]/m);
+    assert.match(body, /^edgeinfer_request_duration_seconds_bucket\{le="0.001",method="Infer"\} \d+/m);
+    assert.match(body, /^process_resident_memory_bytes \d+/m);
+    assert.equal((await httpGet(`http://127.0.0.1:${metricsPort}/other`)).status, 404);
+  });
+
+  describe('a slow model (embedding, batches of 32): deadlines, no wake-word models, shutdown', () => {
+    const embeddingPath = models['embedding_model.onnx'];
+    let engine: Engine;
+    let slow: InferenceServer;
+    let slowClient: InferenceClient;
+    const batch = (rows: number) => f32('input_1', [rows, 76, 32, 1], randomFloats(rows * 76 * 32, rows));
+
+    before(async () => {
+      engine = await Engine.load(embeddingPath);
+      slow = createServer({ engine, scheduler: { maxBatchSize: 32 }, onInternalError: () => undefined });
+      await slow.start();
+      slowClient = new Inference(slow.address!, grpc.credentials.createInsecure()) as unknown as InferenceClient;
+    });
+    after(async () => {
+      slowClient?.close();
+      await slow?.shutdown({ graceMs: 0 });
+      await engine?.dispose();
+    });
+
+    it('InferStream without wake-word models is UNIMPLEMENTED; SwapModel without an admin token PERMISSION_DENIED', async () => {
+      const result = await streamClip(slowClient, new Int16Array(1280), () => 2560);
+      assert.equal(result.status.code, grpc.status.UNIMPLEMENTED);
+      assert.match(result.status.details, /wake-word models/);
+      await expectStatus(unary(slowClient, 'SwapModel', { path: embeddingPath, token: adminToken }), grpc.status.PERMISSION_DENIED, /disabled/);
+    });
+
+    it('the deadline bounds the time in the queue: late requests get DEADLINE_EXCEEDED and are never run', async () => {
+      await unary(slowClient, 'Infer', { inputs: [batch(32)] }); // plan built
+      const runsBefore = engine.stats().runs;
+      // 16 requests of ~25 ms of work each (more on a busy machine) against a 150 ms deadline: most expire queued.
+      const statuses = await Promise.all(Array.from({ length: 16 }, () => statusOf(unary(slowClient, 'Infer', { inputs: [batch(32)] }, { deadlineMs: 150 }))));
+      const codes = statuses.map((s) => grpc.status[s.code]);
+      assert.ok(codes.filter((c) => c === 'DEADLINE_EXCEEDED').length >= 4, codes.join(' '));
+      assert.deepEqual(codes.filter((c) => c !== 'OK' && c !== 'DEADLINE_EXCEEDED'), []);
+      await delay(100);
+      const ran = engine.stats().runs - runsBefore;
+      assert.ok(ran < 16, `${ran} of 16 requests ran: expired ones should have left the queue`);
+      assert.equal(engine.stats().engine.queued, 0);
+    });
+
+    it('shutdown: calls in flight complete, health watchers see NOT_SERVING, new calls are refused', async () => {
+      const watcher = new Health(slow.address!, grpc.credentials.createInsecure()) as unknown as HealthClient;
+      const watch = watcher.watch({ service: '' });
+      const statuses: string[] = [];
+      watch.on('data', (message: { status: string }) => statuses.push(message.status));
+      watch.on('error', () => undefined);
+      while (statuses.length === 0) await delay(5);
+      assert.deepEqual(statuses, ['SERVING']);
+
+      const inflight = Array.from({ length: 6 }, () => unary<InferResponse>(slowClient, 'Infer', { inputs: [batch(32)] }));
+      await delay(20); // the first batch is running, the others wait in the queue
+      const stopped = slow.shutdown({ graceMs: 10000 });
+      while (!statuses.includes('NOT_SERVING')) await delay(5);
+      watch.cancel(); // a watcher that got the news goes away; the shutdown does not wait for it any more
+      const results = await Promise.all(inflight.map(statusOf));
+      assert.deepEqual(
+        results.map((r) => grpc.status[r.code]),
+        Array(6).fill('OK'),
+      );
+      await expectStatus(unary(slowClient, 'Infer', { inputs: [batch(1)] }, { deadlineMs: 2000 }), grpc.status.UNAVAILABLE);
+      await stopped;
+      watcher.close();
+      assert.equal(engine.disposed, false); // an engine given to the server stays the caller's
+    });
+  });
+
+  it('shutdown ends an open InferStream with UNAVAILABLE after the audio it received', async () => {
+    const call = client.InferStream();
+    const events: StreamEvent[] = [];
+    call.on('data', (event: StreamEvent) => events.push(event));
+    const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    call.on('error', () => undefined);
+    call.write({ pcm: Buffer.alloc(1280 * 2 * 3) });
+    await delay(100);
+    await server.shutdown({ graceMs: 5000 });
+    const final = await status;
+    assert.equal(final.code, grpc.status.UNAVAILABLE);
+    assert.match(final.details, /shutting down/);
+    assert.equal(events.at(-1)?.chunk_stats?.chunks, 3);
+    await expectStatus(infer([f32('x.1', [1, 16, 96], input)], { deadlineMs: 2000 }), grpc.status.UNAVAILABLE);
+  });
+});

@@ -194,16 +194,20 @@ export class InferenceServer {
 
   async #loadWakeWord(w: NonNullable<ResolvedServerOptions['wakeWord']>): Promise<WakeWordRuntime> {
     const runtime: WakeWordRuntime = { engines: [], schedulers: [], models: undefined as unknown as SharedWakeWordModels };
-    // Each model behind its own scheduler, shared by every stream: frames of concurrent streams batch together.
-    const shared = async (source: string | Uint8Array): Promise<SharedRunner> => {
+    // Each model behind its own scheduler, shared by every stream: frames of concurrent streams batch together,
+    // except where a batch's rows are not independent, so one stream's audio would change another's result:
+    // the melspectrogram clips to 80 dB below a ReduceMax over its whole input, and native dynamic INT8
+    // quantizes a call's activations with one scale for the whole batch. Those run one request per call.
+    const shared = async (source: string | Uint8Array, rowsCoupled = false): Promise<SharedRunner> => {
       const engine = await Engine.load(source, w.engineOptions);
       runtime.engines.push(engine);
-      const scheduler = new BatchScheduler(engine);
+      const coupled = rowsCoupled || (engine.info().backend === 'native' && engine.info().precision === 'int8');
+      const scheduler = new BatchScheduler(engine, coupled ? { maxBatchSize: 1 } : {});
       runtime.schedulers.push(scheduler);
       return { inputs: engine.inputs, outputs: engine.outputs, infer: (feeds, options) => scheduler.infer(feeds, options) };
     };
     this.#wake = runtime; // released by #release() if a later load fails
-    const melspectrogram = await shared(w.melspectrogram);
+    const melspectrogram = await shared(w.melspectrogram, true);
     const embedding = await shared(w.embedding);
     const heads: Record<string, SharedRunner> = {};
     for (const [name, source] of Object.entries(w.heads)) heads[name] = await shared(source);

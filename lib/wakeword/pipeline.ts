@@ -122,8 +122,12 @@ export function readWav16(bytes: Uint8Array): { sampleRate: number; samples: Int
       const bits = view.getUint16(offset + 22, true);
       if (format !== 1 || channels !== 1 || bits !== 16) throw new RangeError('only 16-bit PCM mono WAV is supported');
     } else if (id === 'data') {
-      const data = bytes.slice(offset + 8, offset + 8 + Math.min(size, bytes.length - offset - 8));
-      return { sampleRate: rate, samples: new Int16Array(data.buffer, 0, data.byteLength >> 1) };
+      // A copy into a fresh buffer: a Node Buffer's slice() is a view into a larger (pooled) ArrayBuffer, so an
+      // Int16Array over `.buffer` from 0 would read the file's header (or another Buffer) as samples.
+      const length = Math.min(size, bytes.length - offset - 8) & ~1;
+      const data = new Uint8Array(length);
+      data.set(bytes.subarray(offset + 8, offset + 8 + length));
+      return { sampleRate: rate, samples: new Int16Array(data.buffer, 0, length >> 1) };
     }
     offset += 8 + size + (size & 1);
   }

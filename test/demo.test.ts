@@ -1,0 +1,183 @@
+// The smart-speaker demo (`npm run demo`, examples/wake-word.js) in its short mode, run as a user runs it (a
+// child process), its JSON lines asserted: the wake words, the commands after them, nothing on the negative
+// clips, the per-chunk latency. And the two stages it adds to the pipeline, on stand-in models.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+
+import { CommandStage, EnergyVoiceActivity, readWav16, type ChunkResult, type Tensor } from '../lib';
+import { spawnNode } from './helpers/node-child';
+import { repoRoot } from './helpers/repo';
+
+const runningTypeScript = __filename.endsWith('.ts');
+
+type Line = Record<string, unknown> & { type: string; clip?: string };
+
+describe('npm run demo --short --json', function () {
+  this.timeout(120000);
+  let lines: Line[];
+  const events = (clip: string) => lines.filter((l) => l.clip === clip && (l.type === 'wake_word' || l.type === 'command'));
+  const summary = (clip: string) => {
+    const found = lines.find((l) => l.type === 'clip' && l.clip === clip);
+    assert.ok(found, `no summary line for ${clip}: the demo did not stream it`);
+    return found as Line & { chunks: number; max_command_score: number | null; max_scores: Record<string, number> };
+  };
+
+  before(function () {
+    // The compiled arm64 run (build-js/, under qemu) has no dist/ for `require('..')` and no tsx for the arm64
+    // Node to load lib/ with: the demo cannot load the library there. x64 runs it.
+    if (!runningTypeScript) this.skip();
+    const run = spawnNode([path.join(repoRoot, 'examples', 'wake-word.js'), '--short', '--json'], { cwd: repoRoot, timeout: 100000 });
+    assert.equal(run.status, 0, `demo failed (${run.signal ?? run.status}): ${run.stderr}`);
+    lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Line);
+  });
+
+  it('detects each wake word on its clip', () => {
+    assert.deepEqual(events('hey_jarvis.wav').map((e) => `${e.type}:${e.name}`), ['wake_word:hey_jarvis']);
+    assert.deepEqual(events('alexa.wav').map((e) => `${e.type}:${e.name}`), ['wake_word:alexa']);
+  });
+
+  it('fires nothing on the negative sentence, silence, or a command without a wake word', () => {
+    for (const clip of ['negative.wav', 'silence.wav', 'timer.wav']) {
+      assert.ok(summary(clip).chunks > 20, `${clip} streamed`);
+      assert.deepEqual(events(clip), [], `${clip}: ${JSON.stringify(events(clip))}`);
+      // No wake word, so the command model never ran.
+      assert.equal(summary(clip).max_command_score, null, clip);
+    }
+  });
+
+  it('recognises the timer command after the wake word, in three voices', () => {
+    // The intent the words say ("five minutes" -> 5_minute_timer), as scripts/make-speech-fixtures.sh spoke them.
+    const clips: Record<string, [string, string]> = {
+      'hey_jarvis_timer_us.wav': ['hey_jarvis', '5_minute_timer'],
+      'hey_jarvis_timer_f3.wav': ['hey_jarvis', '10_minute_timer'],
+      'alexa_timer_gb.wav': ['alexa', '10_minute_timer'],
+      'alexa_timer_f3.wav': ['alexa', '5_minute_timer'],
+    };
+    for (const [clip, [wakeWord, intent]] of Object.entries(clips)) {
+      const [wake, command, ...rest] = events(clip) as (Line & { time_s: number; score: number })[];
+      assert.equal(rest.length, 0, `${clip}: one wake word and one command: ${JSON.stringify(events(clip))}`);
+      assert.equal(wake?.type, 'wake_word', clip);
+      assert.equal(wake.name, wakeWord, clip);
+      assert.equal(command?.type, 'command', `${clip}: no command after the wake word (best timer score ${summary(clip).max_command_score})`);
+      assert.equal(command.command, 'timer');
+      assert.equal(command.intent, intent, clip);
+      assert.equal(command.wake_word, wakeWord, clip);
+      assert.ok(command.score >= 0.5 && command.time_s > wake.time_s, `${clip}: ${JSON.stringify(command)}`);
+    }
+  });
+
+  it('opens the command window after a wake word and fires nothing for a sentence that is not a command', () => {
+    assert.deepEqual(events('hey_jarvis_weather_gb.wav').map((e) => `${e.type}:${e.name ?? e.intent}`), ['wake_word:hey_jarvis']);
+    const best = summary('hey_jarvis_weather_gb.wav').max_command_score;
+    assert.ok(best !== null && best < 0.5, `the timer head ran after the wake word and stayed low: ${best}`);
+  });
+
+  it('keeps the per-chunk p99 under the 200 ms budget, every chunk measured', () => {
+    const latency = lines.find((l) => l.type === 'latency' && l.variant === 'int8') as Line & { p99_ms: number; chunks: number };
+    assert.ok(latency, 'no latency line');
+    const chunks = lines.filter((l) => l.type === 'clip').reduce((n, l) => n + (l.chunks as number), 0);
+    assert.equal(latency.chunks, chunks);
+    assert.ok(latency.p99_ms > 0 && latency.p99_ms < 200, `p99 ${latency.p99_ms} ms`);
+  });
+
+  it('holds the INT8 weights in under a third of the FP32 files', () => {
+    const sizes = lines.filter((l) => l.type === 'model_size' && l.int8_memory_bytes !== null) as (Line & { fp32_file_bytes: number; int8_memory_bytes: number })[];
+    assert.deepEqual(sizes.map((s) => s.model).sort(), ['alexa', 'embedding', 'hey_jarvis', 'hey_mycroft', 'timer']);
+    for (const s of sizes) assert.ok(s.int8_memory_bytes < s.fp32_file_bytes / 3, JSON.stringify(s));
+  });
+});
+
+/** A stand-in command model: [1, frames, 96] in, class probabilities out, the "timer" share set by the test. */
+function fakeModel(frames: number, outputName: string, timerShare: () => number) {
+  const calls: number[] = [];
+  return {
+    calls,
+    inputs: [{ name: 'x', dims: [1, frames, 96] }],
+    outputs: [{ name: outputName }],
+    async infer(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+      calls.push((feeds.x.data as Float32Array)[0]);
+      const p = timerShare();
+      return { [outputName]: { type: 'float32', data: Float32Array.from([1 - p, p * 0.25, p * 0.75]), dims: [1, 3] } };
+    },
+  };
+}
+
+const chunk = (i: number): ChunkResult => ({ scores: {}, embedding: new Float32Array(96).fill(i) });
+
+describe('CommandStage', () => {
+  it('runs only in the window after a wake word, fires once at the crossing with the likeliest intent', async () => {
+    let share = 0.9;
+    const model = fakeModel(4, JSON.stringify({ 1: 'one', 2: 'two' }), () => share);
+    const stage = new CommandStage({ name: 'timer', model, windowChunks: 3 });
+    assert.equal(stage.frames, 4);
+    for (let i = 0; i < 6; i++) assert.equal(await stage.push(chunk(i)), undefined);
+    assert.equal(model.calls.length, 0, 'no wake word: the model never runs');
+    share = 0.2;
+    assert.equal(await stage.push(chunk(6), { wakeWord: 'alexa' }), undefined);
+    assert.equal(stage.last?.score.toFixed(2), '0.20');
+    assert.deepEqual(model.calls, [3], 'the last 4 embeddings, oldest first');
+    share = 0.9;
+    const event = await stage.push(chunk(7));
+    assert.deepEqual(event && { ...event, score: Number(event.score.toFixed(2)) }, { command: 'timer', intent: 'two', score: 0.9, timeMs: 640, wakeWord: 'alexa' });
+    assert.equal(stage.listening, false, 'one command per wake word');
+    assert.equal(await stage.push(chunk(8)), undefined);
+    assert.equal(model.calls.length, 2);
+  });
+
+  it('closes the window after windowChunks and skips chunks without voice', async () => {
+    const model = fakeModel(2, 'score', () => 0.1);
+    const stage = new CommandStage({ name: 'timer', model, windowChunks: 3, labels: [null, 'a', 'b'] });
+    await stage.push(chunk(0));
+    await stage.push(chunk(1), { wakeWord: 'hey_jarvis' });
+    await stage.push(chunk(2), { voiceActive: false });
+    await stage.push(chunk(3));
+    assert.equal(stage.listening, false);
+    await stage.push(chunk(4));
+    assert.deepEqual(model.calls, [0, 2], 'the window of 3 chunks, less the silent one');
+  });
+
+  it('refuses a model whose input length it cannot know', () => {
+    const model = { inputs: [{ name: 'x' }], outputs: [{ name: 'y' }], infer: async () => ({}) };
+    assert.throws(() => new CommandStage({ name: 'c', model }), /frames must be a positive integer/);
+  });
+});
+
+describe('EnergyVoiceActivity', () => {
+  it('opens on a loud chunk and stays open for the hangover', () => {
+    const vad = new EnergyVoiceActivity({ thresholdDbfs: -40, hangoverChunks: 2 });
+    const quiet = new Float32Array(1280).fill(50); // -56 dBFS
+    const loud = new Float32Array(1280).fill(3000); // -21 dBFS
+    assert.equal(vad.push(quiet).active, false);
+    const voiced = vad.push(loud);
+    assert.ok(voiced.voiced && voiced.active && Math.abs(voiced.levelDbfs - 20 * Math.log10(3000 / 32768)) < 1e-9);
+    assert.deepEqual([vad.push(quiet).active, vad.push(quiet).active, vad.push(quiet).active], [true, true, false]);
+    assert.equal(vad.push(new Float32Array(1280)).levelDbfs, -Infinity);
+  });
+});
+
+describe('readWav16', () => {
+  it('reads the samples of a WAV held in a Node Buffer that is a view into a larger ArrayBuffer', () => {
+    const samples = Int16Array.from({ length: 100 }, (_, i) => (i * 331) % 30000 - 15000);
+    const header = Buffer.alloc(44);
+    header.write('RIFF', 0);
+    header.writeUInt32LE(36 + samples.byteLength, 4);
+    header.write('WAVEfmt ', 8);
+    header.writeUInt32LE(16, 16);
+    header.writeUInt16LE(1, 20); // PCM
+    header.writeUInt16LE(1, 22); // mono
+    header.writeUInt32LE(16000, 24);
+    header.writeUInt32LE(32000, 28);
+    header.writeUInt16LE(2, 32);
+    header.writeUInt16LE(16, 34);
+    header.write('data', 36);
+    header.writeUInt32LE(samples.byteLength, 40);
+    // A Buffer at a non-zero offset of a bigger ArrayBuffer (as Node's pool and fs reads can give).
+    const backing = new ArrayBuffer(8 + 44 + samples.byteLength);
+    const file = Buffer.from(backing, 8, 44 + samples.byteLength);
+    header.copy(file, 0);
+    Buffer.from(samples.buffer).copy(file, 44);
+    const read = readWav16(file);
+    assert.equal(read.sampleRate, 16000);
+    assert.deepEqual(Array.from(read.samples), Array.from(samples));
+  });
+});

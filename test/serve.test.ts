@@ -17,7 +17,7 @@ import { service as healthService } from 'grpc-health-check';
 
 import { createServer, EdgeInferError, Engine, readWav16, type InferenceServer } from '../lib';
 import { protoLoaderOptions, protoPath } from '../lib/serve';
-import { childNodeFlags } from './helpers/node-child';
+import { childNodeFlags, emulated } from './helpers/node-child';
 import { fetchModels, speechDir } from './helpers/repo';
 
 type Callback = (error: grpc.ServiceError | null, response: unknown) => void;
@@ -423,19 +423,21 @@ describe('gRPC server (edgeinfer serve)', function () {
       // Warm up until the V8 heap and malloc arenas have grown to their working size (RSS within 2 MB over a
       // round of 500, at most 4000 requests; measured: flat from ~2000 on). A leak grows every round, so it
       // still shows in the measured round after.
+      // Under the emulator: one round of 100 (statuses checked; RSS is qemu's, so only printed).
+      const size = emulated ? 100 : 500;
       let warmup = 0;
-      for (let last = await rss(), round = 0; round < 8; round++) {
-        assert.deepEqual(await run(500), []);
-        warmup += 500;
+      for (let last = await rss(), round = 0; round < (emulated ? 1 : 8); round++) {
+        assert.deepEqual(await run(size), []);
+        warmup += size;
         const now = await rss();
         if (Math.abs(now - last) < 2 * 1024 * 1024) break;
         last = now;
       }
       const before = await rss();
-      assert.deepEqual(await run(500), []);
+      assert.deepEqual(await run(size), []);
       const growth = ((await rss()) - before) / 1024 / 1024;
-      console.log(`      server RSS growth over 500 malformed requests (after ${warmup} to warm up): ${growth.toFixed(2)} MB`);
-      assert.ok(growth <= 5, `RSS grew ${growth.toFixed(2)} MB`);
+      console.log(`      server RSS growth over ${size} malformed requests (after ${warmup} to warm up): ${growth.toFixed(2)} MB`);
+      if (!emulated) assert.ok(growth <= 5, `RSS grew ${growth.toFixed(2)} MB`);
       assert.equal((await unary<{ status: string }>(remoteHealth, 'check', { service: '' })).status, 'SERVING');
       assert.equal((await unary<InferResponse>(remote, 'Infer', { inputs: [ok] })).outputs.length, 1);
       remote.close();

@@ -8,6 +8,13 @@ import { spawnSync, type SpawnSyncOptionsWithStringEncoding, type SpawnSyncRetur
 
 const runningTypeScript = __filename.endsWith('.ts');
 
+/**
+ * The specs run under an emulator (the arm64 run under qemu-user: EDGEINFER_NODE_LAUNCHER names it): 10-30x
+ * slower, and RSS is the emulator's. Specs whose subject does not depend on the ISA scale down their loops there
+ * (their full size runs on x64).
+ */
+export const emulated = (process.env.EDGEINFER_NODE_LAUNCHER ?? '').trim() !== '';
+
 /** Node flags that make a child able to require the lib/ sources this process uses. */
 export function childNodeFlags(): string[] {
   return runningTypeScript ? ['--require', require.resolve('tsx/cjs')] : [];

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 
-import { CommandStage, EnergyVoiceActivity, readWav16, type ChunkResult, type Tensor } from '../lib';
+import { CommandStage, EdgeInferError, EnergyVoiceActivity, readWav16, type ChunkResult, type Tensor } from '../lib';
 import { spawnNode } from './helpers/node-child';
 import { repoRoot } from './helpers/repo';
 
@@ -138,7 +138,7 @@ describe('CommandStage', () => {
 
   it('refuses a model whose input length it cannot know', () => {
     const model = { inputs: [{ name: 'x' }], outputs: [{ name: 'y' }], infer: async () => ({}) };
-    assert.throws(() => new CommandStage({ name: 'c', model }), /frames must be a positive integer/);
+    assert.throws(() => new CommandStage({ name: 'c', model }), (e: unknown) => e instanceof EdgeInferError && e.code === 'EDGEINFER_INVALID_ARGUMENT' && /frames must be a positive integer/.test(e.message));
   });
 });
 

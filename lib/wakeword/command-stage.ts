@@ -9,6 +9,7 @@
  * 2.72 s; 7 softmax classes, index 0 none, the others named in its output's name as JSON); a distilled
  * command model with the same contract replaces it without changes here.
  */
+import { invalid } from '../validate';
 import type { ChunkResult, ModelRunner } from './pipeline';
 import { chunkSamples, sampleRate } from './pipeline';
 
@@ -87,17 +88,17 @@ export class CommandStage {
 
   constructor(options: CommandStageOptions) {
     const { model } = options;
-    if (typeof options.name !== 'string' || options.name === '') throw new TypeError('name must be a non-empty string');
+    if (typeof options.name !== 'string' || options.name === '') throw invalid('name must be a non-empty string');
     if (model === null || typeof model !== 'object' || typeof model.infer !== 'function' || model.inputs.length !== 1 || model.outputs.length < 1) {
-      throw new TypeError('model must be a runner with one input ([1, frames, 96] embeddings) and an output');
+      throw invalid('model must be a runner with one input ([1, frames, 96] embeddings) and an output');
     }
     const stated = model.inputs[0].dims?.[1];
     this.frames = options.frames ?? (typeof stated === 'number' ? stated : NaN);
-    if (!Number.isInteger(this.frames) || this.frames < 1) throw new RangeError('frames must be a positive integer (the model does not state its input length)');
+    if (!Number.isInteger(this.frames) || this.frames < 1) throw invalid('frames must be a positive integer (the model does not state its input length)');
     this.threshold = options.threshold ?? 0.5;
-    if (!(this.threshold > 0 && this.threshold <= 1)) throw new RangeError('threshold must be in (0, 1]');
+    if (!(this.threshold > 0 && this.threshold <= 1)) throw invalid('threshold must be in (0, 1]');
     this.windowChunks = options.windowChunks ?? this.frames + 6;
-    if (!Number.isInteger(this.windowChunks) || this.windowChunks < 1) throw new RangeError('windowChunks must be a positive integer');
+    if (!Number.isInteger(this.windowChunks) || this.windowChunks < 1) throw invalid('windowChunks must be a positive integer');
     this.name = options.name;
     this.#model = model;
     this.#labels = options.labels ?? labelsFromOutputName(model.outputs[0].name);

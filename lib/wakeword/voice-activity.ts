@@ -8,6 +8,7 @@
  * `hangoverChunks` after the last loud chunk, because a head scores the last 16 embeddings (1.28 s) and peaks
  * after the word has ended.
  */
+import { invalid } from '../validate';
 import { chunkSamples } from './pipeline';
 
 export interface VoiceActivityOptions {
@@ -34,13 +35,13 @@ export class EnergyVoiceActivity {
   constructor(options: VoiceActivityOptions = {}) {
     this.thresholdDbfs = options.thresholdDbfs ?? -50;
     this.hangoverChunks = options.hangoverChunks ?? 16;
-    if (!Number.isFinite(this.thresholdDbfs)) throw new RangeError('thresholdDbfs must be a finite number');
-    if (!Number.isInteger(this.hangoverChunks) || this.hangoverChunks < 0) throw new RangeError('hangoverChunks must be a non-negative integer');
+    if (!Number.isFinite(this.thresholdDbfs)) throw invalid('thresholdDbfs must be a finite number');
+    if (!Number.isInteger(this.hangoverChunks) || this.hangoverChunks < 0) throw invalid('hangoverChunks must be a non-negative integer');
   }
 
   /** One 80 ms chunk at int16 scale (the pipeline's input). */
   push(chunk: Float32Array): VoiceActivityResult {
-    if (chunk.length !== chunkSamples) throw new RangeError(`a chunk is ${chunkSamples} samples, got ${chunk.length}`);
+    if (chunk.length !== chunkSamples) throw invalid(`a chunk is ${chunkSamples} samples, got ${chunk.length}`);
     let energy = 0;
     for (let i = 0; i < chunk.length; i++) energy += chunk[i] * chunk[i];
     const levelDbfs = 10 * Math.log10(energy / chunk.length / (32768 * 32768));

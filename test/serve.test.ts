@@ -549,7 +549,11 @@ describe('gRPC server (edgeinfer serve)', function () {
       assert.deepEqual(statuses, ['SERVING']);
 
       const inflight = Array.from({ length: 6 }, () => unary<InferResponse>(slowClient, 'Infer', { inputs: [batch(32)] }));
-      await delay(20); // the first batch is running, the others wait in the queue
+      // Until every call reached the server: one batch running (a full batch of 32 rows each), five queued. A
+      // fixed sleep raced the calls' arrival on a busy machine (a late one got UNAVAILABLE).
+      const queued = async () => ((await slow.metrics.registry.getSingleMetric('edgeinfer_queue_depth')!.get()).values[0]?.value ?? 0);
+      for (let waited = 0; (await queued()) < 5 && waited < 10000; waited += 5) await delay(5);
+      assert.equal(await queued(), 5, 'five calls queued behind the running one');
       const stopped = slow.shutdown({ graceMs: 10000 });
       while (!statuses.includes('NOT_SERVING')) await delay(5);
       watch.cancel(); // a watcher that got the news goes away; the shutdown does not wait for it any more

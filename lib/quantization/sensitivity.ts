@@ -22,6 +22,7 @@ import type { PrecisionRule } from './precision-rules';
 import { prepareFloatModel, readModelBytes } from './prepare-model';
 import { checkOpTypes, findQuantizableNodes, type QuantizableOpType } from './quantizable-nodes';
 import { quantizeModel, type QuantizationReport, type QuantizeModelOptions } from './quantize-model';
+import { agreement } from './validate-model';
 
 /**
  * An end-to-end error of a quantized model's outputs against the FP32 model's on the same feeds (declared
@@ -117,18 +118,7 @@ export function outputCosineDistance(reference: Readonly<Record<string, Tensor>>
     if (got === undefined || !isTypedArrayOf(got.data, Float32Array) || got.data.length !== ref.data.length) {
       throw new EdgeInferError('EDGEINFER_SHAPE_MISMATCH', `output '${name}' of the quantized model does not match the float model's`, { output: name });
     }
-    const a = ref.data as Float32Array;
-    const b = got.data as Float32Array;
-    let dot = 0;
-    let na = 0;
-    let nb = 0;
-    for (let i = 0; i < a.length; i++) {
-      dot += a[i] * b[i];
-      na += a[i] * a[i];
-      nb += b[i] * b[i];
-    }
-    // Two zero vectors agree; a zero against a non-zero one is as far as orthogonal.
-    const cosine = na === 0 && nb === 0 ? 1 : na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+    const { cosine } = agreement(ref.data as Float32Array, got.data as Float32Array);
     sum += 1 - Math.min(1, cosine); // rounding may give 1 + 1e-16
     outputs++;
   }

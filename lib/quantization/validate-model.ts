@@ -15,8 +15,11 @@ export interface ValidationResult {
   milliseconds: number;
 }
 
-/** Cosine similarity and max |a - b| of two float outputs (small: a model's outputs for one batch). */
-function agreement(a: Float32Array, b: Float32Array): { cosine: number; maxAbsError: number } {
+/**
+ * Cosine similarity and max |a - b| of two float outputs (small: a model's outputs for one batch). Two zero
+ * vectors agree (1); a zero one against a non-zero one is as far as orthogonal (0).
+ */
+export function agreement(a: Float32Array, b: Float32Array): { cosine: number; maxAbsError: number } {
   let dot = 0;
   let na = 0;
   let nb = 0;
@@ -27,7 +30,7 @@ function agreement(a: Float32Array, b: Float32Array): { cosine: number; maxAbsEr
     nb += b[i] * b[i];
     maxAbsError = Math.max(maxAbsError, Math.abs(a[i] - b[i]));
   }
-  const cosine = na === 0 && nb === 0 ? 1 : dot / Math.sqrt(na * nb);
+  const cosine = na === 0 && nb === 0 ? 1 : na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
   return { cosine, maxAbsError };
 }
 

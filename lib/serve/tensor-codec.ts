@@ -7,6 +7,7 @@
  * copied as is.
  */
 import { EdgeInferError } from '../errors';
+import { bytesPerElement } from '../onnx/tensor';
 import { allocateTensorData, type Tensor, type TensorInfo, type TensorType } from '../tensor';
 import { invalid } from '../validate';
 
@@ -26,20 +27,7 @@ export interface WireTensorSpec {
   dim_names: string[];
 }
 
-const elementBytes: Record<TensorType, number> = {
-  float32: 4,
-  float16: 2,
-  float64: 8,
-  int8: 1,
-  uint8: 1,
-  int16: 2,
-  uint16: 2,
-  int32: 4,
-  uint32: 4,
-  int64: 8,
-  uint64: 8,
-  bool: 1,
-};
+const elementBytes = bytesPerElement;
 
 const prefix = 'DATA_TYPE_';
 /** Proto enum name -> tensor type, for every type the proto declares. */

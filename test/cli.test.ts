@@ -139,6 +139,21 @@ describe('edgeinfer CLI', function () {
     assert.match(text.stdout, /latency over 2 runs: p50 [\d.]+ us/);
   });
 
+  it('bench: ours against onnxruntime-node on the same file, interleaved, --json with the ratio', () => {
+    const run = cli('bench', head, '--seconds', '0.2', '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const line = JSON.parse(run.stdout);
+    assert.equal(line.unit, 'us');
+    assert.ok(line.ours > 0 && line.ours_p99 >= line.ours);
+    if (line.baseline !== null) {
+      assert.match(line.baseline, /^ort-1\./);
+      assert.ok(line.baseline_value > 0 && Math.abs(line.speedup - line.baseline_value / line.ours) < 1e-9);
+    }
+    const text = cli('bench', head, '--seconds', '0.1');
+    assert.match(text.stdout, /edgeinfer native float32\s+\d+\s+[\d.]+/);
+    assert.equal(cli('bench', head, '--seconds', '0').code, 1);
+  });
+
   it('errors: exit 1 with a message naming the problem, 2 for usage errors', () => {
     const missing = cli('info', path.join(dir, 'nope.onnx'));
     assert.equal(missing.code, 1);

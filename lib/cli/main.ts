@@ -1,5 +1,5 @@
 /**
- * The `edgeinfer` command line: info, run, quantize, serve. Exit codes: 0 done, 1 an EdgeInferError (the message says
+ * The `edgeinfer` command line: info, run, quantize, bench, serve. Exit codes: 0 done, 1 an EdgeInferError (the message says
  * what to fix), 2 a usage error (unknown command or option, missing argument), 70 an internal error.
  */
 import fs from 'node:fs';
@@ -7,6 +7,7 @@ import path from 'node:path';
 
 import { Command, CommanderError } from 'commander';
 
+import { registerBench } from './bench';
 import { registerInfo } from './info';
 import { describeError } from './output';
 import { registerQuantize } from './quantize';
@@ -33,6 +34,7 @@ export function createProgram(): Command {
   registerInfo(program);
   registerRun(program);
   registerQuantize(program);
+  registerBench(program);
   registerServe(program);
   for (const command of program.commands) command.exitOverride();
   return program;

@@ -255,7 +255,8 @@ describe('gRPC server (edgeinfer serve)', function () {
       const stats = result.events.at(-1)!;
       assert.equal(stats.event, 'chunk_stats');
       assert.equal(stats.chunk_stats!.chunks, Math.floor(samples.length / 1280));
-      assert.ok(stats.chunk_stats!.p99_ms > 0 && stats.chunk_stats!.p99_ms < 200);
+      // The 200 ms budget is a real-time figure: under the emulator (arm64 run) only that it was measured.
+      assert.ok(stats.chunk_stats!.p99_ms > 0 && (emulated || stats.chunk_stats!.p99_ms < 200));
     }
     console.log(`      InferStream per 80 ms frame: p50 ${positive.events.at(-1)!.chunk_stats!.p50_ms.toFixed(2)} ms, p99 ${positive.events.at(-1)!.chunk_stats!.p99_ms.toFixed(2)} ms`);
   });
@@ -554,7 +555,8 @@ describe('gRPC server (edgeinfer serve)', function () {
       const queued = async () => ((await slow.metrics.registry.getSingleMetric('edgeinfer_queue_depth')!.get()).values[0]?.value ?? 0);
       for (let waited = 0; (await queued()) < 5 && waited < 10000; waited += 5) await delay(5);
       assert.equal(await queued(), 5, 'five calls queued behind the running one');
-      const stopped = slow.shutdown({ graceMs: 10000 });
+      // Six batches of 32 embedding windows take seconds under the emulator: a grace that lets them finish there.
+      const stopped = slow.shutdown({ graceMs: emulated ? 600000 : 10000 });
       while (!statuses.includes('NOT_SERVING')) await delay(5);
       watch.cancel(); // a watcher that got the news goes away; the shutdown does not wait for it any more
       const results = await Promise.all(inflight.map(statusOf));

@@ -5,7 +5,7 @@
  * (cpp/calib/); a model calibration keeps one Calibrator per tensor.
  */
 import { awaitNative, callNative, EdgeInferError } from './errors';
-import { native, type NativeCalibration, type NativeCalibrator } from './native';
+import { native, type NativeCalibration, type NativeCalibrator, type NativeCalibratorStats } from './native';
 import type { QuantizedType } from './quantize';
 import { checkInteger, checkOneOf, checkOptions, checkTypedArray, invalid, isTypedArrayOf, typedArrayKind } from './validate';
 
@@ -69,21 +69,8 @@ export interface CalibrationResult {
   symmetric: boolean;
 }
 
-export interface CalibratorStats {
-  /** Histogram bins per side of zero. */
-  bins: number;
-  /** Finite values added. */
-  count: number;
-  nanCount: number;
-  infCount: number;
-  /** add() calls that held at least one finite value. */
-  batches: number;
-  /** The running and moving-average range; NaN until a finite value was added. */
-  min: number;
-  max: number;
-  movingMin: number;
-  movingMax: number;
-}
+/** What the core keeps for one tensor (see NativeCalibratorStats; binWidth is in histogram()). */
+export type CalibratorStats = Omit<NativeCalibratorStats, 'binWidth'>;
 
 /** Signed histogram: counts[k] holds values in [(k - bins) * binWidth, (k - bins + 1) * binWidth). */
 export interface CalibratorHistogram {

@@ -19,6 +19,7 @@ extern const GemmS8Variant kGemmS8AvxVnni;
 #endif
 #if EDGEINFER_BUILT_GEMM_S8_AVX512VNNI
 extern const GemmS8Variant kGemmS8Avx512Vnni;
+extern const GemmS8Variant kGemmS8Avx512Vnni6x64;
 #endif
 #if EDGEINFER_BUILT_GEMM_S8_NEON
 extern const GemmS8Variant kGemmS8Neon;
@@ -121,6 +122,7 @@ const GemmS8Variant* const kGemmS8Variants[] = {
     &kGemmS8AvxVnni,
 #endif
 #if EDGEINFER_BUILT_GEMM_S8_AVX512VNNI
+    &kGemmS8Avx512Vnni6x64,  // before the 8 x 48 tile: the table keeps the last of a rank; the 6 x 64 is its sibling
     &kGemmS8Avx512Vnni,
 #endif
 #if EDGEINFER_BUILT_GEMM_S8_NEON

@@ -474,6 +474,54 @@ EI_TEST("softmax_rows of every variant: double-precision values, NaN rows, in pl
   EI_CHECK(checked > 0);
 }
 
+EI_TEST("pool_taps of every variant is bit-exact with the reference: max with NaN / -0 / -inf, sum, 0 taps, tails") {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-5.0f, 5.0f);
+  const ElementwiseF32Variant* ref = elementwise_f32_variants().front();
+  int checked = 0;
+  for (const ElementwiseF32Variant* v : elementwise_f32_variants()) {
+    if (!isa_supported(v->isa)) continue;
+    for (int64_t n : {1, 3, 4, 7, 8, 15, 16, 17, 31, 33, 64, 65, 100}) {
+      for (int64_t taps : {0, 1, 2, 9, 25}) {
+        for (int max = 0; max < 2; ++max) {
+          // Taps at scattered offsets in one buffer with guard floats around every run.
+          const int64_t stride = n + 5;
+          std::vector<float> x(static_cast<size_t>(stride * (taps + 1) + 8));
+          for (auto& e : x) e = dist(rng);
+          std::vector<int64_t> offsets;
+          for (int64_t t = 0; t < taps; ++t) offsets.push_back(((t * 7) % (taps + 1)) * stride + 2);
+          if (taps >= 2 && n >= 3) {
+            x[static_cast<size_t>(offsets[1] + n - 1)] = kNaN;   // NaN in a later tap, last channel
+            x[static_cast<size_t>(offsets[0])] = kNaN;           // NaN in the first tap, first channel
+            x[static_cast<size_t>(offsets[0] + 1)] = -0.0f;      // -0 against +0
+            x[static_cast<size_t>(offsets[1] + 1)] = 0.0f;
+            for (int64_t t = 0; t < taps; ++t) x[static_cast<size_t>(offsets[t] + n / 2)] = -kInf;
+          }
+          std::vector<float> want(static_cast<size_t>(n + 2), 777.0f), got(static_cast<size_t>(n + 2), 777.0f);
+          ref->pool_taps(x.data(), offsets.data(), taps, n, want.data() + 1, max != 0);
+          v->pool_taps(x.data(), offsets.data(), taps, n, got.data() + 1, max != 0);
+          EI_CHECK_MSG(got.front() == 777.0f && got.back() == 777.0f, std::string(v->name) + " pool_taps wrote outside y");
+          for (int64_t j = 0; j < n; ++j) {
+            const float a = got[static_cast<size_t>(j + 1)], b = want[static_cast<size_t>(j + 1)];
+            const bool same = (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof a) == 0;
+            ++checked;
+            if (!same) {
+              EI_CHECK_MSG(false, std::string(v->name) + " pool_taps n " + std::to_string(n) + " taps " + std::to_string(taps) +
+                                      (max ? " max" : " sum") + " at " + std::to_string(j) + ": " + std::to_string(a) + " vs " + std::to_string(b));
+              break;
+            }
+          }
+          if (taps >= 2 && n >= 3 && max) {
+            EI_CHECK(std::isnan(want[1]) && std::isnan(want[static_cast<size_t>(n)]));  // NaN from tap 0 and from tap 1
+          }
+          if (taps == 0) EI_CHECK(want[1] == (max ? -kInf : 0.0f));
+        }
+      }
+    }
+  }
+  EI_CHECK(checked > 0);
+}
+
 EI_TEST("the table picks a compiled, supported variant") {
   const ElementwiseF32Variant* chosen = kernels().elementwise_f32;
   EI_CHECK(chosen != nullptr);

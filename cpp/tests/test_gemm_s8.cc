@@ -504,6 +504,23 @@ EI_TEST("gemm_s8: packing for the table's choice when no variant is given") {
   EI_CHECK(!w.has_bias);
 }
 
+EI_TEST("gemm_s8: with no variant given, the table's tile or its sibling, whichever pads n less") {
+  const GemmS8Variant* table = kernels().gemm_s8;
+  for (const int64_t n : {1, 16, 48, 64, 96, 128, 192, 200, 256, 512}) {
+    Problem p;
+    p.k = 8;
+    p.n = n;
+    p.w.assign(static_cast<size_t>(8 * n), 1);
+    const PackedWeightsS8 w = pack(p, nullptr);
+    const auto padded = [&](const GemmS8Variant* v) { return (n + v->nr - 1) / v->nr * v->nr; };
+    const GemmS8Variant* want = table;
+    if (table->sibling != nullptr && padded(table->sibling) < padded(table)) want = table->sibling;
+    EI_CHECK_MSG(w.variant == want, "n = " + std::to_string(n) + ": packed for " + w.variant->name);
+    EI_CHECK(w.n_padded == padded(want));
+    if (table->sibling != nullptr && n == 64) EI_CHECK(w.variant == table->sibling && w.n_padded == 64);
+  }
+}
+
 namespace {
 template <typename F>
 void expect_invalid(F&& f, const char* what) {

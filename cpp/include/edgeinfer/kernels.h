@@ -44,6 +44,9 @@ struct GemmS8Variant {
   int nr;  // columns per packed panel
   int kr;  // consecutive k values per column inside a panel
   void (*run)(const GemmS8Args& args);
+  // Another tile of the same ISA (another nr). When the caller names no variant, pack_weights_s8 packs for
+  // whichever of the two pads n less (e.g. 8 x 48 vs 6 x 64: n = 64 pads to 96 on the first).
+  const GemmS8Variant* sibling = nullptr;
 };
 
 // ---------------------------------------------------------------- quantize / dequantize
@@ -338,6 +341,10 @@ struct ElementwiseF32Variant {
   // e = exp(x - m), y = e / sum(e) (log: x - m - log(sum(e))). NaN or +inf anywhere in a row, or a row of
   // -inf only, makes the whole row NaN (the reference's numerics; ONNX Runtime gives NaN there too).
   void (*softmax_rows)(const float* x, float* y, int64_t rows, int64_t n, bool log_softmax);
+  // Channels-last pooling of one output pixel: y[j] = max (or sum) over t < taps of x[offsets[t] + j], j < n,
+  // the taps in order. Max propagates NaN (a window holding a NaN gives NaN); taps == 0 gives -inf (max) or
+  // 0 (sum). Reads only the listed runs of n floats.
+  void (*pool_taps)(const float* x, const int64_t* offsets, int64_t taps, int64_t n, float* y, bool max);
 };
 
 // ---------------------------------------------------------------- FP32 grouped convolution rows

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "edgeinfer/aligned_buffer.h"
@@ -286,7 +287,7 @@ class ConvS8 final : public ConvF32 {
       for (int64_t g = 0; g < c.group; ++g) {
         float* yg = y + (b * c.out_c + g * mg) * op;
         float* y_nhwc = y + b * op * c.out_c;
-        auto chunk = [&](int64_t p0, int64_t p1) {
+        auto block = [&](int64_t p0, int64_t p1) {
           GemmS8Args args;
           args.m = p1 - p0;
           if (c.pointwise()) {
@@ -303,8 +304,12 @@ class ConvS8 final : public ConvF32 {
           args.c_f32 = channels_last_ ? y_nhwc + p0 * mg : out + p0 * mg;
           args.ldc = mg;
           args.a_scale = qp.scale;
-          args.activation = channels_last_ ? Activation::kNone : s8_act_;
+          // Channels last: the GEMM's epilogue applies the activation when it has it and no correction is
+          // due (a QDQ model's ReLU convs), sparing a second pass over the output; else rows_epilogue does.
+          const bool fused_here = channels_last_ && !corrected && (act_.kind == FusedActivation::kNone || s8_act_ != Activation::kNone);
+          args.activation = channels_last_ && !fused_here ? Activation::kNone : s8_act_;
           gemm_s8(args);
+          if (fused_here) return;
           if (channels_last_) {
             helper_->rows_epilogue(y_nhwc + p0 * mg, p1 - p0, mg, corrected ? correction : nullptr, act_.kind,
                                    act_.alpha, act_.beta, act_.out_min);
@@ -317,6 +322,14 @@ class ConvS8 final : public ConvF32 {
             if (s8_act_ == Activation::kNone && act_.kind != FusedActivation::kNone)
               helper_->activate(yo + p0, p1 - p0, act_.kind, act_.alpha, act_.beta);
           }
+        };
+        // A large im2col (a 7x7 stem or a 56x56x64 3x3 conv: ~1.8 MB) alternates with the GEMM over blocks of
+        // ~128 KB of rows, so a block's bytes are still in L2 when the GEMM reads them. Small ones stay whole:
+        // blocks would make the GEMM stream its weights once per block.
+        const bool blocked = !c.pointwise() && op * kg > (int64_t{512} << 10);
+        const int64_t rows_per_block = blocked ? std::max<int64_t>(48, (int64_t{128} << 10) / kg / 48 * 48) : op;
+        auto chunk = [&](int64_t p0, int64_t p1) {
+          for (int64_t b0 = p0; b0 < p1; b0 += rows_per_block) block(b0, std::min(p1, b0 + rows_per_block));
         };
         const int64_t macs = op * kg * mg;
         const int64_t t = (pool != nullptr && pool->threads() > 1 && macs >= 4 * kParallelMacs)
@@ -363,6 +376,24 @@ class ConvS8 final : public ConvF32 {
     }
   }
 
+  // Copies n bytes. Runs of a stem's kernel row are a few dozen bytes (7 taps x 3 channels = 21), where a
+  // libc memcpy call costs more than the copy: up to 64 bytes go as two overlapping fixed-size copies (one
+  // unaligned load / store each), never touching a byte outside [d, d + n) or [s, s + n).
+  static void copy_run(uint8_t* d, const uint8_t* s, int64_t n) {
+    const auto two = [&](auto width) {
+      constexpr int64_t w = decltype(width)::value;
+      std::memcpy(d, s, w);
+      std::memcpy(d + n - w, s + n - w, w);
+    };
+    if (n > 64) std::memcpy(d, s, static_cast<size_t>(n));
+    else if (n >= 32) two(std::integral_constant<int64_t, 32>{});
+    else if (n >= 16) two(std::integral_constant<int64_t, 16>{});
+    else if (n >= 8) two(std::integral_constant<int64_t, 8>{});
+    else if (n >= 4) two(std::integral_constant<int64_t, 4>{});
+    else
+      for (int64_t i = 0; i < n; ++i) d[i] = s[i];
+  }
+
   // Rows [p0, p1) of the NHWC im2col for group g: row p holds, for (kh, kw, c), xq[ih][iw][g * in_c_g + c].
   // With one group and unit dilation along w, a kernel row's taps inside the input are one contiguous run of
   // NHWC bytes: one copy per kernel row instead of one per tap (a 7x7 stem over 3 channels: 7 copies of 21
@@ -382,7 +413,7 @@ class ConvS8 final : public ConvF32 {
           const int64_t first = ih < 0 || ih >= c.ih ? c.kw : std::clamp<int64_t>(-iw0, 0, c.kw);
           const int64_t last = ih < 0 || ih >= c.ih ? c.kw : std::clamp<int64_t>(c.iw - iw0, first, c.kw);
           if (first > 0) std::memset(d, zp, static_cast<size_t>(first * cg));
-          if (last > first) std::memcpy(d + first * cg, xq + (ih * c.iw + iw0 + first) * cg, static_cast<size_t>((last - first) * cg));
+          if (last > first) copy_run(d + first * cg, xq + (ih * c.iw + iw0 + first) * cg, (last - first) * cg);
           if (last < c.kw) std::memset(d + last * cg, zp, static_cast<size_t>((c.kw - last) * cg));
           continue;
         }
@@ -392,7 +423,7 @@ class ConvS8 final : public ConvF32 {
           if (ih < 0 || ih >= c.ih || iw < 0 || iw >= c.iw)
             std::memset(d, zp, static_cast<size_t>(cg));
           else
-            std::memcpy(d, xq + (ih * c.iw + iw) * c.in_c + g * cg, static_cast<size_t>(cg));
+            copy_run(d, xq + (ih * c.iw + iw) * c.in_c + g * cg, cg);
         }
       }
     }

@@ -149,6 +149,8 @@ struct Avx2Lanes {
   static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
   static void store_partial(float* p, T v, int n) { _mm256_maskstore_ps(p, tail_mask(n), v); }
   static T max(T a, T b) { return _mm256_max_ps(a, b); }
+  // maxps gives its second operand when either is NaN: a NaN x comes through; a NaN acc is put back.
+  static T max_nan(T acc, T x) { return _mm256_blendv_ps(_mm256_max_ps(acc, x), acc, _mm256_cmp_ps(acc, acc, _CMP_UNORD_Q)); }
   static T sub(T a, T b) { return _mm256_sub_ps(a, b); }
   static T add(T a, T b) { return _mm256_add_ps(a, b); }
   static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
@@ -170,8 +172,13 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_so
   elementwise_detail::softmax_rows_impl<Avx2Lanes>(x, y, rows, n, log_softmax);
 }
 
+void pool_taps(const float* x, const int64_t* offsets, int64_t taps, int64_t n, float* y, bool max) {
+  elementwise_detail::pool_taps_for<Avx2Lanes>(x, offsets, taps, n, y, max);
+}
+
 }  // namespace
 
-extern const ElementwiseF32Variant kElementwiseF32Avx2{"f32_velementwise__avx2", Isa::kAvx2, &unary, &binary, &softmax_rows};
+extern const ElementwiseF32Variant kElementwiseF32Avx2{"f32_velementwise__avx2", Isa::kAvx2, &unary, &binary, &softmax_rows,
+                                                       &pool_taps};
 
 }  // namespace edgeinfer

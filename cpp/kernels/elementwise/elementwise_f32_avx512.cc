@@ -148,6 +148,8 @@ struct Avx512Lanes {
   static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
   static void store_partial(float* p, T v, int n) { _mm512_mask_storeu_ps(p, tail_mask(n), v); }
   static T max(T a, T b) { return _mm512_max_ps(a, b); }
+  // maxps gives its second operand when either is NaN: a NaN x comes through; a NaN acc is put back.
+  static T max_nan(T acc, T x) { return _mm512_mask_mov_ps(_mm512_max_ps(acc, x), _mm512_cmp_ps_mask(acc, acc, _CMP_UNORD_Q), acc); }
   static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
   static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
@@ -161,8 +163,13 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_so
   elementwise_detail::softmax_rows_impl<Avx512Lanes>(x, y, rows, n, log_softmax);
 }
 
+void pool_taps(const float* x, const int64_t* offsets, int64_t taps, int64_t n, float* y, bool max) {
+  elementwise_detail::pool_taps_for<Avx512Lanes>(x, offsets, taps, n, y, max);
+}
+
 }  // namespace
 
-extern const ElementwiseF32Variant kElementwiseF32Avx512{"f32_velementwise__avx512", Isa::kAvx512, &unary, &binary, &softmax_rows};
+extern const ElementwiseF32Variant kElementwiseF32Avx512{"f32_velementwise__avx512", Isa::kAvx512, &unary, &binary, &softmax_rows,
+                                                         &pool_taps};
 
 }  // namespace edgeinfer

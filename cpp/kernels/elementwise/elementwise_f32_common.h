@@ -62,6 +62,46 @@ static inline void softmax_rows_impl(const float* x, float* y, int64_t rows, int
   }
 }
 
+template <class V, bool kMax>
+static inline typename V::T pool_combine(typename V::T acc, typename V::T x) {
+  if constexpr (kMax) return V::max_nan(acc, x);
+  else return V::add(acc, x);
+}
+
+template <class V, bool kMax>
+static inline void pool_taps_impl(const float* x, const int64_t* offsets, int64_t taps, int64_t n, float* y) {
+  using T = typename V::T;
+  constexpr int L = V::kLanes;
+  const float start = kMax ? -__builtin_inff() : 0.0f;
+  int64_t j = 0;
+  for (; j + 4 * L <= n; j += 4 * L) {
+    T a0 = V::set1(start), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t t = 0; t < taps; ++t) {
+      const float* xp = x + offsets[t] + j;
+      a0 = pool_combine<V, kMax>(a0, V::load(xp));
+      a1 = pool_combine<V, kMax>(a1, V::load(xp + L));
+      a2 = pool_combine<V, kMax>(a2, V::load(xp + 2 * L));
+      a3 = pool_combine<V, kMax>(a3, V::load(xp + 3 * L));
+    }
+    V::store(y + j, a0);
+    V::store(y + j + L, a1);
+    V::store(y + j + 2 * L, a2);
+    V::store(y + j + 3 * L, a3);
+  }
+  for (; j < n; j += L) {
+    const int rest = static_cast<int>(n - j < L ? n - j : L);
+    T a = V::set1(start);
+    for (int64_t t = 0; t < taps; ++t) a = pool_combine<V, kMax>(a, V::load_partial(x + offsets[t] + j, rest, start));
+    V::store_partial(y + j, a, rest);
+  }
+}
+
+template <class V>
+static inline void pool_taps_for(const float* x, const int64_t* offsets, int64_t taps, int64_t n, float* y, bool max) {
+  if (max) pool_taps_impl<V, true>(x, offsets, taps, n, y);
+  else pool_taps_impl<V, false>(x, offsets, taps, n, y);
+}
+
 template <UnaryF32 U>
 using UnaryTag = std::integral_constant<UnaryF32, U>;
 template <BinaryF32 B>

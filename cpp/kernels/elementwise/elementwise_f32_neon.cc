@@ -152,6 +152,7 @@ struct NeonLanes {
   }
   // FMAX returns NaN when either is NaN (the row's sum turns NaN either way).
   static T max(T a, T b) { return vmaxq_f32(a, b); }
+  static T max_nan(T acc, T x) { return vmaxq_f32(acc, x); }  // FMAX: NaN if either is NaN
   static T sub(T a, T b) { return vsubq_f32(a, b); }
   static T add(T a, T b) { return vaddq_f32(a, b); }
   static T mul(T a, T b) { return vmulq_f32(a, b); }
@@ -165,8 +166,13 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_so
   elementwise_detail::softmax_rows_impl<NeonLanes>(x, y, rows, n, log_softmax);
 }
 
+void pool_taps(const float* x, const int64_t* offsets, int64_t taps, int64_t n, float* y, bool max) {
+  elementwise_detail::pool_taps_for<NeonLanes>(x, offsets, taps, n, y, max);
+}
+
 }  // namespace
 
-extern const ElementwiseF32Variant kElementwiseF32Neon{"f32_velementwise__neon", Isa::kNeon, &unary, &binary, &softmax_rows};
+extern const ElementwiseF32Variant kElementwiseF32Neon{"f32_velementwise__neon", Isa::kNeon, &unary, &binary, &softmax_rows,
+                                                       &pool_taps};
 
 }  // namespace edgeinfer

@@ -90,8 +90,23 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_so
   }
 }
 
+// max(acc, x) that is NaN when either is NaN (a window holding a NaN pools to NaN).
+inline float max_nan(float acc, float x) { return (acc > x || acc != acc) ? acc : x; }
+
+void pool_taps(const float* x, const int64_t* offsets, int64_t taps, int64_t n, float* y, bool max) {
+  const float start = max ? -std::numeric_limits<float>::infinity() : 0.0f;
+  for (int64_t j = 0; j < n; ++j) y[j] = start;
+  for (int64_t t = 0; t < taps; ++t) {
+    const float* xt = x + offsets[t];
+    if (max)
+      for (int64_t j = 0; j < n; ++j) y[j] = max_nan(y[j], xt[j]);
+    else
+      for (int64_t j = 0; j < n; ++j) y[j] += xt[j];
+  }
+}
+
 }  // namespace
 
-extern const ElementwiseF32Variant kElementwiseF32Ref{"f32_velementwise__ref", Isa::kRef, &unary, &binary, &softmax_rows};
+extern const ElementwiseF32Variant kElementwiseF32Ref{"f32_velementwise__ref", Isa::kRef, &unary, &binary, &softmax_rows, &pool_taps};
 
 }  // namespace edgeinfer

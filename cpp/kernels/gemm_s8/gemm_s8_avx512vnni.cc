@@ -6,9 +6,9 @@
 #include <immintrin.h>
 
 #include "edgeinfer/kernels.h"
-#include "kernels/common/vector_math_avx512.h"
 #include "kernels/gemm_s8/gemm_s8_common.h"
 #include "kernels/gemm_s8/gemm_s8_vnni_impl.h"
+#include "kernels/gemm_s8/gemm_s8_zmm_ops.h"
 
 // ---- assembly building blocks for the MR x 48 VNNI tile --------------------------------------------
 // Accumulators zmm0..23 (row r, vector v -> zmm(3r + v)), B in zmm24..26, A broadcasts alternate
@@ -109,27 +109,7 @@
 namespace edgeinfer {
 namespace {
 
-struct Zmm {
-  using V = __m512i;
-  using F = __m512;
-  static constexpr int kLanes = 16;
-  static constexpr int64_t kChunkBytes = 512 * 1024;
-  static V set1(int32_t x) { return _mm512_set1_epi32(x); }
-  static V load(const void* p) { return _mm512_loadu_si512(p); }
-  static void store_aligned(void* p, V v) { _mm512_store_si512(p, v); }
-  static V sub(V a, V b) { return _mm512_sub_epi32(a, b); }
-  static V mullo(V a, V b) { return _mm512_mullo_epi32(a, b); }
-  static __mmask16 mask(int valid) { return static_cast<__mmask16>((1u << valid) - 1u); }
-  static void store_i32(int32_t* p, __mmask16 m, V v) { _mm512_mask_storeu_epi32(p, m, v); }
-  static F set1_ps(float x) { return _mm512_set1_ps(x); }
-  static F load_ps(const float* p) { return _mm512_loadu_ps(p); }
-  static F mul_ps(F a, F b) { return _mm512_mul_ps(a, b); }
-  static F cvt_ps(V v) { return _mm512_cvtepi32_ps(v); }
-  static F fmadd_ps(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
-  static F max0_ps(F a) { return _mm512_max_ps(_mm512_setzero_ps(), a); }  // NaN in a (second) stays
-  static void store_ps(float* p, __mmask16 m, F v) { _mm512_mask_storeu_ps(p, m, v); }
-  static F gelu_erf_ps(F x) { return vm512::gelu_erf_ps(x); }
-  static F gelu_tanh_ps(F x) { return vm512::gelu_tanh_ps(x); }
+struct Zmm : ZmmOps {
   // One row (GEMV, memory bound): a single 3-accumulator chain would be latency bound, so four groups of
   // k are in flight per iteration on four accumulator sets (zmm0..11, B straight from memory), summed at
   // the end. Set 0 starts at params->init, the others at zero; remaining groups (count % 4) and the tail go
@@ -258,7 +238,8 @@ void gemm_s8_avx512vnni_run(const GemmS8Args& args) { vnni_impl::run<Zmm, kMr, k
 
 }  // namespace
 
+extern const GemmS8Variant kGemmS8Avx512Vnni6x64;  // gemm_s8_6x64_avx512vnni.cc
 extern const GemmS8Variant kGemmS8Avx512Vnni = {"qs8_gemm_8x48c4__avx512vnni", Isa::kAvx512Vnni, 16 * kNv, 4,
-                                                gemm_s8_avx512vnni_run};
+                                                gemm_s8_avx512vnni_run, &kGemmS8Avx512Vnni6x64};
 
 }  // namespace edgeinfer

@@ -25,7 +25,11 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 PackedWeightsS8 pack_weights_s8(const PackWeightsArgs& args, const GemmS8Variant* variant) {
   constexpr ErrorCode kBad = ErrorCode::kInvalidArgument;
-  if (variant == nullptr) variant = kernels().gemm_s8;
+  if (variant == nullptr) {
+    variant = kernels().gemm_s8;
+    const GemmS8Variant* sibling = variant != nullptr ? variant->sibling : nullptr;
+    if (sibling != nullptr && args.n > 0 && round_up(args.n, sibling->nr) < round_up(args.n, variant->nr)) variant = sibling;
+  }
   require(variant != nullptr && variant->run != nullptr, kBad, "pack_weights_s8: no GEMM variant");
   require(variant->nr > 0 && variant->kr > 0 && variant->nr <= 1024 && variant->kr <= 64, kBad,
           "pack_weights_s8: variant has an invalid tile");

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "edgeinfer/error.h"
+#include "edgeinfer/kernels.h"
 #include "edgeinfer/nn_kernels.h"
 
 namespace edgeinfer {
@@ -46,60 +47,18 @@ void max_pool_interior(int64_t planes, const int64_t in[2], const int64_t out[2]
   }
 }
 
-// Channels-last pooling: per output pixel, the taps inside the input are listed once, then combined a block
-// of channels at a time in a local accumulator (registers: the baseline vectoriser keeps a 16-float block in
-// four SSE / NEON registers) instead of read-modify-writing the output row once per tap; padding is skipped
-// per tap, not per element. Kernels of more than kMaxListedTaps taps (global-size windows) walk the taps
-// per block instead of listing them.
-constexpr int64_t kChannelBlock = 16;
+// Channels-last pooling: per output pixel, the taps inside the input are listed once, then the element-wise
+// variant's pool_taps combines them over all channels with the accumulators in vector registers (instead of
+// read-modify-writing the output row once per tap); padding is skipped per tap, not per element. Kernels of
+// more than kMaxListedTaps taps (global-size windows) walk the taps per row instead of listing them.
 constexpr int64_t kMaxListedTaps = 64;
-
-// Four 4-float vectors (GCC / Clang vector extensions: SSE on baseline x86-64, NEON on arm64) held in
-// registers across the taps.
-typedef float Float4 __attribute__((vector_size(16)));
-
-inline Float4 load4(const float* p) {
-  Float4 v;
-  __builtin_memcpy(&v, p, sizeof v);
-  return v;
-}
-
-template <bool kMax>
-inline Float4 combine4(Float4 acc, Float4 x) {
-  if constexpr (kMax) return ((acc > x) | (acc != acc)) ? acc : x;  // max_nan per lane
-  else return acc + x;
-}
-
-template <bool kMax>
-inline void combine_block(const float* xb, const int64_t* offsets, int64_t taps, int64_t n, float* out) {
-  const float start = kMax ? -std::numeric_limits<float>::infinity() : 0.0f;
-  if (n == kChannelBlock) {
-    Float4 a0 = {start, start, start, start}, a1 = a0, a2 = a0, a3 = a0;
-    for (int64_t t = 0; t < taps; ++t) {
-      const float* xp = xb + offsets[t];
-      a0 = combine4<kMax>(a0, load4(xp));
-      a1 = combine4<kMax>(a1, load4(xp + 4));
-      a2 = combine4<kMax>(a2, load4(xp + 8));
-      a3 = combine4<kMax>(a3, load4(xp + 12));
-    }
-    __builtin_memcpy(out, &a0, sizeof a0);
-    __builtin_memcpy(out + 4, &a1, sizeof a1);
-    __builtin_memcpy(out + 8, &a2, sizeof a2);
-    __builtin_memcpy(out + 12, &a3, sizeof a3);
-    return;
-  }
-  for (int64_t j = 0; j < n; ++j) {
-    float acc = start;
-    for (int64_t t = 0; t < taps; ++t) acc = kMax ? max_nan(acc, xb[offsets[t] + j]) : acc + xb[offsets[t] + j];
-    out[j] = acc;
-  }
-}
 
 void pool_nhwc(const PoolShape& s, int64_t batch, int64_t channels, const int64_t in[2], const int64_t out[2],
                const int64_t k[2], const int64_t st[2], const int64_t pb[2], const int64_t pe[2], const int64_t d[2],
                const float* x, float* y) {
   int64_t listed[kMaxListedTaps];
   const bool list = k[0] * k[1] <= kMaxListedTaps;
+  const auto taps = kernels().elementwise_f32->pool_taps;
   for (int64_t b = 0; b < batch; ++b) {
     const float* xb = x + b * in[0] * in[1] * channels;
     for (int64_t oh = 0; oh < out[0]; ++oh)
@@ -128,11 +87,7 @@ void pool_nhwc(const PoolShape& s, int64_t batch, int64_t channels, const int64_
           }
         }
         if (list) {
-          for (int64_t c0 = 0; c0 < channels; c0 += kChannelBlock) {
-            const int64_t n = std::min(kChannelBlock, channels - c0);
-            if (s.max) combine_block<true>(xb + c0, listed, inside, n, yp + c0);
-            else combine_block<false>(xb + c0, listed, inside, n, yp + c0);
-          }
+          taps(xb, listed, inside, channels, yp, s.max);
         } else if (inside == 0) {
           for (int64_t ch = 0; ch < channels; ++ch) yp[ch] = s.max ? -std::numeric_limits<float>::infinity() : 0.0f;
         }

@@ -224,6 +224,50 @@ describe('QDQ models (static INT8) against onnxruntime-node', function () {
     }
   });
 
+  it("a conv's output Q -> DQ is applied by the conv itself (no QuantizeDequantize step), read by the next INT8 conv and a MaxPool; uint8 and int8 levels", async function () {
+    // x -> QDQ -> Conv(+Relu) -> QDQ(m) -> { Conv -> QDQ-less output, MaxPool } -> Add -> y.
+    for (const [what, zeroPoint, fused] of [
+      ['uint8 levels', u8([], [3]), true],
+      ['int8 levels', i8([], [-100]), true],
+      ['a second reader quantizing with another scale keeps the step', u8([], [3]), false],
+    ] as const) {
+      const xScale = 0.03;
+      const initializers: Initializers = {
+        x_scale: f32([], [xScale]),
+        x_zp: u8([], [128]),
+        m_scale: f32([], [0.05]),
+        m_zp: zeroPoint,
+        other_scale: f32([], [0.07]),
+        ...weights('w', [16, 4, 3, 3], 16, 21),
+        ...weights('v', [16, 16, 3, 3], 16, 22),
+        b: f32([16], fillFloat(new Float32Array(16), rng(23), -0.5, 0.5)),
+      };
+      const conv1 = node('Conv', ['x_dq', 'w_dq', 'b'], 'c1', { pads: ints([1, 1, 1, 1]), kernel_shape: ints([3, 3]) });
+      // The second conv reads m's pair, or (negative case) its own pair over the same float tensor with another scale.
+      const conv2Input = fused ? 'm_dq' : 'mo_dq';
+      const conv2 = node('Conv', [conv2Input, 'v_dq', 'b'], 'c2', { pads: ints([1, 1, 1, 1]), kernel_shape: ints([3, 3]) });
+      const pool = node('MaxPool', ['m_dq'], 'p', { pads: ints([1, 1, 1, 1]), kernel_shape: ints([3, 3]) });
+      const otherPair = fused ? [] : [node('QuantizeLinear', ['m', 'other_scale', 'm_zp'], 'mo_q'), node('DequantizeLinear', ['mo_q', 'other_scale', 'm_zp'], 'mo_dq')];
+      const nodes = [
+        ...qdq('x', 'x_scale', 'x_zp'),
+        weightDq('w', 0),
+        weightDq('v', 0),
+        conv1,
+        node('Relu', ['c1'], 'm'),
+        ...qdq('m', 'm_scale', 'm_zp'),
+        ...otherPair,
+        conv2,
+        pool,
+        node('Add', ['c2', 'p'], 'y'),
+      ];
+      const dims = [1, 4, 12, 10];
+      const result = await runBoth(modelBytes(nodes, { x: dims }, initializers), randomInput(dims, 24, -3, 3), dims);
+      assertOps(result.ops, 'QLinearConvNhwc', what);
+      assert.equal(result.ops.includes('QuantizeDequantize'), !fused, `${what}: QuantizeDequantize ${fused ? 'fused away' : 'kept'} (${result.ops.join(', ')})`);
+      assertStaticMatch(result, what);
+    }
+  });
+
   it('uint8 activations with a non-zero zero point and int8 activations match', async function () {
     for (const [what, zeroPoint] of [['uint8 zero point 37', u8([], [37])], ['int8 zero point -10', i8([], [-10])]] as const) {
       const initializers: Initializers = { x_scale: f32([], [0.015]), x_zp: zeroPoint, ...weights('w', [40, 12], 12, 16) };

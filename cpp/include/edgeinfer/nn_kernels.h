@@ -45,6 +45,16 @@ struct ActivationQuantization {
   int32_t zero_point = 0;  // static only: a uint8 level (an int8 zero point z is z + 128 on uint8 data)
 };
 
+// Fake quantization of an op's float output, per tensor (a QDQ model's QuantizeLinear -> DequantizeLinear
+// fused into the op): y = (saturate(round_half_even(y / scale) + zero_point) - zero_point) * scale on uint8
+// (or int8: is_signed) levels, computed by the quantize variant's own quantize / dequantize.
+struct OutputQuantization {
+  bool enabled = false;
+  float scale = 1.0f;      // finite, > 0
+  int32_t zero_point = 0;  // a level of the type: 0..255, or -128..127 when is_signed
+  bool is_signed = false;
+};
+
 // y[m, n] = act(alpha * sum_k a[m, k] * w[k, n] + beta * bias[n]); `bias` may be absent.
 class GemmF32 {
  public:
@@ -92,9 +102,12 @@ class ConvF32 {
   // Weights kept as halves (depthwise convs keep float: their weights are tiny).
   static std::unique_ptr<ConvF32> create_f16(const ConvShape& shape, const float* w, const float* bias, ActivationParams act);
   // Weights quantized by the model (int8 [out_channels, in_channels / group, kernel...], scales per output
-  // channel), always run in INT8 (any group); NCHW only.
+  // channel), always run in INT8 (any group); NCHW, or NHWC with group 1. `output` (channels last only): the
+  // model's QuantizeLinear -> DequantizeLinear after the conv, applied to each block of rows while it is in
+  // cache instead of as a pass of its own over the whole output.
   static std::unique_ptr<ConvF32> create_quantized(const ConvShape& shape, const QuantizedWeightsS8& w, const float* bias,
-                                                   ActivationQuantization quantization, ActivationParams act);
+                                                   ActivationQuantization quantization, ActivationParams act,
+                                                   OutputQuantization output = {});
   virtual size_t scratch_bytes() const = 0;
   virtual size_t weight_bytes() const = 0;
   virtual const char* kernel_name() const = 0;

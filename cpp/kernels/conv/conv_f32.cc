@@ -210,10 +210,11 @@ ConvWeightsS8 quantize_weights(const Conv2d& c, const float* w, bool channels_la
 class ConvS8 final : public ConvF32 {
  public:
   ConvS8(const Conv2d& c, const ConvWeightsS8& weights, const float* bias, ActivationParams act, bool channels_last,
-         ActivationQuantization quantization)
+         ActivationQuantization quantization, OutputQuantization output = {})
       : c_(c), helper_(kernels().gemm_f32), act_(act), s8_act_(s8_activation(act.kind)), channels_last_(channels_last),
-        quantization_(quantization), weight_error_(weights.weight_error) {
+        quantization_(quantization), output_(output), weight_error_(weights.weight_error) {
     require(!channels_last || c.group == 1, kBad, "Conv: channels-last convolutions take group 1");
+    require(!output.enabled || channels_last, kBad, "Conv: output quantization is for channels-last convolutions");
     // The rounding error of weights this class quantized (create_int8), for the bias correction; a QDQ model's
     // weights come quantized (no correction: the model fixed the numerics).
     require(weight_error_.empty() || weight_error_.size() == static_cast<size_t>(c.out_c * c.in_c), kBad,
@@ -246,8 +247,11 @@ class ConvS8 final : public ConvF32 {
     out_bytes_ = channels_last ? 0 : align_up(sizeof(float) * static_cast<size_t>(c.out_plane() * mg));
     planar_bytes_ = channels_last ? 0 : xq_bytes_;
     correction_bytes_ = channels_last ? align_up(sizeof(float) * static_cast<size_t>(c.in_c + c.out_c)) : 0;
+    levels_bytes_ = output.enabled ? align_up(static_cast<size_t>(c.out_plane() * mg)) : 0;
   }
-  size_t scratch_bytes() const override { return planar_bytes_ + xq_bytes_ + col_bytes_ + out_bytes_ + correction_bytes_; }
+  size_t scratch_bytes() const override {
+    return planar_bytes_ + xq_bytes_ + col_bytes_ + out_bytes_ + correction_bytes_ + levels_bytes_;
+  }
   size_t weight_bytes() const override {
     size_t total = 0;
     for (const auto& p : packed_) total += p.bytes();
@@ -265,6 +269,7 @@ class ConvS8 final : public ConvF32 {
     float* out = reinterpret_cast<float*>(col + col_bytes_);  // [out positions][out_c_g]
     float* means = reinterpret_cast<float*>(col + col_bytes_ + out_bytes_);  // channels last: [in_c]
     float* correction = means + c.in_c;                                         // channels last: [out_c]
+    uint8_t* levels = reinterpret_cast<uint8_t*>(col + col_bytes_ + out_bytes_ + correction_bytes_);  // [out positions][out_c]
     const QuantParams qp = activation_params_u8(helper_, quantization_, x, 1, c.batch * c.in_c * c.in_plane(), 0);
     if (!qp.finite) {  // NaN / inf in the input: no INT8 result, every output NaN (NCHW or NHWC alike)
       std::fill_n(y, c.batch * c.out_c * c.out_plane(), std::numeric_limits<float>::quiet_NaN());
@@ -309,10 +314,11 @@ class ConvS8 final : public ConvF32 {
           const bool fused_here = channels_last_ && !corrected && (act_.kind == FusedActivation::kNone || s8_act_ != Activation::kNone);
           args.activation = channels_last_ && !fused_here ? Activation::kNone : s8_act_;
           gemm_s8(args);
-          if (fused_here) return;
           if (channels_last_) {
-            helper_->rows_epilogue(y_nhwc + p0 * mg, p1 - p0, mg, corrected ? correction : nullptr, act_.kind,
-                                   act_.alpha, act_.beta, act_.out_min);
+            if (!fused_here)
+              helper_->rows_epilogue(y_nhwc + p0 * mg, p1 - p0, mg, corrected ? correction : nullptr, act_.kind,
+                                     act_.alpha, act_.beta, act_.out_min);
+            if (output_.enabled) fake_quantize(y_nhwc + p0 * mg, levels + p0 * mg, (p1 - p0) * mg);
             return;
           }
           // [p][oc] -> y[oc][p], then the activation gemm_s8 did not fuse.
@@ -363,6 +369,27 @@ class ConvS8 final : public ConvF32 {
       for (int64_t ch = 0; ch < c.in_c; ++ch) sum += e[ch] * means[ch];
       correction[o] = -sum * inv;
     }
+  }
+
+  // The fused output QuantizeLinear -> DequantizeLinear over n floats, through `levels` (n bytes): the
+  // quantize variant's two functions, so the values are those of the QuantizeDequantize step it replaces.
+  void fake_quantize(float* y, uint8_t* levels, int64_t n) const {
+    QuantizeArgs q;
+    q.x = y;
+    q.y = levels;
+    q.y_signed = output_.is_signed;
+    q.inner = n;
+    q.scales = &output_.scale;
+    q.zero_points = &output_.zero_point;
+    kernels().quantize->quantize(q);
+    DequantizeArgs d;
+    d.q = levels;
+    d.q_signed = output_.is_signed;
+    d.x = y;
+    d.inner = n;
+    d.scales = &output_.scale;
+    d.zero_points = &output_.zero_point;
+    kernels().quantize->dequantize(d);
   }
 
   static void transpose_u8(const uint8_t* src, uint8_t* dst, int64_t channels, int64_t plane) {
@@ -435,9 +462,10 @@ class ConvS8 final : public ConvF32 {
   Activation s8_act_;
   bool channels_last_;
   ActivationQuantization quantization_;
+  OutputQuantization output_;
   std::vector<float> weight_error_;  // channels last: [out_c][in_c]
   std::vector<PackedWeightsS8> packed_;
-  size_t xq_bytes_, col_bytes_, out_bytes_, planar_bytes_, correction_bytes_;
+  size_t xq_bytes_, col_bytes_, out_bytes_, planar_bytes_, correction_bytes_, levels_bytes_;
 };
 
 }  // namespace
@@ -506,7 +534,8 @@ std::unique_ptr<ConvF32> ConvF32::create_int8(const ConvShape& shape, const floa
 }
 
 std::unique_ptr<ConvF32> ConvF32::create_quantized(const ConvShape& shape, const QuantizedWeightsS8& w, const float* bias,
-                                                   ActivationQuantization quantization, ActivationParams act) {
+                                                   ActivationQuantization quantization, ActivationParams act,
+                                                   OutputQuantization output) {
   const Conv2d c = conv_detail::normalize(shape, "Conv");
   require(w.data != nullptr && w.scales != nullptr, kBad, "Conv: weights are null");
   require(w.scale_count == 1 || w.scale_count == c.out_c, kBad, "Conv: weight scales must be one or one per output channel");
@@ -515,6 +544,12 @@ std::unique_ptr<ConvF32> ConvF32::create_quantized(const ConvShape& shape, const
           "Conv: unknown fused activation");
   require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
   check_quantization(quantization, "Conv");
+  if (output.enabled) {
+    require(shape.channels_last, kBad, "Conv: output quantization is for channels-last convolutions");
+    require(std::isfinite(output.scale) && output.scale > 0.0f, kBad, "Conv: the output scale must be finite and positive");
+    require(output.is_signed ? output.zero_point >= -128 && output.zero_point <= 127 : output.zero_point >= 0 && output.zero_point <= 255,
+            kBad, "Conv: the output zero point is not a level of its type");
+  }
   ConvWeightsS8 weights;
   weights.q.assign(w.data, w.data + c.out_c * c.k_g());
   weights.scales.resize(static_cast<size_t>(c.out_c));
@@ -522,7 +557,7 @@ std::unique_ptr<ConvF32> ConvF32::create_quantized(const ConvShape& shape, const
   // Depthwise: a direct kernel with the same numerics (one gemm_s8 call per channel was mostly overhead).
   if (c.in_c_g == 1 && c.group > 1)
     return conv_detail::create_conv_depthwise_s8(c, weights.q.data(), weights.scales.data(), bias, act, quantization);
-  return std::make_unique<ConvS8>(c, weights, bias, act, shape.channels_last, quantization);
+  return std::make_unique<ConvS8>(c, weights, bias, act, shape.channels_last, quantization, output);
 }
 
 }  // namespace edgeinfer

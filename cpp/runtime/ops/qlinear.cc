@@ -16,8 +16,9 @@
 namespace edgeinfer::runtime {
 namespace {
 
-// Input positions, shared by the three ops.
-enum QInput : size_t { kX = 0, kXScale, kXZeroPoint, kW, kWScale, kWZeroPoint, kBias, kInputCount };
+// Input positions, shared by the three ops; QLinearConvNhwc may add the output's fused QuantizeLinear ->
+// DequantizeLinear parameters (y_scale, y_zero_point?).
+enum QInput : size_t { kX = 0, kXScale, kXZeroPoint, kW, kWScale, kWZeroPoint, kBias, kInputCount, kYScale = kInputCount, kYZeroPoint, kNhwcInputCount };
 
 template <typename T>
 const T* constant_data(const TensorSlot& slot) {
@@ -98,7 +99,7 @@ void validate_quantization(const StepView& v, int64_t out_axis, int64_t out_chan
 
 // Counts, dtypes of x / y and the weights' storage, before any shape is read from them.
 void validate_common(const StepView& v) {
-  v.inputs(kInputCount, kInputCount);
+  v.inputs(kInputCount, v.step().op == "QLinearConvNhwc" ? kNhwcInputCount : kInputCount);
   v.outputs(1, 1);
   v.dtype_in(kX, {DType::kFloat32});
   v.dtype_out(0, {DType::kFloat32});
@@ -267,6 +268,36 @@ void qconv_validate(const StepView& v) {
   ConvShape shape;
   fill_conv_shape(v, kW, shape);
   validate_quantization(v, 0, shape.out_channels, v.step().ints.back(), false);
+  // The fused output fake quantization: per tensor, constant, both given or neither (a zero point alone is no
+  // quantization).
+  if (v.has_in(kYZeroPoint) && !v.has_in(kYScale)) v.fail("an output zero point without a scale");
+  if (v.has_in(kYScale)) {
+    if (!v.is_constant(kYScale)) v.fail("the output scale must be a constant");
+    v.dtype_in(kYScale, {DType::kFloat32});
+    if (v.in(kYScale).elements() != 1) v.fail("the output scale must be one value (per tensor)");
+    const float s = float_value(v.in(kYScale), 0);
+    if (!(std::isfinite(s) && s > 0.0f)) v.fail("the output scale must be finite and positive");
+  }
+  if (v.has_in(kYZeroPoint)) {
+    if (!v.is_constant(kYZeroPoint)) v.fail("the output zero point must be a constant");
+    v.dtype_in(kYZeroPoint, {DType::kUint8, DType::kInt8});
+    if (v.in(kYZeroPoint).elements() != 1) v.fail("the output zero point must be one value (per tensor)");
+  }
+}
+
+// The output's fused QuantizeLinear -> DequantizeLinear (QLinearConvNhwc inputs 7, 8), when present.
+OutputQuantization output_quantization(const Plan& plan, const Step& step) {
+  OutputQuantization q;
+  const auto has = [&](size_t i) { return step.inputs.size() > i && step.inputs[i] >= 0; };
+  if (!has(kYScale)) return q;
+  q.enabled = true;
+  q.scale = float_value(plan.tensors[static_cast<size_t>(step.inputs[kYScale])], 0);
+  if (has(kYZeroPoint)) {
+    const TensorSlot& zp = plan.tensors[static_cast<size_t>(step.inputs[kYZeroPoint])];
+    q.zero_point = zero_point_value(zp, 0);
+    q.is_signed = zp.dtype == DType::kInt8;
+  }
+  return q;
 }
 
 struct QConvState : OpState {
@@ -280,7 +311,7 @@ std::unique_ptr<OpState> qconv_prepare(PrepareContext& ctx, const Step& step) {
   const QuantizedConstants c = read_constants(ctx.plan, step, 1.0f);
   auto s = std::make_unique<QConvState>();
   s->conv = ConvF32::create_quantized(shape, weights_view(c), bias_data(ctx.plan, step), c.activation,
-                                      activation_params(step, 1, 0));
+                                      activation_params(step, 1, 0), output_quantization(ctx.plan, step));
   ctx.scratch_bytes = s->conv->scratch_bytes();
   ctx.weight_bytes = static_cast<int64_t>(s->conv->weight_bytes());
   ctx.kernel = s->conv->kernel_name();

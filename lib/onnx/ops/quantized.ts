@@ -93,7 +93,19 @@ function lowerQLinear(ctx: LowerContext): NativePlanStep {
   // quantize_dynamic graphs (passes/fuse-dynamic-quant.ts): activations quantized as DynamicQuantizeLinear does.
   const onnxRange = node.attributes.dynamic_quantization?.type === 'string' && node.attributes.dynamic_quantization.value === 'onnx';
   if (onnxRange && (op !== 'QLinearMatMul' || xScale)) unsupported('dynamic_quantization onnx applies to a MatMul with dynamic activations');
-  return ctx.step([x, xScale, xZeroPoint, w, wScale, wZeroPoint, bias], [...ints, wAxis, ...(onnxRange ? [1] : [])], floats, channelsLast ? 'QLinearConvNhwc' : op);
+  // Channels last: the output's fused fake quantization (passes/fuse-output-qdq.ts), per tensor.
+  const [yScale, yZeroPoint] = [7, 8].map((i) => node.inputs[i] ?? '');
+  if (yZeroPoint && !yScale) ctx.fail('an output zero point without a scale');
+  if (yScale) {
+    const yScaleValue = ctx.constant(yScale);
+    const yZeroPointValue = ctx.constant(yZeroPoint);
+    if (yScaleValue?.dtype !== 'float32' || yScaleValue.data.length !== 1) unsupported('the output scale must be a constant float32 scalar (per tensor)');
+    if (yZeroPoint && (!yZeroPointValue || !['uint8', 'int8'].includes(yZeroPointValue.dtype) || yZeroPointValue.data.length !== 1)) {
+      unsupported('the output zero point must be a constant uint8 or int8 scalar (per tensor)');
+    }
+  }
+  const inputs = [x, xScale, xZeroPoint, w, wScale, wZeroPoint, bias, ...(channelsLast && yScale ? [yScale, yZeroPoint] : [])];
+  return ctx.step(inputs, [...ints, wAxis, ...(onnxRange ? [1] : [])], floats, channelsLast ? 'QLinearConvNhwc' : op);
 }
 
 declareOps(

@@ -27,7 +27,8 @@ function targetOf(node: Node): string | undefined {
   return (fused ? node.domain === fusedDomain : node.domain === '') ? targets[node.opType] : undefined;
 }
 
-function sameConstant(index: GraphIndex, a: string | undefined, b: string | undefined): boolean {
+/** Same tensor name, or constants with equal dtype and values ('' / absent equal only each other). */
+export function sameConstant(index: GraphIndex, a: string | undefined, b: string | undefined): boolean {
   if ((a ?? '') === (b ?? '')) return true;
   const x = a ? index.constant(a) : undefined;
   const y = b ? index.constant(b) : undefined;

@@ -16,9 +16,10 @@ import { fuseGelu, fuseLayerNormGelu } from './fuse-gelu';
 import { fuseLayerNorm } from './fuse-layernorm';
 import { fuseDynamicQuant } from './fuse-dynamic-quant';
 import { fuseQdq, fuseQdqPairs } from './fuse-qdq';
+import { fuseOutputQdq } from './fuse-output-qdq';
 import { fuseTransposeMatMul } from './fuse-transpose-matmul';
 
-export { toChannelsLast, eliminateDeadNodes, foldConstants, fuseActivation, fuseConvBias, fuseGelu, fuseLayerNorm, fuseLayerNormGelu, fuseMatMulBias, fuseDynamicQuant, fuseQdq, fuseQdqPairs, fuseTransposeMatMul };
+export { fuseOutputQdq, toChannelsLast, eliminateDeadNodes, foldConstants, fuseActivation, fuseConvBias, fuseGelu, fuseLayerNorm, fuseLayerNormGelu, fuseMatMulBias, fuseDynamicQuant, fuseQdq, fuseQdqPairs, fuseTransposeMatMul };
 
 export interface OptimizeOptions {
   /** Concrete input shapes for inference and folding (see inferShapes). */
@@ -58,6 +59,7 @@ export function optimize(model: Model, options: OptimizeOptions = {}): { model: 
   }
   run('transposeMatMul', fuseTransposeMatMul);
   if (!options.keepNchw) run('channelsLast', toChannelsLast);
+  if (!options.keepQdq) run('outputQdq', fuseOutputQdq); // after channelsLast: it fuses into the NHWC INT8 convs
   run('eliminateDeadNodes', eliminateDeadNodes);
   if (usesDomain(model, fusedDomain) && !model.opsets.has(fusedDomain)) model.opsets.set(fusedDomain, fusedOpsetVersion);
   validateGraph(model);

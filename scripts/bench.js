@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// npm run bench [-- --json] [-- --only gemm|layernorm|models|...|zoo|quantizer] [-- --seconds S] [-- --no-build]
+// npm run bench [-- --json] [-- --only gemm|layernorm|models|...|zoo|quantizer|sweep|grpc-load] [-- --seconds S] [-- --no-build]
+// npm run bench:report = node scripts/bench.js --report [-- --from-results] (bench/report/index.ts: REPORT.md + charts)
 //
 // Builds what is stale (cmake-js build, incremental), runs the C++ microbenchmarks (build/cpp/bench_*,
 // single thread) and the Node benchmarks against ONNX Runtime (bench/*.bench.ts through tsx, single thread),
@@ -14,6 +15,13 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const argv = process.argv.slice(2);
+
+// The report runs the suites below one by one (this script with --only) and renders bench/results/REPORT.md.
+if (argv.includes('--report')) {
+  const tsxCli = require.resolve('tsx/cli', { paths: [root] });
+  const r = spawnSync(process.execPath, [tsxCli, path.join(root, 'bench', 'report', 'index.ts'), ...argv.filter((a) => a !== '--report')], { cwd: root, stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
 const json = argv.includes('--json');
 const noBuild = argv.includes('--no-build');
 const valueOf = (flag) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
@@ -35,6 +43,10 @@ const SUITES = {
   zoo: { cpp: [], node: ['bench/zoo.bench.ts'] },
   // quantizeModel vs ONNX Runtime's quantize_static (a Python venv made by scripts/python-venv.js): time, peak RSS, agreement.
   quantizer: { cpp: [], node: ['bench/quantizer.bench.ts'] },
+  // Latency vs batch size and vs concurrent clients (BatchScheduler), native vs the onnxruntime backend: the report's charts.
+  sweep: { cpp: [], node: ['bench/report/sweep.bench.ts'] },
+  // The gRPC service on loopback: concurrent InferStream streams and Infer callers, every request counted (--duration S, default 20).
+  'grpc-load': { cpp: [], node: ['bench/grpc-load.bench.ts'] },
 };
 if (only !== undefined && !(only in SUITES)) {
   console.error(`--only must be one of ${Object.keys(SUITES).join(', ')}, got ${only}`);
@@ -133,7 +145,9 @@ if (!only && fs.existsSync(cppDir)) {
 const tsx = require.resolve('tsx/cli', { paths: [root] });
 for (const suite of suites) {
   for (const file of SUITES[suite].node) {
-    const out = run(file, process.execPath, [tsx, file, '--json', '--seconds', seconds], { EDGEINFER_CPP_RESULTS_DIR: cppResultsDir });
+    // --duration S (the gRPC load's length) passes through to the benches that take it.
+    const extra = valueOf('--duration') !== undefined ? ['--duration', valueOf('--duration')] : [];
+    const out = run(file, process.execPath, [tsx, file, '--json', '--seconds', seconds, ...extra], { EDGEINFER_CPP_RESULTS_DIR: cppResultsDir });
     collect(out, file);
   }
 }

@@ -87,6 +87,58 @@ describe('npm run demo --short --json', function () {
   });
 });
 
+describe('edgeinfer demo (the CLI runs the same demo)', function () {
+  this.timeout(120000);
+  const cli = path.join(repoRoot, 'lib', 'cli', runningTypeScript ? 'main.ts' : 'main.js');
+  const parse = (stdout: string) => stdout.trim().split('\n').map((line) => JSON.parse(line) as Line);
+  const eventsOf = (lines: Line[]) => lines.filter((l) => l.type === 'wake_word' || l.type === 'command').map((l) => `${l.clip} ${l.type} ${l.name ?? l.intent} ${l.time_s}`);
+
+  before(function () {
+    // As the npm run demo spec: the compiled arm64 run leaves the demo to x64.
+    if (!runningTypeScript) this.skip();
+  });
+
+  it('edgeinfer demo --quick --json prints the events npm run demo --short --json prints', () => {
+    const viaCli = spawnNode([cli, 'demo', '--quick', '--json'], { cwd: repoRoot, timeout: 100000 });
+    assert.equal(viaCli.status, 0, `edgeinfer demo failed: ${viaCli.stderr}`);
+    const viaNpm = spawnNode([path.join(repoRoot, 'examples', 'wake-word.js'), '--quick', '--json'], { cwd: repoRoot, timeout: 100000 });
+    assert.equal(viaNpm.status, 0, viaNpm.stderr);
+    const cliEvents = eventsOf(parse(viaCli.stdout));
+    assert.ok(cliEvents.some((e) => e.startsWith('hey_jarvis_timer_us.wav command 5_minute_timer')), cliEvents.join('\n'));
+    assert.deepEqual(cliEvents, eventsOf(parse(viaNpm.stdout)));
+  });
+
+  it('edgeinfer demo --clips streams the clips of a folder', () => {
+    const run = spawnNode([cli, 'demo', '--quick', '--json', '--clips', path.join(repoRoot, 'test', 'fixtures', 'speech', 'commands')], { cwd: repoRoot, timeout: 100000 });
+    assert.equal(run.status, 0, run.stderr);
+    const clips = parse(run.stdout).filter((l) => l.type === 'clip').map((l) => l.clip);
+    assert.deepEqual(clips, ['alexa_timer_f3.wav', 'alexa_timer_gb.wav', 'hey_jarvis_timer_f3.wav', 'hey_jarvis_timer_us.wav', 'hey_jarvis_weather_gb.wav']);
+  });
+
+  it('edgeinfer demo --serve: a client streams a clip through the gRPC server and gets the wake word, then the command', () => {
+    const run = spawnNode([cli, 'demo', '--serve', '--quick', '--json'], { cwd: repoRoot, timeout: 100000 });
+    assert.equal(run.status, 0, `edgeinfer demo --serve failed: ${run.stderr}`);
+    const lines = parse(run.stdout) as (Line & Record<string, unknown>)[];
+    assert.equal(lines[0].type, 'server');
+    assert.match(String(lines[0].address), /^127\.0\.0\.1:\d+$/);
+    const events = lines.filter((l) => l.type === 'wake_word' || l.type === 'command');
+    assert.deepEqual(events.map((e) => `${e.type}:${e.name ?? e.intent}`), ['wake_word:hey_jarvis', 'command:5_minute_timer'], run.stdout);
+    assert.equal(events[1].wake_word, 'hey_jarvis');
+    const stats = lines.find((l) => l.type === 'chunk_stats') as Line & { chunks: number; p99_ms: number };
+    assert.ok(stats && stats.chunks > 40 && stats.p99_ms > 0, run.stdout);
+    assert.equal(lines.at(-1)!.type, 'shutdown', 'the server shut down cleanly');
+  });
+
+  it('refuses options that do not go together, with exit code 1 and a message', () => {
+    const run = spawnNode([cli, 'demo', '--clip', 'x.wav'], { cwd: repoRoot, timeout: 30000 });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /--clip goes with --serve/);
+    const models = spawnNode([cli, 'demo', '--quick', '--models', path.join(repoRoot, 'test')], { cwd: repoRoot, timeout: 30000 });
+    assert.equal(models.status, 1);
+    assert.match(models.stderr, /lacks melspectrogram\.onnx/);
+  });
+});
+
 /** A stand-in command model: [1, frames, 96] in, class probabilities out, the "timer" share set by the test. */
 function fakeModel(frames: number, outputName: string, timerShare: () => number) {
   const calls: number[] = [];

@@ -47,6 +47,7 @@ interface InferResponse {
 interface StreamEvent {
   event: 'wake_word' | 'command' | 'chunk_stats';
   wake_word?: { name: string; score: number; time_ms: number };
+  command?: { command: string; intent: string; score: number; time_ms: number; wake_word: string };
   chunk_stats?: { chunks: number; p50_ms: number; p99_ms: number };
 }
 
@@ -165,7 +166,13 @@ describe('gRPC server (edgeinfer serve)', function () {
     reference = await Engine.load(headPath);
     server = createServer({
       model: headPath,
-      wakeWord: { melspectrogram: models['melspectrogram.onnx'], embedding: models['embedding_model.onnx'], heads: { hey_jarvis: headPath } },
+      wakeWord: {
+        melspectrogram: models['melspectrogram.onnx'],
+        embedding: models['embedding_model.onnx'],
+        heads: { hey_jarvis: headPath },
+        // The command stage after a wake word: openWakeWord's timer head (a distilled command model replaces it here).
+        command: { model: models['timer_v0.1.onnx'], name: 'timer' },
+      },
       adminToken,
       port: 0,
       metricsPort: 0,
@@ -259,6 +266,45 @@ describe('gRPC server (edgeinfer serve)', function () {
       assert.ok(stats.chunk_stats!.p99_ms > 0 && (emulated || stats.chunk_stats!.p99_ms < 200));
     }
     console.log(`      InferStream per 80 ms frame: p50 ${positive.events.at(-1)!.chunk_stats!.p50_ms.toFixed(2)} ms, p99 ${positive.events.at(-1)!.chunk_stats!.p99_ms.toFixed(2)} ms`);
+  });
+
+  it('InferStream command stage: a wake word then a command event with its intent; none without a wake word or a command', async () => {
+    const clip = (name: string) => readWav16(fs.readFileSync(path.join(speechDir, name))).samples;
+    const timer = clip('commands/hey_jarvis_timer_us.wav');
+    // Without a command: the wake word and another sentence; a command without a wake word; no speech.
+    const negatives = ['commands/hey_jarvis_weather_gb.wav', 'timer.wav', 'negative.wav'];
+    const [positive, ...rest] = await Promise.all([streamClip(client, timer, () => 2560), ...negatives.map((name) => streamClip(client, clip(name), () => 4000))]);
+    for (const result of [positive, ...rest]) assert.equal(result.status.code, grpc.status.OK, result.status.details);
+
+    const kinds = positive.events.filter((e) => e.event !== 'chunk_stats');
+    assert.deepEqual(kinds.map((e) => e.event), ['wake_word', 'command'], JSON.stringify(positive.events));
+    const [wake, command] = kinds;
+    assert.equal(wake.wake_word!.name, 'hey_jarvis');
+    // "hey jarvis, set a timer for five minutes" (scripts/make-speech-fixtures.sh).
+    assert.equal(command.command!.intent, '5_minute_timer');
+    assert.equal(command.command!.command, 'timer');
+    assert.equal(command.command!.wake_word, 'hey_jarvis');
+    assert.ok(command.command!.score >= 0.5, String(command.command!.score));
+    assert.ok(command.command!.time_ms > wake.wake_word!.time_ms && command.command!.time_ms <= (timer.length / 16000) * 1000 + 80, JSON.stringify(kinds));
+
+    rest.forEach((result, i) => assert.deepEqual(result.events.filter((e) => e.event === 'command'), [], `${negatives[i]}: ${JSON.stringify(result.events)}`));
+    // The weather sentence did open a window (its wake word fired): the stage ran and stayed below threshold.
+    assert.deepEqual(rest[0].events.filter((e) => e.event === 'wake_word').map((e) => e.wake_word!.name), ['hey_jarvis']);
+    const info = await unary<{ command: string }>(client, 'ModelInfo', {});
+    assert.equal(info.command, 'timer');
+    const metrics = await httpGet(`http://127.0.0.1:${metricsPort}/metrics`);
+    assert.match(metrics.body, /edgeinfer_commands_total\{command="timer",intent="5_minute_timer"\} [1-9]/);
+  });
+
+  it('refuses a bad command stage configuration with EDGEINFER_INVALID_ARGUMENT', () => {
+    const base = { melspectrogram: 'a.onnx', embedding: 'b.onnx', heads: { h: 'c.onnx' } };
+    const refused = (command: unknown, pattern: RegExp) =>
+      assert.throws(() => createServer({ model: headPath, wakeWord: { ...base, command } as never }), (e: unknown) => e instanceof EdgeInferError && e.code === 'EDGEINFER_INVALID_ARGUMENT' && pattern.test(e.message));
+    refused({}, /wakeWord.command.model must be a model path/);
+    refused({ model: 'x.onnx', threshold: 2 }, /wakeWord.command.threshold must be in \(0, 1\]/);
+    refused({ model: 'x.onnx', name: 'a b' }, /wakeWord.command.name/);
+    refused({ model: 'x.onnx', labels: [1] }, /labels must be an array of intent names/);
+    refused({ model: 'x.onnx', window: 3 }, /'window' is not an option of wakeWord.command/);
   });
 
   it('InferStream refuses audio at another sample rate', async () => {
@@ -371,6 +417,37 @@ describe('gRPC server (edgeinfer serve)', function () {
     const byPath = await unary<Record<string, unknown>>(client, 'SwapModel', { path: headPath, token: adminToken, version: 'v3' });
     assert.equal(byPath.to_version, 'v3');
     assert.equal((await unary<Record<string, unknown>>(client, 'ModelInfo', {})).model_version, 'v3');
+  });
+
+  it('`edgeinfer serve --wake-word-dir D --command-model F`: F is the command stage (ModelInfo names it), not a wake-word head; bad flags are exit 1', async function () {
+    const dir = path.dirname(models['timer_v0.1.onnx']);
+    const serve = (...flags: string[]) =>
+      spawn(nodeCommand[0], [...nodeCommand.slice(1), cliEntry, 'serve', headPath, '--port', '0', '--json', '--grace-ms', '500', '--wake-word-dir', dir, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = serve('--command-model', models['timer_v0.1.onnx'], '--command-name', 'timer');
+    const exited = once(child, 'exit');
+    try {
+      const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+      const bound = JSON.parse(line.toString().split('\n')[0]) as { address: string };
+      const remote = new Inference(bound.address, grpc.credentials.createInsecure()) as unknown as InferenceClient;
+      const info = await unary<Record<string, unknown>>(remote, 'ModelInfo', {});
+      assert.equal(info.command, 'timer');
+      assert.ok(!(info.wake_words as string[]).includes('timer'), `timer is no wake word: ${String(info.wake_words)}`);
+      remote.close();
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    for (const [flags, message] of [
+      [['--command-threshold', '0.7'], /--command-threshold needs --command-model/],
+      [['--command-model', path.join(dir, 'missing.onnx')], /does not exist/],
+    ] as const) {
+      const bad = serve(...flags);
+      let stderr = '';
+      bad.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const [code] = (await once(bad, 'exit')) as [number | null];
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, message);
+    }
   });
 
   it('500 malformed requests of mixed kinds to `edgeinfer serve`: each the right status, still healthy, RSS bounded', async function () {

@@ -1,5 +1,5 @@
 /**
- * The `edgeinfer` command line: info, run, quantize, bench, serve. Exit codes: 0 done, 1 an EdgeInferError (the message says
+ * The `edgeinfer` command line: info, run, quantize, bench, serve, demo. Exit codes: 0 done, 1 an EdgeInferError (the message says
  * what to fix), 2 a usage error (unknown command or option, missing argument), 70 an internal error.
  */
 import fs from 'node:fs';
@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 
 import { registerBench } from './bench';
+import { registerDemo } from './demo';
 import { registerInfo } from './info';
 import { describeError } from './output';
 import { registerQuantize } from './quantize';
@@ -36,6 +37,7 @@ export function createProgram(): Command {
   registerQuantize(program);
   registerBench(program);
   registerServe(program);
+  registerDemo(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

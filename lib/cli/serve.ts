@@ -19,6 +19,9 @@ interface ServeCliOptions {
   adminTokenFile?: string;
   wakeWordDir?: string;
   wakeWords?: string;
+  commandModel?: string;
+  commandName: string;
+  commandThreshold?: string;
   backend: string;
   maxBatch?: string;
   maxQueue?: string;
@@ -49,7 +52,7 @@ function adminToken(file: string | undefined): string | undefined {
  * openWakeWord models in a folder: melspectrogram.onnx, embedding_model.onnx, and every other .onnx as a head
  * named by its file without the version suffix (hey_jarvis_v0.1.onnx -> hey_jarvis); `only` picks heads.
  */
-export function wakeWordModels(dir: string, only?: string[]): NonNullable<ServerOptions['wakeWord']> {
+export function wakeWordModels(dir: string, only?: string[], skip: string[] = []): NonNullable<ServerOptions['wakeWord']> {
   let files: string[];
   try {
     files = fs.readdirSync(dir).filter((file) => file.endsWith('.onnx'));
@@ -62,6 +65,7 @@ export function wakeWordModels(dir: string, only?: string[]): NonNullable<Server
   const heads: Record<string, string> = {};
   for (const file of files) {
     if (file === 'melspectrogram.onnx' || file === 'embedding_model.onnx') continue;
+    if (skip.some((other) => path.resolve(other) === path.resolve(dir, file))) continue;  // the command model is no head
     const name = file.replace(/\.onnx$/, '').replace(/_v\d+(\.\d+)*$/, '');
     if (only === undefined || only.includes(name)) heads[name] = path.join(dir, file);
   }
@@ -69,6 +73,20 @@ export function wakeWordModels(dir: string, only?: string[]): NonNullable<Server
   if (missing.length > 0) throw bad(`--wake-words: no model for ${missing.join(', ')} in ${dir}`);
   if (Object.keys(heads).length === 0) throw bad(`--wake-word-dir ${dir} has no wake-word head model (e.g. hey_jarvis_v0.1.onnx)`);
   return { melspectrogram: path.join(dir, 'melspectrogram.onnx'), embedding: path.join(dir, 'embedding_model.onnx'), heads };
+}
+
+/** --wake-word-dir's models and, with --command-model, the command stage (that file is then not a head). */
+function wakeWordWithCommand(options: ServeCliOptions): NonNullable<ServerOptions['wakeWord']> {
+  const only = options.wakeWords?.split(',').map((name) => name.trim()).filter(Boolean);
+  const models = wakeWordModels(options.wakeWordDir!, only, options.commandModel === undefined ? [] : [options.commandModel]);
+  if (options.commandModel === undefined) {
+    if (options.commandThreshold !== undefined) throw bad('--command-threshold needs --command-model');
+    return models;
+  }
+  if (!fs.existsSync(options.commandModel)) throw bad(`--command-model ${options.commandModel} does not exist`);
+  const threshold = options.commandThreshold === undefined ? undefined : Number(options.commandThreshold);
+  if (threshold !== undefined && !(threshold > 0 && threshold <= 1)) throw bad(`--command-threshold must be in (0, 1], got '${options.commandThreshold}'`);
+  return { ...models, command: { model: options.commandModel, name: options.commandName, ...(threshold === undefined ? {} : { threshold }) } };
 }
 
 export function registerServe(program: Command): void {
@@ -82,6 +100,9 @@ export function registerServe(program: Command): void {
     .option('--admin-token-file <file>', 'file holding the SwapModel token (default: $EDGEINFER_ADMIN_TOKEN; none: SwapModel disabled)')
     .option('--wake-word-dir <dir>', 'openWakeWord models for InferStream (melspectrogram.onnx, embedding_model.onnx, heads)')
     .option('--wake-words <names>', 'comma-separated heads to load from --wake-word-dir (default: all)')
+    .option('--command-model <file>', 'a command stage after each wake word: [1, frames, 96] embeddings in, class probabilities out (openWakeWord timer head, or a distilled command model)')
+    .option('--command-name <name>', 'the command stage name in CommandEvents', 'command')
+    .option('--command-threshold <p>', 'score at which a command fires (default 0.5)')
     .option('--backend <backend>', 'auto, native or onnxruntime', 'auto')
     .option('--max-batch <n>', 'largest batch the scheduler forms (default 8)')
     .option('--max-queue <n>', 'queued requests beyond which Infer answers RESOURCE_EXHAUSTED (default 1024)')
@@ -104,7 +125,7 @@ export function registerServe(program: Command): void {
         port: integer(options.port, '--port', 0, 65535),
         ...(options.metricsPort === undefined ? {} : { metricsPort: integer(options.metricsPort, '--metrics-port', 0, 65535) }),
         adminToken: adminToken(options.adminTokenFile),
-        ...(options.wakeWordDir === undefined ? {} : { wakeWord: wakeWordModels(options.wakeWordDir, options.wakeWords?.split(',').map((name) => name.trim()).filter(Boolean)) }),
+        ...(options.wakeWordDir === undefined ? {} : { wakeWord: wakeWordWithCommand(options) }),
       });
       const bound = await server.start();
       const info = server.engine!.info();

@@ -8,6 +8,26 @@ import type { BatchSchedulerOptions } from '../batch-scheduler';
 import { Engine, type EngineOptions } from '../engine';
 import { checkInteger, checkOptions, invalid } from '../validate';
 
+/**
+ * The command stage after a wake word (lib/wakeword/command-stage.ts): a model over the embeddings that follow,
+ * [1, frames, 96] in, class probabilities (one class "no command") or one score out. openWakeWord's timer head
+ * today; a distilled command model with the same contract replaces it by changing `model` (and `name`).
+ */
+export interface CommandServeOptions {
+  /** The command model: a path or its bytes. */
+  model: string | Uint8Array;
+  /** The stage's name in events (CommandEvent.command), e.g. 'timer'. Default 'command'. */
+  name?: string;
+  /** A command fires when 1 - P(no command) (or the single score) reaches this. Default 0.5. */
+  threshold?: number;
+  /** 80 ms chunks after the wake word during which the model runs. Default: the model's frames + 6. */
+  windowChunks?: number;
+  /** Embeddings per model input when the model does not state it (its input's second dim). */
+  frames?: number;
+  /** Intent per output index, null for "no command". Default: from the output's name (openWakeWord's JSON), else `name`. */
+  labels?: (string | null)[];
+}
+
 export interface WakeWordServeOptions {
   /** openWakeWord melspectrogram.onnx: a path or its bytes. */
   melspectrogram: string | Uint8Array;
@@ -21,6 +41,8 @@ export interface WakeWordServeOptions {
   engineOptions?: EngineOptions;
   /** Audio a stream may have waiting before the server stops reading from it. Default 1000 ms. */
   maxPendingMs?: number;
+  /** A command stage after each wake word: CommandEvents on InferStream. Default: none (wake words only). */
+  command?: CommandServeOptions;
 }
 
 export interface ServerOptions {
@@ -62,7 +84,7 @@ export interface ResolvedServerOptions {
   engine?: Engine;
   engineOptions?: EngineOptions;
   scheduler: BatchSchedulerOptions;
-  wakeWord?: Required<Omit<WakeWordServeOptions, 'engineOptions'>> & { engineOptions?: EngineOptions };
+  wakeWord?: Required<Omit<WakeWordServeOptions, 'engineOptions' | 'command'>> & { engineOptions?: EngineOptions; command?: CommandServeOptions & { name: string } };
   adminToken?: string;
   swapPublicKey?: KeyObject | string | Uint8Array;
   host: string;
@@ -158,6 +180,30 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
       maxPendingMs: checkInteger(w.maxPendingMs ?? 1000, 'wakeWord.maxPendingMs', 80, 600_000),
       engineOptions: checkOptions(w.engineOptions, 'wakeWord.engineOptions') as EngineOptions,
     };
+    if (w.command !== undefined) resolved.wakeWord.command = checkCommand(w.command);
   }
   return resolved;
+}
+
+const commandKeys = new Set(['model', 'name', 'threshold', 'windowChunks', 'frames', 'labels']);
+
+function checkCommand(value: unknown): CommandServeOptions & { name: string } {
+  const c = checkOptions(value, 'wakeWord.command');
+  for (const key of Object.keys(c)) if (!commandKeys.has(key)) throw invalid(`'${key}' is not an option of wakeWord.command (${[...commandKeys].join(', ')})`, { argument: `wakeWord.command.${key}` });
+  const name = c.name ?? 'command';
+  if (typeof name !== 'string' || !/^[\w.-]+$/.test(name)) throw invalid(`wakeWord.command.name must be a name of letters, digits, _ . -, got ${String(name)}`, { argument: 'wakeWord.command.name' });
+  const threshold = c.threshold ?? 0.5;
+  if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1)) throw invalid(`wakeWord.command.threshold must be in (0, 1], got ${String(threshold)}`, { argument: 'wakeWord.command.threshold' });
+  const labels = c.labels;
+  if (labels !== undefined && (!Array.isArray(labels) || labels.some((l) => l !== null && typeof l !== 'string'))) {
+    throw invalid('wakeWord.command.labels must be an array of intent names (null for "no command")', { argument: 'wakeWord.command.labels' });
+  }
+  return {
+    model: checkSource(c.model, 'wakeWord.command.model'),
+    name,
+    threshold,
+    ...(c.windowChunks === undefined ? {} : { windowChunks: checkInteger(c.windowChunks, 'wakeWord.command.windowChunks', 1, 10_000) }),
+    ...(c.frames === undefined ? {} : { frames: checkInteger(c.frames, 'wakeWord.command.frames', 1, 10_000) }),
+    ...(labels === undefined ? {} : { labels: labels as (string | null)[] }),
+  };
 }

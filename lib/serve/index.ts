@@ -7,7 +7,7 @@ import type { ServerOptions } from './config';
 import type { InferenceServer } from './server';
 
 export type { InferenceServer, ServerAddress, ShutdownOptions } from './server';
-export type { ServerOptions, WakeWordServeOptions } from './config';
+export type { CommandServeOptions, ServerOptions, WakeWordServeOptions } from './config';
 export { protoPath, protoLoaderOptions, inferenceServiceName } from './proto';
 
 /** A server for one model (see ServerOptions); call start() to bind and serve. Bad options throw EDGEINFER_INVALID_ARGUMENT. */

@@ -20,6 +20,7 @@ export class ServerMetrics {
   readonly #modelInfo: Gauge<'model_version' | 'backend'>;
   readonly #streams: Gauge;
   readonly #wakeWords: Counter<'name'>;
+  readonly #commands: Counter<'command' | 'intent'>;
   readonly #chunkSeconds: Histogram;
   #http: http.Server | undefined;
 
@@ -45,6 +46,7 @@ export class ServerMetrics {
     this.#modelInfo = new Gauge({ name: 'edgeinfer_model_info', help: 'The model serving Infer (value 1)', labelNames: ['model_version', 'backend'], registers });
     this.#streams = new Gauge({ name: 'edgeinfer_streams_active', help: 'InferStream calls open', registers });
     this.#wakeWords = new Counter({ name: 'edgeinfer_wake_words_total', help: 'Wake-word events sent, by head', labelNames: ['name'], registers });
+    this.#commands = new Counter({ name: 'edgeinfer_commands_total', help: 'Command events sent, by command stage and intent', labelNames: ['command', 'intent'], registers });
     this.#chunkSeconds = new Histogram({
       name: 'edgeinfer_stream_chunk_seconds',
       help: 'Processing time of one 80 ms audio frame in InferStream (budget 0.2 s)',
@@ -75,6 +77,10 @@ export class ServerMetrics {
 
   wakeWord(name: string): void {
     this.#wakeWords.inc({ name });
+  }
+
+  command(command: string, intent: string): void {
+    this.#commands.inc({ command, intent });
   }
 
   chunk(seconds: number): void {

@@ -19,6 +19,7 @@ import { BatchScheduler } from '../batch-scheduler';
 import { Engine, resultInfo } from '../engine';
 import { EdgeInferError } from '../errors';
 import { checkOptions, checkInteger, invalid } from '../validate';
+import { CommandStage } from '../wakeword/command-stage';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './config';
 import { ServerMetrics } from './metrics';
 import { inferenceServiceName, protoLoaderOptions, protoPath } from './proto';
@@ -198,8 +199,10 @@ export class InferenceServer {
     // except where a batch's rows are not independent, so one stream's audio would change another's result:
     // the melspectrogram clips to 80 dB below a ReduceMax over its whole input, and native dynamic INT8
     // quantizes a call's activations with one scale for the whole batch. Those run one request per call.
-    const shared = async (source: string | Uint8Array, rowsCoupled = false): Promise<SharedRunner> => {
-      const engine = await Engine.load(source, w.engineOptions);
+    // The melspectrogram stays FP32 whatever the precision asked for: its STFT conv is not accurate in INT8
+    // (cosine 0.906 to ONNX Runtime, bench/results/latest-models.jsonl), and it is the cheap stage.
+    const shared = async (source: string | Uint8Array, rowsCoupled = false, float32 = false): Promise<SharedRunner> => {
+      const engine = await Engine.load(source, float32 ? { ...w.engineOptions, precision: 'float32' } : w.engineOptions);
       runtime.engines.push(engine);
       const coupled = rowsCoupled || (engine.info().backend === 'native' && engine.info().precision === 'int8');
       const scheduler = new BatchScheduler(engine, coupled ? { maxBatchSize: 1 } : {});
@@ -207,11 +210,18 @@ export class InferenceServer {
       return { inputs: engine.inputs, outputs: engine.outputs, infer: (feeds, options) => scheduler.infer(feeds, options) };
     };
     this.#wake = runtime; // released by #release() if a later load fails
-    const melspectrogram = await shared(w.melspectrogram, true);
+    const melspectrogram = await shared(w.melspectrogram, true, true);
     const embedding = await shared(w.embedding);
     const heads: Record<string, SharedRunner> = {};
     for (const [name, source] of Object.entries(w.heads)) heads[name] = await shared(source);
     runtime.models = { melspectrogram, embedding, heads };
+    if (w.command !== undefined) {
+      const { model, ...options } = w.command;
+      runtime.models.command = { runner: await shared(model), options };
+      // A model the stage cannot use (no stated input length, several inputs) fails start(), not the first stream.
+      const runner = runtime.models.command.runner;
+      new CommandStage({ ...options, model: { inputs: runner.inputs, outputs: runner.outputs, infer: () => Promise.reject(new Error('not run')) } });
+    }
     return runtime;
   }
 
@@ -346,6 +356,7 @@ export class InferenceServer {
       outputs: info.outputs.map(tensorSpec),
       metadata: { ...info.metadata },
       wake_words: this.#wake === undefined ? [] : Object.keys(this.#wake.models.heads),
+      command: this.#wake?.models.command?.options.name ?? '',
       batching: batching.batching,
       max_batch_size: batching.maxBatchSize,
     };
@@ -411,6 +422,7 @@ export class InferenceServer {
         maxPendingMs: this.#options.wakeWord!.maxPendingMs,
         onChunk: (seconds) => this.#metrics.chunk(seconds),
         onWakeWord: (name) => this.#metrics.wakeWord(name),
+        onCommand: (command, intent) => this.#metrics.command(command, intent),
         onClose: (status, error) => {
           this.#sessions.delete(session);
           this.#metrics.streamClosed();

@@ -1,6 +1,8 @@
 /**
  * One InferStream call: int16 little-endian PCM in messages of any length, re-chunked into 80 ms frames
- * (1280 samples) for the openWakeWord pipeline, and wake-word events out. Frames are processed one at a
+ * (1280 samples) for the openWakeWord pipeline, and wake-word events out; with a command stage configured,
+ * the frames after a wake word also go through the command model (lib/wakeword/command-stage.ts) and a
+ * command event follows when it recognises one (one per wake word). Frames are processed one at a
  * time in arrival order; while more than `maxPendingMs` of audio waits, the call stops reading (HTTP/2 flow
  * control holds the client back) instead of buffering without bound. When the client half-closes, the frames
  * received are finished, a chunk_stats event is sent and the call ends OK (a trailing partial frame is not
@@ -10,12 +12,14 @@ import { status as Status, type ServerDuplexStream } from '@grpc/grpc-js';
 import * as hdr from 'hdr-histogram-js';
 
 import type { Tensor } from '../tensor';
+import { CommandStage, type CommandStageOptions } from '../wakeword/command-stage';
 import { chunkSamples, sampleRate, WakeWordPipeline, type ModelRunner } from '../wakeword/pipeline';
 import { serviceError, StatusError, toStatus, type CallStatus } from './status';
 
 /** A model shared by every stream (an Engine behind a BatchScheduler), run on behalf of one call. */
 export interface SharedRunner {
-  readonly inputs: { name: string }[];
+  /** dims as the Engine states them (the command stage reads its input length from them). */
+  readonly inputs: { name: string; dims?: readonly (number | string)[] }[];
   readonly outputs: { name: string }[];
   infer(feeds: Record<string, Tensor>, options: { signal: AbortSignal }): Promise<Record<string, Tensor>>;
 }
@@ -24,6 +28,8 @@ export interface SharedWakeWordModels {
   melspectrogram: SharedRunner;
   embedding: SharedRunner;
   heads: Record<string, SharedRunner>;
+  /** The command stage's model and settings; each stream gets its own CommandStage over it. */
+  command?: { runner: SharedRunner; options: Omit<CommandStageOptions, 'model'> };
 }
 
 export interface StreamSessionOptions {
@@ -35,6 +41,7 @@ export interface StreamSessionOptions {
   /** Called once per processed frame with its processing time, and per event sent. */
   onChunk(seconds: number): void;
   onWakeWord(name: string): void;
+  onCommand?(command: string, intent: string): void;
   /** Called once when the call is over, with the status it ended with (and the error behind it, if any). */
   onClose(status: CallStatus, error?: unknown): void;
 }
@@ -52,6 +59,7 @@ export class StreamSession {
   readonly #options: StreamSessionOptions;
   readonly #abort = new AbortController();
   readonly #pipeline: WakeWordPipeline;
+  readonly #command: CommandStage | undefined;
   readonly #armed = new Map<string, boolean>();
   /** Bytes received and not yet processed (less than a frame once the loop has caught up). */
   #pending: Buffer = Buffer.alloc(0);
@@ -68,10 +76,12 @@ export class StreamSession {
     this.#call = call;
     this.#options = options;
     const signal = this.#abort.signal;
-    const bind = (runner: SharedRunner): ModelRunner => ({ inputs: runner.inputs, outputs: runner.outputs, infer: (feeds) => runner.infer(feeds, { signal }) });
+    const bind = (runner: SharedRunner): ModelRunner & { inputs: SharedRunner['inputs'] } => ({ inputs: runner.inputs, outputs: runner.outputs, infer: (feeds) => runner.infer(feeds, { signal }) });
     const heads = Object.fromEntries(Object.entries(options.models.heads).map(([name, runner]) => [name, bind(runner)]));
     this.#pipeline = new WakeWordPipeline({ melspectrogram: bind(options.models.melspectrogram), embedding: bind(options.models.embedding), heads });
     for (const name of Object.keys(heads)) this.#armed.set(name, true);
+    const command = options.models.command;
+    this.#command = command === undefined ? undefined : new CommandStage({ ...command.options, model: bind(command.runner) });
 
     call.on('data', (message: AudioChunkMessage) => this.#guard(() => this.#receive(message)));
     call.on('end', () => this.#guard(() => this.#end({ code: Status.OK, details: 'OK', internal: false })));
@@ -156,17 +166,25 @@ export class StreamSession {
       this.#frames++;
       if (this.#closed) return;
       const timeMs = Math.round(this.#frames * frameMs);
+      // The wake word that opens the command window: the highest-scoring one that fired in this frame.
+      let fired: string | undefined;
       for (const [name, score] of Object.entries(result.scores)) {
         if (score >= this.#options.threshold) {
           if (this.#armed.get(name)) {
             this.#armed.set(name, false);
             this.#call.write({ wake_word: { name, score, time_ms: timeMs } });
             this.#options.onWakeWord(name);
+            if (fired === undefined || score > result.scores[fired]) fired = name;
           }
         } else {
           this.#armed.set(name, true);
         }
       }
+      if (this.#command === undefined) continue;
+      const event = await this.#command.push(result, { wakeWord: fired });
+      if (this.#closed || event === undefined) continue;
+      this.#call.write({ command: { command: event.command, intent: event.intent, score: event.score, time_ms: timeMs, wake_word: event.wakeWord } });
+      this.#options.onCommand?.(event.command, event.intent);
     }
   }
 

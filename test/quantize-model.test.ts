@@ -361,6 +361,16 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
       await assert.rejects(calibrateModel(embeddingFile(), [window(), wrongShape]), (e: unknown) => e instanceof EdgeInferError && /batch 1/.test(e.message));
       const lying: CalibrationFeeds = { input_1: { type: 'float32', data: new Float32Array(5), dims: [1, 76, 32, 1] } };
       await assert.rejects(calibrateModel(embeddingFile(), [lying]), (e: unknown) => e instanceof EdgeInferError);
+      // The next batch runs while this one's statistics are added: a generator failing there, or a bad batch
+      // right after a good one, rejects the call with that error (nothing left unhandled), and the batch is
+      // named by its position.
+      const failing = function* (): Generator<CalibrationFeeds> {
+        yield window();
+        yield window();
+        throw new RangeError('the data source broke');
+      };
+      await assert.rejects(calibrateModel(embeddingFile(), failing()), /the data source broke/);
+      await assert.rejects(calibrateModel(embeddingFile(), [window(), window(), window(), wrongShape]), (e: unknown) => e instanceof EdgeInferError && /batch 3/.test(e.message));
       const nan: CalibrationFeeds = { input_1: { type: 'float32', data: new Float32Array(76 * 32).fill(NaN), dims: [1, 76, 32, 1] } };
       await assert.rejects(quantizeModel(embeddingFile(), { data: [nan, nan] }), isCode('EDGEINFER_INVALID_ARGUMENT'));
     });

@@ -116,6 +116,15 @@ export class CalibrationTable {
     return calibrator.compute(resolved);
   }
 
+  /** compute() off the JS thread (the libuv pool): entropy / MSE searches of many tensors run in parallel. */
+  async computeAsync(name: string, options?: CalibrationMethod | CalibrationOptions): Promise<CalibrationResult> {
+    const calibrator = this.#calibrator(name);
+    const resolved = typeof options === 'string' ? { method: options } : options;
+    resolveCalibrationOptions(resolved);
+    if (calibrator.stats().count === 0) throw invalid(`tensor '${name}' held no finite value in ${this.batches} batches`, { tensor: name });
+    return calibrator.computeAsync(resolved);
+  }
+
   /** Frees every calibrator's statistics. Idempotent. */
   dispose(): void {
     for (const calibrator of this.#calibrators.values()) calibrator.dispose();
@@ -186,19 +195,34 @@ export async function calibratePreparedModel(model: Model, data: unknown, tensor
   let complete = false;
   try {
     for (const name of tensors) calibrators.set(name, new Calibrator({ bins: options.bins as number | undefined, averagingConstant: options.averagingConstant as number | undefined }));
-    engine = await Engine.load(augmentedModelBytes(model, tensors), { backend, threads });
+    // Off the JS thread always (inlineBelowMicroseconds 0), one batch ahead: the model runs batch i + 1 on the
+    // pool while this thread adds batch i's statistics, so the two overlap on a multi-core device.
+    engine = await Engine.load(augmentedModelBytes(model, tensors), { backend, threads, inlineBelowMicroseconds: 0 });
     const declaredOutputs = model.graph.outputs.map((output) => output.name);
     let batches = 0;
     let sample: CalibrationTable['sample'];
-    for await (const feeds of data as AsyncIterable<unknown>) {
+    const iterable = data as AsyncIterable<unknown> & Iterable<unknown>;
+    const iterator: AsyncIterator<unknown> | Iterator<unknown> = typeof iterable[Symbol.asyncIterator] === 'function' ? iterable[Symbol.asyncIterator]() : iterable[Symbol.iterator]();
+    const running = engine;
+    const start = async (): Promise<{ feeds: unknown; outputs: Promise<Record<string, Tensor>> } | undefined> => {
+      const next = await iterator.next();
+      if (next.done) return undefined;
+      const outputs = running.infer(next.value as CalibrationFeeds);
+      outputs.catch(() => undefined); // awaited below; a batch never awaited (abort) must not be an unhandled rejection
+      return { feeds: next.value, outputs };
+    };
+    for (let current = await start(); current !== undefined; ) {
       throwIfAborted();
+      const feeds = current.feeds;
       let outputs: Record<string, Tensor>;
       try {
-        outputs = await engine.infer(feeds as CalibrationFeeds);
+        outputs = await current.outputs;
       } catch (error) {
         if (!(error instanceof EdgeInferError)) throw error;
         throw new EdgeInferError(error.code, `calibration batch ${batches}: ${error.message}`, { ...error.detail, batch: batches });
       }
+      const ahead = start();
+      ahead.catch(() => undefined); // awaited at the end of this turn; an error in between must not leave it unhandled
       const feedMap = feeds as CalibrationFeeds;
       for (const [name, calibrator] of calibrators) {
         const tensor = outputs[name] ?? feedMap[name];
@@ -215,6 +239,7 @@ export async function calibratePreparedModel(model: Model, data: unknown, tensor
       }
       batches++;
       (onProgress as ((progress: CalibrationProgress) => void) | undefined)?.({ batch: batches, tensors: calibrators.size });
+      current = await ahead;
     }
     throwIfAborted();
     if (batches === 0) throw invalid('data held no batch', { argument: 'data' });

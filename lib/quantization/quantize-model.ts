@@ -187,10 +187,12 @@ export async function quantizeModel(input: string | Uint8Array, output?: string 
     const missing = needed.filter((name) => !table!.has(name));
     if (missing.length > 0) throw invalid(`the calibration table has no statistics for ${missing.map((m) => `'${m}'`).join(', ')}: was it made from this model with the same options?`, { argument: 'calibration', missing });
     const activations = new Map<string, ActivationParams & { min: number; max: number }>();
-    for (const name of needed) {
-      const result = table.compute(name, calibrationOptions);
+    // All tensors at once on the libuv pool: an entropy search is ~10 ms per tensor, and the cores are free now.
+    const results = await Promise.all(needed.map((name) => table!.computeAsync(name, calibrationOptions)));
+    needed.forEach((name, i) => {
+      const result = results[i];
       activations.set(name, { scale: result.scale, zeroPoint: result.zeroPoint, dtype: result.dtype, min: result.min, max: result.max });
-    }
+    });
     const sample = table.sample;
     const written = writeQdq(model, planned, {
       perChannel,

@@ -415,7 +415,9 @@ describe('ModelPool and DegradationPolicy', function () {
       const pool = new ModelPool({ fp32: slowed(engines.fp32, 30), int8: engines.int8 });
       const policy = new DegradationPolicy(pool, { rules: [{ when: { p99AboveMs: 20, recoverBelow: 10 }, use: 'int8' }], latencyMinSamples: 5, intervalMs: 0, minDwellMs: 0 });
       const events: string[] = [];
-      policy.on('degrade', (event) => events.push(`degrade ${event.readings.p99Ms! >= 30}`));
+      // The rule's threshold, not the 30 ms delay: a Node timer may fire a fraction of a millisecond before 30 ms
+      // on the performance.now() clock (the loop's cached time), so a slowed call can measure 29.x ms.
+      policy.on('degrade', (event) => events.push(`degrade ${event.readings.p99Ms! > 20}`));
       policy.on('recover', (event) => events.push(`recover ${event.readings.p99Ms! < 10}`));
       const run = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => pool.infer(feeds[i])));
       await run(4);
@@ -423,7 +425,7 @@ describe('ModelPool and DegradationPolicy', function () {
       assert.deepEqual([decision.readings, pool.current], [{}, 'fp32'], 'fewer than latencyMinSamples calls: no reading');
       await run(2);
       decision = await policy.evaluate();
-      assert.ok(decision.readings.p99Ms! >= 30);
+      assert.ok(decision.readings.p99Ms! >= 25, `p99 ${decision.readings.p99Ms} ms behind a 30 ms delay`);
       assert.equal(pool.current, 'int8');
       const fast = await run(5);
       assert.ok(fast.every((outputs) => poolResultInfo(outputs)?.variant === 'int8'));

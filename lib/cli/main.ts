@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 
 import { registerBench } from './bench';
+import { registerDistill } from './distill';
 import { registerDemo } from './demo';
 import { registerInfo } from './info';
 import { describeError } from './output';
@@ -37,6 +38,7 @@ export function createProgram(): Command {
   registerQuantize(program);
   registerBench(program);
   registerServe(program);
+  registerDistill(program);
   registerDemo(program);
   for (const command of program.commands) command.exitOverride();
   return program;

@@ -1,0 +1,1 @@
+"""Data: the smart-home command generator and the word-level tokenizer."""

@@ -1,0 +1,1 @@
+"""The two experiments (text, voice) and what they share."""

@@ -1,0 +1,216 @@
+"""Experiment (a): voice commands. Audio -> openWakeWord melspectrogram + embedding (made by the Node side
+through edgeinfer's Engine) -> a command classifier over F embedding frames.
+
+Input folder (config "features" or --features): {split}.features.npy float32 [N, F, 96], {split}.labels.npy
+int64 [N] (indexes into labels.json, index 0 "none" = no command), labels.json, meta.json {"frames": F};
+splits labelled, transfer (its labels are read for evaluation only, never as labels), val, test (held-out
+voices).
+
+Teacher: a transformer encoder over the frames (FrameTransformer), trained on the labelled split with hard
+labels and feature-level augmentation (time shift, noise, frame dropout), optionally strengthened by
+self-training on the transfer split's inputs (see common.self_train). Student: ConvHead (two 1-D
+convolutions, mean over time, linear), tens of K parameters. Exported with softmax in the graph, input
+`embeddings` [1, F, 96], output named by the JSON {"1": intent, ...} (lib/wakeword/command-stage.ts).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+from ..models import ConvHead, FrameTransformer, WithSoftmax
+from ..trainer import count_parameters, seed_everything
+from . import common as C
+
+SPLITS = ("labelled", "transfer", "val", "test")
+
+
+def load_features(folder: str) -> tuple[dict, list[str], int]:
+    with open(os.path.join(folder, "labels.json"), encoding="utf-8") as f:
+        labels = json.load(f)
+    with open(os.path.join(folder, "meta.json"), encoding="utf-8") as f:
+        meta = json.load(f)
+    frames = int(meta["frames"])
+    data = {}
+    for split in SPLITS:
+        x = np.load(os.path.join(folder, f"{split}.features.npy")).astype(np.float32, copy=False)
+        y = np.load(os.path.join(folder, f"{split}.labels.npy")).astype(np.int64, copy=False)
+        if x.ndim != 3 or x.shape[1] != frames or x.shape[2] != 96:
+            raise ValueError(f"{split}.features.npy: expected [N, {frames}, 96], got {list(x.shape)}")
+        if len(y) != len(x) or (len(y) and (y.min() < 0 or y.max() >= len(labels))):
+            raise ValueError(f"{split}.labels.npy: {len(y)} labels in [0, {len(labels)}) expected for {len(x)} rows")
+        data[split] = (torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y)))
+    if labels[0] != "none":
+        raise ValueError('labels.json: index 0 must be "none"')
+    return data, labels, frames
+
+
+def write_random_features(folder: str, frames: int, sizes: dict, classes: int, seed: int = 0) -> None:
+    """Random features in the Node side's format, each class with its own mean pattern over the frames (tests)."""
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    protos = rng.normal(0, 1, (classes, frames, 96)).astype(np.float32)
+    for split, n in sizes.items():
+        y = rng.integers(0, classes, n).astype(np.int64)
+        x = (protos[y] + rng.normal(0, 1.5, (n, frames, 96))).astype(np.float32)
+        np.save(os.path.join(folder, f"{split}.features.npy"), x)
+        np.save(os.path.join(folder, f"{split}.labels.npy"), y)
+    with open(os.path.join(folder, "labels.json"), "w") as f:
+        json.dump(["none"] + [f"intent_{i}" for i in range(1, classes)], f)
+    with open(os.path.join(folder, "meta.json"), "w") as f:
+        json.dump({"frames": frames, "note": "random test features"}, f)
+
+
+def make_augment(a: dict, scale: float):
+    """Feature-level augmentation: shift in time by up to `shift` frames (edge frames repeated), Gaussian noise of
+    `noise` x the features' std, each frame replaced by its neighbour with probability `frame_drop`."""
+    shift, noise, drop = int(a.get("shift", 0)), float(a.get("noise", 0.0)), float(a.get("frame_drop", 0.0))
+
+    def augment(batch, g):
+        x = batch["x"]
+        n, f, d = x.shape
+        if shift:
+            s = torch.randint(-shift, shift + 1, (n,), generator=g)
+            idx = (torch.arange(f)[None, :] - s[:, None]).clamp(0, f - 1)
+            x = torch.gather(x, 1, idx[:, :, None].expand(n, f, d))
+        if drop:
+            m = torch.rand((n, f), generator=g) < drop
+            prev = torch.cat([x[:, :1], x[:, :-1]], dim=1)
+            x = torch.where(m[:, :, None], prev, x)
+        if noise:
+            x = x + noise * scale * torch.randn(x.shape, generator=g)
+        return {**batch, "x": x}
+
+    return augment
+
+
+def run(ctx: C.Context) -> dict:
+    cfg = ctx.config
+    seed = cfg.get("seed", 1)
+    t_start = time.time()
+    ctx.stage("data")
+    folder = cfg.get("features")
+    if not folder:
+        raise ValueError("voice: no features folder (config 'features' or --features DIR)")
+    data, labels, frames = load_features(folder)
+    classes = len(labels)
+    (xl, yl), (xt, yt_eval), (xv, yv), (xs, ys) = (data[s] for s in SPLITS)
+    if ctx.quick and cfg.get("quick_rows"):
+        q = cfg["quick_rows"]
+        xl, yl, xt, yt_eval, xv, yv, xs, ys = xl[: q["labelled"]], yl[: q["labelled"]], xt[: q["transfer"]], yt_eval[: q["transfer"]], \
+            xv[: q["val"]], yv[: q["val"]], xs[: q["test"]], ys[: q["test"]]
+    val = (xv, yv)
+    scale = float(xl.std())
+    data_info = {"labelled": len(xl), "transfer": len(xt), "val": len(xv), "test": len(xs), "classes": classes, "frames": frames,
+                 "features": os.path.abspath(folder)}
+    meta_path = os.path.join(folder, "meta.json")
+    with open(meta_path) as f:
+        data_info["features_meta"] = json.load(f)
+    ctx.timings["data"] = time.time() - t_start
+
+    ts = cfg["teacher"]
+    tm = ts["model"]
+
+    def build_teacher(s):
+        seed_everything(s)
+        return FrameTransformer(frames, classes, tm.get("dim", 128), tm.get("layers", 4), tm.get("heads", 4), tm.get("ff", 256), tm.get("dropout", 0.1))
+
+    augment = make_augment(ts.get("augment", {}), scale)
+    teacher, t_info = C.fit_teacher(ctx, build_teacher, seed, xl, yl, xt, val, classes, ts, augment)
+    ctx.result("teacher", "teacher", teacher, C.scores(C.predict(teacher, xs), ys, classes), **t_info)
+
+    ctx.stage("teacher_logits")
+    sd = cfg["student"]["distill"]
+    align = sd.get("align_weight", 0) > 0
+    lt_l, ft_l = C.teacher_targets(ctx, teacher, xl, align)
+    lt_t, ft_t = C.teacher_targets(ctx, teacher, xt, align)
+    teacher_transfer_acc = C.scores(lt_t, yt_eval, classes)["accuracy"]
+    dist_data = C.distill_data(xl, yl, xt, lt_l, lt_t, ft_l, ft_t)
+    s_augment = make_augment(cfg["student"].get("augment", {}), scale)
+    t_dim = tm.get("dim", 128)
+
+    def build_student(width):
+        seed_everything(seed + 1)
+        return ConvHead(classes, width=width, dropout=cfg["student"].get("dropout", 0.1))
+
+    def distilled(width, stage):
+        student = build_student(width)
+        loss = C.distill_loss(sd, width, t_dim)
+        summary = C.train(ctx, stage, C.Objective(student, loss), dist_data, val, classes, cfg["student"]["train"], augment=s_augment)
+        return student, loss, summary
+
+    def hard(width, stage):
+        student = build_student(width)
+        hard_loss = C.distill_loss({"alpha": 1.0, "label_smoothing": cfg["student"].get("label_smoothing", 0.0)})
+        summary = C.train(ctx, stage, C.Objective(student, hard_loss), {"x": xl, "y": yl}, val, classes, cfg["student"]["hard_train"],
+                          augment=s_augment)
+        return student, summary
+
+    width = cfg["student"]["width"]
+    ctx.stage("student_distilled")
+    student, loss, s_sum = distilled(width, "student_distilled")
+    ctx.result("student_distilled", "student_fp32", student, C.scores(C.predict(student, xs), ys, classes), train=s_sum)
+    ctx.stage("student_hard")
+    student_h, h_sum = hard(width, "student_hard")
+    ctx.result("student_hard", "student_hard", student_h, C.scores(C.predict(student_h, xs), ys, classes), train=h_sum)
+
+    ctx.stage("student_qat")
+    q = cfg["qat"]
+    qloss = C.distill_loss(sd, width, t_dim)
+    if loss.align is not None:
+        qloss.align.load_state_dict(loss.align.state_dict())
+    student_q, q_sum = C.qat_finetune(ctx, "student_qat", student, qloss, dist_data, val, classes, q, xt[: q.get("calibration_rows", 512)])
+    ctx.result("student_qat_int8", "student_qat_int8", student_q, C.scores(C.predict(student_q, xs), ys, classes), train=q_sum)
+
+    sweep = []
+    for w in cfg.get("sweep", {}).get("widths", []):
+        if w == width:
+            m_d, r_d, r_h = student, ctx.results["student_distilled"], ctx.results["student_hard"]
+        else:
+            ctx.stage(f"sweep_w{w}_distilled")
+            m_d, _, _ = distilled(w, f"sweep_w{w}_distilled")
+            r_d = C.scores(C.predict(m_d, xs), ys, classes)
+            ctx.result(f"sweep_w{w}_distilled", f"student_w{w}_distilled", m_d, r_d)
+            ctx.stage(f"sweep_w{w}_hard")
+            m_h, _ = hard(w, f"sweep_w{w}_hard")
+            r_h = C.scores(C.predict(m_h, xs), ys, classes)
+            ctx.result(f"sweep_w{w}_hard", f"student_w{w}_hard", m_h, r_h)
+        sweep.append(C.sweep_row(w, count_parameters(m_d), r_d, r_h))
+
+    ctx.stage("export")
+    t0 = time.time()
+    inputs_path = labels_path = calib_path = None
+    if ctx.main:
+        inputs_path = C.save_npy(os.path.join(ctx.out, "test_inputs.npy"), xs.numpy().astype(np.float32))
+        labels_path = C.save_npy(os.path.join(ctx.out, "test_labels.npy"), ys.numpy().astype(np.int64))
+        calib_path = C.save_npy(os.path.join(ctx.out, "calibration_inputs.npy"), xt[: cfg.get("calibration_rows", 300)].numpy().astype(np.float32))
+    output_name = json.dumps({str(i): labels[i] for i in range(1, classes)}, separators=(", ", ": "))
+    for name, model in (("teacher", teacher), ("student_fp32", student), ("student_hard", student_h), ("student_qat_int8", student_q)):
+        C.export_model(ctx, "export", name, model, xs, inputs_path, "embeddings", output_name, wrap=WithSoftmax)
+    ctx.timings["export"] = time.time() - t0
+    q_exp = ctx.exports.get("student_qat_int8", {})
+    if "onnxruntime_argmax_agreement" in q_exp:
+        ctx.results["student_qat_int8"]["onnxruntime_argmax_agreement"] = q_exp["onnxruntime_argmax_agreement"]
+    return {
+        "data": data_info,
+        "models": {"teacher": tm | {"params": ctx.results["teacher"]["params"]},
+                   "student": {"kind": "ConvHead", "width": width, "params": ctx.results["student_distilled"]["params"]}},
+        "teacher_transfer_accuracy": teacher_transfer_acc,
+        "sweep": sweep,
+        "sweep_finding": C.crossover(sweep) if sweep else None,
+        "files": {"test_inputs": inputs_path, "test_labels": labels_path, "calibration_inputs": calib_path},
+        "input": {"name": "embeddings", "dtype": "float32", "shape": [1, frames, 96]},
+        "output": {"name": output_name, "shape": [1, classes], "kind": "probabilities (softmax in the graph), index 0 = none"},
+        "labels": labels,
+    }
+
+
+def stages(cfg: dict) -> list[str]:
+    out = ["data"] + C.teacher_stages(cfg["teacher"]) + ["teacher_logits", "student_distilled", "student_hard", "student_qat"]
+    for w in cfg.get("sweep", {}).get("widths", []):
+        if w != cfg["student"]["width"]:
+            out += [f"sweep_w{w}_distilled", f"sweep_w{w}_hard"]
+    return out + ["export"]

@@ -17,7 +17,9 @@ const probe = path.join(deployDir, 'health-probe.js');
 /** Runs the probe as the container's HEALTHCHECK does (a child node); its exit code and output. */
 function runProbe(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [probe, ...args], { env: { ...process.env, ...env } });
+    // Under the arm64 emulator the child node needs the same qemu launcher as this one.
+    const command = [...(process.env.EDGEINFER_NODE_LAUNCHER ?? '').split(' ').filter(Boolean), process.execPath, probe, ...args];
+    const child = spawn(command[0], command.slice(1), { env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -19,7 +19,15 @@ import { describeMachine, MACHINE_FILE, readMachine } from './machine';
 import { renderReport } from './render';
 import { loadResults, RUN_LOG, type RunLog } from './results';
 
-const root = path.join(__dirname, '..', '..');
+/** The repository: the nearest folder above this file holding edgeinfer's package.json (bench/report here, a compiled copy deeper in the arm64 run). */
+function findRoot(): string {
+  for (let dir = __dirname, up = 0; up < 6; dir = path.dirname(dir), up++) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file) && (JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string }).name === 'edgeinfer') return dir;
+  }
+  return path.join(__dirname, '..', '..');
+}
+const root = findRoot();
 export const REPORT_SUITES = ['gemm', 'layernorm', 'models', 'zoo', 'scheduler', 'sweep', 'grpc-load'];
 
 interface Args {

@@ -13,6 +13,7 @@ import vm from 'node:vm';
 import { calibrateModel, EdgeInferError, Engine, quantizeModel, type CalibrationFeeds, type QuantizationReport } from '../lib';
 import type { Graph, Node } from '../lib/onnx/ir';
 import { readModel } from '../lib/onnx/reader';
+import { writeModel } from '../lib/onnx/writer';
 import { WakeWordPipeline, type ModelRunner } from '../lib/wakeword/pipeline';
 import { makeBertEncoder } from './fixtures/bert-encoder';
 import { clipEmbeddings, clipSamples, embeddingWindows, headWindows, speechClips } from './helpers/calibration-data';
@@ -210,6 +211,46 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
       errors[method] = meanScoreError(await pipelineScores(await load(q.embedding.bytes), { hey_jarvis: await load(q.heads.hey_jarvis.bytes), alexa: await load(q.heads.alexa.bytes) }));
     }
     assert.ok(errors.entropy <= errors.minmax, `entropy ${errors.entropy} vs minmax ${errors.minmax}`);
+  });
+
+  it('a MatMul with a batched constant (a rotary embedding\'s [1, 1, d] frequencies) stays float; the 2-D one beside it is INT8; the file runs natively and in ONNX Runtime', async () => {
+    // x [1, 6, 1] · f [1, 1, 8] -> [1, 6, 8] (the Llama / Phi-3 export's rotary MatMul), then · w [8, 5].
+    const next = rng(31);
+    const values = (n: number) => Float32Array.from({ length: n }, () => next() * 2 - 1);
+    const model = {
+      irVersion: 8,
+      opsets: new Map([['', 13]]),
+      producerName: 'test',
+      producerVersion: '',
+      metadata: {},
+      graph: {
+        name: 'rotary',
+        nodes: [
+          { name: 'rotary', opType: 'MatMul', domain: '', inputs: ['x', 'f'], outputs: ['angles'], attributes: {} },
+          { name: 'proj', opType: 'MatMul', domain: '', inputs: ['angles', 'w'], outputs: ['y'], attributes: {} },
+        ],
+        inputs: [{ name: 'x', dtype: 'float32' as const, shape: [1, 6, 1] }],
+        outputs: [{ name: 'y', dtype: 'float32' as const }],
+        initializers: new Map([
+          ['f', { dtype: 'float32' as const, dims: [1, 1, 8], data: values(8) }],
+          ['w', { dtype: 'float32' as const, dims: [8, 5], data: values(40) }],
+        ]),
+        valueInfo: new Map(),
+      },
+    };
+    const feeds = Array.from({ length: 8 }, (): CalibrationFeeds => ({ x: { type: 'float32', data: values(6), dims: [1, 6, 1] } }));
+    const { bytes, report } = await quantizeModel(writeModel(model), { data: feeds, method: 'minmax' });
+    const byName = (name: string) => report.nodes.find((n) => n.name === name)!;
+    assert.equal(byName('rotary').precision, 'fp32');
+    assert.match(byName('rotary').reason ?? '', /rank 3/);
+    assert.equal(byName('proj').precision, 'int8');
+    const engine = await Engine.load(bytes, { backend: 'native' });
+    const ours = await engine.infer(feeds[0]);
+    engine.dispose();
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'edgeinfer-rotary-')), 'q.onnx');
+    fs.writeFileSync(file, bytes);
+    const theirs = await (await OrtRunner.load(file)).infer(feeds[0]);
+    assert.ok(Math.max(...Array.from(ours.y.data as Float32Array, (v, i) => Math.abs(v - (theirs.y.data as Float32Array)[i]))) < 1e-3);
   });
 
   describe('mixed precision', () => {

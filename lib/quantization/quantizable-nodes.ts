@@ -101,9 +101,10 @@ function describe(graph: Graph, scope: Scope, node: Node, opType: QuantizableOpT
       if (dims.length < 3) return { ...entry, unsupported: `weight '${w}' has rank ${dims.length}` };
       break;
     case 'MatMul':
-      // W is [..., K, N]: one scale per output column.
-      if (dims.length < 2) return { ...entry, unsupported: `weight '${w}' has rank ${dims.length}` };
-      entry.weight = { name: w, axis: dims.length - 1, tensor };
+      // W is [K, N]: one scale per output column. A batched constant ([..., K, N], e.g. a rotary embedding's
+      // inverse frequencies [1, 1, d]) stays float: the INT8 MatMul kernels (ours, ONNX Runtime's) take 2-D weights.
+      if (dims.length !== 2) return { ...entry, unsupported: `weight '${w}' has rank ${dims.length} (INT8 MatMul weights are 2-D)` };
+      entry.weight = { name: w, axis: 1, tensor };
       break;
     case 'Gemm': {
       if (dims.length !== 2) return { ...entry, unsupported: `weight '${w}' has rank ${dims.length}` };

@@ -16,6 +16,9 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+// pip flags for the local sources in pip's configuration (find-links folders, file:// indexes): one rule for both venvs.
+const { localSourceFlags } = require('./python-venv.js');
+
 const root = path.join(__dirname, '..');
 const localPackage = path.join(root, 'distill');
 const defaultDir = () => process.env.EDGEINFER_DISTILL_VENV || path.join(root, '.cache', 'venv-distill');
@@ -56,27 +59,6 @@ function probe(python) {
 }
 
 const missingOf = (found) => MODULES.filter((m) => !found || found[m] === null || found[m] === undefined);
-
-/** pip flags for the local sources in pip's configuration: --find-links folders and file:// indexes (as scripts/python-venv.js). */
-function localSourceFlags(python) {
-  const r = sh(python, ['-m', 'pip', 'config', 'list']);
-  if (r.status !== 0) return [];
-  const findLinks = new Set();
-  const indexes = new Set();
-  for (const line of r.stdout.split('\n')) {
-    const m = /^[^=]*\.(find-links|index-url|extra-index-url)='(.*)'$/.exec(line.trim());
-    if (!m) continue;
-    for (const value of m[2].split(/\s+/).filter(Boolean)) {
-      if (m[1] === 'find-links') findLinks.add(value);
-      else if (value.startsWith('file:')) indexes.add(value);
-    }
-  }
-  const flags = [...findLinks].flatMap((f) => ['--find-links', f]);
-  const [first, ...rest] = [...indexes];
-  if (first === undefined) return flags.length > 0 ? ['--no-index', ...flags] : [];
-  // A file:// index replaces the default (remote) one; no remote index is asked.
-  return [...flags, '--index-url', first, ...rest.flatMap((i) => ['--extra-index-url', i])];
-}
 
 /**
  * Makes the venv if it is missing or incomplete and returns its python and module versions. Throws an Error

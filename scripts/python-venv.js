@@ -73,7 +73,7 @@ function ensureVenv(dir = defaultDir(), log = (m) => process.stderr.write(`[pyth
   return { python, version: installed };
 }
 
-module.exports = { ensureVenv, defaultDir };
+module.exports = { ensureVenv, defaultDir, localSourceFlags };
 
 if (require.main === module) {
   try {

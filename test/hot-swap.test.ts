@@ -12,6 +12,7 @@ import type { Model, TensorData } from '../lib/onnx/ir';
 import { writeModel } from '../lib/onnx/writer';
 import { affineModel } from './fixtures/affine-model';
 import { measureSwaps, type SwapFigures } from './helpers/service-measures';
+import { emulated } from './helpers/node-child';
 import { fetchModels } from './helpers/repo';
 import { rng } from './helpers/random';
 
@@ -311,7 +312,10 @@ describe('Engine.swap: verified hot-swap', function () {
     assert.equal(result.to, 'two');
     assert.equal(result.sha256, variants[1].sha256);
     assert.deepEqual(result.signatureChanges, []);
-    assert.ok(result.timings.switchMicros < 1000, `switch took ${result.timings.switchMicros} µs`);
+    // The switch is a pointer swap under a lock: a millisecond bounds it on hardware; under qemu (the arm64 run,
+    // ~20x slower, on a shared machine) it measured 1.03 ms once, so the bound there only catches a gross stall.
+    const switchBound = emulated ? 20000 : 1000;
+    assert.ok(result.timings.switchMicros < switchBound, `switch took ${result.timings.switchMicros} µs`);
     assert.equal(engine.info().modelVersion, 'two');
     assert.equal(engine.info().metadata.a, '3');
     const outputs = await engine.infer(feedOf(4));

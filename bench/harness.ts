@@ -8,6 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
+import type { Tensor } from '../lib';
+
 export const root = path.join(__dirname, '..');
 
 // ---------------------------------------------------------------------------------------------- arguments
@@ -126,6 +128,25 @@ export async function interleave(sides: Side[], seconds: number): Promise<SideRe
 }
 
 // ---------------------------------------------------------------------------------------------- ONNX Runtime
+
+export type Infer = (feeds: Record<string, Tensor>) => Promise<unknown>;
+
+/** `clients` closed loops for `seconds`: each sends a request, awaits it, sends the next. */
+export async function closedLoop(infer: Infer, feeds: Record<string, Tensor>[], clients: number, seconds: number): Promise<{ rate: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  let sent = 0;
+  const client = async (id: number) => {
+    while (performance.now() < end) {
+      const start = performance.now();
+      await infer(feeds[(id + sent++) % feeds.length]);
+      latencies.push((performance.now() - start) * 1000);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: clients }, (_, id) => client(id)));
+  return { rate: latencies.length / ((performance.now() - started) / 1000), latencies };
+}
 
 export const ortVersion: string = require('onnxruntime-node/package.json').version;
 export const ortTag = `ort-${ortVersion.split('.').slice(0, 2).join('.')}`;

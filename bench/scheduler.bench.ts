@@ -19,27 +19,8 @@ import { writeModel } from '../lib/onnx/writer';
 import { affineModel } from '../test/fixtures/affine-model';
 import { fetchModels } from '../test/helpers/repo';
 import { zooAvailable, zooFeeds, zooModelPath, zooModels } from '../test/helpers/zoo';
-import { parseArgs, progress, Reporter, rng, stats } from './harness';
+import { closedLoop, type Infer, parseArgs, progress, Reporter, rng, stats } from './harness';
 
-
-type Infer = (feeds: Record<string, Tensor>) => Promise<unknown>;
-
-/** `clients` closed loops for `seconds`: each sends a request, awaits it, sends the next. */
-async function closedLoop(infer: Infer, feeds: Record<string, Tensor>[], clients: number, seconds: number): Promise<{ rate: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  const end = performance.now() + seconds * 1000;
-  let sent = 0;
-  const client = async (id: number) => {
-    while (performance.now() < end) {
-      const start = performance.now();
-      await infer(feeds[(id + sent++) % feeds.length]);
-      latencies.push((performance.now() - start) * 1000);
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: clients }, (_, id) => client(id)));
-  return { rate: latencies.length / ((performance.now() - started) / 1000), latencies };
-}
 
 async function overhead(report: Reporter, seconds: number): Promise<void> {
   const engine = await Engine.load(affineModel(), { threads: 1 });
@@ -169,10 +150,11 @@ async function main(): Promise<void> {
     const bert = await Engine.load(zooModelPath(spec.name), { threads: 1 });
     const bertFeeds = Array.from({ length: 16 }, (_, i) => zooFeeds(spec, i + 1));
     const bertSetups = await setupsFor(zooModelPath(spec.name), bert);
-    await throughput(report, `tfm_bert_small_cls (${bert.info().backend})`, bert, bertSetups, bertFeeds, 2000, args.seconds);
+    const bertBackend = bert.info().backend; // read before the setups (bert among them) are disposed
+    await throughput(report, `tfm_bert_small_cls (${bertBackend})`, bert, bertSetups, bertFeeds, 2000, args.seconds);
     for (const setup of bertSetups) await setup.engine.dispose();
     // The same model on ONNX Runtime, whose batch-1 runs leave more to gain by batching than native's do.
-    if (bert.info().backend !== 'onnxruntime' && Engine.backends().some((b) => b.name === 'onnxruntime' && b.available)) {
+    if (bertBackend !== 'onnxruntime' && Engine.backends().some((b) => b.name === 'onnxruntime' && b.available)) {
       const onOrt = await Engine.load(zooModelPath(spec.name), { threads: 1, backend: 'onnxruntime' });
       await throughput(report, 'tfm_bert_small_cls (onnxruntime)', onOrt, [{ name: 'one batch in flight', engine: onOrt, maxBatchSize: 64, maxInflightBatches: 1 }], bertFeeds, 2000, args.seconds);
       await onOrt.dispose();

@@ -14,7 +14,7 @@
 import { BatchScheduler, Engine, type Tensor } from '../../lib';
 import { fetchModels } from '../../test/helpers/repo';
 import { zooAvailable, zooFeeds, zooModelPath, zooModels } from '../../test/helpers/zoo';
-import { interleave, ortTag, parseArgs, progress, Reporter, rng, stats } from '../harness';
+import { closedLoop, interleave, ortTag, parseArgs, progress, Reporter, rng, stats } from '../harness';
 
 export const BATCHES = [1, 2, 4, 8, 16, 32];
 export const CLIENTS = [1, 2, 4, 8, 16, 32, 64];
@@ -44,24 +44,6 @@ function bertSubject(): Subject | null {
   const spec = zooModels().find((m) => m.name === 'tfm_bert_small_cls');
   if (!spec) return null;
   return { label: spec.name, path: zooModelPath(spec.name), feeds: (batch, seed) => zooFeeds(spec, seed, { batch }), maxQueueDelayMicros: 2000 };
-}
-
-type Infer = (feeds: Record<string, Tensor>) => Promise<unknown>;
-
-async function closedLoop(infer: Infer, feeds: Record<string, Tensor>[], clients: number, seconds: number): Promise<{ rate: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  const end = performance.now() + seconds * 1000;
-  let sent = 0;
-  const client = async (id: number) => {
-    while (performance.now() < end) {
-      const start = performance.now();
-      await infer(feeds[(id + sent++) % feeds.length]);
-      latencies.push((performance.now() - start) * 1000);
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: clients }, (_, id) => client(id)));
-  return { rate: latencies.length / ((performance.now() - started) / 1000), latencies };
 }
 
 async function batchSweep(report: Reporter, subject: Subject, ours: Engine, ort: Engine, seconds: number): Promise<void> {

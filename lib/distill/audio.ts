@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 
 import { EdgeInferError } from '../errors';
+import { readWav16 } from '../wakeword/pipeline';
 
 /** A small seeded PRNG (sfc32) with the draws the generator needs. */
 export class Rng {
@@ -70,36 +71,14 @@ export class Rng {
   }
 }
 
-/**
- * A 16-bit PCM mono WAV's samples. Accepts a streamed header (espeak-ng --stdout writes 0x7fffffff / 0 as the
- * RIFF and data sizes): the data chunk then runs to the end of the bytes.
- */
+/** readWav16 (streamed espeak-ng headers included) with its failure as an EdgeInferError naming `source`. */
 export function parseWav(bytes: Uint8Array, source = 'WAV'): { sampleRate: number; samples: Int16Array } {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const tag = (offset: number) => String.fromCharCode(...bytes.subarray(offset, offset + 4));
-  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `${source}: not a RIFF/WAVE stream`);
-  let offset = 12;
-  let rate = 0;
-  while (offset + 8 <= bytes.length) {
-    const id = tag(offset);
-    const size = view.getUint32(offset + 4, true);
-    if (id === 'fmt ') {
-      const format = view.getUint16(offset + 8, true);
-      const channels = view.getUint16(offset + 10, true);
-      rate = view.getUint32(offset + 12, true);
-      const bits = view.getUint16(offset + 22, true);
-      if (format !== 1 || channels !== 1 || bits !== 16) throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `${source}: only 16-bit PCM mono is supported`);
-    } else if (id === 'data') {
-      const available = bytes.length - offset - 8;
-      const length = (size === 0 || size > available ? available : size) & ~1;
-      const data = new Uint8Array(length);
-      data.set(bytes.subarray(offset + 8, offset + 8 + length));
-      if (rate === 0) throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `${source}: data before the fmt chunk`);
-      return { sampleRate: rate, samples: new Int16Array(data.buffer, 0, length >> 1) };
-    }
-    offset += 8 + size + (size & 1);
+  try {
+    return readWav16(bytes);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `${source}: ${error.message}`);
   }
-  throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `${source}: no data chunk`);
 }
 
 function gcd(a: number, b: number): number {

@@ -105,11 +105,15 @@ export class WakeWordPipeline {
   }
 }
 
-/** Reads a 16-bit PCM mono WAV file's samples (the fixtures' format). */
+/**
+ * Reads a 16-bit PCM mono WAV's samples (the fixtures' format). A streamed header (espeak-ng --stdout writes
+ * 0x7fffffff / 0 as the RIFF and data sizes), or a data size past the end, means the data runs to the end of
+ * the bytes. RangeError when it is no such WAV.
+ */
 export function readWav16(bytes: Uint8Array): { sampleRate: number; samples: Int16Array } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tag = (offset: number) => String.fromCharCode(...bytes.subarray(offset, offset + 4));
-  if (bytes.length < 44 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new RangeError('not a RIFF/WAVE file');
+  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new RangeError('not a RIFF/WAVE stream');
   let offset = 12;
   let rate = 0;
   while (offset + 8 <= bytes.length) {
@@ -122,9 +126,11 @@ export function readWav16(bytes: Uint8Array): { sampleRate: number; samples: Int
       const bits = view.getUint16(offset + 22, true);
       if (format !== 1 || channels !== 1 || bits !== 16) throw new RangeError('only 16-bit PCM mono WAV is supported');
     } else if (id === 'data') {
+      if (rate === 0) throw new RangeError('data before the fmt chunk');
       // A copy into a fresh buffer: a Node Buffer's slice() is a view into a larger (pooled) ArrayBuffer, so an
       // Int16Array over `.buffer` from 0 would read the file's header (or another Buffer) as samples.
-      const length = Math.min(size, bytes.length - offset - 8) & ~1;
+      const available = bytes.length - offset - 8;
+      const length = (size === 0 || size > available ? available : size) & ~1;
       const data = new Uint8Array(length);
       data.set(bytes.subarray(offset + 8, offset + 8 + length));
       return { sampleRate: rate, samples: new Int16Array(data.buffer, 0, length >> 1) };

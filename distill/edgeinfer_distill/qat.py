@@ -142,7 +142,9 @@ class QuantLinear(nn.Linear):
         return F.linear(self.act(x), fake_quant_weight(self.weight, 0), self.bias)
 
 
-class QuantConv1d(nn.Conv1d):
+class _QuantConv:
+    """Fake-quantized input and per-output-channel weights for nn.Conv1d / nn.Conv2d (mixed in before them)."""
+
     precision = "int8"
     exporting = False
 
@@ -156,18 +158,12 @@ class QuantConv1d(nn.Conv1d):
         return self._conv_forward(self.act(x), fake_quant_weight(self.weight, 0), self.bias)
 
 
-class QuantConv2d(nn.Conv2d):
-    precision = "int8"
-    exporting = False
+class QuantConv1d(_QuantConv, nn.Conv1d):
+    pass
 
-    def __init__(self, *args, averaging_constant=0.01, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.act = FakeQuantActivation(averaging_constant)
 
-    def forward(self, x):
-        if self.exporting:
-            return self._conv_forward(self.act(x), fake_quant_weight(self.qdq_weight, 0, self.qdq_scale), self.bias)
-        return self._conv_forward(self.act(x), fake_quant_weight(self.weight, 0), self.bias)
+class QuantConv2d(_QuantConv, nn.Conv2d):
+    pass
 
 
 def _fp16_ste(w: torch.Tensor) -> torch.Tensor:

@@ -75,6 +75,11 @@ def main(argv=None) -> int:
                   "teacher_cache": {"rows_computed": ctx.cache.computed, "hits": ctx.cache.hits}}
         path = C.write_report(ctx, report)
         progress.emit("done", report=path, seconds=round(seconds, 1))
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # Every rank done before gloo / nccl is torn down (a rank leaving while its peer still uses the group
+            # aborts that peer), then the group released instead of left to interpreter exit.
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
         return 0
     except SystemExit:
         raise

@@ -66,6 +66,7 @@ class ModelImpl final : public Model {
     ctx.pool = pool_.get();
     ctx.executor = this;
     ctx.run_subplan = &ModelImpl::run_subplan_entry;
+    const ThreadPool::RunScope scope(pool_.get());
     run_list(ctx, root_steps_);
     runs_.fetch_add(1, std::memory_order_relaxed);
   }

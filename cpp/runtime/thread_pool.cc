@@ -1,30 +1,68 @@
-// Workers wait on a condition variable for a new job generation, take chunk indices from an atomic
-// counter, and the caller works too. Nothing is allocated per parallel_for: the job is a few fields in
-// State and the body is passed by pointer. A parallel_for from inside a worker (or while another thread's
-// job runs on this pool) is serialised: nested calls run inline.
+// Workers wait for a new job generation, take chunk indices from an atomic counter, and the caller works
+// too. Nothing is allocated per parallel_for: the job is a few fields in State and the body is passed by
+// pointer. A parallel_for from inside a worker (or while another thread's job runs on this pool) is
+// serialised: nested calls run inline.
+//
+// Inside a model run (RunScope), waiting spins for a short while before it blocks on a condition variable:
+// a model's ops come back to back, and a futex wake-up costs tens of microseconds, as much as a small op's
+// whole GEMM (BERT-small at batch 1 ran slower on two threads than on one). Workers stop spinning when the
+// run ends or after kSpinMicroseconds without work, so an idle model costs no CPU and no core is taken
+// from the next model of a pipeline.
 #include "runtime/thread_pool.h"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 namespace edgeinfer {
 
 namespace {
 thread_local const ThreadPool* t_current_pool = nullptr;  // the pool whose worker this thread is, or is running
+
+// Long enough to bridge the gap between two ops of one inference (and between back-to-back inferences of a
+// busy service), short enough that an idle pool stops burning a core almost at once.
+constexpr auto kSpinMicroseconds = std::chrono::microseconds(250);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
 }
+
+// Spins until ready() or the spin time is up; true if ready.
+template <typename Ready>
+bool spin_until(const Ready& ready) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpinMicroseconds;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (ready()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return ready();
+  }
+}
+}  // namespace
 
 struct ThreadPool::State {
   std::mutex mutex;                 // guards the job fields, generation, active, stop
   std::condition_variable wake;     // workers: a new generation or stop
   std::condition_variable done;     // caller: all chunks finished and no worker inside the job
   std::vector<std::thread> workers;
-  bool stop = false;
-  uint64_t generation = 0;
-  int active = 0;  // workers that joined the current generation and have not left it
+  // Written under the mutex; atomic so that spinning waiters can read them without it.
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> generation{0};
+  std::atomic<int> active{0};  // workers that joined the current generation and have not left it
+  std::atomic<int> scopes{0};  // open RunScopes: workers may spin while there is one
 
   // The job.
   Trampoline trampoline = nullptr;
@@ -44,7 +82,7 @@ struct ThreadPool::State {
       tr(b, begin, end);
       if (finished.fetch_add(1, std::memory_order_acq_rel) + 1 == total_chunks) {
         std::lock_guard<std::mutex> lock(mutex);
-        done.notify_all();
+        done.notify_all();  // cheap when the caller is spinning (no waiter)
       }
     }
   }
@@ -56,10 +94,17 @@ ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)), state_(new
   for (int w = 1; w < threads_; ++w) {
     s->workers.emplace_back([this, s] {
       t_current_pool = this;
-      std::unique_lock<std::mutex> lock(s->mutex);
       uint64_t seen = 0;
+      const auto has_news = [&] { return s->stop.load(std::memory_order_acquire) || s->generation.load(std::memory_order_acquire) != seen; };
+      const auto stop_spinning = [&] { return has_news() || s->scopes.load(std::memory_order_relaxed) == 0; };
+      std::unique_lock<std::mutex> lock(s->mutex);
       for (;;) {
-        s->wake.wait(lock, [&] { return s->stop || s->generation != seen; });
+        if (!has_news() && s->scopes.load(std::memory_order_relaxed) > 0) {
+          lock.unlock();
+          spin_until(stop_spinning);
+          lock.lock();
+        }
+        s->wake.wait(lock, has_news);
         if (s->stop) return;
         seen = s->generation;
         ++s->active;
@@ -73,6 +118,14 @@ ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)), state_(new
       }
     });
   }
+}
+
+ThreadPool::RunScope::RunScope(ThreadPool* pool) : pool_(pool) {
+  if (pool_ != nullptr) pool_->state_->scopes.fetch_add(1, std::memory_order_relaxed);
+}
+
+ThreadPool::RunScope::~RunScope() {
+  if (pool_ != nullptr) pool_->state_->scopes.fetch_sub(1, std::memory_order_relaxed);
 }
 
 ThreadPool::~ThreadPool() {
@@ -115,8 +168,11 @@ void ThreadPool::run(int64_t count, int64_t grain, Trampoline trampoline, const 
   t_current_pool = this;
   s->work(trampoline, body, count, chunk, chunks);
   t_current_pool = previous;
+  const auto all_done = [&] { return s->finished.load(std::memory_order_acquire) == chunks && s->active.load(std::memory_order_acquire) == 0; };
+  // A worker past its last chunk touches only State, never the body: returning while it unlocks is safe.
+  if (spin_until(all_done)) return;
   std::unique_lock<std::mutex> lock(s->mutex);
-  s->done.wait(lock, [&] { return s->finished.load(std::memory_order_acquire) == chunks && s->active == 0; });
+  s->done.wait(lock, all_done);
 }
 
 }  // namespace edgeinfer

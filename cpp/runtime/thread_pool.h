@@ -17,6 +17,20 @@ class ThreadPool {
 
   int threads() const { return threads_; }
 
+  // While a scope is open (a model run), idle workers spin between parallel_for calls instead of sleeping:
+  // the next op comes within microseconds. When the last scope closes they go to sleep at once, so a model
+  // between runs never takes a core from another model's run.
+  class RunScope {
+   public:
+    explicit RunScope(ThreadPool* pool);
+    ~RunScope();
+    RunScope(const RunScope&) = delete;
+    RunScope& operator=(const RunScope&) = delete;
+
+   private:
+    ThreadPool* pool_;
+  };
+
   // body(begin, end) for disjoint chunks covering [0, count); at most one chunk per thread, each at least
   // `grain` long (except the last).
   template <typename Body>

@@ -2,6 +2,7 @@
 // thread pool, >= 30 malformed plans that must be rejected with kModelInvalid, and no heap allocation
 // per run (counting operator new).
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <new>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "edgeinfer/error.h"
@@ -935,6 +937,28 @@ EI_TEST("runtime: thread pool covers every index once, nested calls run inline")
       for (auto& h : hits) ok = ok && h.load() == 20;
       EI_CHECK_MSG(ok, "threads " + std::to_string(threads) + ", count " + std::to_string(count));
     }
+  }
+}
+
+EI_TEST("runtime: thread pool inside run scopes (workers spinning) and between them (asleep): every index once") {
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    std::vector<std::atomic<int>> hits(64);
+    int runs = 0;
+    for (int run = 0; run < 300; ++run, ++runs) {
+      const ThreadPool::RunScope scope(&pool);
+      for (int op = 0; op < 8; ++op) {
+        pool.parallel_for(64, 1, [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
+        });
+        // Now and then a gap longer than the spin: workers fall asleep inside a scope and must wake again.
+        if (run % 50 == 0 && op == 3) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      if (run % 60 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // asleep between runs
+    }
+    bool ok = true;
+    for (auto& h : hits) ok = ok && h.load() == runs * 8;
+    EI_CHECK_MSG(ok, "threads " + std::to_string(threads));
   }
 }
 

@@ -112,10 +112,28 @@ void dw_nhwc_generic(const DwConvNhwcF32Pixels& a, int64_t c_begin) {
       V::store_partial(y + 3 * a.ldy + c, dw_activate<V>(acc3, a), n);
     }
   }
+  // Pixels one at a time (a short row, a border pixel): four channel vectors at once are the independent
+  // chains instead, else every FMA would wait for the one before it (latency-bound on small images).
   for (; p < a.count; ++p) {
     const float* x = a.x + p * step;
     float* y = a.y + p * a.ldy;
-    for (int64_t c = c_begin; c < C; c += L) {
+    int64_t c = c_begin;
+    for (; c + 4 * L <= C; c += 4 * L) {
+      T acc0 = V::load(a.bias + c), acc1 = V::load(a.bias + c + L), acc2 = V::load(a.bias + c + 2 * L), acc3 = V::load(a.bias + c + 3 * L);
+      for (int64_t t = 0; t < a.taps; ++t) {
+        const float* w = a.w + rows[t] * C + c;
+        const float* q = x + off[t] + c;
+        acc0 = V::fma(V::load(w), V::load(q), acc0);
+        acc1 = V::fma(V::load(w + L), V::load(q + L), acc1);
+        acc2 = V::fma(V::load(w + 2 * L), V::load(q + 2 * L), acc2);
+        acc3 = V::fma(V::load(w + 3 * L), V::load(q + 3 * L), acc3);
+      }
+      V::store(y + c, dw_activate<V>(acc0, a));
+      V::store(y + c + L, dw_activate<V>(acc1, a));
+      V::store(y + c + 2 * L, dw_activate<V>(acc2, a));
+      V::store(y + c + 3 * L, dw_activate<V>(acc3, a));
+    }
+    for (; c < C; c += L) {
       const int n = static_cast<int>(C - c < L ? C - c : L);
       T acc = V::load_partial(a.bias + c, n);
       for (int64_t t = 0; t < a.taps; ++t)
@@ -170,6 +188,9 @@ void dw_nhwc_fixed(const DwConvNhwcF32Pixels& a) {
 
 template <class V>
 void dw_nhwc_pixels(const DwConvNhwcF32Pixels& a) {
+  // Fewer pixels than the fixed kernels' block (8 where registers allow): they would run one dependent chain
+  // per pixel and vector there; the generic path keeps four chains going (pixels or channel vectors).
+  if (a.count < 8) return dw_nhwc_generic<V>(a, 0);
   switch (a.taps) {
     case 9: return dw_nhwc_fixed<V, 9>(a);
     case 25: return dw_nhwc_fixed<V, 25>(a);

@@ -30,6 +30,9 @@ struct CalibratorWrap::State {
 
 namespace {
 
+// Tells a NativeCalibrator apart from any other object passed where one is expected (run's observers).
+constexpr napi_type_tag kCalibratorTag = {0x6564676569636c62ULL, 0x63616c6962763031ULL};
+
 calib::ThresholdOptions threshold_options(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   calib::ThresholdOptions options;
@@ -133,6 +136,7 @@ CalibratorWrap::CalibratorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
     state_ = std::make_shared<State>(options);
     return env.Undefined();
   });
+  info.This().As<Napi::Object>().TypeTag(&kCalibratorTag);
   reported_bytes_ = static_cast<int64_t>(state_->statistics.signed_counts().size() * sizeof(uint64_t));
   Napi::MemoryManagement::AdjustExternalMemory(env, reported_bytes_);
 }
@@ -167,6 +171,16 @@ Napi::Value CalibratorWrap::add(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(state->mutex);
     state->statistics.add(data, count);
   });
+}
+
+std::function<void(const float*, size_t)> CalibratorWrap::sink(Napi::Env env, Napi::Value value, const std::string& where) {
+  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kCalibratorTag)) throw_invalid(env, where + " must be a NativeCalibrator");
+  std::shared_ptr<State> state = Napi::ObjectWrap<CalibratorWrap>::Unwrap(value.As<Napi::Object>())->state_;
+  if (!state) throw_error(env, "EDGEINFER_DISPOSED", where + ": the calibrator was disposed");
+  return [state](const float* data, size_t count) {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    state->statistics.add(data, count);
+  };
 }
 
 Napi::Value CalibratorWrap::compute(const Napi::CallbackInfo& info) {

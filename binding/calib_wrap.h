@@ -1,7 +1,10 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "common.h"
 
@@ -15,6 +18,11 @@ class CalibratorWrap : public Napi::ObjectWrap<CalibratorWrap> {
   ~CalibratorWrap() override;
 
   struct State;
+
+  // `value` as a live NativeCalibrator's statistics sink: a function that adds `count` floats as one batch,
+  // safe on any thread, keeping the statistics alive while it exists. Throws a JS error naming `where` when
+  // `value` is no NativeCalibrator or one that was disposed.
+  static std::function<void(const float*, size_t)> sink(Napi::Env env, Napi::Value value, const std::string& where);
 
  private:
   std::shared_ptr<State> live(Napi::Env env);

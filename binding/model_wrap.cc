@@ -5,8 +5,11 @@
 #include "model_wrap.h"
 
 #include "call_memory.h"
+#include "calib_wrap.h"
 
 #include <cmath>
+#include <functional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -169,8 +172,9 @@ napi_typedarray_type array_type(DType dtype) {
 // Checks `list` (a JS array of typed arrays) against the plan's bound slots. Every element is read first
 // (reading an element can run a getter, which could detach a buffer already checked); the pointers are
 // taken afterwards, through `memory` (copies / staging when the call is async).
+// `skip[i]`: element i must be null (an observed output) and yields an empty TypedArrayArg.
 std::vector<TypedArrayArg> read_buffers(Napi::Env env, Napi::Value list, const Plan& plan, const std::vector<int32_t>& slots,
-                                        const char* what) {
+                                        const char* what, const std::vector<bool>& skip = {}) {
   if (!list.IsArray()) throw_invalid(env, std::string(what) + " must be an array of typed arrays");
   Napi::Array array = list.As<Napi::Array>();
   if (array.Length() != slots.size())
@@ -182,6 +186,11 @@ std::vector<TypedArrayArg> read_buffers(Napi::Env env, Napi::Value list, const P
   for (uint32_t i = 0; i < values.size(); ++i) {
     const std::string where = std::string(what) + "[" + std::to_string(i) + "]";
     Napi::Value value = values[i];
+    if (i < skip.size() && skip[i]) {
+      if (!value.IsNull()) throw_invalid(env, where + " must be null: that output is observed");
+      args.emplace_back();
+      continue;
+    }
     const TensorSlot& slot = plan.tensors[static_cast<size_t>(slots[i])];
     const napi_typedarray_type expected = array_type(slot.dtype);
     if (!value.IsTypedArray()) throw_invalid(env, where + " must be a " + typed_array_type_name(expected));
@@ -239,31 +248,62 @@ std::shared_ptr<Model> ModelWrap::live(Napi::Env env) const {
   return model_;
 }
 
-// run(inputs: TypedArray[], outputs: TypedArray[], async: boolean)
+// run(inputs: TypedArray[], outputs: (TypedArray | null)[], async: boolean, observers?: (NativeCalibrator | null)[])
+// observers[i], when given, receives output i as one calibration batch on the thread that ran the model, and
+// outputs[i] must then be null: the values never reach JS (calibration reads dozens of intermediate tensors
+// per batch; handing each to JS and back cost more than the run itself).
 Napi::Value ModelWrap::run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info.This().As<Napi::Object>().CheckTypeTag(&kModelTag)) throw_invalid(env, "not a NativeModel");
   std::shared_ptr<Model> model = live(env);
   const bool async = bool_arg(info, 2, "async");
   const Plan& plan = model->plan();
+  using Sink = std::function<void(const float*, size_t)>;
+  std::vector<Sink> sinks(plan.outputs.size());
+  std::vector<bool> observed(plan.outputs.size(), false);
+  if (info.Length() > 3 && !info[3].IsUndefined()) {
+    if (!info[3].IsArray() || info[3].As<Napi::Array>().Length() != plan.outputs.size())
+      throw_invalid(env, "observers must be an array with one entry per output");
+    Napi::Array list = info[3].As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Value value = list.Get(i);
+      if (value.IsNull() || value.IsUndefined()) continue;
+      const std::string where = "observers[" + std::to_string(i) + "]";
+      if (plan.tensors[static_cast<size_t>(plan.outputs[i])].dtype != DType::kFloat32)
+        throw_invalid(env, where + ": only float32 outputs can be observed");
+      sinks[i] = CalibratorWrap::sink(env, value, where);
+      observed[i] = true;
+    }
+  }
   const std::vector<TypedArrayArg> input_args = read_buffers(env, info[0], plan, plan.inputs, "inputs");
-  const std::vector<TypedArrayArg> output_args = read_buffers(env, info[1], plan, plan.outputs, "outputs");
+  const std::vector<TypedArrayArg> output_args = read_buffers(env, info[1], plan, plan.outputs, "outputs", observed);
   // Async: inputs are copied now and outputs staged, so the caller may detach or resize its buffers at once.
   auto memory = std::make_shared<CallMemory>(async, copy_counters_);
   std::vector<const void*> inputs;
   std::vector<void*> outputs;
+  std::vector<std::pair<const float*, size_t>> observations;
   for (size_t i = 0; i < input_args.size(); ++i) {
     const TensorSlot& slot = plan.tensors[static_cast<size_t>(plan.inputs[i])];
     inputs.push_back(memory->input(input_args[i], static_cast<size_t>(slot.elements()) * dtype_size(slot.dtype)));
   }
   for (size_t i = 0; i < output_args.size(); ++i) {
     const TensorSlot& slot = plan.tensors[static_cast<size_t>(plan.outputs[i])];
-    outputs.push_back(memory->output(env, output_args[i], static_cast<size_t>(slot.elements()) * dtype_size(slot.dtype),
-                                     "outputs[" + std::to_string(i) + "]"));
+    const size_t bytes = static_cast<size_t>(slot.elements()) * dtype_size(slot.dtype);
+    if (observed[i]) {
+      outputs.push_back(memory->scratch(bytes));
+      observations.emplace_back(static_cast<const float*>(outputs.back()), static_cast<size_t>(slot.elements()));
+    } else {
+      outputs.push_back(memory->output(env, output_args[i], bytes, "outputs[" + std::to_string(i) + "]"));
+      observations.emplace_back(nullptr, 0);
+    }
   }
   return run_kernel(
       env, std::move(memory),
-      [model, inputs = std::move(inputs), outputs = std::move(outputs)] { model->run(inputs.data(), outputs.data()); },
+      [model, inputs = std::move(inputs), outputs = std::move(outputs), observations = std::move(observations), sinks = std::move(sinks)] {
+        model->run(inputs.data(), outputs.data());
+        for (size_t i = 0; i < sinks.size(); ++i)
+          if (sinks[i]) sinks[i](observations[i].first, observations[i].second);
+      },
       {info.This()});
 }
 

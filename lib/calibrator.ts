@@ -132,6 +132,9 @@ function toBatch(data: unknown): Float32Array {
   throw invalid(`data must be a Float32Array, another numeric typed array or an array of numbers, got ${got}`, { argument: 'data', got });
 }
 
+/** Internal (not public API): a Calibrator's NativeCalibrator, which a native run can observe outputs into. */
+export const nativeStatistics = Symbol('edgeinfer.nativeStatistics');
+
 export class Calibrator {
   #native: NativeCalibrator | undefined;
   readonly bins: number;
@@ -155,6 +158,11 @@ export class Calibrator {
   #live(): NativeCalibrator {
     if (this.#native === undefined) throw new EdgeInferError('EDGEINFER_DISPOSED', 'the calibrator was disposed');
     return this.#native;
+  }
+
+  /** The native statistics, for a native model run that adds an output to them itself (calibrateModel). */
+  [nativeStatistics](): NativeCalibrator {
+    return this.#live();
   }
 
   /**

@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { types } from 'node:util';
 
-import type { BackendSession, BackendStats, Precision, StepProfile } from './backends/backend';
+import { inferObserved, type BackendSession, type BackendStats, type OutputObservers, type Precision, type StepProfile } from './backends/backend';
 import { listBackends, warmupFeeds, type AutoSelect } from './backends/index';
 import type { OnnxRuntimeOptions } from './backends/onnxruntime-backend';
 import { EdgeInferError } from './errors';
@@ -282,7 +282,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#infer(feeds, undefined, true);
   }
 
-  #infer(feeds: Record<string, Tensor>, options: RunOptions | undefined, scanned: boolean): Promise<Record<string, Tensor>> {
+  /** Calibration's call (see inferObserved): EDGEINFER_INTERNAL on a session that takes no observers. */
+  [inferObserved](feeds: Record<string, Tensor>, observers: OutputObservers): Promise<Record<string, Tensor>> {
+    return this.#infer(feeds, undefined, false, observers);
+  }
+
+  #infer(feeds: Record<string, Tensor>, options: RunOptions | undefined, scanned: boolean, observers?: OutputObservers): Promise<Record<string, Tensor>> {
     let version: Version;
     let checked: { feeds: Record<string, Tensor>; dims: Record<string, number[]> };
     let run: ReturnType<typeof checkRunOptions>;
@@ -290,6 +295,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       version = this.#serving();
       run = checkRunOptions(options);
       checked = this.#check(feeds, version.session.inputs, scanned);
+      if (observers !== undefined && version.session.observesOutputs !== true) throw new EdgeInferError('EDGEINFER_INTERNAL', `the ${version.session.backend} backend takes no output observers`);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -302,7 +308,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       {
         run: () => {
           unexpect?.();
-          const outputs = session.run(inputs, dims, false);
+          const outputs = session.run(inputs, dims, false, observers);
           return outputs instanceof Promise ? outputs.then((result) => tagResult(result, origin)) : tagResult(outputs, origin);
         },
         inlineNow: session.inlineNow === undefined ? undefined : () => session.inlineNow!(dims),

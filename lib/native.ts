@@ -124,9 +124,13 @@ export interface NativeModel {
    * outputs written in place. Async returns a promise; inputs are copied before it returns and outputs are
    * written at settlement into the arrays, if they are still attached and large enough (else it rejects).
    */
-  run(inputs: ArrayBufferView[], outputs: ArrayBufferView[], async: false): undefined;
-  run(inputs: ArrayBufferView[], outputs: ArrayBufferView[], async: true): Promise<void>;
-  run(inputs: ArrayBufferView[], outputs: ArrayBufferView[], async: boolean): Promise<void> | undefined;
+  run(inputs: ArrayBufferView[], outputs: (ArrayBufferView | null)[], async: false, observers?: (NativeCalibrator | null)[]): undefined;
+  run(inputs: ArrayBufferView[], outputs: (ArrayBufferView | null)[], async: true, observers?: (NativeCalibrator | null)[]): Promise<void>;
+  /**
+   * observers[i], when given, receives output i as one calibration batch on the thread that ran the model;
+   * outputs[i] is then null and the values never reach JS.
+   */
+  run(inputs: ArrayBufferView[], outputs: (ArrayBufferView | null)[], async: boolean, observers?: (NativeCalibrator | null)[]): Promise<void> | undefined;
   stats(): NativeModelStats;
   dispose(): void;
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_timing.h"
 #include "edgeinfer/kernels.h"
 #include "kernels/elementwise/elementwise_f32_common.h"
 
@@ -19,20 +20,16 @@ using namespace edgeinfer;
 
 namespace {
 
+using bench::median;
+using bench::now_us;
+
 struct Buffer {
   explicit Buffer(size_t floats) : p(static_cast<float*>(std::aligned_alloc(64, (floats * 4 + 63) / 64 * 64))) {}
   ~Buffer() { std::free(p); }
   float* p;
 };
 
-double now_us() {
-  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 bool g_json = false;
 

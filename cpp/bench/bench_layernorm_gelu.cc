@@ -11,11 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_timing.h"
 #include "edgeinfer/kernels.h"
 
 using namespace edgeinfer;
 
 namespace {
+
+using bench::median;
+using bench::now_us;
 
 struct Buffer {
   explicit Buffer(size_t floats) : p(static_cast<float*>(std::aligned_alloc(64, (floats * 4 + 63) / 64 * 64))) {}
@@ -23,14 +27,7 @@ struct Buffer {
   float* p;
 };
 
-double now_us() {
-  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // Times `reps` calls of fn per sample; returns microseconds per call.
 template <typename F>

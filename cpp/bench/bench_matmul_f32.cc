@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_timing.h"
 #include "edgeinfer/aligned_buffer.h"
 #include "edgeinfer/kernels.h"
 #include "edgeinfer/matmul_f32.h"
@@ -19,14 +20,8 @@ using namespace edgeinfer;
 
 namespace {
 
-double now_us() {
-  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using bench::median;
+using bench::now_us;
 
 template <typename F>
 double sample(F&& fn, int reps) {

@@ -160,55 +160,239 @@ void per_channel_params(const float* data, int64_t outer, int64_t channels, int6
     params[c] = quantization_params(lo[static_cast<size_t>(c)], hi[static_cast<size_t>(c)], symmetric, type);
 }
 
+namespace {
+
+// hi + lo holds a sum to about twice double's precision (Knuth's TwoSum). Prefix sums are kept this way so
+// that the difference of two of them (one group's sum) stays accurate relative to the group, not to the whole
+// histogram: sum p log p of a group cancels against P_g log q_g down to the (small) divergence.
+struct CompensatedSum {
+  double hi = 0.0, lo = 0.0;
+  void add(double x) {
+    const double s = hi + x, x_part = s - hi;
+    lo += (hi - (s - x_part)) + (x - x_part);
+    hi = s;
+  }
+};
+
+double difference(const CompensatedSum& a, const CompensatedSum& b) { return (a.hi - b.hi) + (a.lo - b.lo); }
+
+// (h - t) log(h - t) = h log h - t (log h + 1) + sum_{m >= 2} t^m / (m (m - 1) h^(m - 1)). Summed over the
+// non-zero bins of a prefix, every term but h log h only needs sums of log h and h^-1 .. h^-(kSeriesTerms - 1),
+// which do not depend on t. With t <= h / kSeriesRatio the first dropped term is under h 2^-54 / 72 < 1e-18 h
+// per bin, far below the rounding of h log h itself.
+constexpr int kSeriesTerms = 8;
+constexpr double kSeriesRatio = 64.0;
+
+// The t-independent sums over some non-zero bins (h log h is kept per prefix by the caller, for the groups).
+struct SeriesSums {
+  double log_h = 0.0, count = 0.0;
+  double inverse_powers[kSeriesTerms - 1] = {};  // [m] = sum of h^-(m + 1)
+  double min_h = kInfinity;
+
+  // `bins` bins of value h (log_of_h = log h).
+  void add(double h, double log_of_h, double bins = 1.0) {
+    log_h += bins * log_of_h;
+    count += bins;
+    double inverse = 1.0;
+    for (double& sum : inverse_powers) sum += bins * (inverse /= h);
+    min_h = std::min(min_h, h);
+  }
+  // sum (h - t) log(h - t) - sum h log h over these bins, or false where t is too large a share of the
+  // smallest h for the series (or a power of a tiny h overflowed): the caller then sums bin by bin.
+  bool correction(double t, double& result) const {
+    result = 0.0;
+    if (t == 0.0) return true;
+    if (!(t * kSeriesRatio <= min_h)) return false;
+    double tail = 0.0;  // sum_{m >= 2} t^(m - 2) inverse_powers[m - 2] / (m (m - 1)), Horner from the top
+    for (int m = kSeriesTerms; m >= 2; --m) tail = tail * t + inverse_powers[m - 2] / (m * (m - 1.0));
+    result = t * t * tail - t * (log_h + count);
+    return std::isfinite(result);
+  }
+};
+
+// One group of a candidate whose p are not all equal to its q: its smoothed Q value, its smoothed P mass (sum
+// of p over its non-zero bins), its sum of p log p (before the series correction) and its number of non-zero
+// bins.
+struct GroupTerm {
+  double q, p_mass, entropy, count;
+};
+
+// What a group beginning or ending at bin k reads, k the index in a table of them.
+struct Prefix {
+  // Over the bins [0, k):
+  CompensatedSum mass;     // sum of h
+  CompensatedSum entropy;  // sum of h log h (per candidate where the series does not apply: of p log p)
+  size_t nonzero = 0;      // how many h != 0
+  // From bin k on:
+  size_t first_nonzero = 0;  // the first bin with h != 0 (n if none)
+  size_t equal_until = 0;    // the first bin after it with h != 0 and another value (n if none)
+};
+
+}  // namespace
+
+// The definition, bin by bin, is in the header (and tests/test_calib.cc has it literally). A candidate costs
+// O(levels) here instead of O(i): P differs from h only in bin i - 1, so group sums and non-zero counts come
+// from prefix sums of h, and sum p log p over the smoothed P from prefix sums of h log h plus the series above.
+// That leaves at most one log per non-empty group. Where the series does not apply, sum p log p is taken bin
+// by bin.
 std::vector<double> kl_divergences(const double* h, size_t n, int32_t levels) {
   if (levels < 1 || n < static_cast<size_t>(levels)) return {};
   const auto groups = static_cast<size_t>(levels);
   std::vector<double> outliers(n + 1, 0.0);  // outliers[i] = sum of h[i..n)
   for (size_t k = n; k-- > 0;) outliers[k] = outliers[k + 1] + h[k];
-  std::vector<double> merged(groups), nonzero(groups), divergences;
+  std::vector<double> log_h(n, 0.0);
+  std::vector<Prefix> prefixes(n + 1);
+  for (size_t k = 0; k < n; ++k) {
+    Prefix& next = prefixes[k + 1];
+    next = prefixes[k];
+    next.mass.add(h[k]);
+    if (h[k] == 0.0) continue;
+    log_h[k] = std::log(h[k]);
+    next.entropy.add(h[k] * log_h[k]);
+    ++next.nonzero;
+  }
+  // A group whose non-zero p all equal its q adds exactly 0 to sum p log(p/q) bin by bin; it is left out
+  // rather than left to cancel, so that such groups add no rounding noise (and a candidate made only of them
+  // scores exactly 0: ties are common on sparse histograms, and the first candidate of least divergence wins).
+  // A group [begin, end) has all its non-zero h equal iff prefixes[begin].equal_until >= end.
+  prefixes[n].first_nonzero = prefixes[n].equal_until = n;
+  for (size_t k = n; k-- > 0;) {
+    Prefix& at = prefixes[k];
+    const size_t next = prefixes[k + 1].first_nonzero;
+    if (h[k] == 0.0) {
+      at.first_nonzero = next;
+      at.equal_until = prefixes[k + 1].equal_until;
+    } else {
+      at.first_nonzero = k;
+      at.equal_until = next == n || h[next] != h[k] ? next : prefixes[next].equal_until;
+    }
+  }
+  SeriesSums below;            // over the non-zero bins of [0, i - 1), grown with i
+  std::vector<Prefix> direct;  // `prefixes` with p log p summed bin by bin, where the series does not apply
+  std::vector<GroupTerm> terms(groups);
+  std::vector<double> log_q(groups);
+  std::vector<double> divergences;
   divergences.reserve(n - groups + 1);
   for (size_t i = groups; i <= n; ++i) {
-    auto p_at = [&](size_t k) { return k + 1 == i ? h[k] + outliers[i] : h[k]; };
-    // Group g is bins [ceil(g i / levels), ceil((g + 1) i / levels)): the bins k with k * levels / i == g.
-    auto group_begin = [&](size_t g) { return (g * i + groups - 1) / groups; };
-    size_t p_zeros = i, q_zeros = i;
-    for (size_t g = 0; g < groups; ++g) {
-      double sum = 0.0, count = 0.0;
-      for (size_t k = group_begin(g), end = group_begin(g + 1); k < end; ++k) {
-        sum += h[k];
-        count += p_at(k) != 0.0 ? 1.0 : 0.0;
-      }
-      merged[g] = sum;
-      nonzero[g] = count;
-      p_zeros -= static_cast<size_t>(count);
-      if (sum != 0.0) q_zeros -= static_cast<size_t>(count);  // Q is non-zero where P is and the group is
-    }
-    if (p_zeros == i || q_zeros == i) {
+    const size_t last = i - 1;
+    for (size_t k = i == groups ? 0 : last - 1; k < last; ++k)
+      if (h[k] != 0.0) below.add(h[k], log_h[k]);
+    const double p_last = h[last] + outliers[i];
+    const size_t p_last_nonzero = p_last != 0.0 ? 1 : 0;
+    // Group g is bins [ceil(g i / levels), ceil((g + 1) i / levels)): the bins k with k * levels / i == g. The
+    // last group always holds bin i - 1.
+    const size_t whole = i / groups, part = i % groups;
+    const size_t last_begin = (groups - 1) * whole + ((groups - 1) * part + groups - 1) / groups;
+    // P is non-zero where h is, and in bin i - 1 where p_last is; Q where P is and the group's sum of h is:
+    // all groups but the last have h == P.
+    const size_t p_nonzero = prefixes[last].nonzero + p_last_nonzero;
+    const size_t last_h_count = prefixes[last].nonzero - prefixes[last_begin].nonzero;  // bins [begin, i - 1)
+    const size_t last_count = last_h_count + p_last_nonzero;
+    const bool last_group_empty = prefixes[i].nonzero == prefixes[last_begin].nonzero;  // h (not P) is zero there
+    const size_t q_nonzero = prefixes[last_begin].nonzero + (last_group_empty ? 0 : last_count);
+    if (p_nonzero == 0 || q_nonzero == 0) {
       divergences.push_back(kInfinity);
       continue;
     }
+    const size_t p_zeros = i - p_nonzero, q_zeros = i - q_nonzero;
     const double p_take = kSmoothingEpsilon * static_cast<double>(p_zeros) / static_cast<double>(i - p_zeros);
     const double q_take = kSmoothingEpsilon * static_cast<double>(q_zeros) / static_cast<double>(i - q_zeros);
-    // KL of the normalised distributions = (1/Sp) sum p log(p/q) + log(Sq/Sp). Where P is zero, Q is too:
-    // both smooth to eps there and add nothing to the sum but their mass.
-    double p_sum = static_cast<double>(p_zeros) * kSmoothingEpsilon, q_sum = p_sum, weighted = 0.0;
+    // Smoothing must leave every non-zero p positive.
+    if (!(p_take < below.min_h && (p_last == 0.0 || p_last - p_take > 0.0))) {
+      divergences.push_back(kInfinity);
+      continue;
+    }
+    // sum p log p of a group = its part of the h log h sums + its part of `correction` (all of it is added at
+    // the end, less that of the groups left out), or its part of the p log p sums in `direct`.
+    double correction = 0.0;
+    const Prefix* prefix = prefixes.data();
+    const bool series = below.correction(p_take, correction);
+    if (!series) {
+      correction = 0.0;
+      direct.assign(prefixes.begin(), prefixes.begin() + static_cast<std::ptrdiff_t>(i + 1));  // mass up to bin i
+      for (size_t k = 0; k < last; ++k) {  // p log p up to bin i - 1, the last one read
+        direct[k + 1].entropy = direct[k].entropy;
+        if (h[k] != 0.0) direct[k + 1].entropy.add((h[k] - p_take) * std::log(h[k] - p_take));
+      }
+      prefix = direct.data();
+    }
+    // The correction of `bins` bins of value h[k], to take a group left out back out of `correction`.
+    auto correction_of = [&](size_t k, double bins) {
+      if (p_take == 0.0) return 0.0;
+      SeriesSums sums;
+      sums.add(h[k], log_h[k], bins);
+      double result = 0.0;
+      sums.correction(p_take, result);
+      return result;
+    };
+
+    // The non-empty groups. ceil(g i / L) = g (i / L) + ceil(g (i % L) / L), walked without dividing.
     bool valid = true;
-    for (size_t g = 0; g < groups && valid; ++g) {
-      if (nonzero[g] == 0.0) continue;
-      const double q = merged[g] != 0.0 ? merged[g] / nonzero[g] - q_take : kSmoothingEpsilon;
-      const double log_q = std::log(q);
-      valid = q > 0.0;
-      for (size_t k = group_begin(g), end = group_begin(g + 1); k < end; ++k) {
-        const double p_raw = p_at(k);
-        if (p_raw == 0.0) continue;
-        const double p = p_raw - p_take;
-        valid = valid && p > 0.0;
-        p_sum += p;
-        q_sum += q;
-        weighted += p * (std::log(p) - log_q);
+    size_t used = 0;        // groups in `terms`
+    double left_out = 0.0;  // P mass (= Q mass) of the groups left out
+    size_t begin = 0, floor_part = 0, remainder = 0;  // floor(g part / L), g part mod L
+    for (size_t g = 1; g < groups; ++g) {
+      remainder += part;
+      if (remainder >= groups) remainder -= groups, ++floor_part;
+      const size_t end = g * whole + floor_part + (remainder != 0 ? 1 : 0);
+      const Prefix &from = prefix[begin], &to = prefix[end];
+      if (const size_t count = to.nonzero - from.nonzero; count != 0) {
+        const size_t first = from.first_nonzero;
+        // A difference of prefix sums can be an ulp off: not for a lone non-zero bin, often a group's only one.
+        const double h_sum = count == 1 ? h[first] : difference(to.mass, from.mass);
+        const double c = static_cast<double>(count), q = h_sum / c - q_take, p_mass = h_sum - p_take * c;
+        valid &= q > 0.0;
+        if (from.equal_until >= end && h[first] - p_take == q) {
+          left_out += p_mass;
+          if (series) correction -= correction_of(first, c);
+        } else {
+          terms[used++] = {q, p_mass, difference(to.entropy, from.entropy), c};
+        }
+      }
+      begin = end;
+    }
+    if (last_count != 0) {
+      const Prefix &from = prefix[last_begin], &to = prefix[last];  // bin i - 1 apart
+      const size_t first = from.first_nonzero;
+      const size_t h_count = prefix[i].nonzero - from.nonzero;  // bins [begin, i)
+      const double h_sum = h_count == 1 ? h[first] : difference(prefix[i].mass, from.mass);
+      const double c = static_cast<double>(last_count);
+      const double q = last_group_empty ? kSmoothingEpsilon : h_sum / c - q_take;
+      valid &= q > 0.0;
+      const double h_sum_before_last = last_h_count == 1 ? h[first] : difference(to.mass, from.mass);
+      const double p_mass = h_sum_before_last - p_take * c + p_last;
+      if ((first >= last || (from.equal_until >= last && h[first] - p_take == q)) &&
+          (p_last == 0.0 || p_last - p_take == q)) {
+        left_out += p_mass;
+        if (series && first < last) correction -= correction_of(first, static_cast<double>(last_h_count));
+      } else {
+        double entropy = difference(to.entropy, from.entropy);
+        if (p_last != 0.0) entropy += (p_last - p_take) * std::log(p_last - p_take);
+        terms[used++] = {q, p_mass, entropy, c};
       }
     }
-    divergences.push_back(valid ? weighted / p_sum + std::log(q_sum / p_sum) : kInfinity);
+    if (!valid || used == 0) {  // every p equal to its q: exactly 0
+      divergences.push_back(valid ? 0.0 : kInfinity);
+      continue;
+    }
+    // KL of the normalised distributions = (1/Sp) sum p log(p/q) + log(Sq/Sp), where sum p log(p/q) =
+    // sum_g (sum p log p - P_g log q_g), each group's difference small. Where P is zero, Q is too: both smooth
+    // to eps there and add their mass to Sp and Sq alike, as do the groups left out. Sq / Sp is usually close
+    // to 1: then log1p of the (separately summed) relative difference keeps its digits. The logs are a loop of
+    // their own, so that the sums stay in registers.
+    for (size_t g = 0; g < used; ++g) log_q[g] = std::log(terms[g].q);
+    double weighted = correction, p_sum = static_cast<double>(p_zeros) * kSmoothingEpsilon + left_out;
+    double q_sum = p_sum, q_minus_p = 0.0;
+    for (size_t g = 0; g < used; ++g) {
+      const GroupTerm& term = terms[g];
+      weighted += term.entropy - term.p_mass * log_q[g];
+      p_sum += term.p_mass;
+      q_sum += term.count * term.q;
+      q_minus_p += term.count * term.q - term.p_mass;
+    }
+    const double relative = q_minus_p / p_sum;
+    const double log_ratio = std::fabs(relative) < 0.5 ? std::log1p(relative) : std::log(q_sum / p_sum);
+    divergences.push_back(weighted / p_sum + log_ratio);
   }
   return divergences;
 }

@@ -1,3 +1,4 @@
+import type { NativeCalibrator } from '../native';
 /**
  * The backend boundary. A backend says whether it can run in this process (isAvailable), whether it can run
  * a given model with the given options (supports), and loads a session (load). Everything specific to one
@@ -111,6 +112,18 @@ export interface SessionInfo {
   notes?: string[];
 }
 
+/**
+ * Outputs handed straight to native calibrators (output name -> its NativeCalibrator) instead of to JS: the
+ * statistics are added on the thread that ran the model, and those outputs are left out of the result.
+ */
+export type OutputObservers = Record<string, NativeCalibrator>;
+
+/**
+ * Engine's internal method for calibration (not public API): infer() with OutputObservers, on a session that
+ * takes them (observesOutputs); the observed outputs are left out of the result.
+ */
+export const inferObserved = Symbol('edgeinfer.inferObserved');
+
 export interface BackendSession {
   readonly backend: string;
   readonly inputs: TensorInfo[];
@@ -121,7 +134,9 @@ export interface BackendSession {
    * calling thread, reading the inputs in place. Otherwise the session decides where to run, but a run that
    * leaves the JS thread works on copies of the inputs taken before this returns.
    */
-  run(feeds: Record<string, Tensor>, dims: Record<string, number[]>, sync: boolean): Promise<Record<string, Tensor>> | Record<string, Tensor>;
+  run(feeds: Record<string, Tensor>, dims: Record<string, number[]>, sync: boolean, observers?: OutputObservers): Promise<Record<string, Tensor>> | Record<string, Tensor>;
+  /** Whether run() takes observers (native only). */
+  readonly observesOutputs?: boolean;
   /**
    * Whether run(feeds, dims, false) would complete synchronously on the calling thread right now (a model
    * faster than a thread hop). Engine then runs it at once instead of queueing it. Absent: never.

@@ -14,7 +14,7 @@ import { prepareModelOffThread } from '../onnx/prepare-off-thread';
 import { cloneModel, prepareModel, specializeForShapes, weightLayers } from '../onnx/pipeline';
 import { allocateTensorData, type Tensor, type TensorInfo } from '../tensor';
 import { checkInteger, checkOptions, invalid } from '../validate';
-import type { Backend, BackendLoadOptions, BackendSession, BackendStats, Precision, SessionInfo, StepProfile } from './backend';
+import type { Backend, BackendLoadOptions, BackendSession, BackendStats, OutputObservers, Precision, SessionInfo, StepProfile } from './backend';
 
 interface CachedPlan {
   key: string;
@@ -190,17 +190,21 @@ export class NativeBackendSession implements BackendSession {
     return plan.inFlight === 0 && plan.runMicros !== undefined && plan.runMicros < (this.options.inlineBelowMicroseconds ?? 1000);
   }
 
-  run(feeds: Record<string, Tensor>, dims: Record<string, number[]>, sync: boolean): Promise<Record<string, Tensor>> | Record<string, Tensor> {
+  readonly observesOutputs = true;
+
+  run(feeds: Record<string, Tensor>, dims: Record<string, number[]>, sync: boolean, observers?: OutputObservers): Promise<Record<string, Tensor>> | Record<string, Tensor> {
     if (!sync && this.mustWait(dims)) {
       // The run starts later: copy the inputs now, the caller may reuse its buffers once infer() returned.
       const copies: Record<string, Tensor> = {};
       for (const [name, tensor] of Object.entries(feeds)) copies[name] = { ...tensor, data: tensor.data.slice() as Tensor['data'] };
-      return new Promise<void>((wake, fail) => this.waiters.push({ wake, fail })).then(() => this.run(copies, dims, false));
+      return new Promise<void>((wake, fail) => this.waiters.push({ wake, fail })).then(() => this.run(copies, dims, false, observers));
     }
     const plan = this.plan(dims);
     const inputs = plan.inputNames.map((name) => feeds[name].data);
     const results: Record<string, Tensor> = {};
+    const observing = observers === undefined ? undefined : plan.outputNames.map((name) => observers[name] ?? null);
     const outputs = plan.outputNames.map((name, i) => {
+      if (observing?.[i]) return null;
       const { type, dims: outDims } = plan.outputs[i];
       const data = allocateTensorData(type, outDims.reduce((a, b) => a * b, 1));
       results[name] = { type, data, dims: outDims };
@@ -210,7 +214,7 @@ export class NativeBackendSession implements BackendSession {
     const start = performance.now();
     if (sync || this.runsInline(plan)) {
       try {
-        callNative(() => plan.model.run(inputs, outputs, false));
+        callNative(() => plan.model.run(inputs, outputs, false, observing));
       } finally {
         // A synchronous run past the limit (sync calls never wait) leaves its plan idle: trim it away now.
         if (this.plans.size > this.maxPlans) this.trim(this.maxPlans);
@@ -230,7 +234,7 @@ export class NativeBackendSession implements BackendSession {
       this.waiters = [];
       for (const waiter of waiters) waiter.wake();
     };
-    return awaitNative(callNative(() => plan.model.run(inputs, outputs, true)) as Promise<void>).then(
+    return awaitNative(callNative(() => plan.model.run(inputs, outputs, true, observing)) as Promise<void>).then(
       () => (settle(), results),
       (error: unknown) => {
         settle();

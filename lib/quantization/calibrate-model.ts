@@ -5,7 +5,8 @@
  * memory does not grow with the number of batches: ONNX Runtime's calibrators keep every batch's outputs
  * until the end (its issues #10503, #21979).
  */
-import { Calibrator, resolveCalibrationOptions, type CalibrationMethod, type CalibrationOptions, type CalibrationResult, type CalibratorOptions, type CalibratorStats } from '../calibrator';
+import { inferObserved, type OutputObservers } from '../backends/backend';
+import { Calibrator, nativeStatistics, resolveCalibrationOptions, type CalibrationMethod, type CalibrationOptions, type CalibrationResult, type CalibratorOptions, type CalibratorStats } from '../calibrator';
 import { Engine } from '../engine';
 import { EdgeInferError } from '../errors';
 import type { Model } from '../onnx/ir';
@@ -204,14 +205,19 @@ export async function calibratePreparedModel(model: Model, data: unknown, tensor
     const iterable = data as AsyncIterable<unknown> & Iterable<unknown>;
     const iterator: AsyncIterator<unknown> | Iterator<unknown> = typeof iterable[Symbol.asyncIterator] === 'function' ? iterable[Symbol.asyncIterator]() : iterable[Symbol.iterator]();
     const running = engine;
-    const start = async (): Promise<{ feeds: unknown; outputs: Promise<Record<string, Tensor>> } | undefined> => {
+    // Natively, from the second batch on, the model hands the calibrated intermediate tensors straight to their
+    // calibrators on the thread that ran it (no copy to JS and back; the first batch also gives the sample).
+    const inputNames = new Set(model.graph.inputs.map((input) => input.name));
+    const observers: OutputObservers | undefined = backend === 'native' ? {} : undefined;
+    if (observers !== undefined) for (const [name, calibrator] of calibrators) if (!inputNames.has(name)) observers[name] = calibrator[nativeStatistics]();
+    const start = async (observed: boolean): Promise<{ feeds: unknown; observed: boolean; outputs: Promise<Record<string, Tensor>> } | undefined> => {
       const next = await iterator.next();
       if (next.done) return undefined;
-      const outputs = running.infer(next.value as CalibrationFeeds);
+      const outputs = observed ? running[inferObserved](next.value as CalibrationFeeds, observers!) : running.infer(next.value as CalibrationFeeds);
       outputs.catch(() => undefined); // awaited below; a batch never awaited (abort) must not be an unhandled rejection
-      return { feeds: next.value, outputs };
+      return { feeds: next.value, observed, outputs };
     };
-    for (let current = await start(); current !== undefined; ) {
+    for (let current = await start(false); current !== undefined; ) {
       throwIfAborted();
       const feeds = current.feeds;
       let outputs: Record<string, Tensor>;
@@ -221,10 +227,11 @@ export async function calibratePreparedModel(model: Model, data: unknown, tensor
         if (!(error instanceof EdgeInferError)) throw error;
         throw new EdgeInferError(error.code, `calibration batch ${batches}: ${error.message}`, { ...error.detail, batch: batches });
       }
-      const ahead = start();
+      const ahead = start(observers !== undefined);
       ahead.catch(() => undefined); // awaited at the end of this turn; an error in between must not leave it unhandled
       const feedMap = feeds as CalibrationFeeds;
       for (const [name, calibrator] of calibrators) {
+        if (current.observed && observers![name] !== undefined) continue; // added by the run itself
         const tensor = outputs[name] ?? feedMap[name];
         if (tensor === undefined || !isTypedArrayOf(tensor.data, Float32Array)) throw new EdgeInferError('EDGEINFER_INTERNAL', `calibration batch ${batches}: no float32 value for '${name}'`);
         const values = tensor.data as Float32Array;

@@ -47,9 +47,6 @@ class CallMemory {
   // rows), so staging starts as a copy of the caller's bytes and the untouched ones are written back as they were.
   void* output(Napi::Env env, const TypedArrayArg& arg, size_t bytes, const std::string& name, bool preserve = false);
 
-  // Memory the call owns and nobody reads back: an output observed natively (run's observers) lands here.
-  void* scratch(size_t bytes) { return allocate(bytes); }
-
   // On the JS thread after the work finished: copies every staged output into its caller array. Throws a JS
   // error (EDGEINFER_INVALID_ARGUMENT) naming the first output whose array was detached or shrunk; the
   // outputs before it were delivered, that one and the rest are not.

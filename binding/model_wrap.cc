@@ -281,7 +281,8 @@ Napi::Value ModelWrap::run(const Napi::CallbackInfo& info) {
   auto memory = std::make_shared<CallMemory>(async, copy_counters_);
   std::vector<const void*> inputs;
   std::vector<void*> outputs;
-  std::vector<std::pair<const float*, size_t>> observations;
+  std::vector<std::pair<size_t, size_t>> observations;  // per output: offset into the observation scratch, floats
+  size_t observed_bytes = 0;
   for (size_t i = 0; i < input_args.size(); ++i) {
     const TensorSlot& slot = plan.tensors[static_cast<size_t>(plan.inputs[i])];
     inputs.push_back(memory->input(input_args[i], static_cast<size_t>(slot.elements()) * dtype_size(slot.dtype)));
@@ -290,19 +291,30 @@ Napi::Value ModelWrap::run(const Napi::CallbackInfo& info) {
     const TensorSlot& slot = plan.tensors[static_cast<size_t>(plan.outputs[i])];
     const size_t bytes = static_cast<size_t>(slot.elements()) * dtype_size(slot.dtype);
     if (observed[i]) {
-      outputs.push_back(memory->scratch(bytes));
-      observations.emplace_back(static_cast<const float*>(outputs.back()), static_cast<size_t>(slot.elements()));
+      outputs.push_back(nullptr);  // set in the run, inside the scratch
+      observations.emplace_back(observed_bytes, static_cast<size_t>(slot.elements()));
+      observed_bytes += align_up(bytes == 0 ? 1 : bytes);
     } else {
       outputs.push_back(memory->output(env, output_args[i], bytes, "outputs[" + std::to_string(i) + "]"));
-      observations.emplace_back(nullptr, 0);
+      observations.emplace_back(0, 0);
     }
+  }
+  if (observed_bytes == 0) {
+    return run_kernel(
+        env, std::move(memory), [model, inputs = std::move(inputs), outputs = std::move(outputs)] { model->run(inputs.data(), outputs.data()); },
+        {info.This()});
   }
   return run_kernel(
       env, std::move(memory),
-      [model, inputs = std::move(inputs), outputs = std::move(outputs), observations = std::move(observations), sinks = std::move(sinks)] {
+      [model, inputs = std::move(inputs), outputs = std::move(outputs), observations = std::move(observations),
+       sinks = std::move(sinks), scratch = observation_, observed_bytes]() mutable {
+        std::lock_guard<std::mutex> lock(scratch->mutex);
+        if (scratch->buffer.size() < observed_bytes) scratch->buffer = AlignedBuffer(observed_bytes);
+        for (size_t i = 0; i < sinks.size(); ++i)
+          if (sinks[i]) outputs[i] = scratch->buffer.data() + observations[i].first;
         model->run(inputs.data(), outputs.data());
         for (size_t i = 0; i < sinks.size(); ++i)
-          if (sinks[i]) sinks[i](observations[i].first, observations[i].second);
+          if (sinks[i]) sinks[i](reinterpret_cast<const float*>(outputs[i]), observations[i].second);
       },
       {info.This()});
 }

@@ -1,6 +1,9 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+
+#include "edgeinfer/aligned_buffer.h"
 
 #include "call_memory.h"
 #include "common.h"
@@ -25,6 +28,14 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   std::shared_ptr<Model> model_;
   int64_t reported_bytes_ = 0;
   std::shared_ptr<CopyCounters> copy_counters_ = std::make_shared<CopyCounters>();
+  // Where observed outputs land (run's observers), reused from run to run: calibration makes thousands of
+  // runs with dozens of observed tensors, and fresh memory each time only grew the heap. A run holds the mutex
+  // from the model run until its observers have read the buffer.
+  struct ObservationScratch {
+    std::mutex mutex;
+    AlignedBuffer buffer;
+  };
+  std::shared_ptr<ObservationScratch> observation_ = std::make_shared<ObservationScratch>();
 };
 
 // createModel(plan: PlanDesc, options: { threads: number, precision: 'float32' | 'int8' })

@@ -6,7 +6,8 @@
  *   "throughput": closed-loop clients (each awaits its answer, then asks again) at 1, 8 and 64 concurrency on
  *                 the alexa wake-word head (exported with batch 1: loaded with its batch freed) and on
  *                 tfm_bert_small_cls from ../shared/zoo: requests/s, p50 and p99 latency, batched vs not, for
- *                 the default scheduler (one batch in flight) and a pipelined one (two batches in flight).
+ *                 the default scheduler (one batch in flight) and a pipelined one (two batches in flight);
+ *                 BERT also with the engine's default threads (all cores) and on the onnxruntime backend.
  * speedup > 1 means ours (the scheduler) is better.
  *   npx tsx bench/scheduler.bench.ts [--json] [--seconds S]
  */
@@ -153,6 +154,11 @@ async function main(): Promise<void> {
     const bertBackend = bert.info().backend; // read before the setups (bert among them) are disposed
     await throughput(report, `tfm_bert_small_cls (${bertBackend})`, bert, bertSetups, bertFeeds, 2000, args.seconds);
     for (const setup of bertSetups) await setup.engine.dispose();
+    // The engine as loaded by default (threads: all cores): a batch of 32 splits over the cores better than
+    // one request's GEMMs (M = 16) do, so batching gains more than on one thread.
+    const bertAllCores = await Engine.load(zooModelPath(spec.name));
+    await throughput(report, `tfm_bert_small_cls (${bertBackend}, default threads: ${bertAllCores.info().threads})`, bertAllCores, [{ name: 'one batch in flight', engine: bertAllCores, maxBatchSize: 64, maxInflightBatches: 1 }], bertFeeds, 2000, args.seconds);
+    await bertAllCores.dispose();
     // The same model on ONNX Runtime, whose batch-1 runs leave more to gain by batching than native's do.
     if (bertBackend !== 'onnxruntime' && Engine.backends().some((b) => b.name === 'onnxruntime' && b.available)) {
       const onOrt = await Engine.load(zooModelPath(spec.name), { threads: 1, backend: 'onnxruntime' });

@@ -630,17 +630,21 @@ describe('gRPC server (edgeinfer serve)', function () {
       while (statuses.length === 0) await delay(5);
       assert.deepEqual(statuses, ['SERVING']);
 
+      // A direct run of 256 rows holds the engine (one run at a time) while the six calls arrive: the first one's
+      // batch waits behind it, five wait in the scheduler. Waiting for the batches alone raced their arrival: a
+      // batch of 32 rows (~10 ms on two threads) could finish before the next call was decoded, and the queue
+      // never reached five.
+      const blocker = engine.infer({ input_1: { type: 'float32', data: randomFloats(256 * 76 * 32, 99), dims: [256, 76, 32, 1] } });
       const inflight = Array.from({ length: 6 }, () => unary<InferResponse>(slowClient, 'Infer', { inputs: [batch(32)] }));
-      // Until every call reached the server: one batch running (a full batch of 32 rows each), five queued. A
-      // fixed sleep raced the calls' arrival on a busy machine (a late one got UNAVAILABLE).
       const queued = async () => ((await slow.metrics.registry.getSingleMetric('edgeinfer_queue_depth')!.get()).values[0]?.value ?? 0);
       for (let waited = 0; (await queued()) < 5 && waited < 10000; waited += 5) await delay(5);
-      assert.equal(await queued(), 5, 'five calls queued behind the running one');
+      assert.equal(await queued(), 5, 'five calls queued behind the batch waiting for the engine');
       // Six batches of 32 embedding windows take seconds under the emulator: a grace that lets them finish there.
       const stopped = slow.shutdown({ graceMs: emulated ? 600000 : 10000 });
       while (!statuses.includes('NOT_SERVING')) await delay(5);
       watch.cancel(); // a watcher that got the news goes away; the shutdown does not wait for it any more
       const results = await Promise.all(inflight.map(statusOf));
+      await blocker;
       assert.deepEqual(
         results.map((r) => grpc.status[r.code]),
         Array(6).fill('OK'),

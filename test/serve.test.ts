@@ -586,6 +586,10 @@ describe('gRPC server (edgeinfer serve)', function () {
     let slow: InferenceServer;
     let slowClient: InferenceClient;
     const batch = (rows: number) => f32('input_1', [rows, 76, 32, 1], randomFloats(rows * 76 * 32, rows));
+    // A direct run that holds the engine (one run at a time) for longer than the calls below take to arrive:
+    // 256 rows (~115 ms on x64), 32 under the emulator (already seconds there).
+    const blockerRows = emulated ? 32 : 256;
+    const blocker = (seed: number) => engine.infer({ input_1: { type: 'float32', data: randomFloats(blockerRows * 76 * 32, seed), dims: [blockerRows, 76, 32, 1] } });
 
     before(async () => {
       engine = await Engine.load(embeddingPath);
@@ -609,13 +613,16 @@ describe('gRPC server (edgeinfer serve)', function () {
     it('the deadline bounds the time in the queue: late requests get DEADLINE_EXCEEDED and are never run', async () => {
       await unary(slowClient, 'Infer', { inputs: [batch(32)] }); // plan built
       const runsBefore = engine.stats().runs;
-      // 16 requests of ~25 ms of work each (more on a busy machine) against a 150 ms deadline: most expire queued.
+      // The blocker holds the engine, then 16 requests of ~10 ms of work each against a 150 ms deadline: most
+      // expire queued, whatever the machine's speed.
+      const blocking = blocker(98);
       const statuses = await Promise.all(Array.from({ length: 16 }, () => statusOf(unary(slowClient, 'Infer', { inputs: [batch(32)] }, { deadlineMs: 150 }))));
+      await blocking;
       const codes = statuses.map((s) => grpc.status[s.code]);
       assert.ok(codes.filter((c) => c === 'DEADLINE_EXCEEDED').length >= 4, codes.join(' '));
       assert.deepEqual(codes.filter((c) => c !== 'OK' && c !== 'DEADLINE_EXCEEDED'), []);
       await delay(100);
-      const ran = engine.stats().runs - runsBefore;
+      const ran = engine.stats().runs - runsBefore - 1; // less the blocker
       assert.ok(ran < 16, `${ran} of 16 requests ran: expired ones should have left the queue`);
       assert.equal(engine.stats().engine.queued, 0);
     });
@@ -630,11 +637,10 @@ describe('gRPC server (edgeinfer serve)', function () {
       while (statuses.length === 0) await delay(5);
       assert.deepEqual(statuses, ['SERVING']);
 
-      // A direct run of 256 rows holds the engine (one run at a time) while the six calls arrive: the first one's
-      // batch waits behind it, five wait in the scheduler. Waiting for the batches alone raced their arrival: a
-      // batch of 32 rows (~10 ms on two threads) could finish before the next call was decoded, and the queue
-      // never reached five.
-      const blocker = engine.infer({ input_1: { type: 'float32', data: randomFloats(256 * 76 * 32, 99), dims: [256, 76, 32, 1] } });
+      // The blocker holds the engine while the six calls arrive: the first one's batch waits behind it, five wait
+      // in the scheduler. Waiting for the batches alone raced their arrival: a batch of 32 rows (~10 ms on two
+      // threads) could finish before the next call was decoded, and the queue never reached five.
+      const blocking = blocker(99);
       const inflight = Array.from({ length: 6 }, () => unary<InferResponse>(slowClient, 'Infer', { inputs: [batch(32)] }));
       const queued = async () => ((await slow.metrics.registry.getSingleMetric('edgeinfer_queue_depth')!.get()).values[0]?.value ?? 0);
       for (let waited = 0; (await queued()) < 5 && waited < 10000; waited += 5) await delay(5);
@@ -644,7 +650,7 @@ describe('gRPC server (edgeinfer serve)', function () {
       while (!statuses.includes('NOT_SERVING')) await delay(5);
       watch.cancel(); // a watcher that got the news goes away; the shutdown does not wait for it any more
       const results = await Promise.all(inflight.map(statusOf));
-      await blocker;
+      await blocking;
       assert.deepEqual(
         results.map((r) => grpc.status[r.code]),
         Array(6).fill('OK'),

@@ -71,6 +71,29 @@ describe('calibration: outputs observed natively', () => {
     engine.dispose();
   });
 
+  it('hostile callers during an observed async run: the input detached and the calibrator disposed right after the call started, the run still adds its batch and touches neither', async () => {
+    const engine = await Engine.load(affineModel({ a: 3, b: -1 }), { backend: 'native', inlineBelowMicroseconds: 0 });
+    for (let round = 0; round < 20; round++) {
+      const data = Float32Array.of(1, 2, -3, 4);
+      const calibrator = new Calibrator();
+      const handle = calibrator[nativeStatistics]();
+      const pending = engine[inferObserved]({ x: { type: 'float32', data, dims: [1, 4] } }, { y: handle });
+      structuredClone(data.buffer, { transfer: [data.buffer] }); // detaches the caller's input
+      assert.equal(data.length, 0);
+      const stats = () => calibrator.stats();
+      if (round % 2 === 1) calibrator.dispose(); // the run holds the statistics it adds to
+      assert.deepEqual(Object.keys(await pending), []);
+      if (round % 2 === 0) {
+        assert.equal(stats().count, 4, `round ${round}`);
+        assert.equal(stats().max, 11);
+        calibrator.dispose();
+      } else {
+        assert.equal(calibrator.disposed, true);
+      }
+    }
+    engine.dispose();
+  });
+
   (ortAvailable ? it : it.skip)('the onnxruntime backend takes no observers: EDGEINFER_INTERNAL', async () => {
     const feeds: Record<string, Tensor> = { x: { type: 'float32', data: Float32Array.of(1, 2, -3, 4), dims: [1, 4] } };
     const ort = await Engine.load(affineModel(), { backend: 'onnxruntime' });

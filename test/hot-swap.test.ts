@@ -223,6 +223,15 @@ describe('resultInfo', () => {
     }
     assert.equal(resultInfo({}), undefined);
     assert.equal(resultInfo(null as never), undefined);
+    // The record is invisible to copies and serialisation, and cannot be forged or read through a Proxy.
+    assert.deepEqual(Object.keys({ ...async }), ['y']);
+    assert.equal(resultInfo({ ...async }), undefined);
+    assert.deepEqual(Object.keys(JSON.parse(JSON.stringify({ y: 1, ...async }))), ['y']);
+    assert.equal(resultInfo(structuredClone(async)), undefined);
+    for (const symbol of Object.getOwnPropertySymbols(async)) {
+      assert.equal(resultInfo({ [symbol]: { modelVersion: 'forged', backend: 'native' } } as never), undefined);
+    }
+    assert.equal(resultInfo(new Proxy(async, { get: () => { throw new Error('trap'); }, getOwnPropertyDescriptor: () => { throw new Error('trap'); } })), undefined);
     const unnamed = await Engine.load(variants[1].bytes, { threads: 1 });
     assert.equal(resultInfo(await unnamed.infer(feedOf(1)))!.modelVersion, variants[1].sha256.slice(0, 12));
     await Promise.all([engine.dispose(), unnamed.dispose()]);

@@ -496,6 +496,35 @@ EI_TEST("runtime: Transpose, Concat, Split, Expand, Reshape alias") {
   check_near(or3, xv, 0, "reshape chain");
 }
 
+// NCHW -> NHWC as the channels-last pass makes it: 2 to 4 channels take the planes-interleave path, others the
+// tiled walk; 1-, 4- and 8-byte elements, batch 2, planes of odd sizes.
+template <class T>
+void check_nchw_to_nhwc(DType dtype, int64_t channels, int64_t h, int64_t w) {
+  PlanBuilder b;
+  const int64_t n = 2, plane = h * w, count = n * channels * plane;
+  const int32_t x = b.input(dtype, {n, channels, h, w});
+  const int32_t y = b.output(dtype, {n, h, w, channels});
+  b.step("Transpose", {x}, {y}, {0, 2, 3, 1});
+  auto model = make(b);
+  std::vector<T> in(static_cast<size_t>(count)), out(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) in[static_cast<size_t>(i)] = static_cast<T>(i * 7 + 3);
+  const void* ins[] = {in.data()};
+  void* outs[] = {out.data()};
+  model->run(ins, outs);
+  for (int64_t b0 = 0; b0 < n; ++b0)
+    for (int64_t p = 0; p < plane; ++p)
+      for (int64_t c = 0; c < channels; ++c)
+        EI_CHECK(out[static_cast<size_t>((b0 * plane + p) * channels + c)] == in[static_cast<size_t>((b0 * channels + c) * plane + p)]);
+}
+
+EI_TEST("runtime: Transpose NCHW -> NHWC for 1 to 6 channels (planes interleaved for 2 to 4)") {
+  for (int64_t channels = 1; channels <= 6; ++channels) {
+    check_nchw_to_nhwc<float>(F32, channels, 7, 9);
+    check_nchw_to_nhwc<uint8_t>(DType::kUint8, channels, 5, 3);
+    check_nchw_to_nhwc<int64_t>(I64, channels, 1, 33);
+  }
+}
+
 EI_TEST("runtime: Slice with steps (negative too) and Pad constant / reflect / edge / negative") {
   {
     PlanBuilder b;

@@ -8,6 +8,7 @@ import './nn';
 import './normalization';
 import './indexing';
 import './quantized';
+import './qoperator';
 import './fused';
 import './control';
 import './rnn';

@@ -50,6 +50,14 @@ function dequantizeBias(index: GraphIndex, dq: Node): TensorData | undefined {
   return { dtype: 'float32', dims: [...b.dims], data: out };
 }
 
+/** A DequantizeLinear of 8-bit values with a constant per-tensor scale and zero point. */
+function perTensorDequantize(index: GraphIndex, dq: Node): boolean {
+  const scale = index.constant(dq.inputs[1]);
+  const zeroPoint = dq.inputs[2] ? index.constant(dq.inputs[2]) : undefined;
+  if (scale?.dtype !== 'float32' || scale.data.length !== 1 || (dq.inputs[2] && zeroPoint?.data.length !== 1)) return false;
+  return zeroPoint === undefined || zeroPoint.dtype === 'uint8' || zeroPoint.dtype === 'int8';
+}
+
 export function fuseQdq(model: Model): number {
   return forEachGraph(model.graph, (graph, outer) => {
     let count = 0;
@@ -70,6 +78,12 @@ export function fuseQdq(model: Model): number {
         const q = xdq ? index.producedBy(xdq.inputs[0], 'QuantizeLinear') : undefined;
         if (xdq && q && sameConstant(index, q.inputs[1], xdq.inputs[1]) && sameConstant(index, q.inputs[2], xdq.inputs[2]) && index.constant(xdq.inputs[1])) {
           x = q.inputs[0];
+          xScale = xdq.inputs[1];
+          xZeroPoint = xdq.inputs[2] ?? '';
+        } else if (xdq && perTensorDequantize(index, xdq)) {
+          // Bytes dequantized without a QuantizeLinear right before (they went through a Reshape / Flatten, or
+          // are a graph input): x is the dequantized values, exactly on this grid, so quantizing them again with
+          // the same scale and zero point gives the same bytes back; a dynamic range would pick other levels.
           xScale = xdq.inputs[1];
           xZeroPoint = xdq.inputs[2] ?? '';
         }

@@ -17,9 +17,10 @@ import { fuseLayerNorm } from './fuse-layernorm';
 import { fuseDynamicQuant } from './fuse-dynamic-quant';
 import { fuseQdq, fuseQdqPairs } from './fuse-qdq';
 import { fuseOutputQdq } from './fuse-output-qdq';
+import { expandQOperator } from './expand-qoperator';
 import { fuseTransposeMatMul } from './fuse-transpose-matmul';
 
-export { fuseOutputQdq, toChannelsLast, eliminateDeadNodes, foldConstants, fuseActivation, fuseConvBias, fuseGelu, fuseLayerNorm, fuseLayerNormGelu, fuseMatMulBias, fuseDynamicQuant, fuseQdq, fuseQdqPairs, fuseTransposeMatMul };
+export { expandQOperator, fuseOutputQdq, toChannelsLast, eliminateDeadNodes, foldConstants, fuseActivation, fuseConvBias, fuseGelu, fuseLayerNorm, fuseLayerNormGelu, fuseMatMulBias, fuseDynamicQuant, fuseQdq, fuseQdqPairs, fuseTransposeMatMul };
 
 export interface OptimizeOptions {
   /** Concrete input shapes for inference and folding (see inferShapes). */
@@ -40,6 +41,7 @@ export function optimize(model: Model, options: OptimizeOptions = {}): { model: 
     applied[name] = (applied[name] ?? 0) + n;
     return n;
   };
+  run('qoperator', expandQOperator); // first: what follows sees a QOperator model as the QDQ one it equals
   validateGraph(model);
   inferShapes(model, options.inputShapes);
   run('foldConstants', foldConstants);

@@ -1,0 +1,258 @@
+/**
+ * ONNX Runtime's QOperator format -> QDQ: each QLinear op (QLinearConv, QLinearMatMul; com.microsoft QGemm,
+ * QLinearAdd / Mul, QLinear(Global)AveragePool, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat) becomes
+ *   DequantizeLinear(each quantized input) -> the float op -> QuantizeLinear(y_scale, y_zero_point)
+ * with the node's own output name on the QuantizeLinear, so its uint8 / int8 tensors stay what they were. A
+ * MaxPool reading such a tensor (the quantizer leaves it on bytes) is wrapped the same way with its producer's
+ * parameters: max commutes with the monotonic dequantization, so the levels are unchanged. What comes out is
+ * the graph ORT's QDQ writer would have made, and the QDQ fusions (fuse-qdq.ts) turn it into the INT8 kernels
+ * with the model's scales. Runs first in the optimiser; other graphs are left as they are.
+ *
+ * Int32 biases (scale x_scale * w_scale, zero point 0) become float constants, as fuse-qdq.ts dequantizes a QDQ
+ * model's: their scales must be constants, as the INT8 kernels need anyway; QGemm only with alpha 1 (the
+ * quantizer folds beta into the bias).
+ */
+import { EdgeInferError } from '../../errors';
+import { Attribute, Graph, Model, Node, TensorData } from '../ir';
+import { toNumbers } from '../tensor';
+import { forEachGraph } from './graph-index';
+
+const microsoft = 'com.microsoft';
+const expandable = new Set(['QLinearConv', 'QLinearMatMul', `${microsoft}:QGemm`, `${microsoft}:QLinearAdd`, `${microsoft}:QLinearMul`, `${microsoft}:QLinearGlobalAveragePool`, `${microsoft}:QLinearAveragePool`, `${microsoft}:QLinearSigmoid`, `${microsoft}:QLinearLeakyRelu`, `${microsoft}:QLinearConcat`]);
+const keyOf = (node: Node) => (node.domain === '' || node.domain === 'ai.onnx' ? node.opType : `${node.domain}:${node.opType}`);
+/** Ops that move bytes without looking at them: a quantized tensor keeps its parameters through them. */
+const passThrough = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity', 'MaxPool']);
+
+const unsupported = (node: Node, problem: string): never => {
+  throw new EdgeInferError('EDGEINFER_UNSUPPORTED_OP', `node '${node.name}' (${node.opType}): ${problem}`, { node: node.name, op: node.opType });
+};
+
+/** Unique names for what the expansion adds to one graph. */
+class Names {
+  readonly #taken = new Set<string>();
+  constructor(graph: Graph, outer: Map<string, TensorData>) {
+    for (const name of [...graph.initializers.keys(), ...outer.keys(), ...graph.inputs.map((i) => i.name)]) this.#taken.add(name);
+    for (const node of graph.nodes) {
+      this.#taken.add(node.name);
+      for (const output of node.outputs) this.#taken.add(output);
+    }
+  }
+  take(base: string): string {
+    let name = base;
+    for (let k = 1; this.#taken.has(name); k++) name = `${base}_${k}`;
+    this.#taken.add(name);
+    return name;
+  }
+}
+
+class Expander {
+  readonly nodes: Node[] = [];
+  /** "tensor|scale|zero point" -> its DequantizeLinear output, one per tensor and parameters. */
+  readonly #dequantized = new Map<string, string>();
+
+  constructor(readonly graph: Graph, readonly outer: Map<string, TensorData>, readonly names: Names) {}
+
+  constant(name: string): TensorData | undefined {
+    return name ? (this.graph.initializers.get(name) ?? this.outer.get(name)) : undefined;
+  }
+
+  /** DequantizeLinear(t, scale, zeroPoint) (shared by every reader); axis for per-channel weights. */
+  dequantize(tensor: string, scale: string, zeroPoint: string, axis?: number): string {
+    const key = `${tensor}|${scale}|${zeroPoint}|${axis ?? ''}`;
+    const known = this.#dequantized.get(key);
+    if (known !== undefined) return known;
+    const output = this.names.take(`${tensor}_dequantized`);
+    const perChannel = axis !== undefined && (this.constant(scale)?.data.length ?? 1) > 1;
+    this.nodes.push({
+      name: this.names.take(`${tensor}/DequantizeLinear`),
+      opType: 'DequantizeLinear',
+      domain: '',
+      inputs: zeroPoint ? [tensor, scale, zeroPoint] : [tensor, scale],
+      outputs: [output],
+      attributes: perChannel ? { axis: { type: 'int', value: axis } } : {},
+    });
+    this.#dequantized.set(key, output);
+    return output;
+  }
+
+  /** The float op, its output quantized into `output` (or, with no scale, the float op writing `output`). */
+  floatOp(node: Node, opType: string, inputs: string[], attributes: Record<string, Attribute>, output: string, scale: string, zeroPoint: string): void {
+    const float = scale ? this.names.take(`${output}_float`) : output;
+    this.nodes.push({ name: this.names.take(`${node.name}/${opType}`), opType, domain: '', inputs, outputs: [float], attributes });
+    if (!scale) return;
+    this.nodes.push({
+      name: this.names.take(`${node.name}/QuantizeLinear`),
+      opType: 'QuantizeLinear',
+      domain: '',
+      inputs: zeroPoint ? [float, scale, zeroPoint] : [float, scale],
+      outputs: [output],
+      attributes: {},
+    });
+  }
+
+  /** An int32 bias with scale x_scale * w_scale (per output channel) as a float constant; '' when absent. */
+  bias(node: Node, bias: string, xScale: string, wScale: string, alpha = 1): string {
+    if (!bias) return '';
+    const b = this.constant(bias);
+    const xs = this.constant(xScale);
+    const ws = this.constant(wScale);
+    if (b?.dtype !== 'int32' || !xs || xs.data.length !== 1 || !ws) return unsupported(node, 'the int32 bias and the scales it is dequantized with must be constants');
+    const x = toNumbers(xs)[0];
+    const w = toNumbers(ws);
+    const values = toNumbers(b);
+    if (w.length !== 1 && w.length !== values.length) unsupported(node, `${w.length} weight scales for ${values.length} bias values`);
+    // As ONNX Runtime stores a bias's scale (float32 x_scale * w_scale) and fuse-qdq.ts dequantizes with it.
+    const data = Float32Array.from(values, (v, i) => v * Math.fround(Math.fround(x * w[w.length === 1 ? 0 : i]) * alpha));
+    const name = this.names.take(`${bias}_dequantized`);
+    this.graph.initializers.set(name, { dtype: 'float32', dims: [...b.dims], data });
+    return name;
+  }
+}
+
+const attributesWithout = (node: Node, ...drop: string[]): Record<string, Attribute> =>
+  Object.fromEntries(Object.entries(node.attributes).filter(([name]) => !drop.includes(name)));
+
+const intAttribute = (node: Node, name: string, fallback: number): number => {
+  const a = node.attributes[name];
+  return a?.type === 'int' ? a.value : fallback;
+};
+
+const floatAttribute = (node: Node, name: string, fallback: number): number => {
+  const a = node.attributes[name];
+  return a?.type === 'float' ? a.value : fallback;
+};
+
+/** Inputs each op cannot do without (the zero points the schemas make optional may be omitted). */
+const required: Record<string, number[]> = {
+  QLinearConv: [0, 1, 2, 3, 4, 5, 6, 7],
+  QLinearMatMul: [0, 1, 2, 3, 4, 5, 6, 7],
+  [`${microsoft}:QGemm`]: [0, 1, 2, 3, 4, 5],
+  [`${microsoft}:QLinearAdd`]: [0, 1, 3, 4, 6],
+  [`${microsoft}:QLinearMul`]: [0, 1, 3, 4, 6],
+  [`${microsoft}:QLinearGlobalAveragePool`]: [0, 1, 3],
+  [`${microsoft}:QLinearAveragePool`]: [0, 1, 3],
+  [`${microsoft}:QLinearSigmoid`]: [0, 1, 3],
+  [`${microsoft}:QLinearLeakyRelu`]: [0, 1, 3],
+  [`${microsoft}:QLinearConcat`]: [0, 2, 3],
+};
+
+function checkInputs(node: Node): void {
+  const missing = required[keyOf(node)].filter((i) => !node.inputs[i]);
+  const concatTriples = node.opType !== 'QLinearConcat' || (node.inputs.length - 2) % 3 === 0;
+  if (missing.length > 0 || !concatTriples || node.outputs.length !== 1 || !node.outputs[0]) {
+    throw new EdgeInferError(
+      'EDGEINFER_MODEL_INVALID',
+      `node '${node.name}' (${node.opType}): ${missing.length > 0 ? `input ${missing.join(', ')} missing` : !concatTriples ? 'inputs are not y_scale, y_zero_point and (x, x_scale, x_zero_point) triples' : 'it must have one output'}`,
+      { node: node.name, op: node.opType },
+    );
+  }
+}
+
+/** The expansion of one QOperator node into `e.nodes`. */
+function expand(e: Expander, node: Node): void {
+  checkInputs(node);
+  const input = (i: number) => node.inputs[i] ?? '';
+  const output = node.outputs[0];
+  switch (keyOf(node)) {
+    case 'QLinearConv': {
+      const x = e.dequantize(input(0), input(1), input(2));
+      const w = e.dequantize(input(3), input(4), input(5), 0);
+      const b = e.bias(node, input(8), input(1), input(4));
+      return e.floatOp(node, 'Conv', b ? [x, w, b] : [x, w], node.attributes, output, input(6), input(7));
+    }
+    case 'QLinearMatMul': {
+      const a = e.dequantize(input(0), input(1), input(2));
+      const b = e.dequantize(input(3), input(4), input(5), 1);
+      return e.floatOp(node, 'MatMul', [a, b], {}, output, input(6), input(7));
+    }
+    case `${microsoft}:QGemm`: {
+      const alpha = floatAttribute(node, 'alpha', 1);
+      if (alpha !== 1) unsupported(node, `alpha ${alpha} (only 1: ONNX Runtime's quantizer writes no other)`);
+      const transB = intAttribute(node, 'transB', 0);
+      const a = e.dequantize(input(0), input(1), input(2));
+      const b = e.dequantize(input(3), input(4), input(5), transB ? 0 : 1);
+      const c = e.bias(node, input(6), input(1), input(4));
+      return e.floatOp(node, 'Gemm', c ? [a, b, c] : [a, b], attributesWithout(node, 'alpha'), output, input(7), input(8));
+    }
+    case `${microsoft}:QLinearAdd`:
+    case `${microsoft}:QLinearMul`: {
+      const a = e.dequantize(input(0), input(1), input(2));
+      const b = e.dequantize(input(3), input(4), input(5));
+      return e.floatOp(node, node.opType === 'QLinearAdd' ? 'Add' : 'Mul', [a, b], {}, output, input(6), input(7));
+    }
+    case `${microsoft}:QLinearSigmoid`:
+      return e.floatOp(node, 'Sigmoid', [e.dequantize(input(0), input(1), input(2))], {}, output, input(3), input(4));
+    case `${microsoft}:QLinearLeakyRelu`:
+      return e.floatOp(node, 'LeakyRelu', [e.dequantize(input(0), input(1), input(2))], attributesWithout(node), output, input(3), input(4));
+    case `${microsoft}:QLinearGlobalAveragePool`:
+    case `${microsoft}:QLinearAveragePool`: {
+      if (intAttribute(node, 'channels_last', 0) !== 0) unsupported(node, 'channels_last 1 (ONNX Runtime\'s quantizer writes 0)');
+      const op = node.opType === 'QLinearGlobalAveragePool' ? 'GlobalAveragePool' : 'AveragePool';
+      return e.floatOp(node, op, [e.dequantize(input(0), input(1), input(2))], attributesWithout(node, 'channels_last'), output, input(3), input(4));
+    }
+    case `${microsoft}:QLinearConcat`: {
+      // y_scale, y_zero_point, then (x, x_scale, x_zero_point) per input.
+      const parts: string[] = [];
+      for (let i = 2; i < node.inputs.length; i += 3) parts.push(e.dequantize(input(i), input(i + 1), input(i + 2)));
+      return e.floatOp(node, 'Concat', parts, node.attributes, output, input(0), input(1));
+    }
+  }
+}
+
+/** The QuantizeLinear parameters behind `name`, looking through byte-moving ops; undefined when none. */
+function quantizationOf(producers: Map<string, Node>, name: string): { scale: string; zeroPoint: string } | undefined {
+  let current = name;
+  for (let depth = 0; depth < 64; depth++) {
+    const node = producers.get(current);
+    if (node === undefined || (node.domain !== '' && node.domain !== 'ai.onnx')) return undefined;
+    if (node.opType === 'QuantizeLinear') return { scale: node.inputs[1], zeroPoint: node.inputs[2] ?? '' };
+    if (!passThrough.has(node.opType)) return undefined;
+    current = node.inputs[0];
+  }
+  return undefined;
+}
+
+/** MaxPools on quantized bytes -> DequantizeLinear -> MaxPool -> QuantizeLinear with the producer's parameters. */
+function wrapPools(graph: Graph, outer: Map<string, TensorData>, names: Names): number {
+  let count = 0;
+  const producers = new Map<string, Node>();
+  for (const node of graph.nodes) for (const output of node.outputs) if (output) producers.set(output, node);
+  const nodes: Node[] = [];
+  for (const node of graph.nodes) {
+    const pooled = (node.domain === '' || node.domain === 'ai.onnx') && node.opType === 'MaxPool' && node.outputs.slice(1).every((o) => o === '');
+    const q = pooled ? quantizationOf(producers, node.inputs[0]) : undefined;
+    const scale = q ? (graph.initializers.get(q.scale) ?? outer.get(q.scale)) : undefined;
+    if (!q || scale?.data.length !== 1) {
+      nodes.push(node);
+      continue;
+    }
+    const e = new Expander(graph, outer, names);
+    const x = e.dequantize(node.inputs[0], q.scale, q.zeroPoint);
+    e.floatOp(node, 'MaxPool', [x], node.attributes, node.outputs[0], q.scale, q.zeroPoint);
+    nodes.push(...e.nodes);
+    for (const added of e.nodes) if (added.opType === 'QuantizeLinear') producers.set(added.outputs[0], added);
+    count++;
+  }
+  graph.nodes = nodes;
+  return count;
+}
+
+/** Expands every QOperator node of the model (subgraphs too); returns how many nodes it rewrote. */
+export function expandQOperator(model: Model): number {
+  return forEachGraph(model.graph, (graph, outer) => {
+    if (!graph.nodes.some((node) => expandable.has(keyOf(node)))) return 0;
+    const names = new Names(graph, outer);
+    const e = new Expander(graph, outer, names);
+    let count = 0;
+    for (const node of graph.nodes) {
+      if (!expandable.has(keyOf(node))) {
+        e.nodes.push(node);
+        continue;
+      }
+      expand(e, node);
+      count++;
+    }
+    graph.nodes = e.nodes;
+    return count + wrapPools(graph, outer, names);
+  });
+}

@@ -1,6 +1,7 @@
 // ONNX Runtime's QOperator format (quantize_static with QuantFormat.QOperator) runs on the native backend: the
 // QLinear ops are expanded into their QDQ form and fused onto the INT8 kernels (lib/onnx/passes/
-// expand-qoperator.ts), and the results match onnxruntime-node on the same file. The models are made here
+// expand-qoperator.ts), and the results match onnxruntime-node on the same file; so do quantize_dynamic's
+// ConvInteger graphs (passes/fuse-dynamic-quant.ts). The models are made here
 // by ONNX Runtime's own Python quantizer (test/helpers/qoperator_models.py) in the venv the factory's setup
 // makes (node scripts/distill-venv.js: onnx and onnxruntime from the local wheels); without one the specs
 // that need its models say so and are skipped.
@@ -12,7 +13,11 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 import { EdgeInferError, Engine, type Tensor } from '../lib';
+import { callNative } from '../lib/errors';
+import { native, type NativePlanDesc } from '../lib/native';
 import type { Model } from '../lib/onnx/ir';
+import { lowerToPlan } from '../lib/onnx/lower';
+import { prepareModel, specializeForShapes } from '../lib/onnx/pipeline';
 import { readModel } from '../lib/onnx/reader';
 import { writeModel } from '../lib/onnx/writer';
 import { fillFloat, rng } from './helpers/random';
@@ -35,8 +40,12 @@ function quantizerPython(): string | undefined {
 function makeModels(python: string, zoo: string[]): Record<string, string> {
   const key = crypto.createHash('sha256').update(fs.readFileSync(script)).update(zoo.join('\n')).digest('hex').slice(0, 16);
   const dir = path.join(root, '.cache', 'qoperator', key);
-  const names = ['synthetic', ...zoo.map((file) => path.basename(file, '.onnx'))];
-  const files = Object.fromEntries(names.map((name) => [name, path.join(dir, `${name}_qop.onnx`)]));
+  const zooNames = zoo.map((file) => path.basename(file, '.onnx'));
+  const files: Record<string, string> = { synthetic: path.join(dir, 'synthetic_qop.onnx') };
+  for (const name of zooNames) {
+    files[name] = path.join(dir, `${name}_qop.onnx`);
+    files[`${name}_dynamic`] = path.join(dir, `${name}_dynamic.onnx`);
+  }
   if (Object.values(files).every((file) => fs.existsSync(file))) return files;
   const made = spawnSync(python, [script, dir, ...zoo], { encoding: 'utf8', timeout: 240_000 });
   if (made.status !== 0) throw new Error(`qoperator_models.py failed (${made.status ?? made.signal}): ${made.stderr.slice(-2000)}`);
@@ -142,6 +151,43 @@ describe('QOperator models (ONNX Runtime quantize_static, QuantFormat.QOperator)
         assert.ok(a.cosine >= 0.9999, `${name}: cosine to ORT ${a.cosine}`);
       }
     }
+  });
+
+  it('quantize_dynamic CNNs (ConvInteger) run on the INT8 convs, activations quantized as DynamicQuantizeLinear does', async function () {
+    if (!zooAvailable) this.skip();
+    for (const name of ['kws_dscnn_dynamic', 'cnn_resnet18_dynamic']) {
+      assert.ok(fileOps(models[name]).includes('ConvInteger'), name);
+      const steps = await stepOps(models[name]);
+      assert.ok(steps.some((s) => s.startsWith('QLinearConv')) && !steps.some((s) => /^(Conv|ConvNhwc|ConvInteger)$/.test(s)), `${name}: ${steps.join(', ')}`);
+      for (const a of await agreement(models[name], 3)) {
+        assert.ok(a.sameArgmax, `${name}: argmax differs from ORT`);
+        assert.ok(a.cosine >= 0.9999, `${name}: cosine to ORT ${a.cosine}`);
+      }
+    }
+  });
+
+  it('a corrupted dynamic INT8 conv step (onnx_range) is rejected by the native validation with a code', function () {
+    if (!zooAvailable) this.skip();
+    const { model } = prepareModel(fs.readFileSync(models.kws_dscnn_dynamic));
+    const plan = lowerToPlan(specializeForShapes(model, { mfcc: [1, 1, 49, 10] })).desc;
+    const dynamicConv = (p: NativePlanDesc) => p.steps.find((step) => step.op.startsWith('QLinearConv') && step.inputs[1] === -1)!;
+    assert.ok(dynamicConv(plan), 'the plan has a dynamic INT8 conv');
+    const scalar = plan.tensors.findIndex((t) => t.dtype === 1 && t.constant !== undefined && t.dims.length === 0);
+    const corruptions: [string, (step: NativePlanDesc['steps'][number]) => void][] = [
+      ['onnx_range 2', (step) => (step.ints[step.ints.length - 1] = 2)],
+      ['an int past onnx_range', (step) => step.ints.push(1)],
+      ['onnx_range with a static activation scale', (step) => (step.inputs[1] = scalar)],
+    ];
+    for (const [what, corrupt] of corruptions) {
+      const copy = structuredClone(plan);
+      corrupt(dynamicConv(copy));
+      assert.throws(
+        () => callNative(() => native.createModel(copy, { threads: 1, precision: 'float32' })),
+        (error: unknown) => error instanceof EdgeInferError && error.code === 'EDGEINFER_MODEL_INVALID' && /QLinearConv/.test(error.message),
+        what,
+      );
+    }
+    callNative(() => native.createModel(plan, { threads: 1, precision: 'float32' })).dispose();
   });
 
   it('what the INT8 kernels cannot run exactly is EDGEINFER_UNSUPPORTED_OP naming the node, not a guess', async () => {

@@ -67,13 +67,13 @@ export const fusedOps = {
    */
   QLinearFusedMatMul: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?'], attributes: ['w_axis', 'activation', 'activation_params', 'approximate', 'dynamic_quantization'] },
   QLinearFusedGemm: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?'], attributes: ['alpha', 'beta', 'transA', 'transB', 'w_axis', 'activation', 'activation_params', 'approximate'] },
-  QLinearFusedConv: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?'], attributes: ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides', 'w_axis', 'activation', 'activation_params', 'approximate'] },
+  QLinearFusedConv: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?'], attributes: ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides', 'w_axis', 'activation', 'activation_params', 'approximate', 'dynamic_quantization'] },
   /**
    * QLinearFusedConv on [N, H, W, C] (or [N, W, C]) made by the channels-last pass; group 1. y_scale /
    * y_zero_point (passes/fuse-output-qdq.ts): a QuantizeLinear -> DequantizeLinear of the output, per tensor,
    * applied by the conv (the output is then the fake-quantized value).
    */
-  NhwcQLinearFusedConv: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?', 'y_scale?', 'y_zero_point?'], attributes: ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides', 'w_axis', 'activation', 'activation_params', 'approximate'] },
+  NhwcQLinearFusedConv: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?', 'y_scale?', 'y_zero_point?'], attributes: ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides', 'w_axis', 'activation', 'activation_params', 'approximate', 'dynamic_quantization'] },
   /**
    * A QuantizeLinear -> DequantizeLinear pair on an activation that no INT8 op absorbed (fake quantization).
    * Inputs x, scale, zero_point?; attribute axis (as QuantizeLinear); output float like x.

@@ -6,8 +6,9 @@ QuantFormat.QOperator: uint8 activations, int8 weights per channel) from float m
 OUT_DIR/synthetic_qop.onnx: a small CNN whose float ops become every QLinear op the quantizer writes for CNNs
 (QLinearConv, QLinearLeakyRelu, QLinearSigmoid, QLinearAdd, QLinearMul, QLinearConcat, QLinearAveragePool,
 QLinearGlobalAveragePool, QGemm, QLinearMatMul) plus a MaxPool and a Flatten left on bytes; each zoo model
-given becomes OUT_DIR/<name>_qop.onnx. Calibration: 8 seeded standard-normal samples. Prints one JSON line
-per model: its file and op histogram.
+given becomes OUT_DIR/<name>_qop.onnx, and with quantize_dynamic (ConvInteger, MatMulInteger; int8 weights)
+OUT_DIR/<name>_dynamic.onnx. Calibration: 8 seeded standard-normal samples. Prints one JSON line per model:
+its file and op histogram.
 """
 import json
 import os
@@ -17,7 +18,7 @@ from collections import Counter
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
 
 class RandomReader(CalibrationDataReader):
@@ -77,11 +78,20 @@ def synthetic(path):
     onnx.save(model, path)
 
 
+def report(target):
+    ops = Counter((n.domain + ":" if n.domain else "") + n.op_type for n in onnx.load(target).graph.node)
+    print(json.dumps({"file": target, "ops": dict(ops)}), flush=True)
+
+
 def quantize(source, target):
     quantize_static(source, target, RandomReader(source), quant_format=QuantFormat.QOperator, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    ops = Counter((n.domain + ":" if n.domain else "") + n.op_type for n in onnx.load(target).graph.node)
-    print(json.dumps({"file": target, "ops": dict(ops)}), flush=True)
+    report(target)
+
+
+def quantize_dynamically(source, target):
+    quantize_dynamic(source, target, weight_type=QuantType.QInt8)
+    report(target)
 
 
 def main():
@@ -93,6 +103,7 @@ def main():
     for source in sys.argv[2:]:
         name = os.path.splitext(os.path.basename(source))[0]
         quantize(source, os.path.join(out, f"{name}_qop.onnx"))
+        quantize_dynamically(source, os.path.join(out, f"{name}_dynamic.onnx"))
 
 
 if __name__ == "__main__":

@@ -61,8 +61,8 @@
 //       [N, K] with trans_b, Conv [M, C / group, kernel...]); w_scale float, one value or one per output
 //       channel, then w_axis is the output-channel axis (MatMul 1, Gemm 1 or 0 with trans_b, Conv 0); bias a
 //       constant float with one value per output channel (Gemm: or one value; scaled by beta). QLinearMatMul
-//       may carry a third int, onnx_range: 1 quantizes dynamic activations with DynamicQuantizeLinear's
-//       parameters (ONNX Runtime's quantize_dynamic graphs fused: the same integer sums).
+//       and QLinearConv may carry one more int after w_axis, onnx_range: 1 quantizes dynamic activations with
+//       DynamicQuantizeLinear's parameters (ONNX Runtime's quantize_dynamic graphs fused: the same integer sums).
 //   RNN, GRU, LSTM (ONNX opset 7+ semantics): inputs [X, W, R, B or -1, sequence_lens (int32 / int64) or -1,
 //       initial_h or -1, (LSTM) initial_c or -1, (LSTM) P or -1]; outputs [Y, Y_h, (LSTM) Y_c], trailing ones
 //       may be left off; ints = [direction (0 forward, 1 reverse, 2 bidirectional), hidden_size, layout

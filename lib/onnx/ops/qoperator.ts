@@ -1,5 +1,5 @@
 /**
- * ONNX Runtime's QOperator format (quantize_static with QuantFormat.QOperator, quantize_dynamic's ConvInteger):
+ * ONNX Runtime's QOperator format (quantize_static with QuantFormat.QOperator) and quantize_dynamic's ConvInteger:
  * QLinearConv / QLinearMatMul of the ONNX domain and the com.microsoft ops its quantizer writes. The native
  * backend runs none of them as such: passes/expand-qoperator.ts rewrites each into DequantizeLinear -> the float
  * op -> QuantizeLinear, the QDQ form the INT8 fusions (passes/fuse-qdq.ts) turn into the same kernels a QDQ
@@ -23,7 +23,12 @@ const qlinearMatMul = quantizedOutput(7, (ctx) => ({ outputs: [matMulShape(ctx, 
 /** Shape inference does not run rules of other domains; declared for the support check and the expansion. */
 const notInferred: ShapeRule = (ctx) => ({ outputs: ctx.node.outputs.map(() => ({})) });
 
+// ConvInteger (quantize_dynamic): x, w, x_zero_point?, w_zero_point? -> int32; fused with its DynamicQuantizeLinear,
+// Cast and scale Mul onto the INT8 conv by passes/fuse-dynamic-quant.ts (a constant weight is all it needs).
+const convInteger: ShapeRule = (ctx) => ({ outputs: [{ ...convShape(ctx, 0, 1, -1), dtype: 'int32' }] });
+
 declareOps(
+  { domain: '', op: 'ConvInteger', shape: convInteger, native: 'expanded' },
   { domain: '', op: 'QLinearConv', shape: qlinearConv, native: 'expanded' },
   { domain: '', op: 'QLinearMatMul', shape: qlinearMatMul, native: 'expanded' },
   ...['QGemm', 'QLinearAdd', 'QLinearMul', 'QLinearGlobalAveragePool', 'QLinearAveragePool', 'QLinearSigmoid', 'QLinearLeakyRelu', 'QLinearConcat'].map((op) => ({

@@ -92,7 +92,7 @@ function lowerQLinear(ctx: LowerContext): NativePlanStep {
   }
   // quantize_dynamic graphs (passes/fuse-dynamic-quant.ts): activations quantized as DynamicQuantizeLinear does.
   const onnxRange = node.attributes.dynamic_quantization?.type === 'string' && node.attributes.dynamic_quantization.value === 'onnx';
-  if (onnxRange && (op !== 'QLinearMatMul' || xScale)) unsupported('dynamic_quantization onnx applies to a MatMul with dynamic activations');
+  if (onnxRange && (op === 'QLinearGemm' || xScale)) unsupported('dynamic_quantization onnx applies to a MatMul or Conv with dynamic activations');
   // Channels last: the output's fused fake quantization (passes/fuse-output-qdq.ts), per tensor.
   const [yScale, yZeroPoint] = [7, 8].map((i) => node.inputs[i] ?? '');
   if (yZeroPoint && !yScale) ctx.fail('an output zero point without a scale');

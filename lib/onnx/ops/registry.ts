@@ -70,8 +70,8 @@ export interface OpDeclaration {
    * How the native backend runs it: a lowering to plan steps, 'folded' when it only ever reaches a plan as a
    * constant (shape computations: every input depends on shapes and constants alone, which are concrete when
    * a plan is built), 'expanded' when the optimiser rewrites it into ops that lower before any plan is built
-   * (ONNX Runtime's QOperator ops: passes/expand-qoperator.ts), or undefined when the native backend cannot
-   * run it.
+   * (ONNX Runtime's QOperator ops: passes/expand-qoperator.ts; ConvInteger: passes/fuse-dynamic-quant.ts), or
+   * undefined when the native backend cannot run it.
    */
   native?: LowerRule | 'folded' | 'structural' | 'expanded';
   /** The C++ step ops (cpp/runtime/ops OpDef names) the lowering may emit. */

@@ -1,8 +1,8 @@
 /**
- * ONNX Runtime's quantize_dynamic output -> the INT8 GEMM. It writes, per MatMul with a constant weight:
+ * ONNX Runtime's quantize_dynamic output -> the INT8 GEMM. It writes, per MatMul (Conv) with a constant weight:
  *   (xq, xs, xzp) = DynamicQuantizeLinear(x)
- *   y = Mul(Cast<float>(MatMulInteger(xq, Wq, xzp, wzp)), Mul(xs, ws))
- * which is QLinearFusedMatMul(x, -, -, Wq, ws, wzp) with activations quantized per call the way
+ *   y = Mul(Cast<float>(MatMulInteger(xq, Wq, xzp, wzp)), Mul(xs, ws))   (ConvInteger with the conv's attributes)
+ * which is QLinearFusedMatMul(x, -, -, Wq, ws, wzp) (QLinearFusedConv) with activations quantized per call the way
  * DynamicQuantizeLinear does (attribute dynamic_quantization 'onnx': same scale, zero point and rounding, so
  * the integer sums are the same). Weights must be what the INT8 kernels take: int8 with zero point 0 or
  * uint8 with 128, scales per tensor or per column. DynamicQuantizeLinear nodes left without readers go with
@@ -13,14 +13,17 @@ import { fusedDomain } from '../fused-ops';
 import { toNumbers } from '../tensor';
 import { GraphIndex, forEachGraph, isOp, replaceNodes, uniqueName } from './graph-index';
 
-/** Replacement of one MatMulInteger -> Cast -> Mul chain, or undefined when it does not match. */
+/** Replacement of one MatMulInteger / ConvInteger -> Cast -> Mul chain, or undefined when it does not match. */
 function fusedFor(index: GraphIndex, matmul: Node): { remove: Node[]; node: Node } | undefined {
+  const conv = matmul.opType === 'ConvInteger';
   const [xq, w, xzp, wzp] = [0, 1, 2, 3].map((i) => matmul.inputs[i] ?? '');
   const dql = index.producedBy(xq, 'DynamicQuantizeLinear');
   if (!dql || dql.outputs[0] !== xq || !xzp || dql.outputs[2] !== xzp) return undefined;
   const weight = index.constant(w);
-  if (!weight || weight.dims.length !== 2 || (weight.dtype !== 'int8' && weight.dtype !== 'uint8')) return undefined;
-  const n = weight.dims[1];
+  if (!weight || (weight.dtype !== 'int8' && weight.dtype !== 'uint8')) return undefined;
+  if (conv ? weight.dims.length < 3 : weight.dims.length !== 2) return undefined;
+  // Output channels: the weight's columns (MatMul [K, N]) or its first dim (Conv [M, C / group, kernel...]).
+  const n = conv ? weight.dims[0] : weight.dims[1];
   const symmetric = weight.dtype === 'int8' ? 0 : 128;
   const zeroPoint = wzp ? index.constant(wzp) : undefined;
   if (wzp && (!zeroPoint || zeroPoint.dtype !== weight.dtype || (zeroPoint.data.length !== 1 && zeroPoint.data.length !== n))) return undefined;
@@ -40,11 +43,11 @@ function fusedFor(index: GraphIndex, matmul: Node): { remove: Node[]; node: Node
 
   const node: Node = {
     name: uniqueName(index.graph, `${matmul.name}/qlinear`),
-    opType: 'QLinearFusedMatMul',
+    opType: conv ? 'QLinearFusedConv' : 'QLinearFusedMatMul',
     domain: fusedDomain,
     inputs: [dql.inputs[0], '', '', w, ws, wzp, ''],
     outputs: [mul.outputs[0]],
-    attributes: { w_axis: { type: 'int', value: 1 }, dynamic_quantization: { type: 'string', value: 'onnx' } },
+    attributes: { ...(conv ? matmul.attributes : {}), w_axis: { type: 'int', value: conv ? 0 : 1 }, dynamic_quantization: { type: 'string', value: 'onnx' } },
   };
   return { remove: [matmul, cast, mul], node };
 }
@@ -54,7 +57,7 @@ export function fuseDynamicQuant(model: Model): number {
     let count = 0;
     for (;;) {
       const index = new GraphIndex(graph, outer);
-      const match = graph.nodes.map((node) => (isOp(node, 'MatMulInteger') ? fusedFor(index, node) : undefined)).find((m) => m !== undefined);
+      const match = graph.nodes.map((node) => (isOp(node, 'MatMulInteger', 'ConvInteger') ? fusedFor(index, node) : undefined)).find((m) => m !== undefined);
       if (!match) return count;
       replaceNodes(graph, match.remove, [match.node]);
       count++;

@@ -194,6 +194,11 @@ describe('QOperator models (ONNX Runtime quantize_static, QuantFormat.QOperator)
     const model = readModel(fs.readFileSync(models.synthetic));
     const withAlpha: Model = { ...model, graph: { ...model.graph, nodes: model.graph.nodes.map((n) => (n.opType === 'QGemm' ? { ...n, attributes: { ...n.attributes, alpha: { type: 'float', value: 0.5 } } } : n)) } };
     await assert.rejects(Engine.load(writeModel(withAlpha), { backend: 'native' }), (e: EdgeInferError) => e.code === 'EDGEINFER_UNSUPPORTED_OP' && /QGemm/.test(e.message) && /alpha 0\.5/.test(e.message));
+    // The default backend sees that before choosing, and runs such a file on ONNX Runtime.
+    const fallback = await Engine.load(writeModel(withAlpha));
+    assert.equal(fallback.info().backend, 'onnxruntime');
+    assert.match(JSON.stringify(fallback.info()), /QGemm/);
+    await fallback.dispose();
     // A conv's int32 bias whose weight scale is computed at run time cannot be dequantized when loading.
     const conv = model.graph.nodes.find((n) => n.opType === 'QLinearConv')!;
     const scaleInput = { name: 'w_scale_at_run_time', dtype: 'float32' as const, shape: [model.graph.initializers.get(conv.inputs[4])!.dims[0]] };

@@ -5,6 +5,7 @@
 import { EdgeInferError } from '../errors';
 import type { Graph, Model } from './ir';
 import { findOp, nativeOpKeys } from './ops';
+import { expandQOperator } from './passes/expand-qoperator';
 import { checkSupported } from './validate';
 
 export const nativeOps: Set<string> = nativeOpKeys();
@@ -17,6 +18,8 @@ export const nativeOps: Set<string> = nativeOpKeys();
  */
 export function checkNativeSupport(model: Model): void {
   checkSupported(model, nativeOps);
+  // QOperator nodes the expansion would refuse (passes/expand-qoperator.ts): refused here, as unsupported.
+  expandQOperator(model, { dryRun: true });
   const opset = model.opsets.get('') ?? 13;
   const unfoldable = new Map<string, string[]>();
   const visit = (graph: Graph, outerStatic: ReadonlySet<string>) => {

@@ -50,7 +50,8 @@ class Expander {
   /** "tensor|scale|zero point" -> its DequantizeLinear output, one per tensor and parameters. */
   readonly #dequantized = new Map<string, string>();
 
-  constructor(readonly graph: Graph, readonly outer: Map<string, TensorData>, readonly names: Names) {}
+  /** dryRun: only check that every node can be expanded; nothing of the graph is changed. */
+  constructor(readonly graph: Graph, readonly outer: Map<string, TensorData>, readonly names: Names, readonly dryRun = false) {}
 
   constant(name: string): TensorData | undefined {
     return name ? (this.graph.initializers.get(name) ?? this.outer.get(name)) : undefined;
@@ -104,7 +105,7 @@ class Expander {
     // As ONNX Runtime stores a bias's scale (float32 x_scale * w_scale) and fuse-qdq.ts dequantizes with it.
     const data = Float32Array.from(values, (v, i) => v * Math.fround(Math.fround(x * w[w.length === 1 ? 0 : i]) * alpha));
     const name = this.names.take(`${bias}_dequantized`);
-    this.graph.initializers.set(name, { dtype: 'float32', dims: [...b.dims], data });
+    if (!this.dryRun) this.graph.initializers.set(name, { dtype: 'float32', dims: [...b.dims], data });
     return name;
   }
 }
@@ -237,12 +238,16 @@ function wrapPools(graph: Graph, outer: Map<string, TensorData>, names: Names): 
   return count;
 }
 
-/** Expands every QOperator node of the model (subgraphs too); returns how many nodes it rewrote. */
-export function expandQOperator(model: Model): number {
+/**
+ * Expands every QOperator node of the model (subgraphs too); returns how many nodes it rewrote. With dryRun,
+ * only checks that it could (the same EdgeInferError a real expansion would throw) and changes nothing: the
+ * native backend's support check, so that `backend: 'auto'` sends a model it would refuse to ONNX Runtime.
+ */
+export function expandQOperator(model: Model, options: { dryRun?: boolean } = {}): number {
   return forEachGraph(model.graph, (graph, outer) => {
     if (!graph.nodes.some((node) => expandable.has(keyOf(node)))) return 0;
     const names = new Names(graph, outer);
-    const e = new Expander(graph, outer, names);
+    const e = new Expander(graph, outer, names, options.dryRun === true);
     let count = 0;
     for (const node of graph.nodes) {
       if (!expandable.has(keyOf(node))) {
@@ -252,6 +257,7 @@ export function expandQOperator(model: Model): number {
       expand(e, node);
       count++;
     }
+    if (options.dryRun) return count;
     graph.nodes = e.nodes;
     return count + wrapPools(graph, outer, names);
   });

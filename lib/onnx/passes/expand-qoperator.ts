@@ -163,7 +163,8 @@ function expand(e: Expander, node: Node): void {
     }
     case 'QLinearMatMul': {
       const a = e.dequantize(input(0), input(1), input(2));
-      const b = e.dequantize(input(3), input(4), input(5), 1);
+      // Per-column scales: the last axis of b (N of [..., K, N]).
+      const b = e.dequantize(input(3), input(4), input(5), (e.constant(input(3))?.dims.length ?? 2) - 1);
       return e.floatOp(node, 'MatMul', [a, b], {}, output, input(6), input(7));
     }
     case `${microsoft}:QGemm`: {

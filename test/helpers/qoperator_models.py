@@ -6,8 +6,8 @@ QuantFormat.QOperator: uint8 activations, int8 weights per channel) from float m
 OUT_DIR/synthetic_qop.onnx: a small CNN whose float ops become every QLinear op the quantizer writes for CNNs
 (QLinearConv, QLinearLeakyRelu, QLinearSigmoid, QLinearAdd, QLinearMul, QLinearConcat, QLinearAveragePool,
 QLinearGlobalAveragePool, QGemm, QLinearMatMul) plus a MaxPool and a Flatten left on bytes; each zoo model
-given becomes OUT_DIR/<name>_qop.onnx, and with quantize_dynamic (ConvInteger, MatMulInteger; int8 weights)
-OUT_DIR/<name>_dynamic.onnx. Calibration: 8 seeded standard-normal samples. Prints one JSON line per model:
+given becomes OUT_DIR/<name>_qop.onnx (a transformer adds QLinearSoftmax), and a CNN with quantize_dynamic
+(ConvInteger; int8 weights) OUT_DIR/<name>_dynamic.onnx. Calibration: 8 seeded standard-normal samples. Prints one JSON line per model:
 its file and op histogram.
 """
 import json
@@ -29,8 +29,9 @@ class RandomReader(CalibrationDataReader):
         for value in model.graph.input:
             if value.name in initializers:
                 continue
-            dims = [d.dim_value if d.dim_value > 0 else 1 for d in value.type.tensor_type.shape.dim]
-            self.inputs.append((value.name, dims))
+            # Symbolic dims: batch 1, sequences 16 (the zoo's convention).
+            dims = [d.dim_value if d.dim_value > 0 else (16 if "seq" in d.dim_param else 1) for d in value.type.tensor_type.shape.dim]
+            self.inputs.append((value.name, dims, value.type.tensor_type.elem_type))
         self.rng = np.random.default_rng(1)
         self.left = 8
 
@@ -38,7 +39,13 @@ class RandomReader(CalibrationDataReader):
         if self.left == 0:
             return None
         self.left -= 1
-        return {name: self.rng.standard_normal(dims).astype(np.float32) for name, dims in self.inputs}
+        return {name: self.sample(name, dims, dtype) for name, dims, dtype in self.inputs}
+
+    def sample(self, name, dims, dtype):
+        if dtype != TensorProto.INT64:
+            return self.rng.standard_normal(dims).astype(np.float32)
+        # Token ids below the zoo's vocabulary (1000); attention masks all ones.
+        return np.ones(dims, np.int64) if "mask" in name else self.rng.integers(0, 1000, dims).astype(np.int64)
 
 
 def synthetic(path):
@@ -103,7 +110,8 @@ def main():
     for source in sys.argv[2:]:
         name = os.path.splitext(os.path.basename(source))[0]
         quantize(source, os.path.join(out, f"{name}_qop.onnx"))
-        quantize_dynamically(source, os.path.join(out, f"{name}_dynamic.onnx"))
+        if not name.startswith("tfm_"):  # the zoo already has quantize_dynamic transformers
+            quantize_dynamically(source, os.path.join(out, f"{name}_dynamic.onnx"))
 
 
 if __name__ == "__main__":

@@ -8,9 +8,15 @@ import { toNumbers } from '../tensor';
 import { activation, activationParams, floatAttr, intAttr } from './nn';
 import { declareOps, type LowerContext } from './registry';
 
-/** ints [axis] normalised against the input's rank (a scalar counts as rank 1). */
-const lowerQuantizeLinear = (ctx: LowerContext) =>
-  ctx.step([ctx.node.inputs[0], ctx.node.inputs[1], ctx.node.inputs[2] ?? ''], [ctx.axis(intAttr(ctx.node, 'axis', 1), Math.max(1, ctx.rank(ctx.node.inputs[0])))]);
+/**
+ * ints [axis] normalised against the input's rank (a scalar counts as rank 1). With one scale the axis means
+ * nothing (ONNX: ignored for per-tensor quantization), so the default 1 of a rank-1 input is no error: 0.
+ */
+function lowerQuantizeLinear(ctx: LowerContext): NativePlanStep {
+  const perTensor = ctx.dims(ctx.node.inputs[1]).reduce((a, b) => a * b, 1) === 1;
+  const axis = perTensor ? 0 : ctx.axis(intAttr(ctx.node, 'axis', 1), Math.max(1, ctx.rank(ctx.node.inputs[0])));
+  return ctx.step([ctx.node.inputs[0], ctx.node.inputs[1], ctx.node.inputs[2] ?? ''], [axis]);
+}
 
 function lowerQuantizeDequantize(ctx: LowerContext): NativePlanStep {
   const zeroPoint = ctx.node.inputs[2] ? ctx.dtype(ctx.node.inputs[2]) : 'uint8';

@@ -1,6 +1,6 @@
 /**
  * ONNX Runtime's QOperator format -> QDQ: each QLinear op (QLinearConv, QLinearMatMul; com.microsoft QGemm,
- * QLinearAdd / Mul, QLinear(Global)AveragePool, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat) becomes
+ * QLinearAdd / Mul, QLinear(Global)AveragePool, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat, QLinearSoftmax) becomes
  *   DequantizeLinear(each quantized input) -> the float op -> QuantizeLinear(y_scale, y_zero_point)
  * with the node's own output name on the QuantizeLinear, so its uint8 / int8 tensors stay what they were. A
  * MaxPool reading such a tensor (the quantizer leaves it on bytes) is wrapped the same way with its producer's
@@ -18,7 +18,7 @@ import { toNumbers } from '../tensor';
 import { forEachGraph } from './graph-index';
 
 const microsoft = 'com.microsoft';
-const expandable = new Set(['QLinearConv', 'QLinearMatMul', `${microsoft}:QGemm`, `${microsoft}:QLinearAdd`, `${microsoft}:QLinearMul`, `${microsoft}:QLinearGlobalAveragePool`, `${microsoft}:QLinearAveragePool`, `${microsoft}:QLinearSigmoid`, `${microsoft}:QLinearLeakyRelu`, `${microsoft}:QLinearConcat`]);
+const expandable = new Set(['QLinearConv', 'QLinearMatMul', `${microsoft}:QGemm`, `${microsoft}:QLinearAdd`, `${microsoft}:QLinearMul`, `${microsoft}:QLinearGlobalAveragePool`, `${microsoft}:QLinearAveragePool`, `${microsoft}:QLinearSigmoid`, `${microsoft}:QLinearLeakyRelu`, `${microsoft}:QLinearConcat`, `${microsoft}:QLinearSoftmax`]);
 const keyOf = (node: Node) => (node.domain === '' || node.domain === 'ai.onnx' ? node.opType : `${node.domain}:${node.opType}`);
 /** Ops that move bytes without looking at them: a quantized tensor keeps its parameters through them. */
 const passThrough = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity', 'MaxPool']);
@@ -135,6 +135,7 @@ const required: Record<string, number[]> = {
   [`${microsoft}:QLinearSigmoid`]: [0, 1, 3],
   [`${microsoft}:QLinearLeakyRelu`]: [0, 1, 3],
   [`${microsoft}:QLinearConcat`]: [0, 2, 3],
+  [`${microsoft}:QLinearSoftmax`]: [0, 1, 3],
 };
 
 function checkInputs(node: Node): void {
@@ -149,8 +150,8 @@ function checkInputs(node: Node): void {
   }
 }
 
-/** The expansion of one QOperator node into `e.nodes`. */
-function expand(e: Expander, node: Node): void {
+/** The expansion of one QOperator node into `e.nodes`; opset: the model's ONNX-domain opset. */
+function expand(e: Expander, node: Node, opset: number): void {
   checkInputs(node);
   const input = (i: number) => node.inputs[i] ?? '';
   const output = node.outputs[0];
@@ -191,6 +192,15 @@ function expand(e: Expander, node: Node): void {
       if (intAttribute(node, 'channels_last', 0) !== 0) unsupported(node, 'channels_last 1 (ONNX Runtime\'s quantizer writes 0)');
       const op = node.opType === 'QLinearGlobalAveragePool' ? 'GlobalAveragePool' : 'AveragePool';
       return e.floatOp(node, op, [e.dequantize(input(0), input(1), input(2))], attributesWithout(node, 'channels_last'), output, input(3), input(4));
+    }
+    case `${microsoft}:QLinearSoftmax`: {
+      // Its `opset` attribute says whose Softmax it replaced: before 13 the input is coerced to 2-D at axis,
+      // from 13 on the softmax runs along axis. The expanded node is read at the model's opset; the two agree
+      // on the last axis (-1, what the quantizer writes for attention) or when both sides are on one side of 13.
+      const axis = intAttribute(node, 'axis', -1);
+      const original = intAttribute(node, 'opset', opset);
+      if (axis !== -1 && original >= 13 !== opset >= 13) unsupported(node, `axis ${axis} of a Softmax from opset ${original} in an opset-${opset} model`);
+      return e.floatOp(node, 'Softmax', [e.dequantize(input(0), input(1), input(2))], { axis: { type: 'int', value: axis } }, output, input(3), input(4));
     }
     case `${microsoft}:QLinearConcat`: {
       // y_scale, y_zero_point, then (x, x_scale, x_zero_point) per input.
@@ -245,6 +255,7 @@ function wrapPools(graph: Graph, outer: Map<string, TensorData>, names: Names): 
  * native backend's support check, so that `backend: 'auto'` sends a model it would refuse to ONNX Runtime.
  */
 export function expandQOperator(model: Model, options: { dryRun?: boolean } = {}): number {
+  const opset = model.opsets.get('') ?? model.opsets.get('ai.onnx') ?? 13;
   return forEachGraph(model.graph, (graph, outer) => {
     if (!graph.nodes.some((node) => expandable.has(keyOf(node)))) return 0;
     const names = new Names(graph, outer);
@@ -255,7 +266,7 @@ export function expandQOperator(model: Model, options: { dryRun?: boolean } = {}
         e.nodes.push(node);
         continue;
       }
-      expand(e, node);
+      expand(e, node, opset);
       count++;
     }
     if (options.dryRun) return count;

@@ -7,7 +7,8 @@ OUT_DIR/synthetic_qop.onnx: a small CNN whose float ops become every QLinear op 
 (QLinearConv, QLinearLeakyRelu, QLinearSigmoid, QLinearAdd, QLinearMul, QLinearConcat, QLinearAveragePool,
 QLinearGlobalAveragePool, QGemm, QLinearMatMul) plus a MaxPool and a Flatten left on bytes; each zoo model
 given becomes OUT_DIR/<name>_qop.onnx (a transformer adds QLinearSoftmax), and a CNN with quantize_dynamic
-(ConvInteger; int8 weights) OUT_DIR/<name>_dynamic.onnx. Calibration: 8 seeded standard-normal samples. Prints one JSON line per model:
+(ConvInteger; int8 weights) OUT_DIR/<name>_dynamic.onnx; OUT_DIR/lstm_dynamic.onnx is a bidirectional LSTM
+through quantize_dynamic (com.microsoft DynamicQuantizeLSTM). Calibration: 8 seeded standard-normal samples. Prints one JSON line per model:
 its file and op histogram.
 """
 import json
@@ -90,6 +91,28 @@ def report(target):
     print(json.dumps({"file": target, "ops": dict(ops)}), flush=True)
 
 
+def lstm(path):
+    """A bidirectional LSTM (quantize_dynamic turns it into com.microsoft DynamicQuantizeLSTM)."""
+    rng = np.random.default_rng(11)
+    hidden, features = 24, 16
+
+    def tensor(name, *dims):
+        return numpy_helper.from_array((rng.standard_normal(dims) * 0.3).astype(np.float32), name)
+
+    weights = [tensor("W", 2, 4 * hidden, features), tensor("R", 2, 4 * hidden, hidden), tensor("B", 2, 8 * hidden)]
+    node = helper.make_node("LSTM", ["x", "W", "R", "B"], ["y", "y_h"], hidden_size=hidden, direction="bidirectional")
+    graph = helper.make_graph(
+        [node],
+        "lstm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [10, 1, features])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [10, 2, 1, hidden]), helper.make_tensor_value_info("y_h", TensorProto.FLOAT, [2, 1, hidden])],
+        weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="qoperator_models.py")
+    model.ir_version = 8
+    onnx.save(model, path)
+
+
 def quantize(source, target):
     quantize_static(source, target, RandomReader(source), quant_format=QuantFormat.QOperator, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
@@ -107,6 +130,9 @@ def main():
     float_path = os.path.join(out, "synthetic_float.onnx")
     synthetic(float_path)
     quantize(float_path, os.path.join(out, "synthetic_qop.onnx"))
+    lstm_path = os.path.join(out, "lstm_float.onnx")
+    lstm(lstm_path)
+    quantize_dynamically(lstm_path, os.path.join(out, "lstm_dynamic.onnx"))
     for source in sys.argv[2:]:
         name = os.path.splitext(os.path.basename(source))[0]
         quantize(source, os.path.join(out, f"{name}_qop.onnx"))

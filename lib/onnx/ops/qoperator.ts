@@ -31,7 +31,7 @@ declareOps(
   { domain: '', op: 'ConvInteger', shape: convInteger, native: 'expanded' },
   { domain: '', op: 'QLinearConv', shape: qlinearConv, native: 'expanded' },
   { domain: '', op: 'QLinearMatMul', shape: qlinearMatMul, native: 'expanded' },
-  ...['QGemm', 'QLinearAdd', 'QLinearMul', 'QLinearGlobalAveragePool', 'QLinearAveragePool', 'QLinearSigmoid', 'QLinearLeakyRelu', 'QLinearConcat', 'QLinearSoftmax'].map((op) => ({
+  ...['QGemm', 'QLinearAdd', 'QLinearMul', 'QLinearGlobalAveragePool', 'QLinearAveragePool', 'QLinearSigmoid', 'QLinearLeakyRelu', 'QLinearConcat', 'QLinearSoftmax', 'DynamicQuantizeLSTM'].map((op) => ({
     domain: 'com.microsoft',
     op,
     shape: notInferred,

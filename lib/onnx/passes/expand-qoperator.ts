@@ -6,7 +6,8 @@
  * MaxPool reading such a tensor (the quantizer leaves it on bytes) is wrapped the same way with its producer's
  * parameters: max commutes with the monotonic dequantization, so the levels are unchanged. What comes out is
  * the graph ORT's QDQ writer would have made, and the QDQ fusions (fuse-qdq.ts) turn it into the INT8 kernels
- * with the model's scales. Runs first in the optimiser; other graphs are left as they are.
+ * with the model's scales. quantize_dynamic's DynamicQuantizeLSTM becomes an LSTM over its dequantized weights.
+ * Runs first in the optimiser; other graphs are left as they are.
  *
  * Int32 biases (scale x_scale * w_scale, zero point 0) become float constants, as fuse-qdq.ts dequantizes a QDQ
  * model's: their scales must be constants, as the INT8 kernels need anyway; QGemm only with alpha 1 (the
@@ -18,7 +19,7 @@ import { toNumbers } from '../tensor';
 import { forEachGraph } from './graph-index';
 
 const microsoft = 'com.microsoft';
-const expandable = new Set(['QLinearConv', 'QLinearMatMul', `${microsoft}:QGemm`, `${microsoft}:QLinearAdd`, `${microsoft}:QLinearMul`, `${microsoft}:QLinearGlobalAveragePool`, `${microsoft}:QLinearAveragePool`, `${microsoft}:QLinearSigmoid`, `${microsoft}:QLinearLeakyRelu`, `${microsoft}:QLinearConcat`, `${microsoft}:QLinearSoftmax`]);
+const expandable = new Set(['QLinearConv', 'QLinearMatMul', `${microsoft}:QGemm`, `${microsoft}:QLinearAdd`, `${microsoft}:QLinearMul`, `${microsoft}:QLinearGlobalAveragePool`, `${microsoft}:QLinearAveragePool`, `${microsoft}:QLinearSigmoid`, `${microsoft}:QLinearLeakyRelu`, `${microsoft}:QLinearConcat`, `${microsoft}:QLinearSoftmax`, `${microsoft}:DynamicQuantizeLSTM`]);
 const keyOf = (node: Node) => (node.domain === '' || node.domain === 'ai.onnx' ? node.opType : `${node.domain}:${node.opType}`);
 /** Ops that move bytes without looking at them: a quantized tensor keeps its parameters through them. */
 const passThrough = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity', 'MaxPool']);
@@ -91,6 +92,35 @@ class Expander {
     });
   }
 
+  /** DynamicQuantizeLSTM's int8 weight [directions, k, 4h] -> float [directions, 4h, k] as a new constant. */
+  dequantizedRecurrentWeight(node: Node, weight: string, scale: string, zeroPoint: string): string {
+    const q = this.constant(weight);
+    const s = this.constant(scale);
+    const z = zeroPoint ? this.constant(zeroPoint) : undefined;
+    if (!q || (q.dtype !== 'int8' && q.dtype !== 'uint8') || q.dims.length !== 3 || !s || (zeroPoint && !z)) {
+      return unsupported(node, 'the weights, their scales and zero points must be int8 / uint8 constants of rank 3');
+    }
+    const [directions, k, rows] = q.dims;
+    const scales = toNumbers(s);
+    const zeros = z ? toNumbers(z) : [0];
+    // Per direction (scale [directions]) or per direction and gate row (scale [directions, 4h]).
+    const perRow = scales.length === directions * rows;
+    if (!perRow && scales.length !== directions) unsupported(node, `${scales.length} weight scales for ${directions} directions of ${rows} rows`);
+    if (zeros.length !== 1 && zeros.length !== scales.length) unsupported(node, `${zeros.length} zero points for ${scales.length} scales`);
+    const values = toNumbers(q);
+    const data = new Float32Array(values.length);
+    for (let d = 0; d < directions; d++)
+      for (let row = 0; row < rows; row++) {
+        const at = perRow ? d * rows + row : d;
+        const scaleValue = scales[at];
+        const zero = zeros[zeros.length === 1 ? 0 : at];
+        for (let i = 0; i < k; i++) data[(d * rows + row) * k + i] = (values[(d * k + i) * rows + row] - zero) * scaleValue;
+      }
+    const name = this.names.take(`${weight}_dequantized`);
+    if (!this.dryRun) this.graph.initializers.set(name, { dtype: 'float32', dims: [directions, rows, k], data });
+    return name;
+  }
+
   /** An int32 bias with scale x_scale * w_scale (per output channel) as a float constant; '' when absent. */
   bias(node: Node, bias: string, xScale: string, wScale: string, alpha = 1): string {
     if (!bias) return '';
@@ -136,15 +166,17 @@ const required: Record<string, number[]> = {
   [`${microsoft}:QLinearLeakyRelu`]: [0, 1, 3],
   [`${microsoft}:QLinearConcat`]: [0, 2, 3],
   [`${microsoft}:QLinearSoftmax`]: [0, 1, 3],
+  [`${microsoft}:DynamicQuantizeLSTM`]: [0, 1, 2, 8, 10],
 };
 
 function checkInputs(node: Node): void {
   const missing = required[keyOf(node)].filter((i) => !node.inputs[i]);
   const concatTriples = node.opType !== 'QLinearConcat' || (node.inputs.length - 2) % 3 === 0;
-  if (missing.length > 0 || !concatTriples || node.outputs.length !== 1 || !node.outputs[0]) {
+  const lstm = node.opType === 'DynamicQuantizeLSTM';
+  if (missing.length > 0 || !concatTriples || (lstm ? node.outputs.length > 3 : node.outputs.length !== 1) || !node.outputs[0] && !lstm) {
     throw new EdgeInferError(
       'EDGEINFER_MODEL_INVALID',
-      `node '${node.name}' (${node.opType}): ${missing.length > 0 ? `input ${missing.join(', ')} missing` : !concatTriples ? 'inputs are not y_scale, y_zero_point and (x, x_scale, x_zero_point) triples' : 'it must have one output'}`,
+      `node '${node.name}' (${node.opType}): ${missing.length > 0 ? `input ${missing.join(', ')} missing` : !concatTriples ? 'inputs are not y_scale, y_zero_point and (x, x_scale, x_zero_point) triples' : lstm ? 'it has at most three outputs' : 'it must have one output'}`,
       { node: node.name, op: node.opType },
     );
   }
@@ -201,6 +233,24 @@ function expand(e: Expander, node: Node, opset: number): void {
       const original = intAttribute(node, 'opset', opset);
       if (axis !== -1 && original >= 13 !== opset >= 13) unsupported(node, `axis ${axis} of a Softmax from opset ${original} in an opset-${opset} model`);
       return e.floatOp(node, 'Softmax', [e.dequantize(input(0), input(1), input(2))], { axis: { type: 'int', value: axis } }, output, input(3), input(4));
+    }
+    case `${microsoft}:DynamicQuantizeLSTM`: {
+      // quantize_dynamic's LSTM: X, W, R (int8, stored [directions, input | hidden, 4 * hidden]), B, sequence_lens,
+      // initial_h, initial_c, P, W_scale, W_zero_point, R_scale, R_zero_point (per direction or per direction and
+      // gate row). The weights are constants: dequantized and transposed back to LSTM's [directions, 4 * hidden,
+      // input | hidden] once here; the cell then runs in float (activations unquantized, as ONNX Runtime's own
+      // FP32 LSTM; its INT8 one also quantizes them per call).
+      const w = e.dequantizedRecurrentWeight(node, input(1), input(8), input(9));
+      const r = e.dequantizedRecurrentWeight(node, input(2), input(10), input(11));
+      e.nodes.push({
+        name: e.names.take(`${node.name}/LSTM`),
+        opType: 'LSTM',
+        domain: '',
+        inputs: [input(0), w, r, input(3), input(4), input(5), input(6), input(7)],
+        outputs: [...node.outputs],
+        attributes: node.attributes,
+      });
+      return;
     }
     case `${microsoft}:QLinearConcat`: {
       // y_scale, y_zero_point, then (x, x_scale, x_zero_point) per input.

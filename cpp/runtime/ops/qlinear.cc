@@ -261,20 +261,20 @@ std::unique_ptr<OpState> qgemm_prepare(PrepareContext& ctx, const Step& step) {
 // ------------------------------------------------------------------ QLinearConv: NCHW / NCW, groups; QLinearConvNhwc: NHWC / NWC, group 1
 // ints = [group, act, kernel[r], strides[r], pads_begin[r], pads_end[r], dilations[r], w_axis] and optionally
 // onnx_range (as QLinearMatMul's: quantize_dynamic's ConvInteger graphs); floats = [act params...]
-size_t conv_w_axis_index(const Step& step, int r) { (void)step; return 2 + 5 * static_cast<size_t>(r); }
-bool conv_onnx_range(const Step& step, int r) { return step.ints.size() > conv_w_axis_index(step, r) + 1 && step.ints[conv_w_axis_index(step, r) + 1] == 1; }
+size_t conv_w_axis_index(int r) { return 2 + 5 * static_cast<size_t>(r); }
+bool conv_onnx_range(const Step& step, int r) { return step.ints.size() > conv_w_axis_index(r) + 1 && step.ints[conv_w_axis_index(r) + 1] == 1; }
 
 void qconv_validate(const StepView& v) {
   validate_common(v);
   const int r = spatial_rank(v);
   validate_activation(v, 1, 0, true);
-  const size_t base = 3 + 5 * static_cast<size_t>(r);
+  const size_t base = conv_w_axis_index(r) + 1;
   if (v.step().ints.size() != base && v.step().ints.size() != base + 1) v.ints(base);
   if (v.step().ints.size() == base + 1 && v.step().ints[base] != 0 && v.step().ints[base] != 1) v.fail("onnx_range must be 0 or 1");
   if (conv_onnx_range(v.step(), r) && v.has_in(kXScale)) v.fail("onnx_range applies to dynamic activations (no x_scale)");
   ConvShape shape;
   fill_conv_shape(v, kW, shape);
-  validate_quantization(v, 0, shape.out_channels, v.step().ints[conv_w_axis_index(v.step(), r)], false);
+  validate_quantization(v, 0, shape.out_channels, v.step().ints[conv_w_axis_index(r)], false);
   // The fused output fake quantization: per tensor, constant, both given or neither (a zero point alone is no
   // quantization).
   if (v.has_in(kYZeroPoint) && !v.has_in(kYScale)) v.fail("an output zero point without a scale");

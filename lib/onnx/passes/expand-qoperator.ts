@@ -15,6 +15,7 @@
  */
 import { EdgeInferError } from '../../errors';
 import { Attribute, Graph, Model, Node, TensorData } from '../ir';
+import { floatAttr, intAttr } from '../ops/nn';
 import { toNumbers } from '../tensor';
 import { forEachGraph } from './graph-index';
 
@@ -51,7 +52,7 @@ class Expander {
   /** "tensor|scale|zero point" -> its DequantizeLinear output, one per tensor and parameters. */
   readonly #dequantized = new Map<string, string>();
 
-  /** dryRun: only check that every node can be expanded; nothing of the graph is changed. */
+  /** dryRun: only check that every node can be expanded (no weights dequantized); nothing of the graph is changed. */
   constructor(readonly graph: Graph, readonly outer: Map<string, TensorData>, readonly names: Names, readonly dryRun = false) {}
 
   constant(name: string): TensorData | undefined {
@@ -107,6 +108,8 @@ class Expander {
     const perRow = scales.length === directions * rows;
     if (!perRow && scales.length !== directions) unsupported(node, `${scales.length} weight scales for ${directions} directions of ${rows} rows`);
     if (zeros.length !== 1 && zeros.length !== scales.length) unsupported(node, `${zeros.length} zero points for ${scales.length} scales`);
+    const name = this.names.take(`${weight}_dequantized`);
+    if (this.dryRun) return name;
     const values = toNumbers(q);
     const data = new Float32Array(values.length);
     for (let d = 0; d < directions; d++)
@@ -116,8 +119,7 @@ class Expander {
         const zero = zeros[zeros.length === 1 ? 0 : at];
         for (let i = 0; i < k; i++) data[(d * rows + row) * k + i] = (values[(d * k + i) * rows + row] - zero) * scaleValue;
       }
-    const name = this.names.take(`${weight}_dequantized`);
-    if (!this.dryRun) this.graph.initializers.set(name, { dtype: 'float32', dims: [directions, rows, k], data });
+    this.graph.initializers.set(name, { dtype: 'float32', dims: [directions, rows, k], data });
     return name;
   }
 
@@ -128,30 +130,20 @@ class Expander {
     const xs = this.constant(xScale);
     const ws = this.constant(wScale);
     if (b?.dtype !== 'int32' || !xs || xs.data.length !== 1 || !ws) return unsupported(node, 'the int32 bias and the scales it is dequantized with must be constants');
+    if (ws.data.length !== 1 && ws.data.length !== b.data.length) unsupported(node, `${ws.data.length} weight scales for ${b.data.length} bias values`);
+    const name = this.names.take(`${bias}_dequantized`);
+    if (this.dryRun) return name;
     const x = toNumbers(xs)[0];
     const w = toNumbers(ws);
-    const values = toNumbers(b);
-    if (w.length !== 1 && w.length !== values.length) unsupported(node, `${w.length} weight scales for ${values.length} bias values`);
     // As ONNX Runtime stores a bias's scale (float32 x_scale * w_scale) and fuse-qdq.ts dequantizes with it.
-    const data = Float32Array.from(values, (v, i) => v * Math.fround(Math.fround(x * w[w.length === 1 ? 0 : i]) * alpha));
-    const name = this.names.take(`${bias}_dequantized`);
-    if (!this.dryRun) this.graph.initializers.set(name, { dtype: 'float32', dims: [...b.dims], data });
+    const data = Float32Array.from(toNumbers(b), (v, i) => v * Math.fround(Math.fround(x * w[w.length === 1 ? 0 : i]) * alpha));
+    this.graph.initializers.set(name, { dtype: 'float32', dims: [...b.dims], data });
     return name;
   }
 }
 
 const attributesWithout = (node: Node, ...drop: string[]): Record<string, Attribute> =>
   Object.fromEntries(Object.entries(node.attributes).filter(([name]) => !drop.includes(name)));
-
-const intAttribute = (node: Node, name: string, fallback: number): number => {
-  const a = node.attributes[name];
-  return a?.type === 'int' ? a.value : fallback;
-};
-
-const floatAttribute = (node: Node, name: string, fallback: number): number => {
-  const a = node.attributes[name];
-  return a?.type === 'float' ? a.value : fallback;
-};
 
 /** Inputs each op cannot do without (the zero points the schemas make optional may be omitted). */
 const required: Record<string, number[]> = {
@@ -201,9 +193,9 @@ function expand(e: Expander, node: Node, opset: number): void {
       return e.floatOp(node, 'MatMul', [a, b], {}, output, input(6), input(7));
     }
     case `${microsoft}:QGemm`: {
-      const alpha = floatAttribute(node, 'alpha', 1);
+      const alpha = floatAttr(node, 'alpha', 1);
       if (alpha !== 1) unsupported(node, `alpha ${alpha} (only 1: ONNX Runtime's quantizer writes no other)`);
-      const transB = intAttribute(node, 'transB', 0);
+      const transB = intAttr(node, 'transB', 0);
       const a = e.dequantize(input(0), input(1), input(2));
       const b = e.dequantize(input(3), input(4), input(5), transB ? 0 : 1);
       const c = e.bias(node, input(6), input(1), input(4));
@@ -221,7 +213,7 @@ function expand(e: Expander, node: Node, opset: number): void {
       return e.floatOp(node, 'LeakyRelu', [e.dequantize(input(0), input(1), input(2))], attributesWithout(node), output, input(3), input(4));
     case `${microsoft}:QLinearGlobalAveragePool`:
     case `${microsoft}:QLinearAveragePool`: {
-      if (intAttribute(node, 'channels_last', 0) !== 0) unsupported(node, 'channels_last 1 (ONNX Runtime\'s quantizer writes 0)');
+      if (intAttr(node, 'channels_last', 0) !== 0) unsupported(node, 'channels_last 1 (ONNX Runtime\'s quantizer writes 0)');
       const op = node.opType === 'QLinearGlobalAveragePool' ? 'GlobalAveragePool' : 'AveragePool';
       return e.floatOp(node, op, [e.dequantize(input(0), input(1), input(2))], attributesWithout(node, 'channels_last'), output, input(3), input(4));
     }
@@ -229,8 +221,8 @@ function expand(e: Expander, node: Node, opset: number): void {
       // Its `opset` attribute says whose Softmax it replaced: before 13 the input is coerced to 2-D at axis,
       // from 13 on the softmax runs along axis. The expanded node is read at the model's opset; the two agree
       // on the last axis (-1, what the quantizer writes for attention) or when both sides are on one side of 13.
-      const axis = intAttribute(node, 'axis', -1);
-      const original = intAttribute(node, 'opset', opset);
+      const axis = intAttr(node, 'axis', -1);
+      const original = intAttr(node, 'opset', opset);
       if (axis !== -1 && original >= 13 !== opset >= 13) unsupported(node, `axis ${axis} of a Softmax from opset ${original} in an opset-${opset} model`);
       return e.floatOp(node, 'Softmax', [e.dequantize(input(0), input(1), input(2))], { axis: { type: 'int', value: axis } }, output, input(3), input(4));
     }

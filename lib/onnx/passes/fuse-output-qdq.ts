@@ -9,20 +9,11 @@
  */
 import { Model, Node } from '../ir';
 import { fusedDomain } from '../fused-ops';
-import { sameConstant } from './fuse-qdq';
+import { perTensorParameters, sameConstant } from './fuse-qdq';
 import { GraphIndex, forEachGraph } from './graph-index';
 
 const int8Readers = new Set(['QLinearFusedConv', 'NhwcQLinearFusedConv', 'QLinearFusedGemm', 'QLinearFusedMatMul']);
 const isFused = (node: Node, ...ops: string[]) => node.domain === fusedDomain && ops.includes(node.opType);
-
-/** A QuantizeDequantize with a constant per-tensor scale and (absent or constant scalar uint8 / int8) zero point. */
-function perTensorPair(index: GraphIndex, qdq: Node): boolean {
-  const scale = index.constant(qdq.inputs[1]);
-  if (scale?.dtype !== 'float32' || scale.data.length !== 1) return false;
-  if (!qdq.inputs[2]) return true;
-  const zeroPoint = index.constant(qdq.inputs[2]);
-  return zeroPoint !== undefined && (zeroPoint.dtype === 'uint8' || zeroPoint.dtype === 'int8') && zeroPoint.data.length === 1;
-}
 
 export function fuseOutputQdq(model: Model): number {
   return forEachGraph(model.graph, (graph, outer) => {
@@ -36,7 +27,7 @@ export function fuseOutputQdq(model: Model): number {
         if (index.outputs.has(output)) continue;
         const readers = index.consumersOf(output);
         const pairs = readers.filter((node) => isFused(node, 'QuantizeDequantize') && node.inputs[0] === output);
-        if (pairs.length !== 1 || !perTensorPair(index, pairs[0])) continue;
+        if (pairs.length !== 1 || !perTensorParameters(index, pairs[0])) continue;
         const qdq = pairs[0];
         const others = readers.filter((node) => node !== qdq);
         const quantizeAlike = (node: Node) =>

@@ -50,12 +50,16 @@ function dequantizeBias(index: GraphIndex, dq: Node): TensorData | undefined {
   return { dtype: 'float32', dims: [...b.dims], data: out };
 }
 
-/** A DequantizeLinear of 8-bit values with a constant per-tensor scale and zero point. */
-function perTensorDequantize(index: GraphIndex, dq: Node): boolean {
-  const scale = index.constant(dq.inputs[1]);
-  const zeroPoint = dq.inputs[2] ? index.constant(dq.inputs[2]) : undefined;
-  if (scale?.dtype !== 'float32' || scale.data.length !== 1 || (dq.inputs[2] && zeroPoint?.data.length !== 1)) return false;
-  return zeroPoint === undefined || zeroPoint.dtype === 'uint8' || zeroPoint.dtype === 'int8';
+/**
+ * A Q / DQ-like node (scale at input 1, zero point at input 2) with a constant float32 per-tensor scale and a
+ * zero point that is absent or a constant uint8 / int8 scalar.
+ */
+export function perTensorParameters(index: GraphIndex, node: Node): boolean {
+  const scale = index.constant(node.inputs[1]);
+  if (scale?.dtype !== 'float32' || scale.data.length !== 1) return false;
+  if (!node.inputs[2]) return true;
+  const zeroPoint = index.constant(node.inputs[2]);
+  return zeroPoint !== undefined && (zeroPoint.dtype === 'uint8' || zeroPoint.dtype === 'int8') && zeroPoint.data.length === 1;
 }
 
 export function fuseQdq(model: Model): number {
@@ -80,7 +84,7 @@ export function fuseQdq(model: Model): number {
           x = q.inputs[0];
           xScale = xdq.inputs[1];
           xZeroPoint = xdq.inputs[2] ?? '';
-        } else if (xdq && perTensorDequantize(index, xdq)) {
+        } else if (xdq && perTensorParameters(index, xdq)) {
           // Bytes dequantized without a QuantizeLinear right before (they went through a Reshape / Flatten, or
           // are a graph input): x is the dequantized values, exactly on this grid, so quantizing them again with
           // the same scale and zero point gives the same bytes back; a dynamic range would pick other levels.

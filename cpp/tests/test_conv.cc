@@ -149,6 +149,10 @@ const Case kCases[] = {
     {1, 1, 10, 15, 5, {33, 1}, {3, 1}, {1, 1}, {1, 0}, {1, 0}, {1, 1}},    // 1-D grouped
     {2, 1, 22, 22, 2, {6, 37}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},    // grouped, 11 per group (partial blocks)
     {2, 1, 6, 6, 2, {25, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},      // grouped, narrow rows (flat)
+    // Channels-last INT8 implicit GEMM (no im2col; kw * in_c a multiple of 4, wide enough output rows):
+    {2, 1, 16, 16, 1, {12, 30}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},   // padded 3x3
+    {2, 1, 8, 24, 1, {15, 40}, {3, 3}, {2, 2}, {1, 1}, {0, 1}, {2, 1}},    // strides, dilation along h, odd pads
+    {2, 1, 4, 12, 1, {20, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},     // output rows of 9: one-row tiles
 };
 
 constexpr FusedActivation kActs[] = {FusedActivation::kNone,    FusedActivation::kRelu,

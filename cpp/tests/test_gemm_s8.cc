@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include "edgeinfer/error.h"
 #include "edgeinfer/kernels.h"
 #include "edgeinfer/packed_weights.h"
+#include "kernels/gemm_s8/gemm_s8_common.h"
 #include "tests/check.h"
 #include "tests/counting_allocator.h"
 
@@ -71,6 +73,8 @@ struct Problem {
   std::vector<float> scales;
   std::vector<float> bias;  // empty: no bias
   int a_offset = 0;         // extra bytes before A (unaligned start)
+  // Implicit rows (GemmS8Args row_group / group_stride / segments / segment_stride).
+  int64_t row_group = 0, group_stride = 0, segments = 1, segment_stride = 0;
 };
 
 int8_t w_at(const Problem& p, int64_t kk, int64_t nn) {
@@ -158,6 +162,10 @@ void check_problem(const GemmS8Variant* v, const Problem& p, const uint8_t* a, c
   g.ldc = ldc;
   g.n_begin = nb;
   g.n_end = ne == p.n && (nb % 2 == 0) ? 0 : ne;  // exercise "0 means n" too
+  g.row_group = p.row_group;
+  g.group_stride = p.group_stride;
+  g.segments = p.segments;
+  g.segment_stride = p.segment_stride;
 
   // int32
   std::vector<int32_t> ci(static_cast<size_t>(p.m * ldc), kSentinelI);
@@ -306,6 +314,110 @@ EI_TEST("gemm_s8: random odd shapes, all variants, bit-exact int32 and float wit
     p.a_offset = static_cast<int>(rng.uniform(0, 63));
     fill_weights(p, rng, 0);
     run_case(variants, p, rng, 0);
+  }
+}
+
+// A convolution's windows read in place: rows in groups (output rows), each row `segments` runs (kernel rows)
+// of overlapping bytes. The reference gathers every row into a dense copy first. A ends at a guard page.
+EI_TEST("gemm_s8: implicit rows (row groups, segments) equal the same rows gathered, every implicit variant") {
+  Rng rng(777);
+  const Activation acts[] = {Activation::kNone, Activation::kRelu, Activation::kGeluErf, Activation::kGeluTanh};
+  int ran = 0;
+  for (const GemmS8Variant* v : supported_variants()) {
+    if (!v->implicit_rows) continue;
+    for (int t = 0; t < 80; ++t) {
+      Problem p;
+      p.segments = rng.uniform(1, 7);
+      const int64_t run = v->kr * rng.uniform(1, t % 4 == 0 ? 3 : 48);
+      p.k = p.segments * run;
+      p.n = rng.uniform(1, 150);
+      p.m = rng.uniform(1, 70);
+      p.row_group = t % 5 == 0 && p.segments > 1 ? 0 : rng.uniform(1, 17);  // 0 with one run would be plain rows
+      p.lda = rng.uniform(0, 2 * run);
+      p.segment_stride = run + rng.uniform(0, 3 * run);
+      const int64_t group = p.row_group > 0 ? p.row_group : p.m;
+      p.group_stride = rng.uniform(0, group * p.lda + p.segments * p.segment_stride);
+      p.a_signed = rng.coin();
+      p.zp = static_cast<int32_t>(p.a_signed ? rng.uniform(-128, 127) : rng.uniform(0, 255));
+      p.layout = rng.coin() ? WeightLayout::kKN : WeightLayout::kNK;
+      p.a_offset = static_cast<int>(rng.uniform(0, 63));
+      fill_weights(p, rng, t % 9 == 0 ? 1 : 0);
+      GemmS8Args at;  // only for gemm_s8_detail::a_offset's arithmetic
+      at.m = p.m;
+      at.lda = p.lda;
+      at.row_group = p.row_group;
+      at.group_stride = p.group_stride;
+      at.segments = p.segments;
+      at.segment_stride = p.segment_stride;
+      int64_t extent = 0;  // one past the last byte any row reads
+      for (int64_t i = 0; i < p.m; ++i) extent = std::max(extent, gemm_s8_detail::a_offset(at, p.k, i, p.k - 1) + 1);
+      GuardedBytes buf(static_cast<size_t>(p.a_offset + extent));
+      for (size_t i = 0; i < buf.size(); ++i) buf.data()[i] = static_cast<uint8_t>(rng.uniform(0, 255));
+      const uint8_t* a = buf.data() + p.a_offset;
+      Problem dense = p;
+      dense.lda = p.k;
+      std::vector<uint8_t> gathered(static_cast<size_t>(p.m * p.k));
+      for (int64_t i = 0; i < p.m; ++i)
+        for (int64_t kk = 0; kk < p.k; ++kk) gathered[i * p.k + kk] = a[gemm_s8_detail::a_offset(at, p.k, i, kk)];
+      const std::vector<int64_t> ref = naive(dense, gathered.data());
+      int64_t nb = 0, ne = p.n;
+      if (rng.uniform(0, 3) == 0) {
+        nb = rng.uniform(0, (p.n + v->nr - 1) / v->nr - 1) * v->nr;
+        ne = rng.uniform(nb + 1, p.n);
+      }
+      check_problem(v, p, a, ref, nb, ne, acts[rng.uniform(0, 3)], rng.real(1e-4f, 1e-2f));
+      ++ran;
+    }
+  }
+  EI_CHECK(ran >= 80);  // the reference variant at least
+}
+
+EI_TEST("gemm_s8: implicit rows are refused where they cannot be read (variant, segments, strides)") {
+  Problem p;
+  p.m = 4;
+  p.k = 24;
+  p.n = 8;
+  p.lda = 24;
+  Rng rng(5);
+  fill_weights(p, rng, 0);
+  std::vector<uint8_t> a(4096, 1);
+  std::vector<int32_t> c(static_cast<size_t>(p.m * p.n));
+  for (const GemmS8Variant* v : supported_variants()) {
+    const PackedWeightsS8 w = pack(p, v);
+    GemmS8Args g;
+    g.m = p.m;
+    g.a = a.data();
+    g.lda = 8;
+    g.w = &w;
+    g.c_i32 = c.data();
+    g.ldc = p.n;
+    g.row_group = 2;
+    g.group_stride = 100;
+    g.segments = 3;
+    g.segment_stride = 50;
+    if (!v->implicit_rows) {
+      EI_CHECK_THROWS(gemm_s8(g));
+      continue;
+    }
+    gemm_s8(g);  // valid
+    GemmS8Args bad = g;
+    bad.segments = 5;  // 24 is not 5 runs
+    EI_CHECK_THROWS(gemm_s8(bad));
+    bad = g;
+    bad.segment_stride = 7;  // runs of 8 would overlap
+    EI_CHECK_THROWS(gemm_s8(bad));
+    bad = g;
+    bad.lda = -1;
+    EI_CHECK_THROWS(gemm_s8(bad));
+    bad = g;
+    bad.row_group = -2;
+    EI_CHECK_THROWS(gemm_s8(bad));
+    if (v->kr > 1) {
+      bad = g;
+      bad.segments = 12;  // runs of 2 bytes: not whole groups of kr
+      bad.segment_stride = 2;
+      EI_CHECK_THROWS(gemm_s8(bad));
+    }
   }
 }
 

@@ -36,6 +36,14 @@ struct GemmS8Args {
   // Column range to compute, so a thread pool can split N. n_begin is a multiple of the variant's nr.
   int64_t n_begin = 0;
   int64_t n_end = 0;  // 0 means w->n
+  // Implicit-GEMM rows (a convolution read straight from a padded NHWC input instead of an im2col copy),
+  // for variants with implicit_rows. Rows come in groups of row_group (0: one group of m), group_stride
+  // bytes apart, rows lda bytes apart inside a group (lda may be < k: windows overlap). Each row's k values
+  // are `segments` runs of k / segments bytes, segment_stride bytes apart (one run per kernel row).
+  int64_t row_group = 0;
+  int64_t group_stride = 0;
+  int64_t segments = 1;
+  int64_t segment_stride = 0;
 };
 
 struct GemmS8Variant {
@@ -47,6 +55,11 @@ struct GemmS8Variant {
   // Another tile of the same ISA (another nr). When the caller names no variant, pack_weights_s8 packs for
   // whichever of the two pads n less (e.g. 8 x 48 vs 6 x 64: n = 64 pads to 96 on the first).
   const GemmS8Variant* sibling = nullptr;
+  // Reads A through GemmS8Args' row groups and segments (implicit-GEMM convolutions); others need im2col.
+  bool implicit_rows = false;
+  // Rows of the register tile: a row group that is not a multiple of it ends in a partial tile, which
+  // streams the weight panel once more for fewer rows.
+  int mr = 1;
 };
 
 // ---------------------------------------------------------------- quantize / dequantize

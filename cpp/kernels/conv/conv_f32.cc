@@ -15,6 +15,10 @@
 //  - INT8 from a QDQ model (create_quantized): the same path with the model's int8 weights and scales, and
 //    its fixed activation scale / zero point when it has one; always INT8 (the model fixed the numerics).
 //    Group-1 ones also channels last (QLinearConvNhwc): quantized straight into NHWC, written straight to y.
+//  - Channels last, group 1, unit dilation along w, kw * in_c a multiple of the GEMM's kr, on a gemm_s8
+//    variant with implicit_rows (VNNI, ref): no im2col. The input is quantized into a zero-point padded NHWC
+//    copy and the GEMM reads each output pixel's window in place: one run of kw * in_c bytes per kernel row,
+//    pixels of an output row sw * in_c bytes apart (an implicit GEMM, as MLAS's indirect convolution).
 //    Depthwise ones run the direct dwconv_s8 rows (conv_depthwise_s8.cc) with the same numerics.
 #include <algorithm>
 #include <cmath>
@@ -247,6 +251,21 @@ class ConvS8 final : public ConvF32 {
     out_bytes_ = channels_last ? 0 : align_up(sizeof(float) * static_cast<size_t>(c.out_plane() * mg));
     planar_bytes_ = channels_last ? 0 : xq_bytes_;
     correction_bytes_ = channels_last ? align_up(sizeof(float) * static_cast<size_t>(c.in_c + c.out_c)) : 0;
+    const GemmS8Variant* variant = packed_.front().variant;
+    implicit_ = channels_last && !c.pointwise() && c.group == 1 && c.dw == 1 && variant->implicit_rows &&
+                (c.kw * c.in_c) % variant->kr == 0;
+    // Tiles stop at each output row's end: on narrow images with wide reductions (ResNet's 7x7 / 14x14
+    // stages) the extra partial tiles re-read more weight bytes than the im2col copy they save.
+    const int64_t mr = std::max(variant->mr, 1);
+    const int64_t extra_tiles = c.oh * ((c.ow + mr - 1) / mr) - (c.out_plane() + mr - 1) / mr;
+    if (extra_tiles * kg * mg > 2 * c.out_plane() * kg) implicit_ = false;
+    if (implicit_) {
+      // The padded extent covers every window (ONNX's output size keeps them inside the pads).
+      padded_h_ = std::max(c.ih + c.ph + c.pe_h, (c.oh - 1) * c.sh + (c.kh - 1) * c.dh + 1);
+      padded_w_ = std::max(c.iw + c.pw + c.pe_w, (c.ow - 1) * c.sw + c.kw);
+      xq_bytes_ = align_up(static_cast<size_t>(padded_h_ * padded_w_ * c.in_c));
+      col_bytes_ = 0;
+    }
     levels_bytes_ = output.enabled ? align_up(static_cast<size_t>(c.out_plane() * mg)) : 0;
   }
   size_t scratch_bytes() const override {
@@ -285,7 +304,8 @@ class ConvS8 final : public ConvF32 {
       q.inner = c.in_c * plane;
       q.scales = &qp.scale;
       q.zero_points = &qp.zero_point;
-      kernels().quantize->quantize(q);
+      if (implicit_) quantize_padded(q, xq, zp);
+      else kernels().quantize->quantize(q);
       if (!channels_last_) transpose_u8(planar, xq, c.in_c, plane);
       const bool corrected = channels_last_ && !weight_error_.empty();
       if (corrected) bias_correction(q.x, means, correction);
@@ -298,6 +318,15 @@ class ConvS8 final : public ConvF32 {
           if (c.pointwise()) {
             args.a = xq + p0 * c.in_c + g * c.in_c_g;
             args.lda = c.in_c;
+          } else if (implicit_) {
+            // Whole output rows: row r's pixels start at padded row r * sh, sw * in_c bytes apart.
+            const int64_t row_bytes = padded_w_ * c.in_c;
+            args.a = xq + (p0 / c.ow) * c.sh * row_bytes;
+            args.lda = c.sw * c.in_c;
+            args.row_group = c.ow;
+            args.group_stride = c.sh * row_bytes;
+            args.segments = c.kh;
+            args.segment_stride = c.dh * row_bytes;
           } else {
             im2col_rows(xq, col, g, p0, p1, zp);
             args.a = col + p0 * kg;
@@ -332,21 +361,23 @@ class ConvS8 final : public ConvF32 {
         // A large im2col (a 7x7 stem or a 56x56x64 3x3 conv: ~1.8 MB) alternates with the GEMM over blocks of
         // ~128 KB of rows, so a block's bytes are still in L2 when the GEMM reads them. Small ones stay whole:
         // blocks would make the GEMM stream its weights once per block.
-        const bool blocked = !c.pointwise() && op * kg > (int64_t{512} << 10);
+        const bool blocked = !c.pointwise() && !implicit_ && op * kg > (int64_t{512} << 10);
         const int64_t rows_per_block = blocked ? std::max<int64_t>(48, (int64_t{128} << 10) / kg / 48 * 48) : op;
         auto chunk = [&](int64_t p0, int64_t p1) {
           for (int64_t b0 = p0; b0 < p1; b0 += rows_per_block) block(b0, std::min(p1, b0 + rows_per_block));
         };
         const int64_t macs = op * kg * mg;
+        // Implicit rows split by whole output rows (a row group never straddles two threads).
+        const int64_t units = implicit_ ? c.oh : op, unit = implicit_ ? c.ow : 1;
         const int64_t t = (pool != nullptr && pool->threads() > 1 && macs >= 4 * kParallelMacs)
-                              ? std::min<int64_t>(pool->threads(), (op + 15) / 16)
+                              ? std::min<int64_t>(pool->threads(), implicit_ ? units : (op + 15) / 16)
                               : 1;
         if (t <= 1) {
           chunk(0, op);
         } else {
           pool->parallel_for(t, 1, [&](int64_t begin, int64_t end) {
             for (int64_t s = begin; s < end; ++s) {
-              const int64_t p0 = op * s / t, p1 = op * (s + 1) / t;
+              const int64_t p0 = units * s / t * unit, p1 = units * (s + 1) / t * unit;
               if (p1 > p0) chunk(p0, p1);
             }
           });
@@ -356,6 +387,24 @@ class ConvS8 final : public ConvF32 {
   }
 
  private:
+  // The image q.x quantized into the [padded_h][padded_w][in_c] copy xp, the border at the zero point.
+  void quantize_padded(QuantizeArgs q, uint8_t* xp, uint8_t zp) const {
+    const Conv2d& c = c_;
+    const int64_t row_bytes = padded_w_ * c.in_c, left = c.pw * c.in_c, width = c.iw * c.in_c;
+    std::memset(xp, zp, static_cast<size_t>(c.ph * row_bytes));
+    for (int64_t h = 0; h < c.ih; ++h) {
+      uint8_t* d = xp + (c.ph + h) * row_bytes;
+      std::memset(d, zp, static_cast<size_t>(left));
+      QuantizeArgs row = q;
+      row.x = q.x + h * width;
+      row.y = d + left;
+      row.inner = width;
+      kernels().quantize->quantize(row);
+      std::memset(d + left + width, zp, static_cast<size_t>(row_bytes - left - width));
+    }
+    std::memset(xp + (c.ph + c.ih) * row_bytes, zp, static_cast<size_t>((padded_h_ - c.ph - c.ih) * row_bytes));
+  }
+
   // correction[o] = -sum_c weight_error[o][c] * mean over the image of x[., c] (x is [H*W][C]): added to y.
   void bias_correction(const float* x, float* means, float* correction) const {
     const Conv2d& c = c_;
@@ -461,6 +510,8 @@ class ConvS8 final : public ConvF32 {
   ActivationParams act_;
   Activation s8_act_;
   bool channels_last_;
+  bool implicit_ = false;  // implicit GEMM over the padded copy (no im2col)
+  int64_t padded_h_ = 0, padded_w_ = 0;
   ActivationQuantization quantization_;
   OutputQuantization output_;
   std::vector<float> weight_error_;  // channels last: [out_c][in_c]

@@ -119,18 +119,18 @@ struct Ymm {
     const uint8_t* a3 = MR > 3 ? rows[3] : rows[0];
     const int64_t lda = MR > 1 ? rows[1] - rows[0] : 0;
     const int32_t* t;
+    int64_t segs;
 #define EI_ASM(MR_, ROW)                                                                                  \
-  asm volatile(EI_INIT_##MR_ EI_FLIP_CONST "test %[count], %[count]\n\t"                                  \
-               "jz 2f\n\t"                                                                                \
+  asm volatile(EI_INIT_##MR_ EI_FLIP_CONST EI_SEGMENT_BEGIN                                               \
                ".p2align 5\n\t"                                                                           \
-               "1:\n\t" EI_LOAD_B "prefetcht0 512(%[b])\n\t" EI_ROWS_##MR_(ROW) EI_ADVANCE_##MR_         \
+               "1:\n\t" EI_LOAD_B "prefetcht0 512(%[b])\n\t" EI_ROWS_##MR_(ROW) EI_ADVANCE_##MR_          \
                "add $64, %[b]\n\t"                                                                        \
                "dec %[count]\n\t"                                                                         \
-               "jnz 1b\n\t"                                                                               \
-               "2:\n\t" EI_TAIL_BLOCK(MR_) EI_STORE_##MR_ "vzeroupper\n\t"                                  \
-               : [a0] "+r"(a0), [a3] "+r"(a3), [b] "+r"(b), [count] "+r"(count), [t] "=&r"(t)             \
+               "jnz 1b\n\t" EI_SEGMENT_END(EI_JUMP(a0) EI_JUMP(a3))                                       \
+               EI_TAIL_BLOCK(MR_) EI_STORE_##MR_ "vzeroupper\n\t"                                         \
+               : [a0] "+r"(a0), [a3] "+r"(a3), [b] "+r"(b), [count] "+r"(count), [t] "=&r"(t), [segs] "=&r"(segs) \
                : [lda] "r"(lda), [p] "r"(p)                                                               \
-               : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",   \
+               : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",  \
                  "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15")
 #define EI_CASE(MR_)                      \
   if constexpr (MR == MR_) {              \
@@ -154,6 +154,6 @@ void gemm_s8_avxvnni_run(const GemmS8Args& args) { vnni_impl::run<Ymm, kMr, kNv>
 }  // namespace
 
 extern const GemmS8Variant kGemmS8AvxVnni = {"qs8_gemm_6x16c4__avxvnni", Isa::kAvxVnni, 8 * kNv, 4,
-                                             gemm_s8_avxvnni_run};
+                                             gemm_s8_avxvnni_run, nullptr, true, kMr};
 
 }  // namespace edgeinfer

@@ -27,6 +27,13 @@ inline int32_t effective_zero_point(const GemmS8Args& args) {
 
 inline int64_t resolved_n_end(const GemmS8Args& args) { return args.n_end == 0 ? args.w->n : args.n_end; }
 
+// Byte offset of A[i][kk] under GemmS8Args' row groups and segments (plain rows: i * lda + kk).
+inline int64_t a_offset(const GemmS8Args& args, int64_t k, int64_t i, int64_t kk) {
+  const int64_t group = args.row_group > 0 ? args.row_group : args.m;
+  const int64_t segment_k = k / args.segments;
+  return (i / group) * args.group_stride + (i % group) * args.lda + (kk / segment_k) * args.segment_stride + kk % segment_k;
+}
+
 // Scalar activations in float (the reference).
 inline float gelu_erf_scalar(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
 inline float gelu_tanh_scalar(float x) {

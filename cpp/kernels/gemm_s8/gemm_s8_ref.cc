@@ -19,14 +19,19 @@ void gemm_s8_ref_run(const GemmS8Args& args) {
   const float* bias = w.bias_values();
   const auto* a_u8 = static_cast<const uint8_t*>(args.a);
   const auto* a_s8 = static_cast<const int8_t*>(args.a);
+  const int64_t segment_k = k / args.segments;
   for (int64_t i = 0; i < args.m; ++i) {
+    const int64_t row = a_offset(args, k, i, 0);
     for (int64_t j = args.n_begin; j < n_end; ++j) {
       const int8_t* col = weights + j * k;
       // int64 sum, then wrapped to int32 (two's complement), which is what the SIMD variants compute.
       int64_t sum = 0;
-      for (int64_t kk = 0; kk < k; ++kk) {
-        const int32_t a = args.a_signed ? int32_t{a_s8[i * args.lda + kk]} : int32_t{a_u8[i * args.lda + kk]};
-        sum += int64_t{a - args.a_zero_point} * col[kk];
+      for (int64_t s = 0; s < args.segments; ++s) {
+        const int64_t run = row + s * args.segment_stride;
+        for (int64_t kk = 0; kk < segment_k; ++kk) {
+          const int32_t a = args.a_signed ? int32_t{a_s8[run + kk]} : int32_t{a_u8[run + kk]};
+          sum += int64_t{a - args.a_zero_point} * col[s * segment_k + kk];
+        }
       }
       const auto acc = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(sum)));
       if (args.c_i32 != nullptr) {
@@ -41,6 +46,6 @@ void gemm_s8_ref_run(const GemmS8Args& args) {
 
 }  // namespace
 
-extern const GemmS8Variant kGemmS8Ref = {"qs8_gemm_1x1__ref", Isa::kRef, 1, 1, gemm_s8_ref_run};
+extern const GemmS8Variant kGemmS8Ref = {"qs8_gemm_1x1__ref", Isa::kRef, 1, 1, gemm_s8_ref_run, nullptr, true};
 
 }  // namespace edgeinfer

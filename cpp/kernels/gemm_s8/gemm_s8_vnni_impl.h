@@ -18,6 +18,12 @@
 //
 // K tail: k % 4 bytes per row are assembled once per row block (tail_dword), never loaded as a dword, so a
 // row that ends at the end of its buffer is never over-read. The packed k padding is zero.
+//
+// Implicit rows (GemmS8Args row_group / segments, a convolution over its padded input): a tile never
+// crosses a row group, so its rows stay evenly spaced by lda; the assembly runs its K loop once per
+// segment (EI_SEGMENT_BEGIN / END) and moves every row pointer by AsmParams::segment_jump in between.
+// Segments hold whole groups of 4 (no tail). A one-row tile runs as two rows on the same pointer (the
+// one-row GEMV loops have no segments) and the epilogue writes only the rows that exist.
 #pragma once
 
 #include <algorithm>
@@ -45,6 +51,8 @@ struct Context {
   int64_t ldc;
   float a_scale;
   Activation act;
+  int64_t segments;
+  int64_t segment_jump;
 };
 
 // What an assembly K loop needs besides A and B (field offsets are part of its contract).
@@ -54,13 +62,29 @@ struct AsmParams {
   int64_t ldo;            // +16: bytes between result rows
   const uint32_t* tails;  // +24: the pre-assembled, pre-flipped k-tail dword of each row
   int64_t has_tail;       // +32: k % 4 != 0
+  int64_t segments;       // +40: K loop runs (1 for plain rows)
+  int64_t segment_groups; // +48: groups of 4 k per run
+  int64_t segment_jump;   // +56: bytes every row pointer moves between runs
 };
-static_assert(sizeof(void*) == 8 && offsetof(AsmParams, has_tail) == 32, "AsmParams layout");
+static_assert(sizeof(void*) == 8 && offsetof(AsmParams, has_tail) == 32 && offsetof(AsmParams, segment_jump) == 56,
+              "AsmParams layout");
+
+// The segment loop around an assembly K loop (labels 2 and 6 are its; ADVANCE moves the row registers by
+// the jump). The operands [segs] and [count] are scratch registers.
+#define EI_SEGMENT_BEGIN                \
+  "mov 40(%[p]), %[segs]\n\t"           \
+  "6:\n\t"                              \
+  "mov 48(%[p]), %[count]\n\t"          \
+  "test %[count], %[count]\n\t"         \
+  "jz 2f\n\t"
+#define EI_SEGMENT_END(ADVANCE) "2:\n\t" ADVANCE "dec %[segs]\n\t" "jnz 6b\n\t"
+#define EI_JUMP(reg) "add 56(%[p]), %[" #reg "]\n\t"
 
 // Finished (zero-point corrected) accumulators -> int32 store or float dequantize (+ activation), masked
 // to ncols.
 template <typename T, int MR, int NV>
-inline void epilogue(const Context& ctx, const typename T::V (&acc)[MR][NV], int64_t m0, int64_t n0, int ncols) {
+inline void epilogue(const Context& ctx, const typename T::V (&acc)[MR][NV], int64_t m0, int64_t n0, int ncols,
+                     int rows) {
 #pragma GCC unroll 8
   for (int v = 0; v < NV; ++v) {
     const int64_t col = n0 + v * T::kLanes;
@@ -70,13 +94,14 @@ inline void epilogue(const Context& ctx, const typename T::V (&acc)[MR][NV], int
     if (ctx.c_i32 != nullptr) {
 #pragma GCC unroll 16
       for (int r = 0; r < MR; ++r)
-        T::store_i32(ctx.c_i32 + (m0 + r) * ctx.ldc + col, mask, acc[r][v]);
+        if (r < rows) T::store_i32(ctx.c_i32 + (m0 + r) * ctx.ldc + col, mask, acc[r][v]);
     } else {
       const auto s = T::mul_ps(T::set1_ps(ctx.a_scale), T::load_ps(ctx.scale + col));
       const auto bias = T::load_ps(ctx.bias + col);
       const Activation act = ctx.act;
 #pragma GCC unroll 16
       for (int r = 0; r < MR; ++r) {
+        if (r >= rows) break;
         auto y = T::fmadd_ps(T::cvt_ps(acc[r][v]), s, bias);
         if (act == Activation::kRelu) y = T::max0_ps(y);
         else if (act == Activation::kGeluErf) y = T::gelu_erf_ps(y);
@@ -89,7 +114,7 @@ inline void epilogue(const Context& ctx, const typename T::V (&acc)[MR][NV], int
 
 template <typename T, int MR, int NV, bool FLIP>
 void micro_kernel(const Context& ctx, const uint8_t* const* rows, const uint32_t* tails, const int8_t* b,
-                  int64_t m0, int64_t n0, int ncols) {
+                  int64_t m0, int64_t n0, int ncols, int valid_rows) {
   using V = typename T::V;
   // The K loop is hand-written assembly in the traits (GCC spills a 24-accumulator tile written with
   // intrinsics). The accumulators start from the zero-point correction, so they finish as the int32
@@ -102,13 +127,16 @@ void micro_kernel(const Context& ctx, const uint8_t* const* rows, const uint32_t
 #pragma GCC unroll 8
   for (int v = 0; v < NV; ++v)
     T::store_aligned(init + v * T::kLanes, T::sub(T::set1(0), T::mullo(T::load(ctx.sums + n0 + v * T::kLanes), zp)));
-  const bool direct = ctx.c_i32 != nullptr && ncols == kNr;
+  const bool direct = ctx.c_i32 != nullptr && ncols == kNr && valid_rows == MR;
   AsmParams params;
   params.init = init;
   params.out = direct ? ctx.c_i32 + m0 * ctx.ldc + n0 : &tile[0][0];
   params.ldo = direct ? ctx.ldc * 4 : int64_t{kNr} * 4;
   params.tails = tails;
   params.has_tail = ctx.tail_bytes != 0 ? 1 : 0;
+  params.segments = ctx.segments;
+  params.segment_groups = ctx.full_groups / ctx.segments;
+  params.segment_jump = ctx.segment_jump;
   T::template asm_kernel<MR, FLIP>(rows, b, ctx.full_groups, &params);
   if (direct) return;
   V acc[MR][NV];
@@ -116,12 +144,12 @@ void micro_kernel(const Context& ctx, const uint8_t* const* rows, const uint32_t
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[r][v] = T::load(&tile[r][v * T::kLanes]);
-  epilogue<T, MR, NV>(ctx, acc, m0, n0, ncols);
+  epilogue<T, MR, NV>(ctx, acc, m0, n0, ncols, valid_rows);
 }
 
 template <typename T, int NV>
 using KernelFn = void (*)(const Context&, const uint8_t* const*, const uint32_t*, const int8_t*, int64_t, int64_t,
-                          int);
+                          int, int);
 
 template <typename T, int MR, int NV, bool FLIP>
 KernelFn<T, NV> kernel_for_rows(int rows) {
@@ -155,6 +183,8 @@ void run(const GemmS8Args& args) {
   ctx.ldc = args.ldc;
   ctx.a_scale = args.a_scale;
   ctx.act = args.activation;
+  ctx.segments = args.segments;
+  ctx.segment_jump = args.segments > 1 ? args.segment_stride - 4 * (ctx.full_groups / args.segments) : 0;
 
   const int64_t panel_bytes = ctx.groups * kNr * 4;
   const int64_t p_begin = args.n_begin / kNr;
@@ -163,22 +193,29 @@ void run(const GemmS8Args& args) {
   const int8_t* packed = w.weights();
   const auto* a_base = static_cast<const uint8_t*>(args.a);
 
+  // Row groups (implicit rows): tiles stop at a group's end so their rows stay lda apart.
+  const int64_t group = args.row_group > 0 ? args.row_group : args.m;
   for (int64_t pc = p_begin; pc < p_end; pc += chunk) {
     const int64_t pc_end = std::min(p_end, pc + chunk);
-    for (int64_t m0 = 0; m0 < args.m; m0 += MR) {
-      const int rows = static_cast<int>(std::min<int64_t>(MR, args.m - m0));
-      const uint8_t* row_ptr[MR];
-      uint32_t tails[MR];
-      for (int r = 0; r < MR; ++r) {
-        row_ptr[r] = a_base + (m0 + std::min(r, rows - 1)) * args.lda;
-        tails[r] = ctx.tail_bytes != 0 ? tail_dword(row_ptr[r] + 4 * ctx.full_groups, ctx.tail_bytes, flip) : 0;
-      }
-      const KernelFn<T, NV> kernel =
-          flip ? kernel_for_rows<T, MR, NV, true>(rows) : kernel_for_rows<T, MR, NV, false>(rows);
-      for (int64_t p = pc; p < pc_end; ++p) {
-        const int64_t n0 = p * kNr;
-        const int ncols = static_cast<int>(std::min<int64_t>(kNr, n_end - n0));
-        kernel(ctx, row_ptr, tails, packed + p * panel_bytes, m0, n0, ncols);
+    for (int64_t g0 = 0; g0 < args.m; g0 += group) {
+      const int64_t g_end = std::min(args.m, g0 + group);
+      const uint8_t* g_base = a_base + (g0 / group) * args.group_stride;
+      for (int64_t m0 = g0; m0 < g_end; m0 += MR) {
+        const int rows = static_cast<int>(std::min<int64_t>(MR, g_end - m0));
+        const uint8_t* row_ptr[MR];
+        uint32_t tails[MR];
+        for (int r = 0; r < MR; ++r) {
+          row_ptr[r] = g_base + (m0 - g0 + std::min(r, rows - 1)) * args.lda;
+          tails[r] = ctx.tail_bytes != 0 ? tail_dword(row_ptr[r] + 4 * ctx.full_groups, ctx.tail_bytes, flip) : 0;
+        }
+        const int kernel_rows = rows == 1 && ctx.segments > 1 ? 2 : rows;
+        const KernelFn<T, NV> kernel =
+            flip ? kernel_for_rows<T, MR, NV, true>(kernel_rows) : kernel_for_rows<T, MR, NV, false>(kernel_rows);
+        for (int64_t p = pc; p < pc_end; ++p) {
+          const int64_t n0 = p * kNr;
+          const int ncols = static_cast<int>(std::min<int64_t>(kNr, n_end - n0));
+          kernel(ctx, row_ptr, tails, packed + p * panel_bytes, m0, n0, ncols, rows);
+        }
       }
     }
   }
@@ -186,3 +223,4 @@ void run(const GemmS8Args& args) {
 
 }  // namespace
 }  // namespace vnni_impl
+

@@ -122,7 +122,22 @@ void gemm_s8(const GemmS8Args& args) {
               w->bias.size() >= static_cast<size_t>(w->n_padded) * sizeof(float),
           kBad, "gemm_s8: packed weight buffers are too small");
   require(args.m >= 0, kBad, "gemm_s8: m must be >= 0");
-  require(args.lda >= w->k, kBad, "gemm_s8: lda must be >= k");
+  const bool implicit = args.row_group != 0 || args.segments != 1;
+  if (implicit) {
+    require(v->implicit_rows, kBad, "gemm_s8: this variant reads plain rows only (no row groups or segments)");
+    require(args.row_group >= 0 && args.group_stride >= 0 && args.lda >= 0, kBad,
+            "gemm_s8: row_group, group_stride and lda must be >= 0");
+    require(args.segments >= 1 && args.segments <= w->k && w->k % args.segments == 0 &&
+                (w->k / args.segments) % v->kr == 0,
+            kBad, "gemm_s8: segments must split k into runs that are whole multiples of the variant's kr");
+    require(args.segments == 1 || args.segment_stride >= w->k / args.segments, kBad,
+            "gemm_s8: segment_stride must be >= k / segments (runs do not overlap)");
+    require(args.m <= kMaxDim && args.lda <= kMaxDim * 64 && args.group_stride <= kMaxDim * kMaxDim &&
+                args.segment_stride <= kMaxDim * kMaxDim,
+            kBad, "gemm_s8: implicit row strides are out of range");
+  } else {
+    require(args.lda >= w->k, kBad, "gemm_s8: lda must be >= k");
+  }
   require(args.m == 0 || args.a != nullptr, kBad, "gemm_s8: a is null");
   require((args.c_i32 != nullptr) != (args.c_f32 != nullptr), kBad,
           "gemm_s8: exactly one of c_i32 / c_f32 must be set");

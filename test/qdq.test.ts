@@ -11,6 +11,7 @@ import type { Attribute, Model, Node, TensorData } from '../lib/onnx/ir';
 import { lowerToPlan } from '../lib/onnx/lower';
 import { prepareModel, specializeForShapes } from '../lib/onnx/pipeline';
 import { writeModel } from '../lib/onnx/writer';
+import { onnxDataTypeCodes } from '../lib/onnx/ir';
 import { fillFloat, fillInt, rng } from './helpers/random';
 
 type Initializers = Record<string, TensorData>;
@@ -73,8 +74,9 @@ function weights(name: string, dims: number[], channels: number, seed: number, d
 interface Outputs {
   ours: Float32Array;
   theirs: Float32Array;
-  /** The native plan's step ops, to check what actually ran. */
+  /** The native plan's step ops and kernels, to check what actually ran. */
   ops: string[];
+  kernels: string[];
 }
 
 async function runBoth(bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<Outputs> {
@@ -84,7 +86,8 @@ async function runBoth(bytes: Uint8Array, x: Float32Array, dims: number[]): Prom
     const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
     const expected = await session.run({ x: new ort.Tensor('float32', x, dims) });
     assert.deepEqual(out.y.dims, expected.y.dims);
-    return { ours: out.y.data as Float32Array, theirs: expected.y.data as Float32Array, ops: engine.profile().map((step) => step.op) };
+    const steps = engine.profile();
+    return { ours: out.y.data as Float32Array, theirs: expected.y.data as Float32Array, ops: steps.map((step) => step.op), kernels: steps.map((step) => step.kernel) };
   } finally {
     engine.dispose();
   }
@@ -114,9 +117,10 @@ function assertStaticMatch({ ours, theirs }: Outputs, what: string) {
   assert.ok(diff <= 1e-3 * scale, `${what}: max |diff| ${diff} > 1e-3 x max|ORT| (${scale})`);
 }
 
-function assertOps(ops: string[], expected: string, what: string) {
+/** `expected` ran and no float or Q / DQ op is left (except those in `allowed`). */
+function assertOps(ops: string[], expected: string, what: string, allowed: string[] = []) {
   assert.ok(ops.includes(expected), `${what}: ${expected} not in the plan (${ops.join(', ')})`);
-  for (const op of ['QuantizeLinear', 'DequantizeLinear', 'MatMul', 'Gemm', 'Conv']) assert.ok(!ops.includes(op), `${what}: ${op} left in the plan`);
+  for (const op of ['QuantizeLinear', 'DequantizeLinear', 'MatMul', 'Gemm', 'Conv']) assert.ok(allowed.includes(op) || !ops.includes(op), `${what}: ${op} left in the plan`);
 }
 
 describe('QDQ models (static INT8) against onnxruntime-node', function () {
@@ -262,10 +266,116 @@ describe('QDQ models (static INT8) against onnxruntime-node', function () {
       ];
       const dims = [1, 4, 12, 10];
       const result = await runBoth(modelBytes(nodes, { x: dims }, initializers), randomInput(dims, 24, -3, 3), dims);
-      assertOps(result.ops, 'QLinearConvNhwc', what);
+      // uint8 levels go on as bytes (passes/byte-activations.ts): the pool pools them and one DequantizeLinear
+      // gives the Add its floats.
+      const levels = fused && zeroPoint.dtype === 'uint8';
+      assertOps(result.ops, 'QLinearConvNhwc', what, levels ? ['DequantizeLinear'] : []);
+      assert.equal(result.kernels.includes('u8_maxpool_nhwc'), levels, `${what}: the pool ${levels ? 'pools' : 'does not pool'} uint8 levels (${result.kernels.join(', ')})`);
       assert.equal(result.ops.includes('QuantizeDequantize'), !fused, `${what}: QuantizeDequantize ${fused ? 'fused away' : 'kept'} (${result.ops.join(', ')})`);
       assertStaticMatch(result, what);
     }
+  });
+
+  it('INT8 convs hand uint8 levels to INT8 convs and max pools (a ResNet stem and blocks): bit-identical to float handoffs, equal to ORT', async function () {
+    // x -> QDQ -> stem Conv+Relu -> QDQ(a) -> MaxPool -> QDQ(a) -> { Conv+Relu -> QDQ(b) -> Conv -> QDQ(c), residual }
+    //   -> Add -> Relu -> QDQ(r) -> { Conv (1x1) -> t, Add(t, r) -> QDQ(s) -> { Conv (1x1), Conv (3x3) } -> Add } -> y.
+    // Levels: stem -> pool (pooled as bytes), pool -> block conv, block conv -> block conv, r's fake quantization
+    // -> the 1x1 conv (its levels output), s -> both last convs (one QuantizeLinear); the Adds read floats.
+    const initializers: Initializers = {
+      x_scale: f32([], [0.03]),
+      x_zp: u8([], [128]),
+      a_scale: f32([], [0.04]),
+      a_zp: u8([], [0]),
+      b_scale: f32([], [0.05]),
+      b_zp: u8([], [0]),
+      c_scale: f32([], [0.06]),
+      c_zp: u8([], [120]),
+      r_scale: f32([], [0.07]),
+      r_zp: u8([], [0]),
+      s_scale: f32([], [0.08]),
+      s_zp: u8([], [90]),
+      ...weights('w0', [16, 3, 5, 5], 16, 31),
+      ...weights('w1', [16, 16, 3, 3], 16, 32),
+      ...weights('w2', [16, 16, 3, 3], 16, 33),
+      ...weights('w3', [16, 16, 1, 1], 16, 34),
+      ...weights('w5', [8, 16, 1, 1], 8, 37),
+      ...weights('w6', [8, 16, 3, 3], 8, 38),
+      b16: f32([16], fillFloat(new Float32Array(16), rng(35), -0.3, 0.3)),
+    };
+    const pads = (p: number) => ({ pads: ints([p, p, p, p]) });
+    const nodes = [
+      ...qdq('x', 'x_scale', 'x_zp'),
+      ...['w0', 'w1', 'w2', 'w3', 'w5', 'w6'].map((w) => weightDq(w, 0)),
+      node('Conv', ['x_dq', 'w0_dq', 'b16'], 'st', { ...pads(2), strides: ints([2, 2]), kernel_shape: ints([5, 5]) }),
+      node('Relu', ['st'], 'a'),
+      ...qdq('a', 'a_scale', 'a_zp'),
+      node('MaxPool', ['a_dq'], 'p', { ...pads(1), strides: ints([2, 2]), kernel_shape: ints([3, 3]) }),
+      ...qdq('p', 'a_scale', 'a_zp'),
+      node('Conv', ['p_dq', 'w1_dq', 'b16'], 'c1', { ...pads(1), kernel_shape: ints([3, 3]) }),
+      node('Relu', ['c1'], 'b'),
+      ...qdq('b', 'b_scale', 'b_zp'),
+      node('Conv', ['b_dq', 'w2_dq', 'b16'], 'c', { ...pads(1), kernel_shape: ints([3, 3]) }),
+      ...qdq('c', 'c_scale', 'c_zp'),
+      node('Add', ['c_dq', 'p_dq'], 'sum'),
+      node('Relu', ['sum'], 'r'),
+      ...qdq('r', 'r_scale', 'r_zp'),
+      node('Conv', ['r_dq', 'w3_dq'], 't', { kernel_shape: ints([1, 1]) }),
+      node('Add', ['t', 'r_dq'], 's2'),
+      ...qdq('s2', 's_scale', 's_zp'),
+      node('Conv', ['s2_dq', 'w5_dq'], 'y5', { kernel_shape: ints([1, 1]) }),
+      node('Conv', ['s2_dq', 'w6_dq'], 'y6', { ...pads(1), kernel_shape: ints([3, 3]) }),
+      node('Add', ['y5', 'y6'], 'y'),
+    ];
+    const dims = [1, 3, 40, 36];
+    const bytes = modelBytes(nodes, { x: dims }, initializers);
+    const x = randomInput(dims, 36, -3, 3);
+    const result = await runBoth(bytes, x, dims);
+    assertOps(result.ops, 'QLinearConvNhwc', 'levels', ['DequantizeLinear', 'QuantizeLinear']);
+    assert.ok(result.kernels.includes('u8_maxpool_nhwc'), `the pool pools levels (${result.kernels.join(', ')})`);
+    // The same model with every handoff in floats: identical outputs, and the levels plan holds the byte tensors.
+    const plans = [{}, { floatActivations: true }].map((optimize) => lowerToPlan(specializeForShapes(prepareModel(bytes, { optimize }).model, { x: dims })).desc);
+    const byteTensors = plans.map((plan) => plan.tensors.filter((t) => t.dtype === onnxDataTypeCodes.uint8 && t.constant === undefined).length);
+    assert.ok(byteTensors[0] >= 5 && byteTensors[1] === 0, `uint8 activation tensors: ${byteTensors[0]} with levels, ${byteTensors[1]} without`);
+    assert.ok(plans[0].steps.some((step) => step.op === 'QuantizeDequantize' && step.outputs.length === 2), 'a fake quantization also outputs its levels');
+    assert.ok(plans[0].steps.some((step) => step.op === 'QuantizeLinear'), 'levels read by two convs are quantized once');
+    const outputs = plans.map((plan) => {
+      const model = callNative(() => native.createModel(plan, { threads: 2, precision: 'float32' }));
+      try {
+        const y = new Float32Array(result.ours.length);
+        model.run([x], [y], false);
+        return y;
+      } finally {
+        model.dispose();
+      }
+    });
+    assert.deepEqual(outputs[0], outputs[1], 'levels and float handoffs give the same bits');
+    assert.deepEqual(outputs[0], result.ours, 'the engine ran the levels plan');
+    // The native validation refuses level tensors it cannot read exactly.
+    const uint8 = onnxDataTypeCodes.uint8;
+    const corruptions: [string, (plan: NativePlanDesc) => void, RegExp][] = [
+      ['level input without its zero point', (plan) => (plan.steps.find((step) => step.op === 'QLinearConvNhwc' && plan.tensors[step.inputs[0]].dtype === uint8)!.inputs[2] = -1), /QLinearConvNhwc/],
+      ['level output without its zero point', (plan) => (plan.steps.find((step) => step.op === 'QLinearConvNhwc' && plan.tensors[step.outputs[0]].dtype === uint8)!.inputs[8] = -1), /QLinearConvNhwc/],
+      ['a pool from levels to floats', (plan) => (plan.tensors[plan.steps.find((step) => step.op === 'MaxPoolNhwc')!.outputs[0]].dtype = onnxDataTypeCodes.float32), /MaxPoolNhwc/],
+    ];
+    for (const [what, corrupt, where] of corruptions) {
+      const copy = structuredClone(plans[0]);
+      corrupt(copy);
+      assert.throws(
+        () => callNative(() => native.createModel(copy, { threads: 1, precision: 'float32' })),
+        (error: unknown) => error instanceof EdgeInferError && error.code === 'EDGEINFER_MODEL_INVALID' && where.test(error.message),
+        what,
+      );
+    }
+    // ORT runs the Add as QLinearAdd (its own requantization), so a few residual levels round the other way:
+    // the zoo's bar for ORT-quantized models (cosine >= 0.9999), not the 1e-3 bound of single-op models.
+    let dot = 0, ours2 = 0, theirs2 = 0;
+    for (let i = 0; i < result.ours.length; i++) {
+      dot += result.ours[i] * result.theirs[i];
+      ours2 += result.ours[i] ** 2;
+      theirs2 += result.theirs[i] ** 2;
+    }
+    const cosine = dot / Math.sqrt(ours2 * theirs2);
+    assert.ok(cosine >= 0.9999, `cosine to ORT ${cosine}`);
   });
 
   it('uint8 activations with a non-zero zero point and int8 activations match', async function () {

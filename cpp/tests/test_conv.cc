@@ -456,31 +456,39 @@ EI_TEST("channels-last ConvF32 FP32 / INT8 (table choice) against the NCHW refer
   EI_CHECK_THROWS(ConvF32::create(nchw, w.data(), nullptr, clamp));
 }
 
+// A 2-D window of the pooling tests and its PoolShape (batch 2, NCHW; out sizes from floor windows).
+struct PoolCase {
+  int64_t in[2], k[2], s[2], pb[2], pe[2], d[2];
+};
+
+PoolShape pool_shape(const PoolCase& c, int64_t channels, bool max) {
+  PoolShape s;
+  s.rank = 2;
+  s.batch = 2;
+  s.in_channels = s.out_channels = s.group = channels;
+  s.max = max;
+  for (int i = 0; i < 2; ++i) {
+    s.in_size[i] = c.in[i];
+    s.kernel[i] = c.k[i];
+    s.stride[i] = c.s[i];
+    s.pad_begin[i] = c.pb[i];
+    s.pad_end[i] = c.pe[i];
+    s.dilation[i] = c.d[i];
+    s.out_size[i] = out_dim(c.in[i], c.k[i], c.s[i], c.pb[i], c.pe[i], c.d[i]);
+  }
+  return s;
+}
+
 EI_TEST("channels-last pooling matches NCHW pooling") {
-  struct P {
-    int64_t in[2], k[2], s[2], pb[2], pe[2], d[2];
-  };
+  using P = PoolCase;
   const P cases[] = {{{72, 32}, {2, 2}, {2, 2}, {0, 0}, {0, 0}, {1, 1}},
                      {{9, 11}, {3, 2}, {2, 1}, {1, 0}, {1, 1}, {1, 1}},
                      {{8, 7}, {2, 3}, {1, 2}, {0, 1}, {0, 1}, {2, 1}}};
   for (const P& c : cases)
     for (int max = 0; max < 2; ++max)
       for (int cip = 0; cip < 2; ++cip) {
-        PoolShape s;
-        s.rank = 2;
-        s.batch = 2;
-        s.in_channels = s.out_channels = s.group = 5;
-        s.max = max;
+        PoolShape s = pool_shape(c, 5, max != 0);
         s.count_include_pad = cip;
-        for (int i = 0; i < 2; ++i) {
-          s.in_size[i] = c.in[i];
-          s.kernel[i] = c.k[i];
-          s.stride[i] = c.s[i];
-          s.pad_begin[i] = c.pb[i];
-          s.pad_end[i] = c.pe[i];
-          s.dilation[i] = c.d[i];
-          s.out_size[i] = out_dim(c.in[i], c.k[i], c.s[i], c.pb[i], c.pe[i], c.d[i]);
-        }
         const int64_t ip = c.in[0] * c.in[1], op = s.out_size[0] * s.out_size[1];
         auto x = random_vec(static_cast<size_t>(10 * ip));
         x[7] = NAN;
@@ -511,6 +519,42 @@ EI_TEST("ConvF32 rejects inconsistent shapes") {
   s = make_shape(2, 1, 2, 2, 1, in, k, s1, p0, p0, d1);
   s.stride[0] = 0;
   EI_CHECK_THROWS(ConvF32::create_int8(s, w.data(), nullptr, {}));
+}
+
+// Pooling uint8 levels equals pooling their float values (max commutes with the monotone dequantization):
+// every window shape of the float test above plus a 3x3 stride-2 pad-1 stem pool and a ceil window, channel
+// counts around vector widths, levels 0 and 255 included.
+EI_TEST("max_pool_u8_nhwc equals pool_f32 on the same levels as floats") {
+  const std::pair<PoolCase, int64_t> cases[] = {{{{72, 32}, {2, 2}, {2, 2}, {0, 0}, {0, 0}, {1, 1}}, 5},
+                                                 {{{9, 11}, {3, 2}, {2, 1}, {1, 0}, {1, 1}, {1, 1}}, 64},
+                                                 {{{8, 7}, {2, 3}, {1, 2}, {0, 1}, {0, 1}, {2, 1}}, 17},
+                                                 {{{14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}}, 33},
+                                                 {{{7, 9}, {3, 3}, {2, 2}, {0, 0}, {1, 1}, {1, 1}}, 130}};
+  std::uniform_int_distribution<int> level(0, 255);
+  for (const auto& [c, channels] : cases) {
+    PoolShape s = pool_shape(c, channels, true);
+    s.channels_last = true;
+    const size_t in_count = static_cast<size_t>(2 * c.in[0] * c.in[1] * channels);
+    const size_t out_count = static_cast<size_t>(2 * s.out_size[0] * s.out_size[1] * channels);
+    std::vector<uint8_t> x(in_count), got(out_count, 77);
+    std::vector<float> xf(in_count), want(out_count);
+    for (size_t i = 0; i < in_count; ++i) x[i] = static_cast<uint8_t>(i % 97 == 0 ? 255 : i % 89 == 0 ? 0 : level(rng));
+    for (size_t i = 0; i < in_count; ++i) xf[i] = static_cast<float>(x[i]);
+    pool_f32(s, xf.data(), want.data());
+    max_pool_u8_nhwc(s, x.data(), got.data());
+    int bad = 0;
+    for (size_t i = 0; i < out_count; ++i)
+      if (static_cast<float>(got[i]) != want[i] && bad++ < 2)
+        EI_CHECK_MSG(false, "u8 max pool channels " + std::to_string(channels) + " at " + std::to_string(i) + " got " +
+                                std::to_string(got[i]) + " want " + std::to_string(want[i]));
+  }
+  PoolShape nchw;
+  nchw.rank = 2;
+  nchw.batch = 1;
+  nchw.in_channels = nchw.out_channels = nchw.group = 1;
+  nchw.in_size[0] = nchw.in_size[1] = nchw.out_size[0] = nchw.out_size[1] = 2;
+  uint8_t b[4] = {};
+  EI_CHECK_THROWS(max_pool_u8_nhwc(nchw, b, b));  // channels first: not this kernel
 }
 
 EI_TEST("pool_f32 max / average, pads, strides, dilations, count_include_pad, ceil windows") {
@@ -982,6 +1026,97 @@ EI_TEST("INT8 (QDQ) channels-last ConvF32 equals its NCHW form") {
   qw.scales = ws.data();
   qw.scale_count = 4;
   EI_CHECK_THROWS(ConvF32::create_quantized(depthwise, qw, nullptr, ActivationQuantization{}, {}));
+}
+
+// Level input / output (an INT8 conv's uint8 output handed to the next one): the same bits as the float form
+// (x as the levels' float values, y as the fake-quantized floats), every group-1 case of kCases (im2col,
+// implicit and pointwise paths), one thread and two, no allocation; float-only entry points refuse levels.
+EI_TEST("INT8 (QDQ) channels-last ConvF32 reading and writing uint8 levels equals its float form") {
+  ThreadPool pool(2);
+  std::uniform_int_distribution<int> wd(-128, 127), level(0, 255);
+  int compared = 0;
+  for (const Case& c : kCases) {
+    if (c.g != 1) continue;
+    ConvShape s = make_shape(c.rank, c.n, c.ci, c.co, c.g, c.in, c.k, c.s, c.pb, c.pe, c.d);
+    s.channels_last = true;
+    const int64_t in_plane = c.in[0] * c.in[1], out_plane = s.out_size[0] * (c.rank == 2 ? s.out_size[1] : 1);
+    std::vector<int8_t> w(static_cast<size_t>(c.co * c.ci * c.k[0] * c.k[1]));
+    for (auto& e : w) e = static_cast<int8_t>(wd(rng));
+    std::vector<float> ws(static_cast<size_t>(c.co)), bias = random_vec(static_cast<size_t>(c.co));
+    for (size_t i = 0; i < ws.size(); ++i) ws[i] = 0.002f + 0.0007f * static_cast<float>(i % 7);
+    QuantizedWeightsS8 qw;
+    qw.data = w.data();
+    qw.scales = ws.data();
+    qw.scale_count = c.co;
+    ActivationQuantization in;
+    in.dynamic = false;
+    in.scale = 0.021f;
+    in.zero_point = 17;
+    OutputQuantization out;
+    out.enabled = true;
+    out.scale = 0.09f;
+    out.zero_point = 131;
+    std::vector<uint8_t> x_levels(static_cast<size_t>(c.n * c.ci * in_plane));
+    std::vector<float> x(x_levels.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      x_levels[i] = static_cast<uint8_t>(level(rng));
+      x[i] = (static_cast<float>(x_levels[i]) - static_cast<float>(in.zero_point)) * in.scale;
+    }
+    ActivationQuantization in_levels = in;
+    in_levels.levels = true;
+    OutputQuantization out_levels = out;
+    out_levels.levels = true;
+    for (int a = 0; a < 2; ++a) {
+      const ActivationParams ap = params_for(kActs[a]);  // none, ReLU
+      auto floats = ConvF32::create_quantized(s, qw, bias.data(), in, ap, out);
+      auto bytes = ConvF32::create_quantized(s, qw, bias.data(), in_levels, ap, out_levels);
+      AlignedBuffer s1(floats->scratch_bytes() + 64), s2(bytes->scratch_bytes() + 64);
+      std::vector<float> want(static_cast<size_t>(c.n * c.co * out_plane));
+      floats->run(x.data(), want.data(), s1.data(), nullptr);
+      EI_CHECK_THROWS(bytes->run(x.data(), want.data(), s2.data(), nullptr));  // levels need run_quantized
+      for (ThreadPool* tp : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        std::vector<uint8_t> got(want.size(), 7);
+        const long before = edgeinfer::testing::heap_allocations().load();
+        bytes->run_quantized(x_levels.data(), got.data(), s2.data(), tp);
+        EI_CHECK_MSG(edgeinfer::testing::heap_allocations().load() == before, "heap allocation in a level run");
+        int bad = 0;
+        for (size_t i = 0; i < got.size(); ++i, ++compared) {
+          const float value = (static_cast<float>(got[i]) - static_cast<float>(out.zero_point)) * out.scale;
+          if (std::memcmp(&value, &want[i], sizeof(float)) != 0 && bad++ < 2)
+            EI_CHECK_MSG(false, "levels " + std::to_string(c.ci) + "->" + std::to_string(c.co) + " act " + std::to_string(a) + " at " +
+                                    std::to_string(i) + ": level " + std::to_string(got[i]) + " is " + std::to_string(value) + ", float form " +
+                                    std::to_string(want[i]));
+        }
+      }
+    }
+  }
+  EI_CHECK(compared > 0);
+  // Levels only where they can be read exactly: static uint8 input of a channels-last conv, unsigned output.
+  const int64_t in2[2] = {5, 5}, k3[2] = {3, 3}, s1[2] = {1, 1}, p0[2] = {0, 0}, d1[2] = {1, 1};
+  ConvShape nchw = make_shape(2, 1, 4, 8, 1, in2, k3, s1, p0, p0, d1);
+  std::vector<int8_t> w(8 * 4 * 9, 1);
+  std::vector<float> ws(8, 0.01f);
+  QuantizedWeightsS8 qw;
+  qw.data = w.data();
+  qw.scales = ws.data();
+  qw.scale_count = 8;
+  ActivationQuantization levels_in;
+  levels_in.dynamic = false;
+  levels_in.levels = true;
+  EI_CHECK_THROWS(ConvF32::create_quantized(nchw, qw, nullptr, levels_in, {}));  // NCHW
+  ActivationQuantization dynamic_levels;
+  dynamic_levels.levels = true;
+  ConvShape last = nchw;
+  last.channels_last = true;
+  EI_CHECK_THROWS(ConvF32::create_quantized(last, qw, nullptr, dynamic_levels, {}));  // no parameters to read them with
+  OutputQuantization signed_levels;
+  signed_levels.enabled = true;
+  signed_levels.is_signed = true;
+  signed_levels.levels = true;
+  EI_CHECK_THROWS(ConvF32::create_quantized(last, qw, nullptr, ActivationQuantization{}, {}, signed_levels));
+  OutputQuantization levels_without_quantization;
+  levels_without_quantization.levels = true;
+  EI_CHECK_THROWS(ConvF32::create_quantized(last, qw, nullptr, ActivationQuantization{}, {}, levels_without_quantization));
 }
 
 // Every depthwise case of kCases through every dwconv_s8 variant (and the table's choice through

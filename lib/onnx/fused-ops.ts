@@ -71,12 +71,16 @@ export const fusedOps = {
   /**
    * QLinearFusedConv on [N, H, W, C] (or [N, W, C]) made by the channels-last pass; group 1. y_scale /
    * y_zero_point (passes/fuse-output-qdq.ts): a QuantizeLinear -> DequantizeLinear of the output, per tensor,
-   * applied by the conv (the output is then the fake-quantized value).
+   * applied by the conv (the output is then the fake-quantized value). output_levels = 1 (passes/byte-activations.ts):
+   * the output is the uint8 levels themselves, read only by INT8 convs quantizing with y_scale / y_zero_point; x
+   * may likewise be uint8 levels of x_scale / x_zero_point.
    */
-  NhwcQLinearFusedConv: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?', 'y_scale?', 'y_zero_point?'], attributes: ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides', 'w_axis', 'activation', 'activation_params', 'approximate', 'dynamic_quantization'] },
+  NhwcQLinearFusedConv: { inputs: ['x', 'x_scale?', 'x_zero_point?', 'w', 'w_scale', 'w_zero_point?', 'bias?', 'y_scale?', 'y_zero_point?'], attributes: ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides', 'w_axis', 'activation', 'activation_params', 'approximate', 'dynamic_quantization', 'output_levels'] },
   /**
    * A QuantizeLinear -> DequantizeLinear pair on an activation that no INT8 op absorbed (fake quantization).
-   * Inputs x, scale, zero_point?; attribute axis (as QuantizeLinear); output float like x.
+   * Inputs x, scale, zero_point?; attribute axis (as QuantizeLinear); output float like x, and optionally a
+   * second output with the levels themselves (the zero point's type), for INT8 convs that read them as they
+   * are (passes/byte-activations.ts).
    */
   QuantizeDequantize: { inputs: ['x', 'scale', 'zero_point?'], attributes: ['axis'] },
 } as const;

@@ -8,7 +8,7 @@ import { EdgeInferError } from '../errors';
 import type { TensorInfo, TensorType } from '../tensor';
 import type { Graph, Model, TensorData } from './ir';
 import { nativeOps } from './native-ops';
-import { eliminateDeadNodes, foldConstants, optimize } from './passes';
+import { eliminateDeadNodes, foldConstants, optimize, type OptimizeOptions } from './passes';
 import { readModel } from './reader';
 import { inferShapes } from './shapes';
 import { checkSupported, validateGraph } from './validate';
@@ -60,14 +60,14 @@ export function declaredSignature(model: Model): { inputs: TensorInfo[]; outputs
  * infer shapes, run the optimiser (fusions, channels-last, QDQ -> INT8: native-only rewrites), check again.
  * Takes bytes (read and validated here) or a model already read by readValidatedModel, which it changes.
  */
-export function prepareModel(source: Uint8Array | Model, options: { baseDir?: string; supportedOps?: ReadonlySet<string> } = {}): PreparedModel {
+export function prepareModel(source: Uint8Array | Model, options: { baseDir?: string; supportedOps?: ReadonlySet<string>; optimize?: OptimizeOptions } = {}): PreparedModel {
   const supportedOps = (options.supportedOps ?? nativeOps) as Set<string>;
   const model = source instanceof Uint8Array ? readValidatedModel(source, { baseDir: options.baseDir }) : source;
   checkSupported(model, supportedOps);
   const declaredInputs = model.graph.inputs.filter((input) => !model.graph.initializers.has(input.name)).map((input) => input.name);
   inferShapes(model);
   const inputs = declaredInputs.map((name) => tensorInfo(model, name, 'input'));
-  const { applied } = optimize(model);
+  const { applied } = optimize(model, options.optimize);
   checkSupported(model, supportedOps);
   const outputs = model.graph.outputs.map((output) => tensorInfo(model, output.name, 'output'));
   return { model, inputs, outputs, optimizations: applied };

@@ -43,6 +43,9 @@ struct ActivationQuantization {
   bool onnx_range = false;
   float scale = 1.0f;      // static only: finite, > 0
   int32_t zero_point = 0;  // static only: a uint8 level (an int8 zero point z is z + 128 on uint8 data)
+  // Static, channels-last convs only: x arrives as its uint8 levels (an INT8 conv's output quantized with
+  // these parameters) instead of floats, so nothing is quantized.
+  bool levels = false;
 };
 
 // Fake quantization of an op's float output, per tensor (a QDQ model's QuantizeLinear -> DequantizeLinear
@@ -53,6 +56,8 @@ struct OutputQuantization {
   float scale = 1.0f;      // finite, > 0
   int32_t zero_point = 0;  // a level of the type: 0..255, or -128..127 when is_signed
   bool is_signed = false;
+  // Write the uint8 levels themselves (unsigned only), for a reader that would quantize the values again.
+  bool levels = false;
 };
 
 // y[m, n] = act(alpha * sum_k a[m, k] * w[k, n] + beta * bias[n]); `bias` may be absent.
@@ -112,6 +117,10 @@ class ConvF32 {
   virtual size_t weight_bytes() const = 0;
   virtual const char* kernel_name() const = 0;
   virtual void run(const float* x, float* y, void* scratch, ThreadPool* pool) const = 0;
+  // x and y as created: floats, or uint8 levels (ActivationQuantization / OutputQuantization levels).
+  virtual void run_quantized(const void* x, void* y, void* scratch, ThreadPool* pool) const {
+    run(static_cast<const float*>(x), static_cast<float*>(y), scratch, pool);
+  }
 };
 
 struct PoolShape : ConvShape {
@@ -120,5 +129,7 @@ struct PoolShape : ConvShape {
 };
 
 void pool_f32(const PoolShape& shape, const float* x, float* y);
+// Max pooling of uint8 levels, channels last (max_pool_u8.cc).
+void max_pool_u8_nhwc(const PoolShape& shape, const uint8_t* x, uint8_t* y);
 
 }  // namespace edgeinfer

@@ -248,7 +248,8 @@ class ConvS8 final : public ConvF32 {
     xq_bytes_ = align_up(static_cast<size_t>(c.in_c * c.in_plane()));
     col_bytes_ = c.pointwise() ? 0 : align_up(static_cast<size_t>(c.out_plane() * kg));
     // Channels last: quantized straight into the [H*W][C] copy and written straight into y.
-    out_bytes_ = channels_last ? 0 : align_up(sizeof(float) * static_cast<size_t>(c.out_plane() * mg));
+    // NCHW: [p][oc] floats before the transpose; level output: floats before they are quantized into y.
+    out_bytes_ = channels_last && !output.levels ? 0 : align_up(sizeof(float) * static_cast<size_t>(c.out_plane() * mg));
     planar_bytes_ = channels_last ? 0 : xq_bytes_;
     correction_bytes_ = channels_last ? align_up(sizeof(float) * static_cast<size_t>(c.in_c + c.out_c)) : 0;
     const GemmS8Variant* variant = packed_.front().variant;
@@ -266,7 +267,9 @@ class ConvS8 final : public ConvF32 {
       xq_bytes_ = align_up(static_cast<size_t>(padded_h_ * padded_w_ * c.in_c));
       col_bytes_ = 0;
     }
-    levels_bytes_ = output.enabled ? align_up(static_cast<size_t>(c.out_plane() * mg)) : 0;
+    levels_bytes_ = output.enabled && !output.levels ? align_up(static_cast<size_t>(c.out_plane() * mg)) : 0;
+    // Level input: the padded copy (implicit) or nothing (the GEMM and im2col read x).
+    if (quantization.levels && !implicit_) xq_bytes_ = 0;
   }
   size_t scratch_bytes() const override {
     return planar_bytes_ + xq_bytes_ + col_bytes_ + out_bytes_ + correction_bytes_ + levels_bytes_;
@@ -279,24 +282,39 @@ class ConvS8 final : public ConvF32 {
   const char* kernel_name() const override { return packed_.front().variant->name; }
 
   void run(const float* x, float* y, void* scratch, ThreadPool* pool) const override {
-    require(x != nullptr && y != nullptr && scratch != nullptr, kBad, "Conv: null buffer");
+    require(!quantization_.levels && !output_.levels, kBad, "Conv: this convolution reads or writes uint8 levels (run_quantized)");
+    run_quantized(x, y, scratch, pool);
+  }
+
+  void run_quantized(const void* x_any, void* y_any, void* scratch, ThreadPool* pool) const override {
+    require(x_any != nullptr && y_any != nullptr && scratch != nullptr, kBad, "Conv: null buffer");
     const Conv2d& c = c_;
+    // x: floats, or (quantization_.levels) the uint8 levels themselves; y: floats, or (output_.levels) levels.
+    const auto* x = static_cast<const float*>(x_any);
+    const auto* x_levels = static_cast<const uint8_t*>(x_any);
+    auto* y = static_cast<float*>(y_any);
+    auto* y_levels = static_cast<uint8_t*>(y_any);
     auto* base = static_cast<uint8_t*>(scratch);
     uint8_t* planar = base;               // [C][H*W] uint8 (NCHW input only)
-    uint8_t* xq = base + planar_bytes_;   // [H*W][C] uint8
+    uint8_t* xq = base + planar_bytes_;   // [H*W][C] uint8, or the padded copy (implicit)
     uint8_t* col = xq + xq_bytes_;        // [out positions][k_g]
-    float* out = reinterpret_cast<float*>(col + col_bytes_);  // [out positions][out_c_g]
+    float* out = reinterpret_cast<float*>(col + col_bytes_);  // [out positions][out_c_g] (NCHW, level output)
     float* means = reinterpret_cast<float*>(col + col_bytes_ + out_bytes_);  // channels last: [in_c]
     float* correction = means + c.in_c;                                         // channels last: [out_c]
     uint8_t* levels = reinterpret_cast<uint8_t*>(col + col_bytes_ + out_bytes_ + correction_bytes_);  // [out positions][out_c]
-    const QuantParams qp = activation_params_u8(helper_, quantization_, x, 1, c.batch * c.in_c * c.in_plane(), 0);
+    const QuantParams qp = quantization_.levels
+                               ? QuantParams{quantization_.scale, quantization_.zero_point}
+                               : activation_params_u8(helper_, quantization_, x, 1, c.batch * c.in_c * c.in_plane(), 0);
     if (!qp.finite) {  // NaN / inf in the input: no INT8 result, every output NaN (NCHW or NHWC alike)
-      std::fill_n(y, c.batch * c.out_c * c.out_plane(), std::numeric_limits<float>::quiet_NaN());
+      if (output_.levels) std::fill_n(y_levels, c.batch * c.out_c * c.out_plane(), static_cast<uint8_t>(output_.zero_point));
+      else std::fill_n(y, c.batch * c.out_c * c.out_plane(), std::numeric_limits<float>::quiet_NaN());
       return;
     }
     const uint8_t zp = static_cast<uint8_t>(qp.zero_point);
     const int64_t plane = c.in_plane(), kg = c.k_g(), mg = c.out_c_g, op = c.out_plane();
     for (int64_t b = 0; b < c.batch; ++b) {
+      // The NHWC bytes the GEMM reads: quantized into xq (or its padded form), or the input's own levels.
+      const uint8_t* xb = xq;
       QuantizeArgs q;
       q.x = x + b * c.in_c * plane;
       q.y = channels_last_ ? xq : planar;
@@ -304,38 +322,53 @@ class ConvS8 final : public ConvF32 {
       q.inner = c.in_c * plane;
       q.scales = &qp.scale;
       q.zero_points = &qp.zero_point;
-      if (implicit_) quantize_padded(q, xq, zp);
-      else kernels().quantize->quantize(q);
+      if (quantization_.levels) {
+        xb = x_levels + b * c.in_c * plane;
+        if (implicit_) {
+          pad_levels(xb, xq, zp);
+          xb = xq;
+        }
+      } else if (implicit_) {
+        quantize_padded(q, xq, zp);
+      } else {
+        kernels().quantize->quantize(q);
+      }
       if (!channels_last_) transpose_u8(planar, xq, c.in_c, plane);
       const bool corrected = channels_last_ && !weight_error_.empty();
       if (corrected) bias_correction(q.x, means, correction);
       for (int64_t g = 0; g < c.group; ++g) {
         float* yg = y + (b * c.out_c + g * mg) * op;
         float* y_nhwc = y + b * op * c.out_c;
-        auto block = [&](int64_t p0, int64_t p1) {
+        // `base`: the first row of the calling chunk; im2col blocks of one chunk reuse the bytes at its base, so
+        // a blocked im2col touches one block per thread, not the whole col buffer (cold cache lines cost a
+        // memory read each when another model ran in between).
+        auto block = [&](int64_t p0, int64_t p1, int64_t base) {
           GemmS8Args args;
           args.m = p1 - p0;
           if (c.pointwise()) {
-            args.a = xq + p0 * c.in_c + g * c.in_c_g;
+            args.a = xb + p0 * c.in_c + g * c.in_c_g;
             args.lda = c.in_c;
           } else if (implicit_) {
             // Whole output rows: row r's pixels start at padded row r * sh, sw * in_c bytes apart.
             const int64_t row_bytes = padded_w_ * c.in_c;
-            args.a = xq + (p0 / c.ow) * c.sh * row_bytes;
+            args.a = xb + (p0 / c.ow) * c.sh * row_bytes;
             args.lda = c.sw * c.in_c;
             args.row_group = c.ow;
             args.group_stride = c.sh * row_bytes;
             args.segments = c.kh;
             args.segment_stride = c.dh * row_bytes;
           } else {
-            im2col_rows(xq, col, g, p0, p1, zp);
-            args.a = col + p0 * kg;
+            uint8_t* col_rows = col + base * kg;
+            im2col_rows(xb, col_rows, g, p0, p1, zp);
+            args.a = col_rows;
             args.lda = kg;
           }
           args.a_signed = false;
           args.a_zero_point = qp.zero_point;
           args.w = &packed_[static_cast<size_t>(g)];
-          args.c_f32 = channels_last_ ? y_nhwc + p0 * mg : out + p0 * mg;
+          // Channels last: straight into y, or into the chunk's block of `out` when y takes the levels.
+          float* rows = output_.levels ? out + base * mg : y_nhwc + p0 * mg;
+          args.c_f32 = channels_last_ ? rows : out + p0 * mg;
           args.ldc = mg;
           args.a_scale = qp.scale;
           // Channels last: the GEMM's epilogue applies the activation when it has it and no correction is
@@ -345,9 +378,10 @@ class ConvS8 final : public ConvF32 {
           gemm_s8(args);
           if (channels_last_) {
             if (!fused_here)
-              helper_->rows_epilogue(y_nhwc + p0 * mg, p1 - p0, mg, corrected ? correction : nullptr, act_.kind,
-                                     act_.alpha, act_.beta, act_.out_min);
-            if (output_.enabled) fake_quantize(y_nhwc + p0 * mg, levels + p0 * mg, (p1 - p0) * mg);
+              helper_->rows_epilogue(rows, p1 - p0, mg, corrected ? correction : nullptr, act_.kind, act_.alpha, act_.beta,
+                                     act_.out_min);
+            if (output_.levels) quantize_output(rows, y_levels + b * op * c.out_c + p0 * mg, (p1 - p0) * mg);
+            else if (output_.enabled) fake_quantize(rows, levels + p0 * mg, (p1 - p0) * mg);
             return;
           }
           // [p][oc] -> y[oc][p], then the activation gemm_s8 did not fuse.
@@ -361,10 +395,16 @@ class ConvS8 final : public ConvF32 {
         // A large im2col (a 7x7 stem or a 56x56x64 3x3 conv: ~1.8 MB) alternates with the GEMM over blocks of
         // ~128 KB of rows, so a block's bytes are still in L2 when the GEMM reads them. Small ones stay whole:
         // blocks would make the GEMM stream its weights once per block.
+        // Level output: blocks of ~128 KB of floats (whole output rows when implicit) between the GEMM and
+        // the quantization, likewise reused per chunk.
         const bool blocked = !c.pointwise() && !implicit_ && op * kg > (int64_t{512} << 10);
-        const int64_t rows_per_block = blocked ? std::max<int64_t>(48, (int64_t{128} << 10) / kg / 48 * 48) : op;
+        int64_t rows_per_block = blocked ? std::max<int64_t>(48, (int64_t{128} << 10) / kg / 48 * 48) : op;
+        if (output_.levels) {
+          const int64_t unit_rows = implicit_ ? c.ow : 48;
+          rows_per_block = std::min(rows_per_block, std::max<int64_t>(1, (int64_t{32} << 10) / mg / unit_rows) * unit_rows);
+        }
         auto chunk = [&](int64_t p0, int64_t p1) {
-          for (int64_t b0 = p0; b0 < p1; b0 += rows_per_block) block(b0, std::min(p1, b0 + rows_per_block));
+          for (int64_t b0 = p0; b0 < p1; b0 += rows_per_block) block(b0, std::min(p1, b0 + rows_per_block), p0);
         };
         const int64_t macs = op * kg * mg;
         // Implicit rows split by whole output rows (a row group never straddles two threads).
@@ -387,22 +427,38 @@ class ConvS8 final : public ConvF32 {
   }
 
  private:
-  // The image q.x quantized into the [padded_h][padded_w][in_c] copy xp, the border at the zero point.
-  void quantize_padded(QuantizeArgs q, uint8_t* xp, uint8_t zp) const {
+  // The [padded_h][padded_w][in_c] copy xp, its border at the zero point: write_row(h, dst) fills input row
+  // h's iw * in_c bytes.
+  template <typename WriteRow>
+  void to_padded(uint8_t* xp, uint8_t zp, const WriteRow& write_row) const {
     const Conv2d& c = c_;
     const int64_t row_bytes = padded_w_ * c.in_c, left = c.pw * c.in_c, width = c.iw * c.in_c;
     std::memset(xp, zp, static_cast<size_t>(c.ph * row_bytes));
     for (int64_t h = 0; h < c.ih; ++h) {
       uint8_t* d = xp + (c.ph + h) * row_bytes;
       std::memset(d, zp, static_cast<size_t>(left));
-      QuantizeArgs row = q;
-      row.x = q.x + h * width;
-      row.y = d + left;
-      row.inner = width;
-      kernels().quantize->quantize(row);
+      write_row(h, d + left);
       std::memset(d + left + width, zp, static_cast<size_t>(row_bytes - left - width));
     }
     std::memset(xp + (c.ph + c.ih) * row_bytes, zp, static_cast<size_t>((padded_h_ - c.ph - c.ih) * row_bytes));
+  }
+
+  // The image q.x quantized into the padded copy.
+  void quantize_padded(const QuantizeArgs& q, uint8_t* xp, uint8_t zp) const {
+    const int64_t width = c_.iw * c_.in_c;
+    to_padded(xp, zp, [&](int64_t h, uint8_t* d) {
+      QuantizeArgs row = q;
+      row.x = q.x + h * width;
+      row.y = d;
+      row.inner = width;
+      kernels().quantize->quantize(row);
+    });
+  }
+
+  // Level input (already uint8, NHWC) copied into the padded copy.
+  void pad_levels(const uint8_t* x, uint8_t* xp, uint8_t zp) const {
+    const int64_t width = c_.iw * c_.in_c;
+    to_padded(xp, zp, [&](int64_t h, uint8_t* d) { std::memcpy(d, x + h * width, static_cast<size_t>(width)); });
   }
 
   // correction[o] = -sum_c weight_error[o][c] * mean over the image of x[., c] (x is [H*W][C]): added to y.
@@ -418,6 +474,18 @@ class ConvS8 final : public ConvF32 {
       for (int64_t ch = 0; ch < c.in_c; ++ch) sum += e[ch] * means[ch];
       correction[o] = -sum * inv;
     }
+  }
+
+  // The output's QuantizeLinear alone (level output): n floats -> n uint8 levels.
+  void quantize_output(const float* y, uint8_t* levels, int64_t n) const {
+    QuantizeArgs q;
+    q.x = y;
+    q.y = levels;
+    q.y_signed = false;
+    q.inner = n;
+    q.scales = &output_.scale;
+    q.zero_points = &output_.zero_point;
+    kernels().quantize->quantize(q);
   }
 
   // The fused output QuantizeLinear -> DequantizeLinear over n floats, through `levels` (n bytes): the
@@ -470,7 +538,8 @@ class ConvS8 final : public ConvF32 {
       for (int64_t i = 0; i < n; ++i) d[i] = s[i];
   }
 
-  // Rows [p0, p1) of the NHWC im2col for group g: row p holds, for (kh, kw, c), xq[ih][iw][g * in_c_g + c].
+  // Rows [p0, p1) of the NHWC im2col for group g into col (row p at col + (p - p0) * k_g): for (kh, kw, c),
+  // xq[ih][iw][g * in_c_g + c].
   // With one group and unit dilation along w, a kernel row's taps inside the input are one contiguous run of
   // NHWC bytes: one copy per kernel row instead of one per tap (a 7x7 stem over 3 channels: 7 copies of 21
   // bytes per output pixel instead of 49 of 3).
@@ -480,7 +549,7 @@ class ConvS8 final : public ConvF32 {
     const bool runs = c.group == 1 && c.dw == 1;
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t oh = p / c.ow, ow = p % c.ow;
-      uint8_t* row = col + p * kg;
+      uint8_t* row = col + (p - p0) * kg;
       for (int64_t kh = 0; kh < c.kh; ++kh) {
         const int64_t ih = oh * c.sh - c.ph + kh * c.dh;
         if (runs) {
@@ -594,7 +663,9 @@ std::unique_ptr<ConvF32> ConvF32::create_quantized(const ConvShape& shape, const
   require(static_cast<uint8_t>(act.kind) <= static_cast<uint8_t>(kLastFusedActivation), kBad,
           "Conv: unknown fused activation");
   require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
-  check_quantization(quantization, "Conv");
+  const bool depthwise = c.in_c_g == 1 && c.group > 1;
+  check_quantization(quantization, "Conv", shape.channels_last && !depthwise);
+  require(!output.levels || (output.enabled && !output.is_signed), kBad, "Conv: level output needs uint8 output quantization");
   if (output.enabled) {
     require(shape.channels_last, kBad, "Conv: output quantization is for channels-last convolutions");
     require(std::isfinite(output.scale) && output.scale > 0.0f, kBad, "Conv: the output scale must be finite and positive");
@@ -606,7 +677,7 @@ std::unique_ptr<ConvF32> ConvF32::create_quantized(const ConvShape& shape, const
   weights.scales.resize(static_cast<size_t>(c.out_c));
   for (int64_t oc = 0; oc < c.out_c; ++oc) weights.scales[static_cast<size_t>(oc)] = w.scales[w.scale_count == 1 ? 0 : oc];
   // Depthwise: a direct kernel with the same numerics (one gemm_s8 call per channel was mostly overhead).
-  if (c.in_c_g == 1 && c.group > 1)
+  if (depthwise)
     return conv_detail::create_conv_depthwise_s8(c, weights.q.data(), weights.scales.data(), bias, act, quantization);
   return std::make_unique<ConvS8>(c, weights, bias, act, shape.channels_last, quantization, output);
 }

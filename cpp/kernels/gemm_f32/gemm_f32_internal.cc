@@ -81,7 +81,9 @@ QuantParams onnx_u8_params(float lo, float hi) {
   return {scale, static_cast<int32_t>(std::nearbyint(std::clamp(-lo / scale, 0.0f, 255.0f)))};
 }
 
-void check_quantization(const ActivationQuantization& quantization, const char* what) {
+void check_quantization(const ActivationQuantization& quantization, const char* what, bool levels_allowed) {
+  if (quantization.levels && (quantization.dynamic || !levels_allowed))
+    fail(ErrorCode::kInvalidArgument, std::string(what) + ": uint8 level input is for static channels-last convolutions");
   if (quantization.dynamic) return;
   if (!(std::isfinite(quantization.scale) && quantization.scale > 0.0f))
     fail(ErrorCode::kInvalidArgument, std::string(what) + ": the activation scale must be finite and positive");

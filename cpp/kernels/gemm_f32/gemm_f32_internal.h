@@ -41,7 +41,7 @@ QuantParams activation_params_u8(const GemmF32Variant* helper, const ActivationQ
 // Quantizes those rows into out (row stride ldo).
 void quantize_rows_u8(QuantParams qp, const float* a, int64_t m, int64_t k, int64_t lda, uint8_t* out, int64_t ldo);
 // Static parameters must be usable as they are (scale finite and > 0, zero point 0..255); throws kInvalidArgument.
-void check_quantization(const ActivationQuantization& quantization, const char* what);
+void check_quantization(const ActivationQuantization& quantization, const char* what, bool levels_allowed = false);
 
 // The gemm_s8 epilogue activation for a fused one, or kNone when it must run as a separate pass.
 Activation s8_activation(FusedActivation act);

@@ -8,6 +8,7 @@
 #include "edgeinfer/error.h"
 #include "edgeinfer/kernels.h"
 #include "edgeinfer/nn_kernels.h"
+#include "kernels/pool/pool_window.h"
 
 namespace edgeinfer {
 namespace {
@@ -104,29 +105,8 @@ void pool_nhwc(const PoolShape& s, int64_t batch, int64_t channels, const int64_
 
 void pool_f32(const PoolShape& s, const float* x, float* y) {
   constexpr ErrorCode kBad = ErrorCode::kInvalidArgument;
-  require(s.rank == 1 || s.rank == 2, kBad, "Pool: spatial rank must be 1 or 2");
-  require(s.batch >= 0 && s.in_channels > 0, kBad, "Pool: bad shape");
-  int64_t in[2] = {1, 1}, out[2] = {1, 1}, k[2] = {1, 1}, st[2] = {1, 1}, pb[2] = {0, 0}, pe[2] = {0, 0},
-          d[2] = {1, 1};
-  const int off = 2 - s.rank;
-  constexpr int64_t kMax = int64_t{1} << 24;
-  for (int i = 0; i < s.rank; ++i) {
-    in[i + off] = s.in_size[i];
-    out[i + off] = s.out_size[i];
-    k[i + off] = s.kernel[i];
-    st[i + off] = s.stride[i];
-    pb[i + off] = s.pad_begin[i];
-    pe[i + off] = s.pad_end[i];
-    d[i + off] = s.dilation[i];
-  }
-  for (int i = 0; i < 2; ++i) {
-    require(in[i] > 0 && out[i] > 0 && k[i] > 0 && st[i] > 0 && d[i] > 0 && pb[i] >= 0 && pe[i] >= 0 &&
-                in[i] <= kMax && out[i] <= kMax && k[i] <= kMax && st[i] <= kMax && d[i] <= kMax &&
-                pb[i] <= kMax && pe[i] <= kMax,
-            kBad, "Pool: bad spatial attributes");
-    // Every window must start inside input + begin padding (ceil_mode never adds a window starting past it).
-    require((out[i] - 1) * st[i] - pb[i] < in[i] + pe[i], kBad, "Pool: output size too large for the input");
-  }
+  const pool_detail::PoolWindow w = pool_detail::pool_window(s, "Pool");
+  const auto &in = w.in, &out = w.out, &k = w.k, &st = w.st, &pb = w.pb, &pe = w.pe, &d = w.d;
   if (s.batch == 0) return;
   require(x != nullptr && y != nullptr, kBad, "Pool: null buffer");
   if (s.channels_last) {

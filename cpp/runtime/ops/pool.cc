@@ -51,29 +51,35 @@ void pool_validate(const StepView& v) {
   const int r = spatial_rank(v);
   v.ints(1 + 5 * static_cast<size_t>(r));
   v.floats(0);
-  v.dtype_in(0, {DType::kFloat32});
-  v.dtype_out(0, {DType::kFloat32});
+  // MaxPoolNhwc also pools uint8 levels (an INT8 conv's output; lib/onnx/passes/byte-activations.ts).
+  v.dtype_in(0, v.step().op == "MaxPoolNhwc" ? std::initializer_list<DType>{DType::kFloat32, DType::kUint8}
+                                             : std::initializer_list<DType>{DType::kFloat32});
+  v.same_dtype(v.out(0), "output", v.in(0), "input");
   PoolShape shape;
   fill_pool_shape(v, shape);
 }
 
 struct PoolState : OpState {
   PoolShape shape;
+  bool levels = false;  // uint8 in and out
 };
 
 std::unique_ptr<OpState> pool_prepare(PrepareContext& ctx, const Step& step) {
   StepView v(ctx.plan, step, step.name);
   auto s = std::make_unique<PoolState>();
   fill_pool_shape(v, s->shape);
-  ctx.kernel = s->shape.channels_last ? (s->shape.max ? "f32_maxpool_nhwc" : "f32_avgpool_nhwc")
-                                      : (s->shape.max ? "f32_maxpool" : "f32_avgpool");
+  s->levels = ctx.plan.tensors[static_cast<size_t>(step.inputs[0])].dtype == DType::kUint8;
+  ctx.kernel = s->levels ? "u8_maxpool_nhwc"
+               : s->shape.channels_last ? (s->shape.max ? "f32_maxpool_nhwc" : "f32_avgpool_nhwc")
+                                        : (s->shape.max ? "f32_maxpool" : "f32_avgpool");
   return s;
 }
 
 void pool_run(RunContext& ctx, const Step& step, const OpState* state) {
   const auto& s = *static_cast<const PoolState*>(state);
   if (ctx.elements(step.outputs[0]) == 0) return;
-  pool_f32(s.shape, ctx.t<const float>(step.inputs[0]), ctx.t<float>(step.outputs[0]));
+  if (s.levels) max_pool_u8_nhwc(s.shape, ctx.t<const uint8_t>(step.inputs[0]), ctx.t<uint8_t>(step.outputs[0]));
+  else pool_f32(s.shape, ctx.t<const float>(step.inputs[0]), ctx.t<float>(step.outputs[0]));
 }
 
 void global_pool_validate(const StepView& v) {

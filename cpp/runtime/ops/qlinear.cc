@@ -97,12 +97,19 @@ void validate_quantization(const StepView& v, int64_t out_axis, int64_t out_chan
   }
 }
 
-// Counts, dtypes of x / y and the weights' storage, before any shape is read from them.
+// Counts, dtypes of x / y and the weights' storage, before any shape is read from them. QLinearConvNhwc may
+// read and write uint8 levels (an INT8 conv's output handed to the next one): checked in qconv_validate.
 void validate_common(const StepView& v) {
-  v.inputs(kInputCount, v.step().op == "QLinearConvNhwc" ? kNhwcInputCount : kInputCount);
+  const bool nhwc = v.step().op == "QLinearConvNhwc";
+  v.inputs(kInputCount, nhwc ? kNhwcInputCount : kInputCount);
   v.outputs(1, 1);
-  v.dtype_in(kX, {DType::kFloat32});
-  v.dtype_out(0, {DType::kFloat32});
+  if (nhwc) {
+    v.dtype_in(kX, {DType::kFloat32, DType::kUint8});
+    v.dtype_out(0, {DType::kFloat32, DType::kUint8});
+  } else {
+    v.dtype_in(kX, {DType::kFloat32});
+    v.dtype_out(0, {DType::kFloat32});
+  }
   if (!v.is_constant(kW)) v.fail("the weights must be a constant");
   v.dtype_in(kW, {DType::kInt8, DType::kUint8});
   if (v.in(kW).elements() <= 0) v.fail("the weights are empty");
@@ -290,6 +297,12 @@ void qconv_validate(const StepView& v) {
     v.dtype_in(kYZeroPoint, {DType::kUint8, DType::kInt8});
     if (v.in(kYZeroPoint).elements() != 1) v.fail("the output zero point must be one value (per tensor)");
   }
+  // Levels: uint8 x quantized with its own static uint8 parameters; uint8 y quantized with y's.
+  const auto uint8_param = [&](size_t i) { return v.has_in(i) && v.in(i).dtype == DType::kUint8; };
+  if (v.in(kX).dtype == DType::kUint8 && !(v.has_in(kXScale) && uint8_param(kXZeroPoint)))
+    v.fail("uint8 level input needs a static scale and a uint8 zero point");
+  if (v.out(0).dtype == DType::kUint8 && !(v.has_in(kYScale) && uint8_param(kYZeroPoint)))
+    v.fail("uint8 level output needs an output scale and a uint8 zero point");
 }
 
 // The output's fused QuantizeLinear -> DequantizeLinear (QLinearConvNhwc inputs 7, 8), when present.
@@ -317,9 +330,12 @@ std::unique_ptr<OpState> qconv_prepare(PrepareContext& ctx, const Step& step) {
   fill_conv_shape(v, kW, shape);
   QuantizedConstants c = read_constants(ctx.plan, step, 1.0f);
   c.activation.onnx_range = conv_onnx_range(step, shape.rank);
+  c.activation.levels = ctx.plan.tensors[static_cast<size_t>(step.inputs[kX])].dtype == DType::kUint8;
+  OutputQuantization output = output_quantization(ctx.plan, step);
+  output.levels = ctx.plan.tensors[static_cast<size_t>(step.outputs[0])].dtype == DType::kUint8;
   auto s = std::make_unique<QConvState>();
   s->conv = ConvF32::create_quantized(shape, weights_view(c), bias_data(ctx.plan, step), c.activation,
-                                      activation_params(step, 1, 0), output_quantization(ctx.plan, step));
+                                      activation_params(step, 1, 0), output);
   ctx.scratch_bytes = s->conv->scratch_bytes();
   ctx.weight_bytes = static_cast<int64_t>(s->conv->weight_bytes());
   ctx.kernel = s->conv->kernel_name();
@@ -329,7 +345,7 @@ std::unique_ptr<OpState> qconv_prepare(PrepareContext& ctx, const Step& step) {
 void qconv_run(RunContext& ctx, const Step& step, const OpState* state) {
   const auto& s = *static_cast<const QConvState*>(state);
   if (ctx.elements(step.outputs[0]) == 0) return;
-  s.conv->run(ctx.t<const float>(step.inputs[kX]), ctx.t<float>(step.outputs[0]), ctx.scratch, ctx.pool);
+  s.conv->run_quantized(ctx.t<const uint8_t>(step.inputs[kX]), ctx.t<uint8_t>(step.outputs[0]), ctx.scratch, ctx.pool);
 }
 
 }  // namespace

@@ -127,12 +127,19 @@ void dequantize_run(RunContext& ctx, const Step& step, const OpState*) {
 
 // ------------------------------------------------------------------ QuantizeDequantize
 // y = dequantize(quantize(x)) in the zero point's dtype (uint8 when omitted, as QuantizeLinear): the
-// quantized bytes pass through a scratch chunk, so rounding and saturation are exactly the kernels'.
+// quantized bytes pass through a scratch chunk, so rounding and saturation are exactly the kernels'. An
+// optional second output receives those bytes (the levels, for INT8 convs that read them as they are;
+// lib/onnx/passes/byte-activations.ts) instead of the scratch chunk.
 constexpr int64_t kQdqChunk = 4096;
 
 void qdq_validate(const StepView& v) {
   v.inputs(2, 3);
-  v.outputs(1, 1);
+  v.outputs(1, 2);
+  if (v.step().outputs.size() > 1) {
+    const DType levels = v.has_in(2) ? v.in(2).dtype : DType::kUint8;
+    v.dtype_out(1, {levels});
+    v.dims_equal(v.out(1).dims, v.in(0).dims, "levels output");
+  }
   v.ints(1);
   v.floats(0);
   const TensorSlot& x = v.in(0);
@@ -170,21 +177,23 @@ void qdq_run(RunContext& ctx, const Step& step, const OpState*) {
   const bool is_signed = step.inputs.size() > 2 && step.inputs[2] >= 0 && ctx.slot(step.inputs[2]).dtype == DType::kInt8;
   const float* in = ctx.t<const float>(step.inputs[0]);
   float* out = ctx.t<float>(step.outputs[0]);
+  uint8_t* levels = step.outputs.size() > 1 ? ctx.t<uint8_t>(step.outputs[1]) : nullptr;
   const QuantizeVariant* kernel = kernels().quantize;
   for (int64_t o = 0; o < view.outer; ++o)
     for (int64_t c = 0; c < view.channels; ++c) {
       const int64_t base = (o * view.channels + c) * view.inner;
       for (int64_t i = 0; i < view.inner; i += kQdqChunk) {
+        uint8_t* bytes = levels != nullptr ? levels + base + i : chunk;
         QuantizeArgs q;
         q.x = in + base + i;
-        q.y = chunk;
+        q.y = bytes;
         q.y_signed = is_signed;
         q.inner = std::min(kQdqChunk, view.inner - i);
         q.scales = scales + c;
         q.zero_points = zp + c;
         kernel->quantize(q);
         DequantizeArgs d;
-        d.q = chunk;
+        d.q = bytes;
         d.q_signed = is_signed;
         d.x = out + base + i;
         d.inner = q.inner;

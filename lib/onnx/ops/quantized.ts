@@ -7,6 +7,7 @@ import { channelsLast, dequantize, dynamicQuantize, qlinearConvRule, qlinearGemm
 import { toNumbers } from '../tensor';
 import { activation, activationParams, floatAttr, intAttr } from './nn';
 import { declareOps, type LowerContext } from './registry';
+import type { ShapeRule } from '../shape-context';
 
 /**
  * ints [axis] normalised against the input's rank (a scalar counts as rank 1). With one scale the axis means
@@ -110,17 +111,39 @@ function lowerQLinear(ctx: LowerContext): NativePlanStep {
       unsupported('the output zero point must be a constant uint8 or int8 scalar (per tensor)');
     }
   }
+  // Levels (passes/byte-activations.ts): uint8 in or out only with the uint8 parameters they were quantized with.
+  const levelsIn = ctx.dtype(x) === 'uint8';
+  const levelsOut = node.attributes.output_levels !== undefined;
+  if ((levelsIn || levelsOut) && !channelsLast) ctx.fail('uint8 level input / output is for channels-last INT8 convolutions');
+  if (levelsIn && !(xScale && xZeroPointValue?.dtype === 'uint8')) ctx.fail('uint8 level input needs a static scale and a uint8 zero point');
+  if (levelsOut && !(yScale && ctx.constant(yZeroPoint)?.dtype === 'uint8')) ctx.fail('output_levels needs an output scale and a uint8 zero point');
   const inputs = [x, xScale, xZeroPoint, w, wScale, wZeroPoint, bias, ...(channelsLast && yScale ? [yScale, yZeroPoint] : [])];
   return ctx.step(inputs, [...ints, wAxis, ...(onnxRange ? [1] : [])], floats, channelsLast ? 'QLinearConvNhwc' : op);
+}
+
+/** y like x, and the optional levels output in the zero point's type (uint8 without one). */
+const quantizeDequantizeRule: ShapeRule = (ctx) => {
+  const y = sameShapeRule(ctx).outputs[0];
+  const zeroPoint = ctx.node.inputs[2] ? ctx.input(2).dtype : 'uint8';
+  return { outputs: ctx.node.outputs.map((_, i) => (i === 0 ? y : { ...y, dtype: zeroPoint })) };
+};
+
+/** output_levels = 1 (passes/byte-activations.ts): the output holds uint8 levels, not floats. */
+function levelsOut(rule: ShapeRule): ShapeRule {
+  return (ctx) => {
+    const result = rule(ctx);
+    if (ctx.node.attributes.output_levels === undefined) return result;
+    return { ...result, outputs: result.outputs.map((out, i) => (i === 0 ? { ...out, dtype: 'uint8' } : out)) };
+  };
 }
 
 declareOps(
   { domain: '', op: 'QuantizeLinear', shape: quantize, native: lowerQuantizeLinear, steps: ['QuantizeLinear'] },
   { domain: '', op: 'DequantizeLinear', shape: dequantize, native: lowerQuantizeLinear, steps: ['DequantizeLinear'] },
   { domain: '', op: 'DynamicQuantizeLinear', shape: dynamicQuantize, native: (ctx) => ctx.step([ctx.node.inputs[0]]), steps: ['DynamicQuantizeLinear'] },
-  { domain: 'edgeinfer', op: 'QuantizeDequantize', shape: sameShapeRule, native: lowerQuantizeDequantize, steps: ['QuantizeDequantize'] },
+  { domain: 'edgeinfer', op: 'QuantizeDequantize', shape: quantizeDequantizeRule, native: lowerQuantizeDequantize, steps: ['QuantizeDequantize'] },
   { domain: 'edgeinfer', op: 'QLinearFusedConv', shape: qlinearConvRule, native: lowerQLinear, steps: ['QLinearConv'] },
-  { domain: 'edgeinfer', op: 'NhwcQLinearFusedConv', shape: channelsLast(qlinearConvRule), native: lowerQLinear, steps: ['QLinearConvNhwc'] },
+  { domain: 'edgeinfer', op: 'NhwcQLinearFusedConv', shape: levelsOut(channelsLast(qlinearConvRule)), native: lowerQLinear, steps: ['QLinearConvNhwc'] },
   { domain: 'edgeinfer', op: 'QLinearFusedGemm', shape: qlinearGemmRule, native: lowerQLinear, steps: ['QLinearGemm'] },
   { domain: 'edgeinfer', op: 'QLinearFusedMatMul', shape: qlinearMatMulRule, native: lowerQLinear, steps: ['QLinearMatMul'] },
 );

@@ -17,10 +17,11 @@ import { fuseLayerNorm } from './fuse-layernorm';
 import { fuseDynamicQuant } from './fuse-dynamic-quant';
 import { fuseQdq, fuseQdqPairs } from './fuse-qdq';
 import { fuseOutputQdq } from './fuse-output-qdq';
+import { byteActivations } from './byte-activations';
 import { expandQOperator } from './expand-qoperator';
 import { fuseTransposeMatMul } from './fuse-transpose-matmul';
 
-export { expandQOperator, fuseOutputQdq, toChannelsLast, eliminateDeadNodes, foldConstants, fuseActivation, fuseConvBias, fuseGelu, fuseLayerNorm, fuseLayerNormGelu, fuseMatMulBias, fuseDynamicQuant, fuseQdq, fuseQdqPairs, fuseTransposeMatMul };
+export { byteActivations, expandQOperator, fuseOutputQdq, toChannelsLast, eliminateDeadNodes, foldConstants, fuseActivation, fuseConvBias, fuseGelu, fuseLayerNorm, fuseLayerNormGelu, fuseMatMulBias, fuseDynamicQuant, fuseQdq, fuseQdqPairs, fuseTransposeMatMul };
 
 export interface OptimizeOptions {
   /** Concrete input shapes for inference and folding (see inferShapes). */
@@ -29,6 +30,8 @@ export interface OptimizeOptions {
   keepQdq?: boolean;
   /** Keep 2-D convs and pools in NCHW (skip the channels-last pass). */
   keepNchw?: boolean;
+  /** Keep INT8 convs' outputs as floats (skip byteActivations; the same results, for comparisons). */
+  floatActivations?: boolean;
 }
 
 /** Pass name -> how many times it fired (nodes folded/removed for the first two). */
@@ -62,6 +65,7 @@ export function optimize(model: Model, options: OptimizeOptions = {}): { model: 
   run('transposeMatMul', fuseTransposeMatMul);
   if (!options.keepNchw) run('channelsLast', toChannelsLast);
   if (!options.keepQdq) run('outputQdq', fuseOutputQdq); // after channelsLast: it fuses into the NHWC INT8 convs
+  if (!options.keepQdq && !options.floatActivations) run('byteActivations', byteActivations); // after outputQdq: it reads the fused output parameters
   run('eliminateDeadNodes', eliminateDeadNodes);
   if (usesDomain(model, fusedDomain) && !model.opsets.has(fusedDomain)) model.opsets.set(fusedDomain, fusedOpsetVersion);
   validateGraph(model);

@@ -522,6 +522,24 @@ void plan_seeds(const fs::path& dir) {
     const int32_t w1 = b.constant(I8, {6, 2, 3}, std::vector<int8_t>(wv.begin(), wv.begin() + 36));
     b.step("QLinearConv", {x1, -1, -1, w1, wsc, -1, -1}, {b.output(F32, {2, 6, 4})}, {2, 1, 3, 2, 1, 1, 1, 0});
   }, fuzz::kFlagThreads | fuzz::kFlagMisalign);
+  plan_seed(dir, "qlinear_conv_levels", [](PlanBuilder& b) {
+    // uint8 levels between INT8 ops (lib/onnx/passes/byte-activations.ts): a pool of levels, a conv reading
+    // levels through the implicit GEMM (3x3, 8 channels) and a fake quantization with its levels output. (A
+    // conv writing levels takes 9 inputs, more than the fuzz format's 8 slots per step.)
+    const int32_t x = b.input(F32, {1, 6, 7, 8});
+    const int32_t s = b.constant<float>(F32, {}, {0.05f});
+    const int32_t z = b.constant<uint8_t>(U8, {}, {100});
+    std::vector<int8_t> wv(static_cast<size_t>(8 * 8 * 3 * 3));
+    for (size_t i = 0; i < wv.size(); ++i) wv[i] = static_cast<int8_t>(static_cast<int>(i * 53 % 255) - 127);
+    const int32_t w = b.constant(I8, {8, 8, 3, 3}, wv);
+    const int32_t wsc = b.constant(F32, {8}, ramp(8, 0.01f, 0.01f));
+    const int32_t bc = b.constant(F32, {8}, ramp(8));
+    const int32_t levels = b.output(U8, {1, 6, 7, 8});
+    b.step("QuantizeLinear", {x, s, z}, {levels}, {0});
+    b.step("MaxPoolNhwc", {levels}, {b.output(U8, {1, 3, 4, 8})}, {0, 2, 2, 2, 2, 0, 0, 1, 1, 1, 1});
+    b.step("QLinearConvNhwc", {levels, s, z, w, wsc, -1, bc}, {b.output(F32, {1, 6, 7, 8})}, {1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0});
+    b.step("QuantizeDequantize", {x, s, z}, {b.output(F32, {1, 6, 7, 8}), b.output(U8, {1, 6, 7, 8})}, {0});
+  }, fuzz::kFlagThreads | fuzz::kFlagMisalign);
 }
 
 // ------------------------------------------------------------------ kernel seeds

@@ -26,9 +26,10 @@ interface Parameters {
 export function byteActivations(model: Model): number {
   return forEachGraph(model.graph, (graph, outer) => {
     let count = 0;
+    // Rebuilt only after a change (the readers of a pool's output move to new names).
+    let index = new GraphIndex(graph, outer);
     for (const conv of [...graph.nodes]) {
       if (!isFused(conv, 'NhwcQLinearFusedConv') || conv.attributes.output_levels !== undefined) continue;
-      const index = new GraphIndex(graph, outer);
       const output = conv.outputs[0];
       const readers = index.consumersOf(output);
       if (index.outputs.has(output) || readers.length === 0) continue;
@@ -44,6 +45,7 @@ export function byteActivations(model: Model): number {
       }
       conv.attributes.output_levels = { type: 'int', value: 1 };
       for (const pool of pools) levelPoolOutput(graph, outer, pool, p);
+      if (pools.length > 0) index = new GraphIndex(graph, outer);
       count++;
     }
     count += levelsOfFakeQuantization(graph, outer);
@@ -114,7 +116,7 @@ function levelPoolOutput(graph: Graph, outer: Map<string, TensorData>, pool: Nod
   const levels = uniqueName(graph, `${floats}/levels`);
   pool.outputs[0] = levels;
   const dequantize = (name: string, output: string): Node => ({
-    name: uniqueName(graph, name),
+    name,
     opType: 'DequantizeLinear',
     domain: '',
     inputs: [levels, p.scale, p.zeroPoint],
@@ -128,13 +130,13 @@ function levelPoolOutput(graph: Graph, outer: Map<string, TensorData>, pool: Nod
     } else if (isFused(reader, 'QuantizeDequantize') && reader.inputs.slice(1).every((i) => i !== floats) && sameConstant(index, reader.inputs[1], p.scale) && sameConstant(index, reader.inputs[2], p.zeroPoint)) {
       // Fake quantization with p of values already on p's grid: their dequantization, which INT8 convs
       // quantizing with p skip.
-      Object.assign(reader, dequantize(reader.name, reader.outputs[0]), { name: reader.name });
-      for (const next of index.consumersOf(reader.outputs[0])) if (!index.outputs.has(reader.outputs[0]) && readsLevels(index, next, reader.outputs[0], p)) next.inputs[0] = levels;
+      Object.assign(reader, dequantize(reader.name, reader.outputs[0]));
+      for (const next of index.consumersOf(reader.outputs[0])) if (readsLevels(index, next, reader.outputs[0], p)) next.inputs[0] = levels;
     } else {
       needFloats = true;
     }
   }
-  if (needFloats) graph.nodes.splice(graph.nodes.indexOf(pool) + 1, 0, dequantize(`${pool.name}/dequantize`, floats));
+  if (needFloats) graph.nodes.splice(graph.nodes.indexOf(pool) + 1, 0, dequantize(uniqueName(graph, `${pool.name}/dequantize`), floats));
 }
 
 /**

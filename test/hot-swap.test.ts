@@ -163,7 +163,9 @@ describe('Engine run queue', function () {
     const calls = Array.from({ length: 20 }, () => engine.infer({ x: { type: 'float32', data: x, dims: [1, 1 << 20] } }).then(() => done++));
     assert.equal(engine.stats().engine.running, 1);
     await fs.promises.readFile(__filename);
-    assert.ok(done <= 2, `the read waited for ${done} runs`);
+    // Were every call a libuv job, the read (four pool hops) would queue behind ~16 runs on the default pool of 4;
+    // a loaded machine may let a few runs end while the read hops between pool and loop (3 seen in CI).
+    assert.ok(done < 10, `the read waited for ${done} runs`);
     await Promise.all(calls);
     await engine.dispose();
   });

@@ -153,6 +153,9 @@ const Case kCases[] = {
     {2, 1, 16, 16, 1, {12, 30}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},   // padded 3x3
     {2, 1, 8, 24, 1, {15, 40}, {3, 3}, {2, 2}, {1, 1}, {0, 1}, {2, 1}},    // strides, dilation along h, odd pads
     {2, 1, 4, 12, 1, {20, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},     // output rows of 9: one-row tiles
+    // ... with runs padded to kr by zero weights (kw * in_c = 21 -> 24, 9 -> 12): a 7x7 / 3x3 stem over RGB
+    {2, 1, 3, 16, 1, {23, 30}, {7, 7}, {2, 2}, {3, 3}, {3, 3}, {1, 1}},
+    {2, 2, 3, 8, 1, {17, 26}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
 };
 
 constexpr FusedActivation kActs[] = {FusedActivation::kNone,    FusedActivation::kRelu,

@@ -15,10 +15,11 @@
 //  - INT8 from a QDQ model (create_quantized): the same path with the model's int8 weights and scales, and
 //    its fixed activation scale / zero point when it has one; always INT8 (the model fixed the numerics).
 //    Group-1 ones also channels last (QLinearConvNhwc): quantized straight into NHWC, written straight to y.
-//  - Channels last, group 1, unit dilation along w, kw * in_c a multiple of the GEMM's kr, on a gemm_s8
-//    variant with implicit_rows (VNNI, ref): no im2col. The input is quantized into a zero-point padded NHWC
-//    copy and the GEMM reads each output pixel's window in place: one run of kw * in_c bytes per kernel row,
-//    pixels of an output row sw * in_c bytes apart (an implicit GEMM, as MLAS's indirect convolution).
+//  - Channels last, group 1, unit dilation along w, on a gemm_s8 variant with implicit_rows (VNNI, ref): no
+//    im2col. The input is quantized into a zero-point padded NHWC copy and the GEMM reads each output pixel's
+//    window in place: one run of kw * in_c bytes per kernel row (rounded up to the GEMM's kr with zero
+//    weights, when that adds at most half the MACs), pixels of an output row sw * in_c bytes apart (an
+//    implicit GEMM, as MLAS's indirect convolution).
 //    Depthwise ones run the direct dwconv_s8 rows (conv_depthwise_s8.cc) with the same numerics.
 #include <algorithm>
 #include <cmath>
@@ -253,19 +254,43 @@ class ConvS8 final : public ConvF32 {
     planar_bytes_ = channels_last ? 0 : xq_bytes_;
     correction_bytes_ = channels_last ? align_up(sizeof(float) * static_cast<size_t>(c.in_c + c.out_c)) : 0;
     const GemmS8Variant* variant = packed_.front().variant;
+    // One run of kw * in_c bytes per kernel row; a run that is not a whole number of kr-byte groups is read
+    // as the next whole number, the extra bytes (the next pixel's first channels) meeting zero weights. Worth
+    // it while that adds at most half the MACs: a 7x7 stem over RGB reads 24 bytes per kernel row for 21
+    // (+14 % MACs), where the im2col of its 21-byte runs cost about as much as the GEMM.
+    const int64_t run = c.kw * c.in_c, kr = variant->kr;
+    const int64_t segment = (run + kr - 1) / kr * kr;
     implicit_ = channels_last && !c.pointwise() && c.group == 1 && c.dw == 1 && variant->implicit_rows &&
-                (c.kw * c.in_c) % variant->kr == 0;
+                2 * (segment - run) <= run;
     // Tiles stop at each output row's end: on narrow images with wide reductions (ResNet's 7x7 / 14x14
     // stages) the extra partial tiles re-read more weight bytes than the im2col copy they save.
     const int64_t mr = std::max(variant->mr, 1);
     const int64_t extra_tiles = c.oh * ((c.ow + mr - 1) / mr) - (c.out_plane() + mr - 1) / mr;
-    if (extra_tiles * kg * mg > 2 * c.out_plane() * kg) implicit_ = false;
+    if (extra_tiles * c.kh * segment * mg > 2 * c.out_plane() * kg) implicit_ = false;
     if (implicit_) {
       // The padded extent covers every window (ONNX's output size keeps them inside the pads).
       padded_h_ = std::max(c.ih + c.ph + c.pe_h, (c.oh - 1) * c.sh + (c.kh - 1) * c.dh + 1);
       padded_w_ = std::max(c.iw + c.pw + c.pe_w, (c.ow - 1) * c.sw + c.kw);
-      xq_bytes_ = align_up(static_cast<size_t>(padded_h_ * padded_w_ * c.in_c));
+      // The last window's padded run may read past the last row: those bytes exist, at the zero point.
+      run_padding_ = segment - run;
+      xq_bytes_ = align_up(static_cast<size_t>(padded_h_ * padded_w_ * c.in_c + run_padding_));
       col_bytes_ = 0;
+      if (run_padding_ != 0) {
+        std::vector<int8_t> padded(static_cast<size_t>(mg * c.kh * segment), 0);
+        for (int64_t o = 0; o < mg; ++o)
+          for (int64_t r = 0; r < c.kh; ++r)
+            std::memcpy(&padded[static_cast<size_t>((o * c.kh + r) * segment)], &q[static_cast<size_t>(o * kg + r * run)],
+                        static_cast<size_t>(run));
+        PackWeightsArgs pa;
+        pa.weights = padded.data();
+        pa.k = c.kh * segment;
+        pa.n = mg;
+        pa.layout = WeightLayout::kNK;
+        pa.scales = weights.scales.data();
+        pa.scale_count = mg;
+        pa.bias = b.data();
+        packed_.front() = pack_weights_s8(pa, variant);
+      }
     }
     levels_bytes_ = output.enabled && !output.levels ? align_up(static_cast<size_t>(c.out_plane() * mg)) : 0;
     // Level input: the padded copy (implicit) or nothing (the GEMM and im2col read x).
@@ -440,7 +465,7 @@ class ConvS8 final : public ConvF32 {
       write_row(h, d + left);
       std::memset(d + left + width, zp, static_cast<size_t>(row_bytes - left - width));
     }
-    std::memset(xp + (c.ph + c.ih) * row_bytes, zp, static_cast<size_t>((padded_h_ - c.ph - c.ih) * row_bytes));
+    std::memset(xp + (c.ph + c.ih) * row_bytes, zp, static_cast<size_t>((padded_h_ - c.ph - c.ih) * row_bytes + run_padding_));
   }
 
   // The image q.x quantized into the padded copy.
@@ -581,6 +606,7 @@ class ConvS8 final : public ConvF32 {
   bool channels_last_;
   bool implicit_ = false;  // implicit GEMM over the padded copy (no im2col)
   int64_t padded_h_ = 0, padded_w_ = 0;
+  int64_t run_padding_ = 0;  // implicit: bytes each kernel row's run is read beyond kw * in_c (zero weights)
   ActivationQuantization quantization_;
   OutputQuantization output_;
   std::vector<float> weight_error_;  // channels last: [out_c][in_c]

@@ -156,6 +156,7 @@ const Case kCases[] = {
     // ... with runs padded to kr by zero weights (kw * in_c = 21 -> 24, 9 -> 12): a 7x7 / 3x3 stem over RGB
     {2, 1, 3, 16, 1, {23, 30}, {7, 7}, {2, 2}, {3, 3}, {3, 3}, {1, 1}},
     {2, 2, 3, 8, 1, {17, 26}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
+    {2, 1, 3, 2, 1, {9, 7}, {7, 7}, {1, 1}, {0, 0}, {0, 0}, {1, 1}},       // output rows of 1: a padded run wider than a row
 };
 
 constexpr FusedActivation kActs[] = {FusedActivation::kNone,    FusedActivation::kRelu,

@@ -260,17 +260,21 @@ class ConvS8 final : public ConvF32 {
     // (+14 % MACs), where the im2col of its 21-byte runs cost about as much as the GEMM.
     const int64_t run = c.kw * c.in_c, kr = variant->kr;
     const int64_t segment = (run + kr - 1) / kr * kr;
+    // The padded extent covers every window (ONNX's output size keeps them inside the pads).
+    const int64_t padded_h = std::max(c.ih + c.ph + c.pe_h, (c.oh - 1) * c.sh + (c.kh - 1) * c.dh + 1);
+    const int64_t padded_w = std::max(c.iw + c.pw + c.pe_w, (c.ow - 1) * c.sw + c.kw);
+    // A kernel row's rounded-up run must not reach into the next kernel row's (the GEMM refuses overlapping
+    // runs): possible only when the padded image is about one window wide.
     implicit_ = channels_last && !c.pointwise() && c.group == 1 && c.dw == 1 && variant->implicit_rows &&
-                2 * (segment - run) <= run;
+                2 * (segment - run) <= run && (c.kh == 1 || segment <= c.dh * padded_w * c.in_c);
     // Tiles stop at each output row's end: on narrow images with wide reductions (ResNet's 7x7 / 14x14
     // stages) the extra partial tiles re-read more weight bytes than the im2col copy they save.
     const int64_t mr = std::max(variant->mr, 1);
     const int64_t extra_tiles = c.oh * ((c.ow + mr - 1) / mr) - (c.out_plane() + mr - 1) / mr;
     if (extra_tiles * c.kh * segment * mg > 2 * c.out_plane() * kg) implicit_ = false;
     if (implicit_) {
-      // The padded extent covers every window (ONNX's output size keeps them inside the pads).
-      padded_h_ = std::max(c.ih + c.ph + c.pe_h, (c.oh - 1) * c.sh + (c.kh - 1) * c.dh + 1);
-      padded_w_ = std::max(c.iw + c.pw + c.pe_w, (c.ow - 1) * c.sw + c.kw);
+      padded_h_ = padded_h;
+      padded_w_ = padded_w;
       // The last window's padded run may read past the last row: those bytes exist, at the zero point.
       run_padding_ = segment - run;
       xq_bytes_ = align_up(static_cast<size_t>(padded_h_ * padded_w_ * c.in_c + run_padding_));

@@ -142,4 +142,4 @@ export {
   type ShutdownOptions,
   type WakeWordServeOptions,
 } from './serve';
-export { distill, makeVoiceFeatures, checkPython, evaluateModel, toCommandStageModel, streamCommandClips, validateConfig, readConfig, type DistillConfig, type DistillOptions, type DistillProgress, type DistillReport, type VoiceFeatureSettings, type EvaluationSettings } from './distill';
+export { distill, makeVoiceFeatures, checkPython, evaluateModel, toCommandStageModel, streamCommandClips, validateConfig, readConfig, type DistillConfig, type DistillOptions, type DistillDevice, type DistillProgress, type DistillReport, type VoiceFeatureSettings, type EvaluationSettings } from './distill';

@@ -101,13 +101,19 @@ def init_distributed(device: torch.device) -> bool:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    _, world, local = distributed_env()
+    """auto | cpu | cuda | cuda:N. Plain "cuda" is the process's GPU: LOCAL_RANK under torchrun, else GPU 0 (set_device
+    needs an index). A GPU this PyTorch cannot see is a clear error, not one from deep inside torch."""
+    _, _, local = distributed_env()
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and world > 1:
+    if name == "cuda":
         name = f"cuda:{local}"
     device = torch.device(name)
     if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device {name!r}: this PyTorch ({torch.__version__}) sees no CUDA GPU; use device 'cpu' or 'auto'")
+        if device.index >= torch.cuda.device_count():
+            raise RuntimeError(f"device {name!r}: only {torch.cuda.device_count()} CUDA GPU(s) visible")
         torch.cuda.set_device(device)
     return device
 

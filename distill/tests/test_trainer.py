@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from edgeinfer_distill.cache import TeacherCache, state_hash
 from edgeinfer_distill.losses import TopK
-from edgeinfer_distill.trainer import TrainConfig, Trainer, lr_lambda
+from edgeinfer_distill.trainer import TrainConfig, Trainer, lr_lambda, resolve_device
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -169,3 +169,21 @@ def test_resume_after_early_stop_does_not_train_further(tmp_path):
     assert r1.stopped_early
     m2, r2 = fit(ck, epochs=30, patience=1, lr=0.05)
     assert r2.stopped_early and r2.epochs_run == r1.epochs_run and same(m1, m2)
+
+
+def test_resolve_device_names_the_gpu_and_refuses_one_torch_cannot_see(monkeypatch):
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert resolve_device("cpu") == torch.device("cpu")
+    if torch.cuda.is_available():
+        assert resolve_device("cuda") == torch.device("cuda:0")  # set_device needs the index
+        monkeypatch.setenv("LOCAL_RANK", "0")
+        assert resolve_device("cuda") == torch.device("cuda:0")
+        return
+    assert resolve_device("auto") == torch.device("cpu")
+    for name in ("cuda", "cuda:0"):
+        try:
+            resolve_device(name)
+        except RuntimeError as error:
+            assert "sees no CUDA GPU" in str(error)
+        else:
+            raise AssertionError(f"{name} resolved without a GPU")

@@ -77,6 +77,10 @@ export interface DistillConfig {
   seed?: number;
   /** Settings --quick overrides (merged over the rest, by the factory too). */
   quick?: Record<string, unknown>;
+  /** Where the factory trains: auto (default), cpu, cuda or cuda:N (DistillOptions.device overrides it). */
+  device?: string;
+  /** PyTorch intra-op threads of the factory. Default 1 (DistillOptions.threads overrides it). */
+  threads?: number;
   voice?: VoiceFeatureSettings;
   evaluation?: EvaluationSettings;
   /** The Python factory's sections (teacher, student, training, qat, sweep, ...). */
@@ -267,6 +271,10 @@ export function validateConfig(config: unknown, source = 'config'): DistillConfi
   if (config.experiment === undefined) problems.add('config.experiment', `is required: one of ${EXPERIMENTS.join(', ')}`);
   else if (!(EXPERIMENTS as readonly unknown[]).includes(config.experiment)) problems.add('config.experiment', `must be one of ${EXPERIMENTS.join(', ')}`, config.experiment);
   checkNumber(config.seed, 'config.seed', problems, { min: 0, max: 2 ** 31 - 1, integer: true });
+  if (config.device !== undefined && !(typeof config.device === 'string' && /^(auto|cpu|cuda(:\d+)?)$/.test(config.device))) {
+    problems.add('config.device', 'must be auto, cpu, cuda or cuda:N', config.device);
+  }
+  checkNumber(config.threads, 'config.threads', problems, { min: 1, max: 256, integer: true });
   checkVoice(config.voice, problems);
   checkEvaluation(config.evaluation, problems);
   if (config.quick !== undefined) {

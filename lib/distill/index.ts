@@ -51,8 +51,42 @@ export interface DistillOptions extends PythonOptions {
   features?: string;
   /** Cache root of the voice features. Default $EDGEINFER_DISTILL_CACHE, else .cache/distill. */
   cacheDir?: string;
+  /**
+   * Where the factory trains: 'auto' (CUDA when PyTorch sees a GPU, else the CPU), 'cpu' or 'cuda'. Default: the
+   * config's "device", else 'auto'. For several GPUs run the factory under torchrun (distill/README.md).
+   */
+  device?: DistillDevice;
+  /** PyTorch's intra-op threads in the factory. Default: the config's "threads", else 1. */
+  threads?: number;
+  /** Continue each stage from its last checkpoint in the run folder (a stopped run resumes where it was). */
+  resume?: boolean;
   onProgress?: (progress: DistillProgress) => void;
   signal?: AbortSignal;
+}
+
+export const DISTILL_DEVICES = ['auto', 'cpu', 'cuda'] as const;
+export type DistillDevice = (typeof DISTILL_DEVICES)[number];
+
+/** The factory's flags for device / threads / resume, or an EDGEINFER_INVALID_ARGUMENT naming the bad option. */
+function factoryFlags(options: DistillOptions): string[] {
+  const flags: string[] = [];
+  if (options.device !== undefined) {
+    if (!(DISTILL_DEVICES as readonly unknown[]).includes(options.device)) {
+      throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `device must be one of ${DISTILL_DEVICES.join(', ')}, got ${JSON.stringify(options.device)}`);
+    }
+    flags.push('--device', options.device);
+  }
+  if (options.threads !== undefined) {
+    if (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 256) {
+      throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `threads must be an integer in [1, 256], got ${JSON.stringify(options.threads)}`);
+    }
+    flags.push('--threads', String(options.threads));
+  }
+  if (options.resume !== undefined && typeof options.resume !== 'boolean') {
+    throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `resume must be a boolean, got ${JSON.stringify(options.resume)}`);
+  }
+  if (options.resume === true) flags.push('--resume');
+  return flags;
 }
 
 /** The commands for the voice experiment: the factory's generator, sizes from the config (quick sizes under --quick). */
@@ -140,6 +174,7 @@ export async function distill(config: string | DistillConfig, options: DistillOp
   const seconds: Record<string, number> = {};
   const lap = (name: string, since: number) => (seconds[name] = (performance.now() - since) / 1000);
   const given = typeof config === 'string' ? readConfig(config) : validateConfig(config);
+  const flags = factoryFlags(options);
   const quick = options.quick ?? false;
   // Under --quick the config's "quick" section overrides the rest (as the factory merges it): Node reads the merged view.
   const resolved = quick ? mergeQuick(given) : given;
@@ -149,6 +184,10 @@ export async function distill(config: string | DistillConfig, options: DistillOp
 
   emit({ event: 'phase', phase: 'python' });
   const python = await checkPython(options);
+  const device = options.device ?? given.device ?? 'auto';
+  if (device.startsWith('cuda') && python.cudaDevices === 0) {
+    throw new EdgeInferError('EDGEINFER_BACKEND_UNAVAILABLE', `device '${device}' was asked for, but PyTorch ${python.modules.torch ?? ''} in '${python.python}' sees no CUDA GPU; use device 'cpu' or 'auto'`, { python: python.python, missing: ['cuda'] });
+  }
 
   let features = options.features;
   let voice: DistillReport['voice'];
@@ -181,6 +220,7 @@ export async function distill(config: string | DistillConfig, options: DistillOp
   const args = ['--config', configFile, '--out', out];
   if (quick) args.push('--quick');
   if (features !== undefined) args.push('--features', path.resolve(features));
+  args.push(...flags);
   emit({ event: 'phase', phase: 'factory' });
   let t = performance.now();
   const logFile = path.join(out, 'factory.log');

@@ -30,6 +30,8 @@ export interface PythonEnvironment {
   version: string;
   /** Module -> version ('?' when it has none). */
   modules: Record<string, string>;
+  /** CUDA GPUs PyTorch sees (0: none); null when the probe could not tell. */
+  cudaDevices: number | null;
   /** The environment to spawn the factory with (PYTHONPATH with a source checkout's distill/). */
   env: NodeJS.ProcessEnv;
 }
@@ -68,7 +70,11 @@ const PROBE = [
   '        found[name] = str(getattr(importlib.import_module(name), "__version__", "?"))',
   '    except Exception as error:',
   '        found[name] = None',
-  'print(json.dumps({"version": sys.version.split()[0], "modules": found}))',
+  'cuda = None',
+  'if found.get("torch"):',
+  '    import torch',
+  '    cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0',
+  'print(json.dumps({"version": sys.version.split()[0], "modules": found, "cuda": cuda}))',
 ].join('\n');
 
 /**
@@ -84,7 +90,7 @@ export async function checkPython(options: PythonOptions = {}, required: readonl
   if (result.error && (result.error.code === 'ENOENT' || result.error.code === 'EACCES')) {
     throw new EdgeInferError('EDGEINFER_BACKEND_UNAVAILABLE', `Python is needed to distill and '${python}' (from ${source}) could not be started (${result.error.code}); ${SETUP}`, { python, missing: ['python'] });
   }
-  let parsed: { version?: unknown; modules?: Record<string, string | null> } | undefined;
+  let parsed: { version?: unknown; modules?: Record<string, string | null>; cuda?: unknown } | undefined;
   try {
     parsed = JSON.parse(result.stdout.trim().split('\n').pop() ?? '');
   } catch {
@@ -103,5 +109,6 @@ export async function checkPython(options: PythonOptions = {}, required: readonl
     throw new EdgeInferError('EDGEINFER_BACKEND_UNAVAILABLE', `'${python}' (Python ${parsed.version}, from ${source}) cannot import ${missing.join(', ')}, which the distillation factory needs; ${SETUP}`, { python, missing });
   }
   const modules = Object.fromEntries(Object.entries(parsed.modules).filter(([, v]) => v !== null)) as Record<string, string>;
-  return { python, source, version: parsed.version, modules, env };
+  const cudaDevices = Number.isInteger(parsed.cuda) && (parsed.cuda as number) >= 0 ? (parsed.cuda as number) : null;
+  return { python, source, version: parsed.version, modules, cudaDevices, env };
 }

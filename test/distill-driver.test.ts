@@ -397,7 +397,7 @@ describe('distill driver (fake Python factory)', function () {
       assert.match(usage.stderr, /required option '-c, --config <file>' not specified/);
       const device = cli(['distill', '--config', config, '--device', 'gpu', '--python', fakePython], process.env);
       assert.equal(device.status, 2);
-      assert.match(device.stderr, /'gpu' is invalid\. Allowed choices are auto, cpu, cuda/);
+      assert.match(device.stderr, /--device <device>' argument 'gpu' is invalid\. auto, cpu, cuda or cuda:N/);
       const threads = cli(['distill', '--config', config, '--threads', '0', '--python', fakePython], process.env);
       assert.equal(threads.status, 2);
       assert.match(threads.stderr, /--threads <n>' argument '0' is invalid\. an integer in \[1, 256\]/);
@@ -412,7 +412,7 @@ describe('distill driver (fake Python factory)', function () {
     it('device / threads / resume: passed to the factory as flags; bad values are EDGEINFER_INVALID_ARGUMENT before anything runs', async () => {
       const config = { experiment: 'text' as const };
       for (const [options, pattern] of [
-        [{ device: 'gpu' }, /device must be one of auto, cpu, cuda, got "gpu"/],
+        [{ device: 'gpu' }, /device must be auto, cpu, cuda or cuda:N, got "gpu"/],
         [{ threads: 0 }, /threads must be an integer in \[1, 256\], got 0/],
         [{ threads: 1.5 }, /threads must be an integer/],
         [{ resume: 'yes' }, /resume must be a boolean, got "yes"/],

@@ -1,14 +1,14 @@
 /**
- * `edgeinfer distill --config x.json [--out DIR] [--quick] [--device auto|cpu|cuda] [--threads N] [--resume] [--json]`: runs a distillation experiment (see
+ * `edgeinfer distill --config x.json [--out DIR] [--quick] [--device auto|cpu|cuda|cuda:N] [--threads N] [--resume] [--json]`: runs a distillation experiment (see
  * lib/distill): voice features through our Engine when the experiment is 'voice', the Python factory with a
  * progress bar per stage and a per-epoch table when each stage ends, then the report (teacher, distilled and
  * hard-label students, INT8 after PTQ and after QAT, on our Engine; the size sweep). --json prints every
  * progress event and finally the report as JSON lines. Ctrl-C stops the factory's processes.
  */
 import cliProgress from 'cli-progress';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 
-import { DISTILL_DEVICES, distill, type DistillDevice, type DistillProgress } from '../distill';
+import { DEVICE_HELP, distill, FACTORY_THREADS, isDistillDevice, type DistillDevice, type DistillProgress } from '../distill';
 import type { EpochEvent } from '../distill/protocol';
 import { formatParams, KIND_HELP, reportKinds, ROW_HEADER, rowCells, type DistillReport } from '../distill/report';
 import { table } from './output';
@@ -29,8 +29,13 @@ interface DistillCliOptions {
 
 function threadCount(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('an integer in [1, 256]');
+  if (!Number.isInteger(n) || n < FACTORY_THREADS.min || n > FACTORY_THREADS.max) throw new InvalidArgumentError(`an integer in [${FACTORY_THREADS.min}, ${FACTORY_THREADS.max}]`);
   return n;
+}
+
+function deviceName(value: string): DistillDevice {
+  if (!isDistillDevice(value)) throw new InvalidArgumentError(DEVICE_HELP);
+  return value;
 }
 
 const num = (x: number | null, digits = 4) => (x === null ? '-' : Number(x.toFixed(digits)));
@@ -78,7 +83,7 @@ export function registerDistill(program: Command): void {
     .option('--quick', 'quick mode: small data, few epochs (CI)')
     .option('--features <dir>', 'voice features already made (skip making them)')
     .option('--python <path>', 'the Python to run the factory with (default: the distill venv, $EDGEINFER_PYTHON, python3)')
-    .addOption(new Option('--device <device>', "where the factory trains (default: the config's, else auto: CUDA when PyTorch sees a GPU)").choices([...DISTILL_DEVICES]))
+    .option('--device <device>', `where the factory trains: ${DEVICE_HELP} (default: the config's, else auto: CUDA when PyTorch sees a GPU)`, deviceName)
     .option('--threads <n>', "PyTorch threads in the factory (default: the config's, else 1)", threadCount)
     .option('--resume', 'continue each stage from its last checkpoint in the run folder')
     .option('--json', 'print progress events and the report as JSON lines')

@@ -71,14 +71,23 @@ export interface EvaluationSettings {
   ptq?: { method?: CalibrationMethod; maxSamples?: number; mixedPrecision?: 'seed' | 'none' };
 }
 
+/** Where the factory trains: 'auto' (CUDA when PyTorch sees a GPU, else the CPU), 'cpu', 'cuda' (the process's GPU) or 'cuda:N'. */
+export type DistillDevice = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
+export const DEVICE_HELP = 'auto, cpu, cuda or cuda:N';
+export function isDistillDevice(value: unknown): value is DistillDevice {
+  return typeof value === 'string' && /^(auto|cpu|cuda(:\d+)?)$/.test(value);
+}
+/** The factory's PyTorch threads. */
+export const FACTORY_THREADS = { min: 1, max: 256 } as const;
+
 export interface DistillConfig {
   experiment: DistillExperiment;
   /** Seed of the data, the voices and the Python run. Default 1. */
   seed?: number;
   /** Settings --quick overrides (merged over the rest, by the factory too). */
   quick?: Record<string, unknown>;
-  /** Where the factory trains: auto (default), cpu, cuda or cuda:N (DistillOptions.device overrides it). */
-  device?: string;
+  /** Where the factory trains (default auto; DistillOptions.device overrides it). */
+  device?: DistillDevice;
   /** PyTorch intra-op threads of the factory. Default 1 (DistillOptions.threads overrides it). */
   threads?: number;
   voice?: VoiceFeatureSettings;
@@ -271,10 +280,8 @@ export function validateConfig(config: unknown, source = 'config'): DistillConfi
   if (config.experiment === undefined) problems.add('config.experiment', `is required: one of ${EXPERIMENTS.join(', ')}`);
   else if (!(EXPERIMENTS as readonly unknown[]).includes(config.experiment)) problems.add('config.experiment', `must be one of ${EXPERIMENTS.join(', ')}`, config.experiment);
   checkNumber(config.seed, 'config.seed', problems, { min: 0, max: 2 ** 31 - 1, integer: true });
-  if (config.device !== undefined && !(typeof config.device === 'string' && /^(auto|cpu|cuda(:\d+)?)$/.test(config.device))) {
-    problems.add('config.device', 'must be auto, cpu, cuda or cuda:N', config.device);
-  }
-  checkNumber(config.threads, 'config.threads', problems, { min: 1, max: 256, integer: true });
+  if (config.device !== undefined && !isDistillDevice(config.device)) problems.add('config.device', `must be ${DEVICE_HELP}`, config.device);
+  checkNumber(config.threads, 'config.threads', problems, { ...FACTORY_THREADS, integer: true });
   checkVoice(config.voice, problems);
   checkEvaluation(config.evaluation, problems);
   if (config.quick !== undefined) {

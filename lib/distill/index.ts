@@ -15,7 +15,7 @@ import { readModel } from '../onnx/reader';
 import { quantizeModel } from '../quantization';
 import type { Tensor } from '../tensor';
 import { toCommandStageModel } from './command-model';
-import { mergeQuick, readConfig, validateConfig, voiceSizes, VOICE_SPLITS, type DistillConfig, type VoiceSplit } from './config';
+import { DEVICE_HELP, FACTORY_THREADS, isDistillDevice, mergeQuick, readConfig, validateConfig, voiceSizes, VOICE_SPLITS, type DistillConfig, type DistillDevice, type VoiceSplit } from './config';
 import { evaluateModel, labelsOf, loadNpy, sampleOf, type EvaluationData, type ModelEvaluation } from './evaluate';
 import type { EpochEvent, ExportEvent, FactoryEvent, ResultEvent } from './protocol';
 import { checkPython, type PythonEnvironment, type PythonOptions } from './python';
@@ -51,10 +51,7 @@ export interface DistillOptions extends PythonOptions {
   features?: string;
   /** Cache root of the voice features. Default $EDGEINFER_DISTILL_CACHE, else .cache/distill. */
   cacheDir?: string;
-  /**
-   * Where the factory trains: 'auto' (CUDA when PyTorch sees a GPU, else the CPU), 'cpu' or 'cuda'. Default: the
-   * config's "device", else 'auto'. For several GPUs run the factory under torchrun (distill/README.md).
-   */
+  /** Where the factory trains. Default: the config's "device", else 'auto'. Several GPUs: torchrun (distill/README.md). */
   device?: DistillDevice;
   /** PyTorch's intra-op threads in the factory. Default: the config's "threads", else 1. */
   threads?: number;
@@ -64,21 +61,18 @@ export interface DistillOptions extends PythonOptions {
   signal?: AbortSignal;
 }
 
-export const DISTILL_DEVICES = ['auto', 'cpu', 'cuda'] as const;
-export type DistillDevice = (typeof DISTILL_DEVICES)[number];
-
 /** The factory's flags for device / threads / resume, or an EDGEINFER_INVALID_ARGUMENT naming the bad option. */
 function factoryFlags(options: DistillOptions): string[] {
   const flags: string[] = [];
   if (options.device !== undefined) {
-    if (!(DISTILL_DEVICES as readonly unknown[]).includes(options.device)) {
-      throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `device must be one of ${DISTILL_DEVICES.join(', ')}, got ${JSON.stringify(options.device)}`);
+    if (!isDistillDevice(options.device)) {
+      throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `device must be ${DEVICE_HELP}, got ${JSON.stringify(options.device)}`);
     }
     flags.push('--device', options.device);
   }
   if (options.threads !== undefined) {
-    if (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 256) {
-      throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `threads must be an integer in [1, 256], got ${JSON.stringify(options.threads)}`);
+    if (!Number.isInteger(options.threads) || options.threads < FACTORY_THREADS.min || options.threads > FACTORY_THREADS.max) {
+      throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `threads must be an integer in [${FACTORY_THREADS.min}, ${FACTORY_THREADS.max}], got ${JSON.stringify(options.threads)}`);
     }
     flags.push('--threads', String(options.threads));
   }

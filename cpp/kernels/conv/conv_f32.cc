@@ -228,6 +228,18 @@ class ConvS8 final : public ConvF32 {
     // Reordered per group to k = (kh, kw, c): the order of the NHWC im2col rows.
     std::vector<int8_t> q(static_cast<size_t>(mg * kg));
     std::vector<float> b(static_cast<size_t>(mg));
+    // Group g's [mg][k] weights (bias b), for `variant` (nullptr: the one pack_weights_s8 picks).
+    auto pack = [&](const int8_t* w, int64_t k, int64_t g, const GemmS8Variant* variant) {
+      PackWeightsArgs pa;
+      pa.weights = w;
+      pa.k = k;
+      pa.n = mg;
+      pa.layout = WeightLayout::kNK;
+      pa.scales = weights.scales.data() + g * mg;
+      pa.scale_count = mg;
+      pa.bias = b.data();
+      return pack_weights_s8(pa, variant);
+    };
     for (int64_t g = 0; g < c.group; ++g) {
       for (int64_t o = 0; o < mg; ++o) {
         const int64_t oc = g * mg + o;
@@ -236,15 +248,7 @@ class ConvS8 final : public ConvF32 {
         for (int64_t ci = 0; ci < c.in_c_g; ++ci)
           for (int64_t r = 0; r < kernel; ++r) q[static_cast<size_t>(o * kg + r * c.in_c_g + ci)] = wo[ci * kernel + r];
       }
-      PackWeightsArgs pa;
-      pa.weights = q.data();
-      pa.k = kg;
-      pa.n = mg;
-      pa.layout = WeightLayout::kNK;
-      pa.scales = weights.scales.data() + g * mg;
-      pa.scale_count = mg;
-      pa.bias = b.data();
-      packed_.push_back(pack_weights_s8(pa));
+      packed_.push_back(pack(q.data(), kg, g, nullptr));
     }
     xq_bytes_ = align_up(static_cast<size_t>(c.in_c * c.in_plane()));
     col_bytes_ = c.pointwise() ? 0 : align_up(static_cast<size_t>(c.out_plane() * kg));
@@ -279,21 +283,13 @@ class ConvS8 final : public ConvF32 {
       run_padding_ = segment - run;
       xq_bytes_ = align_up(static_cast<size_t>(padded_h_ * padded_w_ * c.in_c + run_padding_));
       col_bytes_ = 0;
-      if (run_padding_ != 0) {
+      if (run_padding_ != 0) {  // repacked (group 1, so q and b still hold its weights) with zeros after each run
         std::vector<int8_t> padded(static_cast<size_t>(mg * c.kh * segment), 0);
         for (int64_t o = 0; o < mg; ++o)
           for (int64_t r = 0; r < c.kh; ++r)
             std::memcpy(&padded[static_cast<size_t>((o * c.kh + r) * segment)], &q[static_cast<size_t>(o * kg + r * run)],
                         static_cast<size_t>(run));
-        PackWeightsArgs pa;
-        pa.weights = padded.data();
-        pa.k = c.kh * segment;
-        pa.n = mg;
-        pa.layout = WeightLayout::kNK;
-        pa.scales = weights.scales.data();
-        pa.scale_count = mg;
-        pa.bias = b.data();
-        packed_.front() = pack_weights_s8(pa, variant);
+        packed_.front() = pack(padded.data(), c.kh * segment, 0, variant);
       }
     }
     levels_bytes_ = output.enabled && !output.levels ? align_up(static_cast<size_t>(c.out_plane() * mg)) : 0;

@@ -11,7 +11,7 @@ import { EdgeInferError, type EdgeInferErrorCode } from './errors';
 import type { TensorArray } from './onnx/ir';
 import { allocateTensorData, checkFeed, type Tensor, type TensorInfo } from './tensor';
 import { checkInteger, checkOptions, invalid, typedArrayKind } from './validate';
-import { inferPrescanned, type BatchTarget } from './batch-target';
+import { inferPrescanned, plansPerShape, type BatchTarget } from './batch-target';
 
 export type { BatchTarget } from './batch-target';
 import { CopySlab } from './copy-slab';
@@ -45,6 +45,15 @@ export interface BatchSchedulerOptions {
   defaultTimeoutMs?: number;
   /** Pad a sequence axis so requests of different lengths share a batch. */
   padding?: SequencePadding;
+  /**
+   * Batch sizes (rows) a batch is padded up to: the smallest listed size that holds it (larger batches run as
+   * they are); the extra rows repeat the batch's last row and their outputs are dropped. A native-backend
+   * engine plans each batch size it sees (shape inference, lowering, an arena; a few kept), so batches of
+   * every size from 1 to maxBatchSize would keep replanning under a varying load. 'auto' (default): when the
+   * target plans per shape, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, ... (at most a third of a batch is
+   * padding, most batches under load none) and maxBatchSize; otherwise off. 'off': each batch runs at its own size.
+   */
+  batchBuckets?: 'auto' | 'off' | number[];
 }
 
 export interface SubmitOptions {
@@ -73,6 +82,8 @@ export interface BatchSchedulerStats {
   /** Submission to settlement of each completed request. */
   latencyMicros: LatencySummary;
   rejections: Partial<Record<EdgeInferErrorCode, number>>;
+  /** Rows added to batches to reach a batch bucket (see batchBuckets): compute spent on padding. */
+  paddedRows: number;
 }
 
 interface Request {
@@ -94,6 +105,16 @@ interface Request {
 }
 
 const now = () => performance.now();
+
+/** Powers of two and three times powers of two up to maxBatchSize, and maxBatchSize itself, ascending. */
+export function defaultBatchBuckets(maxBatchSize: number): number[] {
+  const sizes = new Set<number>([maxBatchSize]);
+  for (let power = 1; power <= maxBatchSize; power *= 2) {
+    sizes.add(power);
+    if (3 * power <= maxBatchSize) sizes.add(3 * power);
+  }
+  return [...sizes].sort((a, b) => a - b);
+}
 
 /** Each feed read once: its typed array copied, its dims copied; anything that is not a tensor refused. */
 function ownedCopy(feeds: Record<string, Tensor>, slab: CopySlab): Record<string, Tensor> {
@@ -120,6 +141,10 @@ export class BatchScheduler {
   readonly #preserveOrdering: boolean;
   readonly #defaultTimeoutMs: number | undefined;
   readonly #padding: SequencePadding | undefined;
+  /** Sizes batches are padded up to (ascending; empty: none). */
+  readonly #buckets: number[];
+  /** batchBuckets 'auto': #buckets apply only while the target plans per shape (asked per batch: a swap may change it). */
+  readonly #bucketsIfPlanned: boolean;
   /** Why requests are not concatenated (a fixed batch dim), or undefined when they are. */
   readonly #unbatchableReason: string | undefined;
 
@@ -145,6 +170,7 @@ export class BatchScheduler {
   #completed = 0;
   #failed = 0;
   #batches = 0;
+  #paddedRows = 0;
   #firstSubmitAt = 0;
   readonly #rejections: Partial<Record<EdgeInferErrorCode, number>> = {};
   readonly #queueWait: LatencyHistogram = createLatencyHistogram();
@@ -182,6 +208,15 @@ export class BatchScheduler {
         if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(`padding.values.${name} must be a finite number`, { argument: 'padding.values' });
       }
       this.#padding = { axis, values };
+    }
+    const buckets = o.batchBuckets ?? 'auto';
+    this.#bucketsIfPlanned = buckets === 'auto';
+    if (buckets === 'auto' || buckets === 'off') {
+      this.#buckets = buckets === 'off' ? [] : defaultBatchBuckets(this.#maxBatchSize);
+    } else if (Array.isArray(buckets)) {
+      this.#buckets = [...new Set(buckets.map((size, i) => checkInteger(size, `batchBuckets[${i}]`, 1, this.#maxBatchSize)))].sort((a, b) => a - b);
+    } else {
+      throw invalid(`batchBuckets must be 'auto', 'off' or an array of batch sizes, got ${String(buckets)}`, { argument: 'batchBuckets' });
     }
     const fixed = target.inputs.find((input) => typeof input.dims[0] === 'number' || input.dims.length === 0);
     this.#unbatchableReason = fixed === undefined ? undefined : `input '${fixed.name}' has a fixed first dimension (${fixed.dims[0]}): requests run one per call`;
@@ -402,10 +437,14 @@ export class BatchScheduler {
     this.#batches++;
     this.#batchSize.recordValue(batch.length);
     let feeds: Record<string, Tensor>;
+    let rows = 0;
+    for (const request of batch) rows += request.rows;
+    const runRows = this.#bucketFor(rows);
+    this.#paddedRows += runRows - rows;
     try {
-      feeds = batch.length === 1 && this.#padding === undefined ? batch[0].feeds : this.#concatenate(batch);
+      feeds = batch.length === 1 && runRows === rows && this.#padding === undefined ? batch[0].feeds : this.#concatenate(batch, runRows);
     } catch (error) {
-      this.#finishBatch(batch, startedAt, undefined, error);
+      this.#finishBatch(batch, runRows, startedAt, undefined, error);
       return;
     }
     const target = this.#target;
@@ -418,18 +457,26 @@ export class BatchScheduler {
     }
     for (const request of batch) this.#release(request);
     run.then(
-      (outputs) => this.#finishBatch(batch, startedAt, outputs, undefined),
-      (error: unknown) => this.#finishBatch(batch, startedAt, undefined, error),
+      (outputs) => this.#finishBatch(batch, runRows, startedAt, outputs, undefined),
+      (error: unknown) => this.#finishBatch(batch, runRows, startedAt, undefined, error),
     );
   }
 
-  #finishBatch(batch: Request[], startedAt: number, outputs: Record<string, Tensor> | undefined, error: unknown): void {
+  /** The rows a batch of `rows` runs as: the smallest bucket that holds it, or `rows` itself. */
+  #bucketFor(rows: number): number {
+    if (this.#unbatchableReason !== undefined) return rows;
+    if (this.#bucketsIfPlanned && this.#target[plansPerShape]?.() !== true) return rows;
+    for (const size of this.#buckets) if (size >= rows) return size;
+    return rows;
+  }
+
+  #finishBatch(batch: Request[], runRows: number, startedAt: number, outputs: Record<string, Tensor> | undefined, error: unknown): void {
     this.#inflight--;
     this.#service.recordValue((now() - startedAt) * 1000);
     let parts: Record<string, Tensor>[] | undefined;
     if (outputs !== undefined) {
       try {
-        parts = batch.length === 1 && this.#padding === undefined ? [outputs] : this.#split(batch, outputs);
+        parts = batch.length === 1 && runRows === batch[0].rows && this.#padding === undefined ? [outputs] : this.#split(batch, outputs, runRows);
         // Each request's share says which model version and backend produced the batch (resultInfo).
         const origin = originOf(outputs);
         if (origin !== undefined) for (const part of parts) tagResult(part, origin);
@@ -473,15 +520,18 @@ export class BatchScheduler {
     this.#checkDrained();
   }
 
-  /** One tensor per input: the requests' tensors stacked along axis 0, padded along the sequence axis. */
-  #concatenate(batch: Request[]): Record<string, Tensor> {
+  /**
+   * One tensor per input: the requests' tensors stacked along axis 0, padded along the sequence axis, then
+   * the last row repeated up to `runRows` rows (a batch bucket).
+   */
+  #concatenate(batch: Request[], runRows: number): Record<string, Tensor> {
     const feeds: Record<string, Tensor> = {};
     const padAxis = this.#padding?.axis;
     const padLength = padAxis === undefined ? 0 : Math.max(...batch.map((r) => r.length));
     for (const input of this.#target.inputs) {
       const first = batch[0].feeds[input.name];
       const dims = first.dims.slice();
-      dims[0] = batch.reduce((sum, r) => sum + r.rows, 0);
+      dims[0] = runRows;
       if (padAxis !== undefined && padAxis < dims.length) dims[padAxis] = padLength;
       const total = dims.reduce((a, b) => a * b, 1);
       const data = this.#batchBuffer(input.name, first.type, total);
@@ -511,6 +561,9 @@ export class BatchScheduler {
         }
         offset += outer * paddedBlock;
       }
+      // Filler rows up to the bucket: copies of the last real row (values the model has seen, never NaN).
+      const rowSize = total / runRows;
+      for (; offset < total; offset += rowSize) data.copyWithin(offset, offset - rowSize, offset);
       feeds[input.name] = { type: first.type, data, dims };
     }
     return feeds;
@@ -527,9 +580,11 @@ export class BatchScheduler {
     return buffer.subarray(0, length) as TensorArray;
   }
 
-  /** Each request's rows of every output (copies: one caller's buffer is never another's), padding trimmed. */
-  #split(batch: Request[], outputs: Record<string, Tensor>): Record<string, Tensor>[] {
-    const total = batch.reduce((sum, r) => sum + r.rows, 0);
+  /**
+   * Each request's rows of every output (copies: one caller's buffer is never another's), padding trimmed;
+   * the rows past the requests' (a batch bucket's filler) are dropped.
+   */
+  #split(batch: Request[], outputs: Record<string, Tensor>, total: number): Record<string, Tensor>[] {
     const padAxis = this.#padding?.axis;
     const padLength = padAxis === undefined ? 0 : Math.max(...batch.map((r) => r.length));
     const parts: Record<string, Tensor>[] = batch.map(() => ({}));
@@ -612,6 +667,7 @@ export class BatchScheduler {
       serviceMicros: summarize(this.#service),
       latencyMicros: summarize(this.#latency),
       rejections: { ...this.#rejections },
+      paddedRows: this.#paddedRows,
     };
   }
 }

@@ -17,7 +17,7 @@ import type { OnnxRuntimeOptions } from './backends/onnxruntime-backend';
 import { EdgeInferError } from './errors';
 import { checkSwapRequest, prepareSwap, type SwapOptions, type SwapRequest, type SwapResult } from './hot-swap';
 import { loadModel, readModelSource, resolveOptions, type ResolvedOptions } from './model-load';
-import { inferPrescanned } from './batch-target';
+import { inferPrescanned, plansPerShape } from './batch-target';
 import { tagResult, type ResultInfo } from './result-info';
 import { checkRunOptions, RunQueue, type RunOptions, type RunQueueStats } from './run-queue';
 import { allocateTensorData, checkFeed, type Tensor, type TensorInfo } from './tensor';
@@ -280,6 +280,11 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   [inferPrescanned](feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     return this.#infer(feeds, undefined, true);
+  }
+
+  /** Whether the backend serving now plans per input shape (BatchScheduler then pads batches to a few sizes). */
+  [plansPerShape](): boolean {
+    return !this.#closing && this.#current.session.plansPerShape === true;
   }
 
   /** Calibration's call (see inferObserved): EDGEINFER_INTERNAL on a session that takes no observers. */

@@ -249,6 +249,15 @@ describe('BatchScheduler', function () {
       }
       assert.ok(worst <= 1e-4 * scale, `length ${requests[i].input_ids.dims[1]}: max diff ${worst} vs scale ${scale}`);
     }
+    // Padded to a bucket of 4 rows as well: the filler row repeats the last (padded) one and is dropped.
+    const bucketed = new BatchScheduler(bert, { maxBatchSize: 8, maxQueueDelayMicros: 50000, padding: { axis: 1 }, batchBuckets: [4] });
+    const again = await Promise.all(requests.map((r) => bucketed.infer(r)));
+    assert.equal(bucketed.stats().paddedRows, 1);
+    for (let i = 0; i < requests.length; i++) {
+      const name = bert.outputs[0].name;
+      assert.deepEqual(again[i][name].dims, batched[i][name].dims);
+      assert.deepEqual(Array.from(again[i][name].data as Float32Array), Array.from(batched[i][name].data as Float32Array), `length ${requests[i].input_ids.dims[1]} with a filler row`);
+    }
     // Without padding, different lengths go in different batches.
     const unpadded = new BatchScheduler(bert, { maxBatchSize: 8, maxQueueDelayMicros: 20000 });
     await Promise.all(requests.map((r) => unpadded.infer(r)));
@@ -371,7 +380,55 @@ describe('BatchScheduler', function () {
     await expectCode(scheduler.infer({ x: { type: 'float32', data: new Proxy(new Float32Array(4), {}), dims: [1, 4] } }), 'EDGEINFER_INVALID_ARGUMENT');
   });
 
+  it('batch buckets: a native engine runs a few batch sizes (filler rows dropped), so a varying load does not replan', async () => {
+    const rowsOf = (first: number, rows: number) => Array.from({ length: rows }, (_, r) => rowOf(first + r)).flat();
+    const assertRows = (outputs: Record<string, Tensor>, first: number, rows: number) => {
+      assert.deepEqual(outputs.y.dims, [rows, WIDTH]);
+      assert.deepEqual(Array.from(outputs.y.data as Float32Array), Array.from({ length: rows }, (_, r) => expectedRow(first + r)).flat());
+    };
+    // Batches of 9 to 16 rows, three rounds: with buckets they run as 12 or 16 (two plans); without, as eight
+    // sizes, more than the engine's four plans, so every batch builds its plan again.
+    const builds = async (batchBuckets: 'auto' | 'off') => {
+      const fresh = await Engine.load(affineModel(), { threads: 1 });
+      const builtAtLoad = fresh.stats().native!.plansBuilt; // the load plans batch 1
+      const scheduler = new BatchScheduler(fresh, { maxBatchSize: 16, batchBuckets });
+      for (let round = 0; round < 3; round++) {
+        for (let rows = 9; rows <= 16; rows++) assertRows(await scheduler.infer(feed(rowsOf(rows, rows), rows)), rows, rows);
+      }
+      const stats = fresh.stats().native!;
+      const sizes = stats.plans.map((plan) => Number(/x:(\d+)x/.exec(plan.shapes)![1])).filter((rows) => rows > 1).sort((a, b) => a - b);
+      const padded = scheduler.stats().paddedRows;
+      await scheduler.close();
+      fresh.dispose();
+      return { built: stats.plansBuilt - builtAtLoad, sizes, padded };
+    };
+    const bucketed = await builds('auto');
+    assert.equal(bucketed.built, 2, 'one plan for 12 rows, one for 16');
+    assert.deepEqual(bucketed.sizes, [12, 16]);
+    assert.equal(bucketed.padded, 3 * (3 + 2 + 1 + 0 + 3 + 2 + 1 + 0), 'rows added per round: 9-11 -> 12, 13-15 -> 16');
+    const exact = await builds('off');
+    assert.equal(exact.built, 24, 'eight sizes through four plans: rebuilt every time');
+    assert.equal(exact.padded, 0);
+
+    // An explicit list applies to any target; 'auto' pads only for targets that plan per shape.
+    const target = new GatedTarget(engine);
+    target.auto = true;
+    const listed = new BatchScheduler(target, { maxBatchSize: 16, batchBuckets: [8, 4] });
+    assertRows(await listed.infer(feed(rowsOf(1, 5), 5)), 1, 5);
+    assertRows(await listed.infer(feed(rowsOf(2, 3), 3)), 2, 3);
+    assertRows(await listed.infer(feed(rowsOf(3, 10), 10)), 3, 10);
+    assert.deepEqual(target.batches, [8, 4, 10], 'padded to the smallest bucket that holds the batch; larger ones as they are');
+    assert.equal(listed.stats().paddedRows, 4);
+    const auto = new BatchScheduler(target, { maxBatchSize: 16 });
+    assertRows(await auto.infer(feed(rowsOf(4, 5), 5)), 4, 5);
+    assert.deepEqual(target.batches.slice(3), [5]);
+    assert.equal(auto.stats().paddedRows, 0);
+  });
+
   it('rejects bad options and bad requests with codes', async () => {
+    for (const batchBuckets of [[0], [99], [2.5], 'sometimes', 5, {}]) {
+      assert.throws(() => new BatchScheduler(engine, { maxBatchSize: 8, batchBuckets: batchBuckets as never }), (error: unknown) => error instanceof EdgeInferError && error.code === 'EDGEINFER_INVALID_ARGUMENT', String(batchBuckets));
+    }
     assert.throws(() => new BatchScheduler(engine, { maxBatchSize: 0 }), EdgeInferError);
     assert.throws(() => new BatchScheduler(engine, { preferredBatchSizes: [99], maxBatchSize: 8 }), EdgeInferError);
     assert.throws(() => new BatchScheduler({} as never), EdgeInferError);

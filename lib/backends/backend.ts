@@ -74,8 +74,11 @@ export interface BackendStats {
    * at completion (the inline and sync paths copy nothing).
    */
   asyncCopies: { calls: number; bytes: number; microseconds: number };
-  /** native: the plans built so far, by input shape (arena bytes vs. the sum of all intermediates). */
-  native?: { plans: { shapes: string; arenaBytes: number; intermediateBytes: number; steps: number }[] };
+  /**
+   * native: the live plans, by input shape (arena bytes vs. the sum of all intermediates), and how many plans
+   * were built in all (more than the shapes seen: plans were dropped and rebuilt, see maxPlans).
+   */
+  native?: { plans: { shapes: string; arenaBytes: number; intermediateBytes: number; steps: number }[]; plansBuilt: number };
   /** onnxruntime: version, execution providers in effect, worker and session state. */
   onnxruntime?: {
     version: string;
@@ -137,6 +140,8 @@ export interface BackendSession {
   run(feeds: Record<string, Tensor>, dims: Record<string, number[]>, sync: boolean, observers?: OutputObservers): Promise<Record<string, Tensor>> | Record<string, Tensor>;
   /** Whether run() takes observers (native only). */
   readonly observesOutputs?: boolean;
+  /** Whether each distinct set of input shapes costs a plan (native); absent: shapes are free (onnxruntime). */
+  readonly plansPerShape?: boolean;
   /**
    * Whether run(feeds, dims, false) would complete synchronously on the calling thread right now (a model
    * faster than a thread hop). Engine then runs it at once instead of queueing it. Absent: never.

@@ -69,6 +69,7 @@ export class NativeBackendSession implements BackendSession {
   private waiters: { wake: () => void; fail: (error: unknown) => void }[] = [];
   private runs = 0;
   private inlineRuns = 0;
+  private plansBuilt = 0;
   private disposed = false;
   /** Copy counters of plans already dropped (live plans report their own). */
   private readonly droppedCopies = { calls: 0, bytes: 0, microseconds: 0 };
@@ -106,6 +107,7 @@ export class NativeBackendSession implements BackendSession {
   }
 
   private build(key: string, dims: Record<string, number[]>): CachedPlan {
+    this.plansBuilt++;
     const specialized = specializeForShapes(this.model, dims);
     const lowered = lowerToPlan(specialized, { precision: this.options.precision, keepFloat: this.options.keepFloat });
     // Precision is chosen per step by the lowering (INT8 steps are the *S8Dynamic ops).
@@ -191,6 +193,7 @@ export class NativeBackendSession implements BackendSession {
   }
 
   readonly observesOutputs = true;
+  readonly plansPerShape = true;
 
   run(feeds: Record<string, Tensor>, dims: Record<string, number[]>, sync: boolean, observers?: OutputObservers): Promise<Record<string, Tensor>> | Record<string, Tensor> {
     if (!sync && this.mustWait(dims)) {
@@ -262,6 +265,7 @@ export class NativeBackendSession implements BackendSession {
       asyncCopies,
       native: {
         plans: [...this.plans.values()].map((plan) => ({ shapes: plan.key, arenaBytes: plan.arenaBytes, intermediateBytes: plan.intermediateBytes, steps: plan.steps })),
+        plansBuilt: this.plansBuilt,
       },
     };
   }

@@ -7,6 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 
+import { plansPerShape } from './batch-target';
 import { Engine, type EngineOptions } from './engine';
 import { EdgeInferError } from './errors';
 import { createLatencyHistogram, summarize, type LatencyHistogram, type LatencySummary } from './latency-histogram';
@@ -21,6 +22,8 @@ export interface PoolEngine {
   inferSync?(feeds: Record<string, Tensor>): Record<string, Tensor>;
   validateFeeds?(feeds: Record<string, Tensor>): void;
   info?(): { modelVersion?: string; backend?: string };
+  /** Whether each batch size costs it a plan (an Engine on the native backend; see BatchScheduler batchBuckets). */
+  [plansPerShape]?(): boolean;
   dispose?(): unknown;
   readonly disposed?: boolean;
 }
@@ -342,6 +345,11 @@ export class ModelPool extends EventEmitter {
 
   #live(): void {
     if (this.#disposed) throw new EdgeInferError('EDGEINFER_DISPOSED', 'the model pool was disposed');
+  }
+
+  /** As the serving variant: a BatchScheduler over the pool pads its batches to a few sizes when that variant plans per shape. */
+  [plansPerShape](): boolean {
+    return !this.#disposed && this.#variants.get(this.#current)?.engine[plansPerShape]?.() === true;
   }
 
   /** Checks feeds against the pool's signature and the serving variant (as its infer would) without running them. */

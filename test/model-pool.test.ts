@@ -272,6 +272,20 @@ describe('ModelPool and DegradationPolicy', function () {
       await pool.dispose();
     });
 
+    it('a BatchScheduler over a pool of native engines pads batches to a few sizes, as over an engine', async () => {
+      const variants = { a: await Engine.load(affineModel(), { threads: 1 }), b: await Engine.load(affineModel(), { threads: 1 }) };
+      const pool = new ModelPool(variants);
+      const scheduler = new BatchScheduler(pool, { maxBatchSize: 16 });
+      const rows = 5;
+      const x = Float32Array.from({ length: rows * 4 }, (_, i) => i - 7.5);
+      const out = await scheduler.infer({ x: { type: 'float32', data: x, dims: [rows, 4] } });
+      assert.deepEqual(Array.from(out.y.data as Float32Array), Array.from(x, (v) => 2 * v + 1));
+      assert.equal(scheduler.stats().paddedRows, 1, '5 rows run as a batch of 6');
+      await scheduler.close();
+      await pool.dispose();
+      for (const engine of Object.values(variants)) engine.dispose();
+    });
+
     it('serves as a BatchScheduler target: switches land between batches, nothing dropped', async () => {
       const pool = new ModelPool({ fp32: engines.fp32, int8: engines.int8 });
       const scheduler = new BatchScheduler(pool, { maxInflightBatches: 2 });

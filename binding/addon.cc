@@ -8,6 +8,7 @@
 #include "mapped_file.h"
 #include "model_wrap.h"
 #include "packed_weights_wrap.h"
+#include "precise_timer.h"
 #include "quantize_wrap.h"
 #include "scan_wrap.h"
 #include "simd_info.h"
@@ -39,6 +40,10 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("mapFile", Napi::Function::New<map_file>(env, "mapFile"));
   exports.Set("externalBuffersEnabled", Napi::Function::New<external_buffers_enabled_js>(env, "externalBuffersEnabled"));
   exports.Set("simdInfo", Napi::Function::New<simd_info>(env, "simdInfo"));
+  exports.Set("createPreciseTimer", Napi::Function::New<create_precise_timer>(env, "createPreciseTimer"));
+  exports.Set("preciseTimerStart", Napi::Function::New<precise_timer_start>(env, "preciseTimerStart"));
+  exports.Set("preciseTimerCancel", Napi::Function::New<precise_timer_cancel>(env, "preciseTimerCancel"));
+  exports.Set("preciseTimerClose", Napi::Function::New<precise_timer_close>(env, "preciseTimerClose"));
   exports.Set("firstNonFinite", Napi::Function::New<first_non_finite>(env, "firstNonFinite"));
   return exports;
 }

@@ -15,6 +15,7 @@ import { inferPrescanned, plansPerShape, type BatchTarget } from './batch-target
 
 export type { BatchTarget } from './batch-target';
 import { CopySlab } from './copy-slab';
+import { setPreciseTimeout } from './precise-timer';
 import { originOf, tagResult } from './result-info';
 import { createLatencyHistogram, summarize, type LatencySummary, type LatencyHistogram } from './latency-histogram';
 
@@ -105,6 +106,8 @@ interface Request {
 }
 
 const now = () => performance.now();
+/** infer() without options reads its defaults from this (no object per request). */
+const noOptions: SubmitOptions = Object.freeze({});
 
 /** Powers of two and three times powers of two up to maxBatchSize, and maxBatchSize itself, ascending. */
 export function defaultBatchBuckets(maxBatchSize: number): number[] {
@@ -116,11 +119,40 @@ export function defaultBatchBuckets(maxBatchSize: number): number[] {
   return [...sizes].sort((a, b) => a - b);
 }
 
+/** A request's resolve / reject before promiseFor() set them, and after (never called twice: state 'done'). */
+const settled = (): void => {};
+
+/** The request promiseFor() is making a promise for: the executor runs synchronously, so one slot suffices. */
+let executing: Request | undefined;
+const takeResolvers = (resolve: (outputs: Record<string, Tensor>) => void, reject: (error: unknown) => void): void => {
+  executing!.resolve = resolve;
+  executing!.reject = reject;
+};
+
+/** The promise a request settles, without a closure per request (one shared executor). */
+function promiseFor(request: Request): Promise<Record<string, Tensor>> {
+  executing = request;
+  try {
+    return new Promise(takeResolvers);
+  } finally {
+    executing = undefined;
+  }
+}
+
+/** Whether two requests' dims agree except on the batch axis (0) and the padded axis. */
+function sameFreeDims(a: readonly number[], b: readonly number[], paddedAxis: number | undefined): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 1; i < a.length; i++) if (i !== paddedAxis && a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Each feed read once: its typed array copied, its dims copied; anything that is not a tensor refused. */
 function ownedCopy(feeds: Record<string, Tensor>, slab: CopySlab): Record<string, Tensor> {
   if (feeds === null || typeof feeds !== 'object' || types.isProxy(feeds)) throw invalid('feeds must be a plain object of input name -> tensor');
   const copy: Record<string, Tensor> = {};
-  for (const name of Object.keys(feeds)) {
+  // for-in over own properties (Object.keys' set) without the array: this runs for every request.
+  for (const name in feeds) {
+    if (!Object.hasOwn(feeds, name)) continue;
     const tensor = feeds[name] as unknown;
     if (tensor === null || typeof tensor !== 'object' || types.isProxy(tensor)) throw invalid(`input '${name}' must be a tensor { type, data, dims }`, { input: name });
     const { type, data, dims } = tensor as Tensor;
@@ -154,17 +186,22 @@ export class BatchScheduler {
   readonly #slab: CopySlab;
   /** Engine targets: one reused buffer per input for concatenated batches (same contract). */
   readonly #batchBuffers: Map<string, TensorArray> | undefined;
+  /** #describe's outputs besides the key, and the last key it built (see there). */
+  #describedRows = 0;
+  #describedLength = 0;
+  #lastKey: { key: string; types: string[]; dims: number[][] } | undefined;
   #queued = 0;
   /** Sum of the queued requests' rows: below maxBatchSize no batch can be full, so there is nothing to collect yet. */
   #queuedRows = 0;
   #inflight = 0;
   #seq = 0;
-  #timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending queue-delay wake-up (microsecond resolution: Node's timers count milliseconds). */
+  #timer: (() => void) | undefined;
   #closed = false;
   #drained: (() => void)[] = [];
   // preserveOrdering: settled results waiting for earlier requests.
   #nextToSettle = 0;
-  readonly #held = new Map<number, () => void>();
+  readonly #held = new Map<number, { request: Request; ok: boolean; value: unknown }>();
 
   #submitted = 0;
   #completed = 0;
@@ -242,7 +279,7 @@ export class BatchScheduler {
   }
 
   #admit(feeds: Record<string, Tensor>, options?: SubmitOptions): Promise<Record<string, Tensor>> {
-    const o = checkOptions(options, 'options');
+    const o = options === undefined ? noOptions : checkOptions(options, 'options');
     if (this.#closed) throw this.#reject('EDGEINFER_DISPOSED', 'the scheduler was closed');
     const priority = priorities.indexOf((o.priority ?? 'normal') as Priority);
     if (priority < 0) throw invalid(`priority must be one of ${priorities.join(', ')}, got ${String(o.priority)}`, { argument: 'priority' });
@@ -255,20 +292,22 @@ export class BatchScheduler {
     feeds = ownedCopy(feeds, this.#slab);
     const validated = this.#target.validateFeeds !== undefined;
     if (validated) this.#target.validateFeeds!(feeds);
-    const { rows, length, key } = this.#describe(feeds, validated);
+    const key = this.#describe(feeds, validated);
+    const rows = this.#describedRows;
+    const length = this.#describedLength;
     if (rows > this.#maxBatchSize) throw invalid(`the request has batch ${rows}, more than maxBatchSize ${this.#maxBatchSize}`, { argument: 'feeds' });
     if (this.#queued >= this.#maxQueueSize) throw this.#reject('EDGEINFER_QUEUE_FULL', `the queue holds ${this.#queued} requests (maxQueueSize ${this.#maxQueueSize})`, { queued: this.#queued });
 
-    return new Promise<Record<string, Tensor>>((resolve, reject) => {
-      if (this.#submitted === 0) this.#firstSubmitAt = now();
-      this.#submitted++;
-      const request: Request = { seq: this.#seq++, feeds, rows, length, key, priority, submittedAt: now(), state: 'queued', resolve, reject };
-      if (timeoutMs !== undefined || signal !== undefined) this.#watch(request, timeoutMs, signal);
-      this.#queues[priority].push(request);
-      this.#queued++;
-      this.#queuedRows += rows;
-      this.#pump();
-    });
+    if (this.#submitted === 0) this.#firstSubmitAt = now();
+    this.#submitted++;
+    const request: Request = { seq: this.#seq++, feeds, rows, length, key, priority, submittedAt: now(), state: 'queued', resolve: settled, reject: settled };
+    const answer = promiseFor(request);
+    if (timeoutMs !== undefined || signal !== undefined) this.#watch(request, timeoutMs, signal);
+    this.#queues[priority].push(request);
+    this.#queued++;
+    this.#queuedRows += rows;
+    this.#pump();
+    return answer;
   }
 
   /** Timeout and abort of one request: it leaves the queue, or its result is dropped if it is running. */
@@ -288,13 +327,22 @@ export class BatchScheduler {
     };
   }
 
-  /** Batch rows, padded-axis length and grouping key of a request; checks what the batch needs. */
-  #describe(feeds: Record<string, Tensor>, validated: boolean): { rows: number; length: number; key: string } {
+  /**
+   * A request's grouping key; its batch rows and padded-axis length go to #describedRows / #describedLength (no
+   * object per request). Checks what the batch needs.
+   */
+  #describe(feeds: Record<string, Tensor>, validated: boolean): string {
     if (feeds === null || typeof feeds !== 'object') throw invalid('feeds must be an object of input name -> tensor');
     let rows = -1;
     let length = 0;
-    let key = '';
-    for (const input of this.#target.inputs) {
+    const inputs = this.#target.inputs;
+    const axis = this.#padding?.axis;
+    // Most traffic has one shape: the last key is reused while dtypes and dims match it (building one costs a
+    // few strings per request, and this runs for every request).
+    const last = this.#lastKey;
+    let same = last !== undefined && last.dims.length === inputs.length;
+    for (let k = 0; k < inputs.length; k++) {
+      const input = inputs[k];
       const tensor = feeds[input.name];
       if (tensor === null || typeof tensor !== 'object' || !Array.isArray(tensor.dims)) {
         throw invalid(`input '${input.name}' is missing or not a tensor { type, data, dims }`, { input: input.name });
@@ -305,14 +353,27 @@ export class BatchScheduler {
       const n = dims.length > 0 ? dims[0] : 1;
       if (rows >= 0 && n !== rows) throw new EdgeInferError('EDGEINFER_SHAPE_MISMATCH', `inputs disagree on the batch size (${rows} vs ${n} for '${input.name}')`, { input: input.name });
       rows = n;
-      const axis = this.#padding?.axis;
       if (axis !== undefined && axis < dims.length) length = Math.max(length, dims[axis]);
-      // type:*xD1xD2|… (the batch axis and the padded axis are free)
-      key += key === '' ? tensor.type : `|${tensor.type}`;
-      for (let i = 0; i < dims.length; i++) key += i === 0 || i === axis ? (i === 0 ? ':*' : 'x*') : `x${dims[i]}`;
+      same &&= last!.types[k] === tensor.type && sameFreeDims(last!.dims[k], dims, axis);
     }
     if (!Number.isInteger(rows) || rows < 1) throw invalid('the batch dimension of each request must be >= 1', { argument: 'feeds' });
-    return { rows, length, key };
+    this.#describedRows = rows;
+    this.#describedLength = length;
+    if (same) return last!.key;
+    // type:*xD1xD2|… (the batch axis and the padded axis are free)
+    let key = '';
+    const types: string[] = [];
+    const allDims: number[][] = [];
+    for (let k = 0; k < inputs.length; k++) {
+      // The request's own copy (ownedCopy), whose dims the loop above checked.
+      const { type, dims } = feeds[inputs[k].name];
+      types.push(type);
+      allDims.push(dims.slice());
+      key += key === '' ? type : `|${type}`;
+      for (let i = 0; i < dims.length; i++) key += i === 0 || i === axis ? (i === 0 ? ':*' : 'x*') : `x${dims[i]}`;
+    }
+    this.#lastKey = { key, types, dims: allDims };
+    return key;
   }
 
   /** Hands a request's admission copies back to the slab (once; a no-op unless the slab recycles). */
@@ -416,15 +477,15 @@ export class BatchScheduler {
 
   #arm(delayMs: number): void {
     if (this.#timer !== undefined) return;
-    this.#timer = setTimeout(() => {
+    this.#timer = setPreciseTimeout(() => {
       this.#timer = undefined;
       this.#pump();
-    }, Math.max(0, delayMs));
+    }, delayMs);
   }
 
   #dispatch(batch: Request[]): void {
     if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
+      this.#timer();
       this.#timer = undefined;
     }
     const startedAt = now();
@@ -493,22 +554,27 @@ export class BatchScheduler {
     this.#checkDrained();
   }
 
-  #settle(request: Request, action: () => void): void {
+  /** Resolves (ok) or rejects the request with `value`; with preserveOrdering, once every earlier one has settled. */
+  #settle(request: Request, ok: boolean, value: unknown): void {
     request.state = 'done';
     request.cleanup?.();
-    if (!this.#preserveOrdering) return action();
-    this.#held.set(request.seq, action);
-    while (this.#held.has(this.#nextToSettle)) {
-      const next = this.#held.get(this.#nextToSettle)!;
+    if (!this.#preserveOrdering) {
+      if (ok) request.resolve(value as Record<string, Tensor>);
+      else request.reject(value);
+      return;
+    }
+    this.#held.set(request.seq, { request, ok, value });
+    for (let next = this.#held.get(this.#nextToSettle); next !== undefined; next = this.#held.get(this.#nextToSettle)) {
       this.#held.delete(this.#nextToSettle++);
-      next();
+      if (next.ok) next.request.resolve(next.value as Record<string, Tensor>);
+      else next.request.reject(next.value);
     }
   }
 
   #succeed(request: Request, outputs: Record<string, Tensor>): void {
     this.#completed++;
     this.#latency.recordValue((now() - request.submittedAt) * 1000);
-    this.#settle(request, () => request.resolve(outputs));
+    this.#settle(request, true, outputs);
   }
 
   #fail(request: Request, error: unknown): void {
@@ -516,7 +582,7 @@ export class BatchScheduler {
     if (error instanceof EdgeInferError && error.code !== 'EDGEINFER_TIMEOUT' && error.code !== 'EDGEINFER_ABORTED') {
       this.#rejections[error.code] = (this.#rejections[error.code] ?? 0) + 1;
     }
-    this.#settle(request, () => request.reject(error));
+    this.#settle(request, false, error);
     this.#checkDrained();
   }
 

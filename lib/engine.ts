@@ -245,17 +245,20 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (feeds === null || typeof feeds !== 'object' || types.isProxy(feeds)) throw invalid('feeds must be a plain object of input name -> tensor');
     const checked: Record<string, Tensor> = {};
     const dims: Record<string, number[]> = {};
-    const names = Object.keys(feeds);
-    for (const name of names) {
-      if (!inputs.some((input) => input.name === name)) throw invalid(`'${name}' is not an input of this model`, { input: name });
+    // Plain loops, no closures or key arrays: this runs for every call (twice per BatchScheduler request).
+    for (const name in feeds) {
+      if (!Object.hasOwn(feeds, name)) continue;
+      let known = false;
+      for (const input of inputs) known ||= input.name === name;
+      if (!known) throw invalid(`'${name}' is not an input of this model`, { input: name });
     }
     for (const input of inputs) {
-      if (!names.includes(input.name)) throw invalid(`input '${input.name}' is missing`, { input: input.name });
+      if (!Object.hasOwn(feeds, input.name)) throw invalid(`input '${input.name}' is missing`, { input: input.name });
       const tensor = feeds[input.name];
       if (tensor === null || typeof tensor !== 'object' || types.isProxy(tensor)) throw invalid(`input '${input.name}' must be a tensor { type, data, dims }`, { input: input.name });
       const snapshot = { type: tensor.type, data: tensor.data, dims: tensor.dims };
-      dims[input.name] = checkFeed(input.name, snapshot, input, { allowNonFinite: scanned || this.#options.allowNonFinite });
-      checked[input.name] = { type: snapshot.type, data: snapshot.data, dims: dims[input.name] };
+      snapshot.dims = dims[input.name] = checkFeed(input.name, snapshot, input, { allowNonFinite: scanned || this.#options.allowNonFinite });
+      checked[input.name] = snapshot;
     }
     return { feeds: checked, dims };
   }

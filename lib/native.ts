@@ -193,6 +193,9 @@ export interface NativeCalibratorConstructor {
   ): { scales: Float32Array; zeroPoints: Int32Array };
 }
 
+/** An opaque handle (an N-API external) to a native precise timer. */
+export type NativePreciseTimer = { readonly __brand: 'NativePreciseTimer' };
+
 export interface NativeAddon {
   NativeCalibrator: NativeCalibratorConstructor;
   /** maxBlockBytes: the largest ArrayBuffer of the runtime (buffer.constants.MAX_LENGTH); 2^32 when omitted. */
@@ -263,6 +266,17 @@ export interface NativeAddon {
   /** False once the runtime refused an external ArrayBuffer or EDGEINFER_NO_EXTERNAL_BUFFERS=1: mapFile copies. */
   externalBuffersEnabled(): boolean;
   simdInfo(): NativeSimdInfo;
+  /**
+   * A one-deadline timer with microsecond resolution (a thread of its own; libuv timers count milliseconds):
+   * `callback` runs on the event loop when a deadline set by preciseTimerStart passes. Armed it keeps the loop
+   * alive, idle it does not. Used through lib/precise-timer.ts.
+   */
+  createPreciseTimer(callback: () => void): NativePreciseTimer;
+  /** Fires once, `micros` from now, replacing any earlier deadline. */
+  preciseTimerStart(timer: NativePreciseTimer, micros: number): void;
+  preciseTimerCancel(timer: NativePreciseTimer): void;
+  /** Stops its thread; the handle is dead afterwards (EDGEINFER_DISPOSED). */
+  preciseTimerClose(timer: NativePreciseTimer): void;
   /** Index of the first NaN or ±Infinity, or -1 (a vectorised scan, in place, synchronous). */
   firstNonFinite(values: Float32Array | Float64Array): number;
   /** Made only by createModel(); constructing it directly throws. */

@@ -47,6 +47,19 @@ void set_referenced(Napi::Env env, TimerState& state, bool on) {
   else state.call_js.Unref(env);
 }
 
+// Event-loop thread: a new deadline, or none (armed false). Either makes the thread's wait and any call it queued
+// for an earlier one stale.
+void set_deadline(Napi::Env env, TimerState& state, bool armed, Clock::time_point deadline) {
+  {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    state.deadline = deadline;
+    state.armed = armed;
+    ++state.generation;
+  }
+  state.changed.notify_all();
+  set_referenced(env, state, armed);
+}
+
 // Event-loop thread: the thread waits at most for a deadline; calls it makes now return napi_closing.
 void stop_thread(TimerState& state) {
   {
@@ -116,27 +129,13 @@ Napi::Value precise_timer_start(const Napi::CallbackInfo& info) {
   TimerState* state = state_of(info);
   const double micros = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1.0;
   if (!(micros >= 0.0 && micros <= 3.6e9)) throw_invalid(env, "preciseTimerStart(handle, micros): micros must be in [0, 3.6e9]");
-  {
-    std::lock_guard<std::mutex> lock(state->mutex);
-    state->deadline = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(micros));
-    state->armed = true;
-    ++state->generation;
-  }
-  state->changed.notify_all();
-  set_referenced(env, *state, true);
+  set_deadline(env, *state, true, Clock::now() + std::chrono::microseconds(static_cast<int64_t>(micros)));
   return env.Undefined();
 }
 
 Napi::Value precise_timer_cancel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  TimerState* state = state_of(info);
-  {
-    std::lock_guard<std::mutex> lock(state->mutex);
-    state->armed = false;
-    ++state->generation;
-  }
-  state->changed.notify_all();
-  set_referenced(env, *state, false);
+  set_deadline(env, *state_of(info), false, {});
   return env.Undefined();
 }
 

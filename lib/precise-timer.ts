@@ -14,6 +14,8 @@ export const preciseBelowMs = 10;
 interface Pending {
   at: number;
   fire: () => void;
+  /** Set by its cancel function: a timeout cancelled by an earlier callback of the same wake-up does not run. */
+  cancelled: boolean;
 }
 
 const pending = new Set<Pending>();
@@ -28,12 +30,13 @@ export function setPreciseTimeout(fire: () => void, delayMs: number): () => void
     const handle = setTimeout(fire, delay);
     return () => clearTimeout(handle);
   }
-  const entry: Pending = { at: performance.now() + delay, fire };
+  const entry: Pending = { at: performance.now() + delay, fire, cancelled: false };
   pending.add(entry);
   if (entry.at < armedAt) arm(entry.at);
   // Cancelling leaves the native timer armed: telling its thread costs a wake-up (two per batch for a
   // scheduler that arms and then dispatches a full batch), an early fire with nothing due costs one callback.
   return () => {
+    entry.cancelled = true;
     pending.delete(entry);
   };
 }
@@ -54,6 +57,7 @@ function firePassed(): void {
   for (const entry of pending) next = Math.min(next, entry.at);
   if (next !== Infinity) arm(next);
   for (const entry of due) {
+    if (entry.cancelled) continue;
     try {
       entry.fire();
     } catch (error) {

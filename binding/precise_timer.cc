@@ -4,14 +4,16 @@
 // function, so the callback runs on the event loop like a setTimeout callback. While armed the timer keeps the
 // event loop alive, idle it does not.
 //
-// Lifetime: the thread-safe function's finalizer owns the state. It runs after preciseTimerClose() released the
-// function, or when the environment is torn down (Node aborts and finalizes thread-safe functions then); it
-// stops and joins the thread before freeing anything the thread reads.
+// Lifetime: the state is shared by the JS handle (an external, freed when collected) and the thread-safe
+// function, whose finalizer runs after preciseTimerClose() released it or when the environment is torn down
+// (Node aborts and finalizes thread-safe functions then) and stops and joins the thread first. So a handle used
+// after close still reads a live state (EDGEINFER_DISPOSED), and the thread never outlives what it reads.
 #include "precise_timer.h"
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -34,6 +36,11 @@ struct TimerState {
   bool referenced = false;
   bool released = false;
 };
+
+using SharedState = std::shared_ptr<TimerState>;
+
+// Marks the handles made here: another addon's external passed in is refused, never read as a timer.
+constexpr napi_type_tag kTimerHandleTag = {0x6564676569e1f3a1ULL, 0x70726563697365ULL};
 
 struct Fired {
   TimerState* state;
@@ -99,8 +106,10 @@ void wait_loop(TimerState* state) {
 }
 
 TimerState* state_of(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsExternal()) throw_invalid(info.Env(), "expected a precise timer handle");
-  TimerState* state = info[0].As<Napi::External<TimerState>>().Data();
+  if (info.Length() < 1 || !info[0].IsExternal() || !info[0].As<Napi::External<SharedState>>().CheckTypeTag(&kTimerHandleTag)) {
+    throw_invalid(info.Env(), "expected a precise timer handle");
+  }
+  TimerState* state = info[0].As<Napi::External<SharedState>>().Data()->get();
   if (state->released) throw_error(info.Env(), "EDGEINFER_DISPOSED", "the precise timer was closed");
   return state;
 }
@@ -110,17 +119,21 @@ TimerState* state_of(const Napi::CallbackInfo& info) {
 Napi::Value create_precise_timer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsFunction()) throw_invalid(env, "createPreciseTimer(callback) takes a function");
-  auto* state = new TimerState();
+  const SharedState shared = std::make_shared<TimerState>();
+  TimerState* state = shared.get();
   state->call_js = Napi::ThreadSafeFunction::New(
-      env, info[0].As<Napi::Function>(), "edgeinfer:preciseTimer", 0, 1, state,
-      [](Napi::Env, void*, TimerState* owned) {
-        stop_thread(*owned);
+      env, info[0].As<Napi::Function>(), "edgeinfer:preciseTimer", 0, 1, new SharedState(shared),
+      [](Napi::Env, void*, SharedState* owned) {
+        (*owned)->released = true;
+        stop_thread(**owned);
         delete owned;
       },
       static_cast<void*>(nullptr));
   state->call_js.Unref(env);
   state->thread = std::thread(wait_loop, state);
-  return Napi::External<TimerState>::New(env, state);
+  auto handle = Napi::External<SharedState>::New(env, new SharedState(shared), [](Napi::Env, SharedState* owned) { delete owned; });
+  handle.TypeTag(&kTimerHandleTag);
+  return handle;
 }
 
 // (handle, micros): fires once, `micros` from now; replaces any earlier deadline.

@@ -20,6 +20,7 @@ import {
   quantize,
   quantizeSync,
 } from '../lib';
+import { native } from '../lib/native';
 import { fillFloat, fillInt, rng } from './helpers/random';
 import { fetchModels } from './helpers/repo';
 
@@ -307,5 +308,31 @@ describe('hostile callers: async calls own their memory', function () {
     await assert.rejects(Engine.load(models['hey_jarvis_v0.1.onnx'], { allowNonFinite: 'yes' as never }), EdgeInferError);
     strict.dispose();
     lenient.dispose();
+  });
+  it('native precise timer: handles that are not one, closed handles (also after a collection), bad deadlines', async () => {
+    const codeOf = (fn: () => void) => {
+      try {
+        fn();
+      } catch (error) {
+        return (error as { code?: string }).code;
+      }
+      return 'no error';
+    };
+    for (const handle of [undefined, null, {}, 7, 'timer', new Float32Array(2), native.preciseTimerStart]) {
+      assert.equal(codeOf(() => native.preciseTimerStart(handle as never, 1)), 'EDGEINFER_INVALID_ARGUMENT', String(handle));
+      assert.equal(codeOf(() => native.preciseTimerCancel(handle as never)), 'EDGEINFER_INVALID_ARGUMENT', String(handle));
+      assert.equal(codeOf(() => native.preciseTimerClose(handle as never)), 'EDGEINFER_INVALID_ARGUMENT', String(handle));
+    }
+    let calls = 0;
+    const timer = native.createPreciseTimer(() => calls++);
+    native.preciseTimerStart(timer, 50);
+    native.preciseTimerClose(timer);
+    // The state outlives the close while the handle lives: its thread-safe function's finalizer must not free it.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    collectGarbage();
+    for (const call of [() => native.preciseTimerStart(timer, 1), () => native.preciseTimerCancel(timer), () => native.preciseTimerClose(timer)]) {
+      assert.equal(codeOf(call), 'EDGEINFER_DISPOSED');
+    }
+    assert.equal(calls, 0, 'a closed timer never calls back');
   });
 });

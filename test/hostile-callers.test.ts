@@ -21,6 +21,7 @@ import {
   quantizeSync,
 } from '../lib';
 import { native } from '../lib/native';
+import { codeOf } from './helpers/error-code';
 import { fillFloat, fillInt, rng } from './helpers/random';
 import { fetchModels } from './helpers/repo';
 
@@ -310,14 +311,6 @@ describe('hostile callers: async calls own their memory', function () {
     lenient.dispose();
   });
   it('native precise timer: handles that are not one, closed handles (also after a collection), bad deadlines', async () => {
-    const codeOf = (fn: () => void) => {
-      try {
-        fn();
-      } catch (error) {
-        return (error as { code?: string }).code;
-      }
-      return 'no error';
-    };
     for (const handle of [undefined, null, {}, 7, 'timer', new Float32Array(2), native.preciseTimerStart]) {
       assert.equal(codeOf(() => native.preciseTimerStart(handle as never, 1)), 'EDGEINFER_INVALID_ARGUMENT', String(handle));
       assert.equal(codeOf(() => native.preciseTimerCancel(handle as never)), 'EDGEINFER_INVALID_ARGUMENT', String(handle));

@@ -9,6 +9,7 @@ import { EdgeInferError } from '../lib';
 import { native } from '../lib/native';
 import { preciseBelowMs, setPreciseTimeout } from '../lib/precise-timer';
 import { spawnNode, workerPrelude } from './helpers/node-child';
+import { codeOf } from './helpers/error-code';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const lib = JSON.stringify(require.resolve('../lib/precise-timer'));
@@ -61,14 +62,6 @@ describe('setPreciseTimeout', function () {
   });
 
   it('the native handle refuses bad arguments with codes; a closed timer is EDGEINFER_DISPOSED', () => {
-    const codeOf = (fn: () => void) => {
-      try {
-        fn();
-      } catch (error) {
-        return (error as { code?: string }).code;
-      }
-      return 'no error';
-    };
     assert.equal(codeOf(() => native.createPreciseTimer(42 as never)), 'EDGEINFER_INVALID_ARGUMENT');
     let calls = 0;
     const timer = native.createPreciseTimer(() => calls++);

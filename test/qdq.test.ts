@@ -164,7 +164,7 @@ describe('QDQ models (static INT8) against onnxruntime-node', function () {
     assertStaticMatch(result, 'conv 2-D');
   });
 
-  it('depthwise Conv 2-D (uint8 weights, zero point 128, per channel): channels last as QuantizeDequantize + a float depthwise conv over the dequantized weights, equal to ORT', async function () {
+  it('depthwise Conv 2-D (uint8 weights, zero point 128, per channel, float bias): the channels-last INT8 depthwise conv, equal to ORT', async function () {
     const xScale = 0.02;
     const initializers: Initializers = {
       x_scale: f32([], [xScale]),
@@ -176,10 +176,46 @@ describe('QDQ models (static INT8) against onnxruntime-node', function () {
     const nodes = [...qdq('x', 'x_scale', 'x_zp'), weightDq('w', 0), conv, node('Relu', ['conv'], 'y')];
     const dims = [1, 12, 9, 13];
     const result = await runBoth(modelBytes(nodes, { x: dims }, initializers), randomInput(dims, 15, -2, 2), dims);
-    assertOps(result.ops, 'ConvNhwc', 'depthwise');
-    assert.ok(result.ops.includes('QuantizeDequantize'), `depthwise: the activation's fake quantization is in the plan (${result.ops.join(', ')})`);
+    assertOps(result.ops, 'QLinearConvNhwc', 'depthwise');
     assertStaticMatch(result, 'depthwise');
   });
+
+  // ORT's QLinearConv output stage (cpp/kernels/conv/conv_requantization.h): with an int32 bias and the output
+  // quantized, every level is ORT's, so the outputs are equal bit for bit. The scales were picked (a search over
+  // random ones) so that a float path, fma(acc, x_scale * w_scale, bias) / y_scale, lands on the other level for
+  // ~1 in 2000 sums instead of ~1 in a million: about ten of these 18432 outputs (it fails with that path).
+  for (const [form, group, channelsIn] of [['group 1', 1, 3], ['depthwise', 8, 8]] as const) {
+    it(`${form} Conv 2-D with an int32 bias and a quantized output: ORT's levels exactly`, async function () {
+      const channels = 8;
+      const [xScale, wScale, yScale, bias] = [0.034744054, 0.019653652, 0.05774939, -1622];
+      const w = weights('w', [channels, channelsIn / group, 3, 3], 1, 21);
+      (w.w_scale.data as Float32Array).fill(wScale);
+      const initializers: Initializers = {
+        x_scale: f32([], [xScale]),
+        x_zp: u8([], [128]),
+        ...w,
+        b: i32([channels], new Int32Array(channels).fill(bias)),
+        b_scale: f32([], [Math.fround(Math.fround(xScale) * Math.fround(wScale))]),
+        y_scale: f32([], [yScale]),
+        y_zp: u8([], [128]),
+      };
+      const conv = node('Conv', ['x_dq', 'w_dq', 'b_dq'], 'conv', { group: int(group), pads: ints([1, 1, 1, 1]), kernel_shape: ints([3, 3]) });
+      const nodes = [
+        ...qdq('x', 'x_scale', 'x_zp'),
+        weightDq('w'),
+        node('DequantizeLinear', ['b', 'b_scale'], 'b_dq'),
+        conv,
+        node('QuantizeLinear', ['conv', 'y_scale', 'y_zp'], 'conv_q'),
+        node('DequantizeLinear', ['conv_q', 'y_scale', 'y_zp'], 'y'),
+      ];
+      const dims = [1, channelsIn, 48, 48];
+      const result = await runBoth(modelBytes(nodes, { x: dims }, initializers), randomInput(dims, 23, -3, 3), dims);
+      assertOps(result.ops, 'QLinearConvNhwc', form);
+      assert.ok(maxAbs(result.theirs) > 1, `${form}: degenerate output`);
+      const differing = result.ours.filter((value, i) => value !== result.theirs[i]).length;
+      assert.equal(differing, 0, `${form}: ${differing} of ${result.ours.length} outputs differ from ORT's`);
+    });
+  }
 
   it('Conv 1-D: group 2, dilation 2, per-tensor weights, Relu, int8 activations', async function () {
     const initializers: Initializers = { x_scale: f32([], [0.025]), x_zp: i8([], [-5]), ...weights('w', [6, 2, 3], 1, 10), b: f32([6], fillFloat(new Float32Array(6), rng(11), -0.3, 0.3)) };

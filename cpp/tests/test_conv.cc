@@ -17,6 +17,7 @@
 #include "edgeinfer/kernels.h"
 #include "edgeinfer/nn_kernels.h"
 #include "kernels/conv/conv_depthwise.h"
+#include "kernels/conv/conv_requantization.h"
 #include "kernels/conv/conv_grouped.h"
 #include "kernels/gemm_f32/gemm_f32_internal.h"
 #include "kernels/conv/conv_shape.h"
@@ -1225,6 +1226,152 @@ EI_TEST("INT8 (QDQ) depthwise ConvF32 through every dwconv_s8 variant, bit-exact
       }
     }
   }
+}
+
+// ------------------------------------------------------------------ ORT's output stage (QDQ convs)
+// A QDQ conv whose output quantization is fused and whose bias is a dequantized int32 gives ONNX Runtime's
+// QLinearConv levels: saturate(round_half_even(float(acc + bias_q) * ((x_scale * w_scale) / y_scale)) + zp),
+// acc the exact integer sum. Checked bit for bit for group-1 convs (gemm_s8 + requantize) and channels-last
+// depthwise ones (every dwconv_f32 variant's level input and requantizing epilogue, and the table's choice
+// through create_quantized), with float or level input and output, extreme levels and weights, zero points
+// at both ends, Relu with zero point 0; and that a bias that is no dequantized int32 keeps the float path.
+EI_TEST("INT8 (QDQ) channels-last convs give ORT's output levels, bit for bit") {
+  ThreadPool pool(2);
+  std::uniform_int_distribution<int> wd(-128, 127), level(0, 255), bias_d(-30000, 30000);
+  int compared = 0, idx = 0;
+  std::vector<const DwConvF32Variant*> variants(dwconv_f32_variants().begin(), dwconv_f32_variants().end());
+  for (const Case& c : kCases) {
+    const bool depthwise = c.ci == c.g && c.co == c.g && c.g > 1;
+    if (c.g != 1 && !depthwise) continue;
+    ConvShape s = make_shape(c.rank, c.n, c.ci, c.co, c.g, c.in, c.k, c.s, c.pb, c.pe, c.d);
+    s.channels_last = true;
+    const conv_detail::Conv2d cv = conv_detail::normalize(s, "Conv");
+    const int64_t in_count = c.n * c.ci * cv.in_plane(), out_count = c.n * c.co * cv.out_plane(), kg = cv.k_g();
+    std::vector<int8_t> w(static_cast<size_t>(c.co * kg));
+    for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(i % 11 == 0 ? -128 : wd(rng));
+    std::vector<uint8_t> xq(static_cast<size_t>(in_count));
+    for (size_t i = 0; i < xq.size(); ++i) xq[i] = static_cast<uint8_t>(i % 13 == 0 ? 255 : i % 17 == 0 ? 0 : level(rng));
+    for (int variant_case = 0; variant_case < 3; ++variant_case) {
+      ActivationQuantization in;
+      in.dynamic = false;
+      in.scale = 0.0213f;
+      in.zero_point = variant_case == 0 ? 0 : variant_case == 1 ? 255 : 131;
+      OutputQuantization out;
+      out.enabled = true;
+      out.scale = variant_case == 2 ? 0.5f : 0.0731f;  // 0.5: many sums land on ties
+      out.zero_point = variant_case == 0 ? 0 : 97;
+      const bool relu = variant_case == 0;  // zero point 0: the clamp is the Relu
+      std::vector<float> ws(static_cast<size_t>(c.co)), bias(static_cast<size_t>(c.co)), x(static_cast<size_t>(in_count));
+      std::vector<int32_t> bias_q(static_cast<size_t>(c.co));
+      for (int64_t oc = 0; oc < c.co; ++oc) {
+        ws[static_cast<size_t>(oc)] = variant_case == 2 ? 1.0f / 64.0f : 0.0011f + 0.0007f * static_cast<float>(oc % 7);
+        bias_q[static_cast<size_t>(oc)] = bias_d(rng);
+        bias[static_cast<size_t>(oc)] = static_cast<float>(bias_q[static_cast<size_t>(oc)]) * (in.scale * ws[static_cast<size_t>(oc)]);
+      }
+      for (int64_t i = 0; i < in_count; ++i)
+        x[static_cast<size_t>(i)] = (static_cast<float>(xq[static_cast<size_t>(i)]) - static_cast<float>(in.zero_point)) * in.scale;
+      // ORT's levels, NHWC.
+      std::vector<uint8_t> want(static_cast<size_t>(out_count));
+      for (int64_t b = 0; b < c.n; ++b)
+        for (int64_t oy = 0; oy < cv.oh; ++oy)
+          for (int64_t ox = 0; ox < cv.ow; ++ox)
+            for (int64_t oc = 0; oc < c.co; ++oc) {
+              int64_t acc = bias_q[static_cast<size_t>(oc)];
+              for (int64_t ic = 0; ic < cv.in_c_g; ++ic)
+                for (int64_t i = 0; i < cv.kh; ++i)
+                  for (int64_t j = 0; j < cv.kw; ++j) {
+                    const int64_t yy = oy * cv.sh - cv.ph + i * cv.dh, xx = ox * cv.sw - cv.pw + j * cv.dw;
+                    if (yy < 0 || yy >= cv.ih || xx < 0 || xx >= cv.iw) continue;
+                    const int64_t channel = depthwise ? oc : ic;
+                    acc += (int64_t{xq[static_cast<size_t>(((b * cv.ih + yy) * cv.iw + xx) * c.ci + channel)]} - in.zero_point) *
+                           w[static_cast<size_t>(((oc * cv.in_c_g + ic) * cv.kh + i) * cv.kw + j)];
+                  }
+              const float m = in.scale * ws[static_cast<size_t>(oc)] / out.scale;
+              float v = static_cast<float>(acc) * m;
+              v = std::fmin(std::fmax(v, static_cast<float>(-out.zero_point)), static_cast<float>(255 - out.zero_point));
+              want[static_cast<size_t>(((b * cv.oh + oy) * cv.ow + ox) * c.co + oc)] =
+                  static_cast<uint8_t>(static_cast<int32_t>(std::nearbyint(v)) + out.zero_point);
+            }
+      const ActivationParams act = relu ? params_for(FusedActivation::kRelu) : ActivationParams{};
+      auto check = [&](const std::string& what, const void* y, bool levels_out) {
+        int bad = 0;
+        for (int64_t i = 0; i < out_count; ++i) {
+          const uint8_t want_level = want[static_cast<size_t>(i)];
+          const float want_y = static_cast<float>(want_level - out.zero_point) * out.scale;
+          const bool ok = levels_out ? static_cast<const uint8_t*>(y)[i] == want_level
+                                     : std::memcmp(static_cast<const float*>(y) + i, &want_y, sizeof(float)) == 0;
+          ++compared;
+          if (!ok && bad++ < 2)
+            EI_CHECK_MSG(false, what + " shape " + std::to_string(c.in[0]) + "x" + std::to_string(c.in[1]) + " k" +
+                                    std::to_string(c.k[0]) + "x" + std::to_string(c.k[1]) + " ch " + std::to_string(c.co) +
+                                    " case " + std::to_string(variant_case) + " at " + std::to_string(i));
+        }
+      };
+      // Through create_quantized (the table's kernels): float or level input, float or level output.
+      QuantizedWeightsS8 qw;
+      qw.data = w.data();
+      qw.scales = ws.data();
+      qw.scale_count = c.co;
+      for (int io = 0; io < 4; ++io) {
+        ActivationQuantization qin = in;
+        OutputQuantization qout = out;
+        qin.levels = (io & 1) != 0;
+        qout.levels = (io & 2) != 0;
+        auto conv = ConvF32::create_quantized(s, qw, bias.data(), qin, act, qout);
+        AlignedBuffer scratch(conv->scratch_bytes() + 64);
+        std::vector<float> yf(static_cast<size_t>(out_count) + 1, NAN);
+        std::vector<uint8_t> yl(static_cast<size_t>(out_count) + 1, 0xEE);
+        ThreadPool* tp = idx++ % 2 ? &pool : nullptr;
+        conv->run_quantized(qin.levels ? static_cast<const void*>(xq.data()) : x.data(),
+                            qout.levels ? static_cast<void*>(yl.data()) : yf.data(), scratch.data(), tp);
+        check(std::string(depthwise ? "depthwise" : "group 1") + " table io " + std::to_string(io), qout.levels ? static_cast<const void*>(yl.data()) : yf.data(), qout.levels);
+        EI_CHECK(qout.levels ? yl.back() == 0xEE : std::isnan(yf.back()));
+      }
+      if (!depthwise) continue;
+      // Every dwconv_f32 variant's level input + requantizing epilogue (the integer form of the conv).
+      const int64_t taps = cv.kh * cv.kw;
+      std::vector<float> wf(static_cast<size_t>(c.co * taps)), bf(static_cast<size_t>(c.co)), mult(static_cast<size_t>(c.co));
+      for (int64_t oc = 0; oc < c.co; ++oc) {
+        for (int64_t t = 0; t < taps; ++t) wf[static_cast<size_t>(oc * taps + t)] = w[static_cast<size_t>(oc * taps + t)];
+        bf[static_cast<size_t>(oc)] = static_cast<float>(bias_q[static_cast<size_t>(oc)]);
+        mult[static_cast<size_t>(oc)] = in.scale * ws[static_cast<size_t>(oc)] / out.scale;
+      }
+      for (const DwConvF32Variant* v : variants) {
+        if (!isa_supported(v->isa)) continue;
+        for (bool levels_out : {false, true}) {
+          auto conv = conv_detail::create_conv_depthwise_nhwc_levels(cv, wf.data(), bf.data(), in.zero_point, mult.data(),
+                                                                     out.zero_point, out.scale, levels_out, v);
+          AlignedBuffer scratch(conv->scratch_bytes() + 64);
+          std::vector<float> yf(static_cast<size_t>(out_count) + 1, NAN);
+          std::vector<uint8_t> yl(static_cast<size_t>(out_count) + 1, 0xEE);
+          conv->run_quantized(xq.data(), levels_out ? static_cast<void*>(yl.data()) : yf.data(), scratch.data(),
+                              idx++ % 2 ? &pool : nullptr);
+          check(std::string(v->name) + (levels_out ? " levels" : " floats"), levels_out ? static_cast<const void*>(yl.data()) : yf.data(), levels_out);
+          EI_CHECK(levels_out ? yl.back() == 0xEE : std::isnan(yf.back()));
+        }
+      }
+    }
+  }
+  EI_CHECK(compared > 0);
+  // A bias that is no dequantized int32 (here: bias_q * scale + 1e-3) keeps the float path: results within a
+  // level of ORT's, not necessarily equal, and no failure.
+  const Case& c = kCases[0];
+  ConvShape s = make_shape(c.rank, c.n, c.ci, c.co, c.g, c.in, c.k, c.s, c.pb, c.pe, c.d);
+  s.channels_last = true;
+  EI_CHECK(conv_detail::conv_requantization(2, std::vector<float>{0.01f, 0.02f}.data(), std::vector<float>{0.5f, 1e-3f}.data(),
+                                            ActivationQuantization{false, false, 0.1f, 3, false}, OutputQuantization{true, 0.2f, 0, false, false},
+                                            ActivationParams{}) == std::nullopt);
+  EI_CHECK(conv_detail::conv_requantization(2, std::vector<float>{0.01f, 0.02f}.data(), std::vector<float>{0.001f * 7, 0.002f * -3}.data(),
+                                            ActivationQuantization{false, false, 0.1f, 3, false}, OutputQuantization{true, 0.2f, 0, false, false},
+                                            ActivationParams{})
+               .has_value());
+  // Signed output, Relu with a non-zero output zero point, or a dynamic input: no ORT stage.
+  EI_CHECK(!conv_detail::conv_requantization(1, std::vector<float>{0.01f}.data(), nullptr, ActivationQuantization{false, false, 0.1f, 3, false},
+                                             OutputQuantization{true, 0.2f, 0, true, false}, ActivationParams{}));
+  EI_CHECK(!conv_detail::conv_requantization(1, std::vector<float>{0.01f}.data(), nullptr, ActivationQuantization{false, false, 0.1f, 3, false},
+                                             OutputQuantization{true, 0.2f, 5, false, false}, params_for(FusedActivation::kRelu)));
+  EI_CHECK(!conv_detail::conv_requantization(1, std::vector<float>{0.01f}.data(), nullptr, ActivationQuantization{},
+                                             OutputQuantization{true, 0.2f, 0, false, false}, ActivationParams{}));
 }
 
 // ------------------------------------------------------------------ grouped (few channels per group)

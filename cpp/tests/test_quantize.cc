@@ -313,3 +313,132 @@ EI_TEST("quantize -> dequantize round trip stays within half a step") {
 }
 
 EI_TEST_MAIN()
+
+// ---------------------------------------------------------------- requantize (ORT's QLinearConv output stage)
+
+namespace {
+
+// The formula, written out independently of the variants' shared helper: ORT's float(acc + bias) * multiplier,
+// clamp, round half to even, + zero point.
+int32_t ort_level(int32_t acc, int32_t bias, float multiplier, int32_t zp) {
+  const auto sum = static_cast<int32_t>(static_cast<uint32_t>(acc) + static_cast<uint32_t>(bias));
+  float v = static_cast<float>(sum) * multiplier;
+  v = std::fmin(std::fmax(v, static_cast<float>(-zp)), static_cast<float>(255 - zp));
+  return static_cast<int32_t>(std::nearbyint(v)) + zp;
+}
+
+}  // namespace
+
+EI_TEST("requantize reference: hand-checked values") {
+  const int32_t acc[] = {5, 7, -5, 1000, -1000, 3};
+  const int32_t bias[] = {0, 0, 0, 0, 0, 2};
+  float mult = 0.5f;  // 2.5 -> 2, 3.5 -> 4, -2.5 -> -2 (ties to even)
+  uint8_t levels[6];
+  float y[6];
+  for (int c = 0; c < 6; ++c) {
+    RequantizeArgs r;
+    r.acc_i32 = acc + c;
+    r.rows = 1;
+    r.channels = 1;
+    r.bias = bias + c;
+    r.multipliers = &mult;
+    r.zero_point = 10;
+    r.levels = levels + c;
+    r.y = y + c;
+    r.y_scale = 0.25f;
+    ref().requantize(r);
+  }
+  EI_CHECK(levels[0] == 12);   // 2.5 -> 2
+  EI_CHECK(levels[1] == 14);   // 3.5 -> 4
+  EI_CHECK(levels[2] == 8);    // -2.5 -> -2
+  EI_CHECK(levels[3] == 255);  // saturated
+  EI_CHECK(levels[4] == 0);
+  EI_CHECK(levels[5] == 12);   // (3 + 2) * 0.5 = 2.5 -> 2
+  EI_CHECK(y[0] == 0.5f && y[3] == 245 * 0.25f && y[4] == -10 * 0.25f);
+}
+
+EI_TEST("requantize: every variant bit-exact with ORT's formula (int32 and float sums, tails, in place)") {
+  std::mt19937 rng(7);
+  for (const QuantizeVariant* v : quantize_variants()) {
+    if (!isa_supported(v->isa)) continue;
+    for (int64_t channels : {1, 3, 4, 7, 8, 15, 16, 17, 31, 33, 64, 100}) {
+      for (int64_t rows : {1, 2, 5}) {
+        for (bool float_sums : {false, true}) {
+          const int64_t n = rows * channels;
+          std::vector<int32_t> acc(n), bias(channels);
+          std::vector<float> mult(channels), acc_f(n);
+          const int32_t zp = static_cast<int32_t>(rng() % 256);
+          for (int64_t c = 0; c < channels; ++c) {
+            bias[c] = float_sums ? 0 : static_cast<int32_t>(rng() % 20001) - 10000;
+            mult[c] = std::ldexp(std::uniform_real_distribution<float>(0.5f, 1.0f)(rng), -static_cast<int>(rng() % 12));
+          }
+          for (int64_t i = 0; i < n; ++i) {
+            // Exact ties for power-of-two multipliers, extremes (wrapping bias add), small sums.
+            const int pick = static_cast<int>(rng() % 10);
+            acc[i] = pick == 0 ? (rng() % 2 ? 2147483600 : -2147483600) : static_cast<int32_t>(rng() % 400001) - 200000;
+            if (float_sums) acc[i] = static_cast<int32_t>(rng() % 2000001) - 1000000;  // exact in float
+            acc_f[i] = static_cast<float>(acc[i]);
+          }
+          std::vector<uint8_t> levels(n + 8, 0xCD);
+          std::vector<float> y(n + 8, -9.0f);
+          RequantizeArgs r;
+          if (float_sums) r.acc_f32 = acc_f.data();
+          else r.acc_i32 = acc.data();
+          r.rows = rows;
+          r.channels = channels;
+          r.bias = float_sums ? nullptr : bias.data();
+          r.multipliers = mult.data();
+          r.zero_point = zp;
+          r.levels = levels.data();
+          r.y = y.data();
+          r.y_scale = 0.037f;
+          v->requantize(r);
+          int bad = 0;
+          for (int64_t i = 0; i < n && bad < 3; ++i) {
+            const int64_t c = i % channels;
+            const int32_t want = ort_level(acc[i], float_sums ? 0 : bias[c], mult[c], zp);
+            const float want_y = static_cast<float>(want - zp) * 0.037f;
+            if (levels[i] != want || y[i] != want_y) {
+              ++bad;
+              EI_CHECK_MSG(false, std::string(v->name) + " requantize ch=" + std::to_string(channels) + " i=" +
+                                      std::to_string(i) + " got " + std::to_string(levels[i]) + " want " + std::to_string(want));
+            }
+          }
+          for (int64_t i = n; i < n + 8; ++i) EI_CHECK_MSG(levels[i] == 0xCD && y[i] == -9.0f, std::string(v->name) + " wrote past the block");
+          // In place: y over the float sums, levels absent.
+          if (float_sums) {
+            std::vector<float> inplace = acc_f;
+            RequantizeArgs ip = r;
+            ip.acc_f32 = inplace.data();
+            ip.y = inplace.data();
+            ip.levels = nullptr;
+            v->requantize(ip);
+            for (int64_t i = 0; i < n; ++i) EI_CHECK_MSG(inplace[i] == y[i], std::string(v->name) + " in place differs");
+          }
+        }
+      }
+    }
+  }
+}
+
+EI_TEST("requantize: bad arguments throw") {
+  int32_t acc = 1, bias = 0;
+  float mult = 1.0f, f = 1.0f;
+  for (const QuantizeVariant* v : quantize_variants()) {
+    if (!isa_supported(v->isa)) continue;
+    RequantizeArgs r;
+    r.rows = 1;
+    r.channels = 1;
+    r.multipliers = &mult;
+    EI_CHECK_THROWS(v->requantize(r));  // no sums
+    r.acc_i32 = &acc;
+    r.acc_f32 = &f;
+    EI_CHECK_THROWS(v->requantize(r));  // both
+    r.acc_i32 = nullptr;
+    r.bias = &bias;
+    EI_CHECK_THROWS(v->requantize(r));  // float sums carry their bias
+    r.bias = nullptr;
+    r.zero_point = 256;
+    EI_CHECK_THROWS(v->requantize(r));
+  }
+}

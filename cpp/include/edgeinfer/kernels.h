@@ -84,11 +84,30 @@ struct DequantizeArgs {
   const int32_t* zero_points = nullptr;
 };
 
+// Requantization of integer sums to uint8 levels, as ONNX Runtime's QLinearConv computes it (bit for bit):
+// per element of a row-major [rows][channels] block, v = float(acc + bias[c]) * multiplier[c] (one rounding),
+// clamped to [-zero_point, 255 - zero_point], rounded half to even, + zero_point: the level; y, when asked, is
+// DequantizeLinear of it: (level - zero_point) * y_scale. The sums come as int32 (wrapping add of the bias), or
+// as floats holding exact integers with the bias already in them (acc_f32; bias must then be null).
+// y may be the same buffer as acc (in place); levels and y may each be null.
+struct RequantizeArgs {
+  const int32_t* acc_i32 = nullptr;  // exactly one of acc_i32 / acc_f32
+  const float* acc_f32 = nullptr;
+  int64_t rows = 0, channels = 0;
+  const int32_t* bias = nullptr;        // [channels] or null (int32 sums only)
+  const float* multipliers = nullptr;   // [channels]: finite, > 0
+  int32_t zero_point = 0;               // 0..255
+  uint8_t* levels = nullptr;            // [rows][channels] or null
+  float* y = nullptr;                   // [rows][channels] or null
+  float y_scale = 1.0f;
+};
+
 struct QuantizeVariant {
   const char* name;
   Isa isa;
   void (*quantize)(const QuantizeArgs& args);
   void (*dequantize)(const DequantizeArgs& args);
+  void (*requantize)(const RequantizeArgs& args);
 };
 
 // ---------------------------------------------------------------- LayerNorm / GELU
@@ -273,8 +292,18 @@ inline bool dwconv_fuses(FusedActivation act) {
 // the taps in order (one multiply-add each); activations as DwConvF32Rows (dwconv_fuses). The caller lists only
 // the taps inside the input (a border pixel's padding taps are left out), so there is no padded copy and no
 // over-read.
+// Level input (x_levels set, x unused): x[i] reads as float(x_levels[i]) - x_zero_point (exact).
+// Requantizing epilogue (requant_multipliers set, act ignored): y = round_half_even(clamp(acc * multipliers[c],
+// -zero_point, 255 - zero_point)) * requant_scale, RequantizeArgs' formula for float sums; exact ORT levels
+// when every product and partial sum is an integer below 2^24 (int8 weights on levels, an integer bias).
 struct DwConvNhwcF32Pixels {
   const float* x = nullptr;
+  const uint8_t* x_levels = nullptr;
+  int32_t x_zero_point = 0;
+  const float* requant_multipliers = nullptr;  // [channels]
+  int32_t requant_zero_point = 0;
+  float requant_scale = 1.0f;
+  uint8_t* y_levels = nullptr;  // requantizing epilogue only: store the levels here (ldy in bytes) instead of y
   const int64_t* tap_offsets = nullptr;  // floats from x to tap t's input channel 0 for output pixel 0
   const int64_t* tap_rows = nullptr;     // tap t's row of w
   int64_t taps = 0, x_step = 0;          // x_step: floats between consecutive output pixels' inputs

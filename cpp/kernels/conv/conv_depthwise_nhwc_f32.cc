@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "edgeinfer/aligned_buffer.h"
 #include "edgeinfer/error.h"
@@ -46,7 +47,37 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
   size_t weight_bytes() const override { return weights_.size() + bias_.size(); }
   const char* kernel_name() const override { return variant_->name; }
 
+  // Level input, and the requantizing epilogue (multipliers non-null) instead of the activation: see
+  // create_conv_depthwise_nhwc_levels.
+  void read_levels(int32_t x_zero_point, const float* multipliers, int32_t y_zero_point, float y_scale, bool y_levels) {
+    levels_in_ = true;
+    levels_out_ = y_levels;
+    x_zero_point_ = x_zero_point;
+    // Interior pixels read every tap: sum_t w (x - zp) = sum_t w x - zp sum_t w, the last term folded into
+    // their bias (integers: still exact), so their loads skip the subtraction.
+    interior_bias_ = AlignedBuffer(bias_.size());
+    const float* w = weights_.as<float>();
+    for (int64_t ch = 0; ch < c_.out_c; ++ch) {
+      float sum = 0.0f;
+      for (int64_t t = 0; t < taps_; ++t) sum += w[t * c_.out_c + ch];
+      interior_bias_.as<float>()[ch] = bias_.as<float>()[ch] - static_cast<float>(x_zero_point) * sum;
+    }
+    if (multipliers != nullptr) requant_multipliers_.assign(multipliers, multipliers + c_.out_c);
+    requant_zero_point_ = y_zero_point;
+    requant_scale_ = y_scale;
+  }
+
   void run(const float* x, float* y, void* scratch, ThreadPool* pool) const override {
+    require(!levels_in_, kBad, "Conv: this convolution reads uint8 levels (run_quantized)");
+    run_any(x, y, scratch, pool);
+  }
+
+  void run_quantized(const void* x, void* y, void* scratch, ThreadPool* pool) const override {
+    run_any(x, y, scratch, pool);
+  }
+
+ private:
+  void run_any(const void* x, void* y, void* scratch, ThreadPool* pool) const {
     require(x != nullptr && y != nullptr && scratch != nullptr, kBad, "Conv: null buffer");
     const Conv2d& c = c_;
     const int64_t rows = c.batch * c.oh;
@@ -69,13 +100,13 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
     }
   }
 
- private:
   // Output row r = (batch, oh): its interior in one call, each border pixel in its own.
-  void output_row(const float* x, float* y, int64_t r, int64_t* lists) const {
+  void output_row(const void* x, void* y, int64_t r, int64_t* lists) const {
     const Conv2d& c = c_;
     const int64_t b = r / c.oh, oh = r % c.oh, C = c.out_c;
-    const float* xb = x + b * c.in_plane() * C;
-    float* yr = y + r * c.ow * C;
+    const int64_t image = b * c.in_plane() * C;
+    float* yr = static_cast<float*>(y) + r * c.ow * C;
+    uint8_t* yr_levels = static_cast<uint8_t*>(y) + r * c.ow * C;
     int64_t* offsets = lists;
     int64_t* tap_rows = lists + taps_;
     DwConvNhwcF32Pixels a;
@@ -89,6 +120,18 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
     a.act_beta = act_.beta;
     a.tap_offsets = offsets;
     a.tap_rows = tap_rows;
+    if (levels_in_) {
+      a.x_levels = static_cast<const uint8_t*>(x) + image;
+      a.x_zero_point = x_zero_point_;
+    } else {
+      a.x = static_cast<const float*>(x) + image;
+    }
+    const bool requant = !requant_multipliers_.empty();
+    if (requant) {
+      a.requant_multipliers = requant_multipliers_.data();
+      a.requant_zero_point = requant_zero_point_;
+      a.requant_scale = requant_scale_;
+    }
     // Taps of output column ow inside the input (all kernel columns when `all_columns`).
     auto list_taps = [&](int64_t ow, bool all_columns) {
       int64_t n = 0;
@@ -107,14 +150,20 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
     };
     auto pixels = [&](int64_t ow, int64_t count, bool interior) {
       a.taps = list_taps(ow, interior);
-      a.x = xb;
-      a.y = yr + ow * C;
+      if (levels_in_) {
+        const bool folded = interior && a.taps == taps_;
+        a.bias = folded ? interior_bias_.as<float>() : bias_.as<float>();
+        a.x_zero_point = folded ? 0 : x_zero_point_;
+      }
+      if (levels_out_) a.y_levels = yr_levels + ow * C;
+      else a.y = yr + ow * C;
       a.count = count;
       variant_->nhwc_pixels(a);
     };
     for (int64_t ow = 0; ow < interior_begin_; ++ow) pixels(ow, 1, false);
     if (interior_end_ > interior_begin_) pixels(interior_begin_, interior_end_ - interior_begin_, true);
     for (int64_t ow = std::max(interior_end_, interior_begin_); ow < c.ow; ++ow) pixels(ow, 1, false);
+    if (requant) return;
     if (!dwconv_fuses(act_.kind)) helper_->activate(yr, c.ow * C, act_.kind, act_.alpha, act_.beta);
     if (act_.out_min > -INFINITY) helper_->activate(yr, c.ow * C, FusedActivation::kClip, act_.out_min, INFINITY);
   }
@@ -123,8 +172,12 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
   const DwConvF32Variant* variant_;
   const GemmF32Variant* helper_;  // the activations the pixels do not fuse, and out_min
   ActivationParams act_;
-  AlignedBuffer weights_, bias_;
+  AlignedBuffer weights_, bias_, interior_bias_;
   int64_t taps_ = 0, interior_begin_ = 0, interior_end_ = 0;
+  bool levels_in_ = false, levels_out_ = false;
+  int32_t x_zero_point_ = 0, requant_zero_point_ = 0;
+  std::vector<float> requant_multipliers_;
+  float requant_scale_ = 1.0f;
 };
 
 }  // namespace
@@ -132,6 +185,16 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
 std::unique_ptr<ConvF32> create_conv_depthwise_nhwc_f32(const Conv2d& c, const float* w, const float* bias,
                                                         ActivationParams act, const DwConvF32Variant* variant) {
   return std::make_unique<ConvDepthwiseNhwcF32>(c, w, bias, act, variant);
+}
+
+std::unique_ptr<ConvF32> create_conv_depthwise_nhwc_levels(const Conv2d& c, const float* w, const float* bias,
+                                                           int32_t x_zero_point, const float* multipliers,
+                                                           int32_t y_zero_point, float y_scale, bool y_levels,
+                                                           const DwConvF32Variant* variant) {
+  require(multipliers != nullptr || !y_levels, kBad, "Conv: level output needs the requantizing epilogue");
+  auto conv = std::make_unique<ConvDepthwiseNhwcF32>(c, w, bias, ActivationParams{}, variant);
+  conv->read_levels(x_zero_point, multipliers, y_zero_point, y_scale, y_levels);
+  return conv;
 }
 
 }  // namespace edgeinfer::conv_detail

@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -37,6 +38,7 @@
 #include "kernels/conv/conv_depthwise.h"
 #include "kernels/conv/conv_grouped.h"
 #include "kernels/conv/conv_nhwc.h"
+#include "kernels/conv/conv_requantization.h"
 #include "kernels/conv/conv_shape.h"
 #include "kernels/gemm_f32/gemm_f32_internal.h"
 #include "kernels/gemm_f32/half_weights.h"
@@ -293,6 +295,10 @@ class ConvS8 final : public ConvF32 {
       }
     }
     levels_bytes_ = output.enabled && !output.levels ? align_up(static_cast<size_t>(c.out_plane() * mg)) : 0;
+    // A QDQ conv with its output quantization fused: ORT's output stage on the GEMM's int32 sums (see
+    // conv_requantization.h), when its bias and activation allow it.
+    if (channels_last && weight_error_.empty())
+      requantization_ = conv_detail::conv_requantization(c.out_c, weights.scales.data(), bias, quantization, output, act);
     // Level input: the padded copy (implicit) or nothing (the GEMM and im2col read x).
     if (quantization.levels && !implicit_) xq_bytes_ = 0;
   }
@@ -396,6 +402,28 @@ class ConvS8 final : public ConvF32 {
           args.c_f32 = channels_last_ ? rows : out + p0 * mg;
           args.ldc = mg;
           args.a_scale = qp.scale;
+          if (requantization_) {
+            // int32 sums into the rows' own bytes, then levels (and their dequantized values in place).
+            auto* sums = reinterpret_cast<int32_t*>(rows);
+            args.c_f32 = nullptr;
+            args.c_i32 = sums;
+            gemm_s8(args);
+            RequantizeArgs r;
+            r.acc_i32 = sums;
+            r.rows = p1 - p0;
+            r.channels = mg;
+            r.bias = requantization_->bias.data();
+            r.multipliers = requantization_->multipliers.data();
+            r.zero_point = output_.zero_point;
+            if (output_.levels) {
+              r.levels = y_levels + b * op * c.out_c + p0 * mg;
+            } else {
+              r.y = rows;
+              r.y_scale = output_.scale;
+            }
+            kernels().quantize->requantize(r);
+            return;
+          }
           // Channels last: the GEMM's epilogue applies the activation when it has it and no correction is
           // due (a QDQ model's ReLU convs), sparing a second pass over the output; else rows_epilogue does.
           const bool fused_here = channels_last_ && !corrected && (act_.kind == FusedActivation::kNone || s8_act_ != Activation::kNone);
@@ -609,6 +637,7 @@ class ConvS8 final : public ConvF32 {
   int64_t run_padding_ = 0;  // implicit: bytes each kernel row's run is read beyond kw * in_c (zero weights)
   ActivationQuantization quantization_;
   OutputQuantization output_;
+  std::optional<conv_detail::ConvRequantization> requantization_;  // ORT's output stage (fused uint8 output)
   std::vector<float> weight_error_;  // channels last: [out_c][in_c]
   std::vector<PackedWeightsS8> packed_;
   size_t xq_bytes_, col_bytes_, out_bytes_, planar_bytes_, correction_bytes_, levels_bytes_;
@@ -685,12 +714,13 @@ std::unique_ptr<ConvF32> ConvF32::create_quantized(const ConvShape& shape, const
   const Conv2d c = conv_detail::normalize(shape, "Conv");
   require(w.data != nullptr && w.scales != nullptr, kBad, "Conv: weights are null");
   require(w.scale_count == 1 || w.scale_count == c.out_c, kBad, "Conv: weight scales must be one or one per output channel");
-  require(!shape.channels_last || c.group == 1, kBad, "Conv: channels-last quantized (QDQ) convolutions take group 1");
+  require(!shape.channels_last || c.group == 1 || depthwise_channels_last(c), kBad,
+          "Conv: channels-last quantized (QDQ) convolutions take group 1, or one channel per group");
   require(static_cast<uint8_t>(act.kind) <= static_cast<uint8_t>(kLastFusedActivation), kBad,
           "Conv: unknown fused activation");
   require(!(act.out_min > -INFINITY), kBad, "Conv: out_min is for channels-last convolutions");
   const bool depthwise = c.in_c_g == 1 && c.group > 1;
-  check_quantization(quantization, "Conv", shape.channels_last && !depthwise);
+  check_quantization(quantization, "Conv", shape.channels_last);
   require(!output.levels || (output.enabled && !output.is_signed), kBad, "Conv: level output needs uint8 output quantization");
   if (output.enabled) {
     require(shape.channels_last, kBad, "Conv: output quantization is for channels-last convolutions");
@@ -702,6 +732,9 @@ std::unique_ptr<ConvF32> ConvF32::create_quantized(const ConvShape& shape, const
   weights.q.assign(w.data, w.data + c.out_c * c.k_g());
   weights.scales.resize(static_cast<size_t>(c.out_c));
   for (int64_t oc = 0; oc < c.out_c; ++oc) weights.scales[static_cast<size_t>(oc)] = w.scales[w.scale_count == 1 ? 0 : oc];
+  if (shape.channels_last && depthwise)
+    return conv_detail::create_conv_depthwise_nhwc_s8(c, weights.q.data(), weights.scales.data(), bias, act, quantization,
+                                                      output);
   // Depthwise: a direct kernel with the same numerics (one gemm_s8 call per channel was mostly overhead).
   if (depthwise)
     return conv_detail::create_conv_depthwise_s8(c, weights.q.data(), weights.scales.data(), bias, act, quantization);

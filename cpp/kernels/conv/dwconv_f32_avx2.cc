@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "edgeinfer/kernels.h"
 #include "kernels/conv/dwconv_f32_common.h"
@@ -23,7 +24,29 @@ struct Avx2Vec {
   static T set1(float a) { return _mm256_set1_ps(a); }
   static T load(const float* p) { return _mm256_loadu_ps(p); }
   static T load_partial(const float* p, int n) { return _mm256_maskload_ps(p, lanes_mask(n)); }
+  static T load_u8(const uint8_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
+  static T load_partial_u8(const uint8_t* p, int n) {
+    uint8_t lanes[8] = {};
+    std::memcpy(lanes, p, static_cast<size_t>(n));
+    return load_u8(lanes);
+  }
   static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
+  static void store_u8(uint8_t* p, T v) {
+    const __m256i i = _mm256_cvtps_epi32(v);  // 0..255
+    const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(w, w));
+  }
+  static void store_partial_u8(uint8_t* p, T v, int n) {
+    uint8_t lanes[8];
+    store_u8(lanes, v);
+    std::memcpy(p, lanes, static_cast<size_t>(n));
+  }
+  static T add(T a, T b) { return _mm256_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm256_sub_ps(a, b); }
+  static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
+  static T round_even(T v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
   static void store_partial(float* p, T v, int n) { _mm256_maskstore_ps(p, lanes_mask(n), v); }
   // maxps / minps return the second operand when either is NaN: v second, so NaN propagates.

@@ -24,7 +24,19 @@ struct Avx512Vec {
   static T set1(float a) { return _mm512_set1_ps(a); }
   static T load(const float* p) { return _mm512_loadu_ps(p); }
   static T load_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(lanes_mask(n), p); }
+  static T load_u8(const uint8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  }
+  static T load_partial_u8(const uint8_t* p, int n) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(lanes_mask(n), p)));
+  }
   static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  static void store_u8(uint8_t* p, T v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(v))); }
+  static void store_partial_u8(uint8_t* p, T v, int n) { _mm512_mask_cvtusepi32_storeu_epi8(p, lanes_mask(n), _mm512_cvtps_epi32(v)); }
+  static T add(T a, T b) { return _mm512_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
+  static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
+  static T round_even(T v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
   static void store_partial(float* p, T v, int n) { _mm512_mask_storeu_ps(p, lanes_mask(n), v); }
   // maxps / minps return the second operand when either is NaN: v second, so NaN propagates.

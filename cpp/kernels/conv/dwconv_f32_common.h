@@ -5,7 +5,10 @@
 // instantiations that keep the weights in registers where they fit; other kernels loop over the taps.
 //
 // V provides: type T, kLanes, set1, load, load_partial(p, n) (reads only n floats), fma(a, b, c) = a * b + c,
-// store, store_partial(p, v, n), relu(v) / clip(v, lo, hi) (NaN stays NaN), leaky(v, slope).
+// store, store_partial(p, v, n), relu(v) / clip(v, lo, hi) (NaN stays NaN), leaky(v, slope); for level input
+// and the requantizing epilogue also load_u8(p) / load_partial_u8(p, n) (bytes as floats), store_u8(p, v) /
+// store_partial_u8(p, v, n) (floats holding integers 0..255 as bytes), add, sub, mul and round_even (to the
+// nearest integer, ties to even).
 #pragma once
 
 #include <cstdint>
@@ -81,10 +84,76 @@ void dw_rows(const DwConvF32Rows& a) {
   }
 }
 
+// Inputs of the channels-last pixels, indexed in elements: floats, or uint8 levels read as float(level) -
+// zero point (exact: both are small integers).
+template <class V>
+struct FloatInput {
+  const float* x;
+  typename V::T load(int64_t i) const { return V::load(x + i); }
+  typename V::T load_partial(int64_t i, int n) const { return V::load_partial(x + i, n); }
+};
+
+// Levels with zero point 0 (or one the caller folded into the bias): no subtraction.
+template <class V>
+struct RawLevelInput {
+  const uint8_t* x;
+  typename V::T load(int64_t i) const { return V::load_u8(x + i); }
+  typename V::T load_partial(int64_t i, int n) const { return V::load_partial_u8(x + i, n); }
+};
+
+template <class V>
+struct LevelInput {
+  const uint8_t* x;
+  typename V::T zero_point;
+  typename V::T load(int64_t i) const { return V::sub(V::load_u8(x + i), zero_point); }
+  typename V::T load_partial(int64_t i, int n) const { return V::sub(V::load_partial_u8(x + i, n), zero_point); }
+};
+
+// The output stage of channels [c, c + n): the fused activation, or (kRequant) the requantizing epilogue, whose
+// levels are stored as bytes (y_levels) or dequantized floats. Element indices are relative to y / y_levels.
+template <class V, bool kRequant>
+struct PixelOutput {
+  using T = typename V::T;
+  const DwConvNhwcF32Pixels& a;
+  T multiplier{}, scale{}, zero_point{}, zero{};
+  float lo = 0.0f, hi = 0.0f;
+  PixelOutput(const DwConvNhwcF32Pixels& args, int64_t c, int n) : a(args) {
+    if constexpr (kRequant) {
+      multiplier = n == V::kLanes ? V::load(a.requant_multipliers + c) : V::load_partial(a.requant_multipliers + c, n);
+      scale = V::set1(a.requant_scale);
+      zero_point = V::set1(static_cast<float>(a.requant_zero_point));
+      zero = V::set1(0.0f);
+      lo = static_cast<float>(-a.requant_zero_point);
+      hi = static_cast<float>(255 - a.requant_zero_point);
+    }
+  }
+  // The rounded level minus the zero point (kRequant), or the activated float.
+  T finish(T acc) const {
+    if constexpr (kRequant) return V::round_even(V::clip(V::mul(acc, multiplier), lo, hi));
+    else return dw_activate<V>(acc, a);
+  }
+  void store(int64_t i, T acc) const {
+    const T v = finish(acc);
+    if constexpr (kRequant) {
+      if (a.y_levels != nullptr) return V::store_u8(a.y_levels + i, V::add(v, zero_point));
+      return V::store(a.y + i, V::mul(V::add(v, zero), scale));  // + 0: a -0 level is +0 once dequantized
+    }
+    V::store(a.y + i, v);
+  }
+  void store_partial(int64_t i, T acc, int n) const {
+    const T v = finish(acc);
+    if constexpr (kRequant) {
+      if (a.y_levels != nullptr) return V::store_partial_u8(a.y_levels + i, V::add(v, zero_point), n);
+      return V::store_partial(a.y + i, V::mul(V::add(v, zero), scale), n);
+    }
+    V::store_partial(a.y + i, v, n);
+  }
+};
+
 // Channels-last pixels (DwConvNhwcF32Pixels), any tap list: four output pixels at a time share each tap's
 // weight vector (four independent FMA chains); channels from c_begin on, the tail masked.
-template <class V>
-void dw_nhwc_generic(const DwConvNhwcF32Pixels& a, int64_t c_begin) {
+template <class V, class In, bool kRequant>
+void dw_nhwc_generic(const DwConvNhwcF32Pixels& a, const In& in, int64_t c_begin) {
   using T = typename V::T;
   constexpr int L = V::kLanes;
   const int64_t C = a.channels, step = a.x_step;
@@ -92,53 +161,54 @@ void dw_nhwc_generic(const DwConvNhwcF32Pixels& a, int64_t c_begin) {
   const int64_t* rows = a.tap_rows;
   int64_t p = 0;
   for (; p + 4 <= a.count; p += 4) {
-    const float* x = a.x + p * step;
-    float* y = a.y + p * a.ldy;
+    const int64_t x = p * step, y = p * a.ldy;
     for (int64_t c = c_begin; c < C; c += L) {
       const int n = static_cast<int>(C - c < L ? C - c : L);
+      const PixelOutput<V, kRequant> out(a, c, n);
       const T bias = V::load_partial(a.bias + c, n);
       T acc0 = bias, acc1 = bias, acc2 = bias, acc3 = bias;
       for (int64_t t = 0; t < a.taps; ++t) {
         const T w = V::load_partial(a.w + rows[t] * C + c, n);
-        const float* q = x + off[t] + c;
-        acc0 = V::fma(w, V::load_partial(q, n), acc0);
-        acc1 = V::fma(w, V::load_partial(q + step, n), acc1);
-        acc2 = V::fma(w, V::load_partial(q + 2 * step, n), acc2);
-        acc3 = V::fma(w, V::load_partial(q + 3 * step, n), acc3);
+        const int64_t q = x + off[t] + c;
+        acc0 = V::fma(w, in.load_partial(q, n), acc0);
+        acc1 = V::fma(w, in.load_partial(q + step, n), acc1);
+        acc2 = V::fma(w, in.load_partial(q + 2 * step, n), acc2);
+        acc3 = V::fma(w, in.load_partial(q + 3 * step, n), acc3);
       }
-      V::store_partial(y + c, dw_activate<V>(acc0, a), n);
-      V::store_partial(y + a.ldy + c, dw_activate<V>(acc1, a), n);
-      V::store_partial(y + 2 * a.ldy + c, dw_activate<V>(acc2, a), n);
-      V::store_partial(y + 3 * a.ldy + c, dw_activate<V>(acc3, a), n);
+      out.store_partial(y + c, acc0, n);
+      out.store_partial(y + a.ldy + c, acc1, n);
+      out.store_partial(y + 2 * a.ldy + c, acc2, n);
+      out.store_partial(y + 3 * a.ldy + c, acc3, n);
     }
   }
   // Pixels one at a time (a short row, a border pixel): four channel vectors at once are the independent
   // chains instead, else every FMA would wait for the one before it (latency-bound on small images).
   for (; p < a.count; ++p) {
-    const float* x = a.x + p * step;
-    float* y = a.y + p * a.ldy;
+    const int64_t x = p * step, y = p * a.ldy;
     int64_t c = c_begin;
     for (; c + 4 * L <= C; c += 4 * L) {
+      const PixelOutput<V, kRequant> out0(a, c, L), out1(a, c + L, L), out2(a, c + 2 * L, L), out3(a, c + 3 * L, L);
       T acc0 = V::load(a.bias + c), acc1 = V::load(a.bias + c + L), acc2 = V::load(a.bias + c + 2 * L), acc3 = V::load(a.bias + c + 3 * L);
       for (int64_t t = 0; t < a.taps; ++t) {
         const float* w = a.w + rows[t] * C + c;
-        const float* q = x + off[t] + c;
-        acc0 = V::fma(V::load(w), V::load(q), acc0);
-        acc1 = V::fma(V::load(w + L), V::load(q + L), acc1);
-        acc2 = V::fma(V::load(w + 2 * L), V::load(q + 2 * L), acc2);
-        acc3 = V::fma(V::load(w + 3 * L), V::load(q + 3 * L), acc3);
+        const int64_t q = x + off[t] + c;
+        acc0 = V::fma(V::load(w), in.load(q), acc0);
+        acc1 = V::fma(V::load(w + L), in.load(q + L), acc1);
+        acc2 = V::fma(V::load(w + 2 * L), in.load(q + 2 * L), acc2);
+        acc3 = V::fma(V::load(w + 3 * L), in.load(q + 3 * L), acc3);
       }
-      V::store(y + c, dw_activate<V>(acc0, a));
-      V::store(y + c + L, dw_activate<V>(acc1, a));
-      V::store(y + c + 2 * L, dw_activate<V>(acc2, a));
-      V::store(y + c + 3 * L, dw_activate<V>(acc3, a));
+      out0.store(y + c, acc0);
+      out1.store(y + c + L, acc1);
+      out2.store(y + c + 2 * L, acc2);
+      out3.store(y + c + 3 * L, acc3);
     }
     for (; c < C; c += L) {
       const int n = static_cast<int>(C - c < L ? C - c : L);
+      const PixelOutput<V, kRequant> out(a, c, n);
       T acc = V::load_partial(a.bias + c, n);
       for (int64_t t = 0; t < a.taps; ++t)
-        acc = V::fma(V::load_partial(a.w + rows[t] * C + c, n), V::load_partial(x + off[t] + c, n), acc);
-      V::store_partial(y + c, dw_activate<V>(acc, a), n);
+        acc = V::fma(V::load_partial(a.w + rows[t] * C + c, n), in.load_partial(x + off[t] + c, n), acc);
+      out.store_partial(y + c, acc, n);
     }
   }
 }
@@ -146,8 +216,8 @@ void dw_nhwc_generic(const DwConvNhwcF32Pixels& a, int64_t c_begin) {
 // A whole 3x3 / 5x5 kernel (the interior of a row): per channel vector the kTaps weight vectors stay in
 // registers while the row's pixels stream past, kP at a time (independent FMA chains), so each multiply-add
 // costs one load. kP is what the register file holds beside the weights (16 registers on AVX2, 32 elsewhere).
-template <class V, int kTaps>
-void dw_nhwc_fixed(const DwConvNhwcF32Pixels& a) {
+template <class V, class In, bool kRequant, int kTaps>
+void dw_nhwc_fixed(const DwConvNhwcF32Pixels& a, const In& in) {
   using T = typename V::T;
   constexpr int L = V::kLanes;
   constexpr int kRegisters = L == 8 ? 16 : 32;
@@ -160,8 +230,7 @@ void dw_nhwc_fixed(const DwConvNhwcF32Pixels& a) {
 #pragma GCC unroll 32
     for (int t = 0; t < kTaps; ++t) w[t] = V::load(a.w + a.tap_rows[t] * C + c);
     const T bias = V::load(a.bias + c);
-    const float* x = a.x + c;
-    float* y = a.y + c;
+    const PixelOutput<V, kRequant> out(a, c, L);
     int64_t p = 0;
     for (; p + kP <= a.count; p += kP) {
       T acc[kP];
@@ -169,33 +238,49 @@ void dw_nhwc_fixed(const DwConvNhwcF32Pixels& a) {
       for (int i = 0; i < kP; ++i) acc[i] = bias;
 #pragma GCC unroll 32
       for (int t = 0; t < kTaps; ++t) {
-        const float* q = x + off[t] + p * step;
+        const int64_t q = c + off[t] + p * step;
 #pragma GCC unroll 8
-        for (int i = 0; i < kP; ++i) acc[i] = V::fma(w[t], V::load(q + i * step), acc[i]);
+        for (int i = 0; i < kP; ++i) acc[i] = V::fma(w[t], in.load(q + i * step), acc[i]);
       }
 #pragma GCC unroll 8
-      for (int i = 0; i < kP; ++i) V::store(y + (p + i) * a.ldy, dw_activate<V>(acc[i], a));
+      for (int i = 0; i < kP; ++i) out.store(c + (p + i) * a.ldy, acc[i]);
     }
     for (; p < a.count; ++p) {
       T acc = bias;
 #pragma GCC unroll 32
-      for (int t = 0; t < kTaps; ++t) acc = V::fma(w[t], V::load(x + off[t] + p * step), acc);
-      V::store(y + p * a.ldy, dw_activate<V>(acc, a));
+      for (int t = 0; t < kTaps; ++t) acc = V::fma(w[t], in.load(c + off[t] + p * step), acc);
+      out.store(c + p * a.ldy, acc);
     }
   }
-  if (full < C) dw_nhwc_generic<V>(a, full);
+  if (full < C) dw_nhwc_generic<V, In, kRequant>(a, in, full);
+}
+
+template <class V, class In, bool kRequant>
+void dw_nhwc_pixels_with(const DwConvNhwcF32Pixels& a, const In& in) {
+  // Fewer pixels than the fixed kernels' block (8 where registers allow): they would run one dependent chain
+  // per pixel and vector there; the generic path keeps four chains going (pixels or channel vectors).
+  if (a.count < 8) return dw_nhwc_generic<V, In, kRequant>(a, in, 0);
+  switch (a.taps) {
+    case 9: return dw_nhwc_fixed<V, In, kRequant, 9>(a, in);
+    case 25: return dw_nhwc_fixed<V, In, kRequant, 25>(a, in);
+    default: return dw_nhwc_generic<V, In, kRequant>(a, in, 0);
+  }
+}
+
+template <class V, class In>
+void dw_nhwc_pixels_from(const DwConvNhwcF32Pixels& a, const In& in) {
+  if (a.requant_multipliers != nullptr) dw_nhwc_pixels_with<V, In, true>(a, in);
+  else dw_nhwc_pixels_with<V, In, false>(a, in);
 }
 
 template <class V>
 void dw_nhwc_pixels(const DwConvNhwcF32Pixels& a) {
-  // Fewer pixels than the fixed kernels' block (8 where registers allow): they would run one dependent chain
-  // per pixel and vector there; the generic path keeps four chains going (pixels or channel vectors).
-  if (a.count < 8) return dw_nhwc_generic<V>(a, 0);
-  switch (a.taps) {
-    case 9: return dw_nhwc_fixed<V, 9>(a);
-    case 25: return dw_nhwc_fixed<V, 25>(a);
-    default: return dw_nhwc_generic<V>(a, 0);
-  }
+  if (a.x_levels != nullptr && a.x_zero_point == 0)
+    dw_nhwc_pixels_from<V>(a, RawLevelInput<V>{a.x_levels});
+  else if (a.x_levels != nullptr)
+    dw_nhwc_pixels_from<V>(a, LevelInput<V>{a.x_levels, V::set1(static_cast<float>(a.x_zero_point))});
+  else
+    dw_nhwc_pixels_from<V>(a, FloatInput<V>{a.x});
 }
 
 template <class V>

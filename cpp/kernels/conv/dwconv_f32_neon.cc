@@ -3,6 +3,7 @@
 #include <arm_neon.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "edgeinfer/kernels.h"
 #include "kernels/conv/dwconv_f32_common.h"
@@ -23,7 +24,32 @@ struct NeonVec {
     for (int l = 0; l < n; ++l) lanes[l] = p[l];
     return vld1q_f32(lanes);
   }
+  static T load_u8(const uint8_t* p) {
+    uint32_t word;
+    std::memcpy(&word, p, sizeof word);
+    const uint16x4_t wide = vget_low_u16(vmovl_u8(vcreate_u8(word)));
+    return vcvtq_f32_u32(vmovl_u16(wide));
+  }
+  static T load_partial_u8(const uint8_t* p, int n) {
+    uint8_t lanes[4] = {};
+    std::memcpy(lanes, p, static_cast<size_t>(n));
+    return load_u8(lanes);
+  }
   static T fma(T a, T b, T c) { return vfmaq_f32(c, a, b); }
+  static void store_u8(uint8_t* p, T v) {
+    const uint16x4_t h = vmovn_u32(vcvtq_u32_f32(v));  // 0..255
+    const uint32_t word = vget_lane_u32(vreinterpret_u32_u8(vmovn_u16(vcombine_u16(h, h))), 0);
+    std::memcpy(p, &word, sizeof word);
+  }
+  static void store_partial_u8(uint8_t* p, T v, int n) {
+    uint8_t lanes[4];
+    store_u8(lanes, v);
+    std::memcpy(p, lanes, static_cast<size_t>(n));
+  }
+  static T add(T a, T b) { return vaddq_f32(a, b); }
+  static T sub(T a, T b) { return vsubq_f32(a, b); }
+  static T mul(T a, T b) { return vmulq_f32(a, b); }
+  static T round_even(T v) { return vrndnq_f32(v); }
   static void store(float* p, T v) { vst1q_f32(p, v); }
   static void store_partial(float* p, T v, int n) {
     float lanes[4];

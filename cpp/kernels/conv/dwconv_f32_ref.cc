@@ -1,6 +1,7 @@
 // The portable depthwise-convolution rows: one float per output, bias first, then the taps in order (a
 // multiply and an add each); the definition of correct for the SIMD variants. NaN propagates through Relu /
 // Clip (the GEMM epilogues' activate_scalar).
+#include <cmath>
 #include <cstdint>
 
 #include "edgeinfer/kernels.h"
@@ -26,12 +27,25 @@ void rows(const DwConvF32Rows& a) {
 
 void nhwc_pixels(const DwConvNhwcF32Pixels& a) {
   const FusedActivation act = dwconv_fuses(a.act) ? a.act : FusedActivation::kNone;
+  const float lo = static_cast<float>(-a.requant_zero_point), hi = static_cast<float>(255 - a.requant_zero_point);
   for (int64_t p = 0; p < a.count; ++p)
     for (int64_t c = 0; c < a.channels; ++c) {
       float acc = a.bias[c];
-      for (int64_t t = 0; t < a.taps; ++t)
-        acc += a.w[a.tap_rows[t] * a.channels + c] * a.x[a.tap_offsets[t] + p * a.x_step + c];
-      a.y[p * a.ldy + c] = gemm_f32_detail::activate_scalar(acc, act, a.act_alpha, a.act_beta);
+      for (int64_t t = 0; t < a.taps; ++t) {
+        const int64_t i = a.tap_offsets[t] + p * a.x_step + c;
+        const float x = a.x_levels != nullptr ? static_cast<float>(a.x_levels[i]) - static_cast<float>(a.x_zero_point) : a.x[i];
+        acc += a.w[a.tap_rows[t] * a.channels + c] * x;
+      }
+      if (a.requant_multipliers != nullptr) {
+        float v = acc * a.requant_multipliers[c];
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        const float r = std::nearbyint(v) + 0.0f;  // a -0 level is +0 once dequantized
+        if (a.y_levels != nullptr) a.y_levels[p * a.ldy + c] = static_cast<uint8_t>(static_cast<int32_t>(r) + a.requant_zero_point);
+        else a.y[p * a.ldy + c] = r * a.requant_scale;
+      } else {
+        a.y[p * a.ldy + c] = gemm_f32_detail::activate_scalar(acc, act, a.act_alpha, a.act_beta);
+      }
     }
 }
 

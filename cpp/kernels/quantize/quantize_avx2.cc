@@ -155,9 +155,39 @@ void dequantize_avx2(const DequantizeArgs& a) {
   else dequantize_typed<false>(a);
 }
 
+// requantize_one over 8 channels; the remainder of a row through the shared scalar definition.
+void requantize_avx2(const RequantizeArgs& a) {
+  quantize_detail::check_args(a);
+  const __m256 lo = _mm256_set1_ps(static_cast<float>(-a.zero_point));
+  const __m256 hi = _mm256_set1_ps(static_cast<float>(255 - a.zero_point));
+  const __m256i zp = _mm256_set1_epi32(a.zero_point);
+  const __m256 y_scale = _mm256_set1_ps(a.y_scale);
+  const int64_t channels = a.channels;
+  for (int64_t r = 0; r < a.rows; ++r) {
+    const int64_t row = r * channels;
+    int64_t c = 0;
+    for (; c + 8 <= channels; c += 8) {
+      __m256 v;
+      if (a.acc_f32 != nullptr) {
+        v = _mm256_loadu_ps(a.acc_f32 + row + c);
+      } else {
+        __m256i acc = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.acc_i32 + row + c));
+        if (a.bias != nullptr) acc = _mm256_add_epi32(acc, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + c)));
+        v = _mm256_cvtepi32_ps(acc);
+      }
+      v = _mm256_mul_ps(v, _mm256_loadu_ps(a.multipliers + c));
+      v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+      const __m256i rounded = _mm256_cvtps_epi32(v);  // MXCSR default: nearest, ties to even
+      if (a.levels != nullptr) store8<false>(a.levels + row + c, _mm256_add_epi32(rounded, zp));
+      if (a.y != nullptr) _mm256_storeu_ps(a.y + row + c, _mm256_mul_ps(_mm256_cvtepi32_ps(rounded), y_scale));
+    }
+    quantize_detail::requantize_run(a, row + c, row + channels, c);
+  }
+}
+
 }  // namespace
 
 extern const QuantizeVariant kQuantizeAvx2;
-const QuantizeVariant kQuantizeAvx2 = {"qs8_quantize__avx2", Isa::kAvx2, quantize_avx2, dequantize_avx2};
+const QuantizeVariant kQuantizeAvx2 = {"qs8_quantize__avx2", Isa::kAvx2, quantize_avx2, dequantize_avx2, requantize_avx2};
 
 }  // namespace edgeinfer

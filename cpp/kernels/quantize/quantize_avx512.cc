@@ -150,9 +150,40 @@ void dequantize_avx512(const DequantizeArgs& a) {
   else dequantize_typed<false>(a);
 }
 
+// requantize_one over 16 channels (masked): the int32 add, one conversion, one multiply, the clamp, round half
+// to even; the level and the dequantized value stored where asked.
+void requantize_avx512(const RequantizeArgs& a) {
+  quantize_detail::check_args(a);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(-a.zero_point));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(255 - a.zero_point));
+  const __m512i zp = _mm512_set1_epi32(a.zero_point);
+  const __m512 y_scale = _mm512_set1_ps(a.y_scale);
+  const int64_t channels = a.channels;
+  for (int64_t r = 0; r < a.rows; ++r) {
+    const int64_t row = r * channels;
+    for (int64_t c = 0; c < channels; c += 16) {
+      const __mmask16 k = tail_mask(channels - c);
+      __m512 v;
+      if (a.acc_f32 != nullptr) {
+        v = _mm512_maskz_loadu_ps(k, a.acc_f32 + row + c);
+      } else {
+        __m512i acc = _mm512_maskz_loadu_epi32(k, a.acc_i32 + row + c);
+        if (a.bias != nullptr) acc = _mm512_add_epi32(acc, _mm512_maskz_loadu_epi32(k, a.bias + c));
+        v = _mm512_cvtepi32_ps(acc);
+      }
+      v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(k, a.multipliers + c));
+      v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+      const __m512i rounded = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      if (a.levels != nullptr) _mm512_mask_cvtusepi32_storeu_epi8(a.levels + row + c, k, _mm512_add_epi32(rounded, zp));
+      if (a.y != nullptr) _mm512_mask_storeu_ps(a.y + row + c, k, _mm512_mul_ps(_mm512_cvtepi32_ps(rounded), y_scale));
+    }
+  }
+}
+
 }  // namespace
 
 extern const QuantizeVariant kQuantizeAvx512;
-const QuantizeVariant kQuantizeAvx512 = {"qs8_quantize__avx512", Isa::kAvx512, quantize_avx512, dequantize_avx512};
+const QuantizeVariant kQuantizeAvx512 = {"qs8_quantize__avx512", Isa::kAvx512, quantize_avx512, dequantize_avx512,
+                                         requantize_avx512};
 
 }  // namespace edgeinfer

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "edgeinfer/error.h"
 #include "edgeinfer/kernels.h"
@@ -48,6 +49,51 @@ inline int32_t quantize_one(float x, float scale, int32_t zp, int32_t lo, int32_
 
 inline float dequantize_one(int32_t q, float scale, int32_t zp) {
   return (static_cast<float>(q) - static_cast<float>(zp)) * scale;
+}
+
+inline void check_args(const RequantizeArgs& a) {
+  require(a.rows >= 0 && a.channels >= 1, ErrorCode::kInvalidArgument, "requantize: bad shape");
+  if (a.rows == 0) return;
+  require((a.acc_i32 != nullptr) != (a.acc_f32 != nullptr), ErrorCode::kInvalidArgument,
+          "requantize: exactly one of acc_i32 / acc_f32 must be set");
+  require(a.acc_f32 == nullptr || a.bias == nullptr, ErrorCode::kInvalidArgument,
+          "requantize: float sums carry their bias already");
+  require(a.multipliers != nullptr, ErrorCode::kInvalidArgument, "requantize: null multipliers");
+  require(a.zero_point >= 0 && a.zero_point <= 255, ErrorCode::kInvalidArgument, "requantize: zero point out of range");
+}
+
+// Sum element i of a requantize block (int32: wrapping add of the bias; memcpy: y may alias the sums).
+inline float requantize_sum(const RequantizeArgs& a, int64_t i, int64_t c) {
+  if (a.acc_f32 != nullptr) {
+    float v;
+    std::memcpy(&v, a.acc_f32 + i, sizeof v);
+    return v;
+  }
+  int32_t acc;
+  std::memcpy(&acc, a.acc_i32 + i, sizeof acc);
+  if (a.bias != nullptr) acc = static_cast<int32_t>(static_cast<uint32_t>(acc) + static_cast<uint32_t>(a.bias[c]));
+  return static_cast<float>(acc);
+}
+
+// Element i (channel c) of a requantize block: the rounded value before the zero point (level - zero point).
+inline int32_t requantize_one(const RequantizeArgs& a, int64_t i, int64_t c) {
+  float v = requantize_sum(a, i, c) * a.multipliers[c];
+  const float lo = static_cast<float>(-a.zero_point), hi = static_cast<float>(255 - a.zero_point);
+  v = v < lo ? lo : v;
+  v = v > hi ? hi : v;
+  return static_cast<int32_t>(std::nearbyint(v));
+}
+
+// Elements [i0, i1) of a row (channels c0.. in order) through requantize_one: the SIMD variants' tails.
+inline void requantize_run(const RequantizeArgs& a, int64_t i0, int64_t i1, int64_t c0) {
+  for (int64_t i = i0, c = c0; i < i1; ++i, ++c) {
+    const int32_t r = requantize_one(a, i, c);
+    if (a.levels != nullptr) a.levels[i] = static_cast<uint8_t>(r + a.zero_point);
+    if (a.y != nullptr) {
+      const float y = static_cast<float>(r) * a.y_scale;
+      std::memcpy(a.y + i, &y, sizeof y);
+    }
+  }
 }
 
 }  // namespace edgeinfer::quantize_detail

@@ -164,9 +164,45 @@ void dequantize_neon(const DequantizeArgs& a) {
   else dequantize_typed<false>(a);
 }
 
+// requantize_one over 4 channels (FCVTNS: nearest, ties to even); the remainder of a row through the shared
+// scalar definition.
+void requantize_neon(const RequantizeArgs& a) {
+  quantize_detail::check_args(a);
+  const float32x4_t lo = vdupq_n_f32(static_cast<float>(-a.zero_point));
+  const float32x4_t hi = vdupq_n_f32(static_cast<float>(255 - a.zero_point));
+  const int32x4_t zp = vdupq_n_s32(a.zero_point);
+  const int64_t channels = a.channels;
+  for (int64_t r = 0; r < a.rows; ++r) {
+    const int64_t row = r * channels;
+    int64_t c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      float32x4_t v;
+      if (a.acc_f32 != nullptr) {
+        v = vld1q_f32(a.acc_f32 + row + c);
+      } else {
+        int32x4_t acc = vld1q_s32(a.acc_i32 + row + c);
+        if (a.bias != nullptr) acc = vaddq_s32(acc, vld1q_s32(a.bias + c));
+        v = vcvtq_f32_s32(acc);
+      }
+      v = vmulq_f32(v, vld1q_f32(a.multipliers + c));
+      v = vminq_f32(vmaxq_f32(v, lo), hi);
+      const int32x4_t rounded = vcvtnq_s32_f32(v);
+      if (a.levels != nullptr) {
+        const int32x4_t level = vaddq_s32(rounded, zp);  // 0..255 after the clamp
+        const uint16x4_t narrow = vqmovun_s32(level);
+        const uint8x8_t bytes = vqmovn_u16(vcombine_u16(narrow, narrow));
+        const uint32_t word = vget_lane_u32(vreinterpret_u32_u8(bytes), 0);
+        std::memcpy(a.levels + row + c, &word, sizeof word);
+      }
+      if (a.y != nullptr) vst1q_f32(a.y + row + c, vmulq_n_f32(vcvtq_f32_s32(rounded), a.y_scale));
+    }
+    quantize_detail::requantize_run(a, row + c, row + channels, c);
+  }
+}
+
 }  // namespace
 
 extern const QuantizeVariant kQuantizeNeon;
-const QuantizeVariant kQuantizeNeon = {"qs8_quantize__neon", Isa::kNeon, quantize_neon, dequantize_neon};
+const QuantizeVariant kQuantizeNeon = {"qs8_quantize__neon", Isa::kNeon, quantize_neon, dequantize_neon, requantize_neon};
 
 }  // namespace edgeinfer

@@ -64,9 +64,14 @@ void dequantize_ref(const DequantizeArgs& a) {
     dequantize_typed<uint8_t>(a);
 }
 
+void requantize_ref(const RequantizeArgs& a) {
+  quantize_detail::check_args(a);
+  for (int64_t r = 0; r < a.rows; ++r) quantize_detail::requantize_run(a, r * a.channels, (r + 1) * a.channels, 0);
+}
+
 }  // namespace
 
 extern const QuantizeVariant kQuantizeRef;
-const QuantizeVariant kQuantizeRef = {"qs8_quantize__ref", Isa::kRef, quantize_ref, dequantize_ref};
+const QuantizeVariant kQuantizeRef = {"qs8_quantize__ref", Isa::kRef, quantize_ref, dequantize_ref, requantize_ref};
 
 }  // namespace edgeinfer

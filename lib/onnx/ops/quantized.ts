@@ -80,7 +80,11 @@ function lowerQLinear(ctx: LowerContext): NativePlanStep {
     // Channels last: [N, (H,) W, C]; the window rules read NCHW.
     const xDims = channelsLast ? [given[0], given[given.length - 1], ...given.slice(1, -1)] : given;
     const spatial = xDims.length - 2;
-    if (channelsLast && intAttr(node, 'group', 1) !== 1) unsupported('channels-last INT8 convolutions take group 1');
+    const group = intAttr(node, 'group', 1);
+    if (channelsLast && group !== 1 && !(group === xDims[1] && wDims[0] === group && wDims[1] === 1)) {
+      unsupported('channels-last INT8 convolutions take group 1, or one channel per group in and out (depthwise)');
+    }
+    if (channelsLast && group !== 1 && !xScale) unsupported('a channels-last INT8 depthwise convolution needs a static activation scale');
     if (spatial < 1 || spatial > 2) unsupported(`only 1-D and 2-D convolutions are supported (input rank ${xDims.length})`);
     ints = [intAttr(node, 'group', 1), ...act, ...ctx.window(xDims, wDims.slice(2), spatial)];
     [outAxis, outChannels] = [0, wDims[0]];

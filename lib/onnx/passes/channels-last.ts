@@ -72,19 +72,6 @@ function convertLayers(graph: Graph): number {
     const outputNhwc = fresh(`${node.outputs[0]}/nhwc`);
     const converted: Node = { ...node, name: fresh(`${node.name}/${target}`), opType: target, domain: fusedDomain, inputs: [inputNhwc, ...node.inputs.slice(1)], outputs: [outputNhwc] };
     const body: Node[] = [converted];
-    const depthwise = node.opType === 'QLinearFusedConv' && target === 'NhwcConv' ? dequantizedDepthwise(graph, node) : undefined;
-    if (depthwise) {
-      // QuantizeDequantize(x, x_scale, x_zero_point) -> NhwcConv(., float weights, bias).
-      const [, xScale, xZeroPoint, , , , bias] = [0, 1, 2, 3, 4, 5, 6].map((i) => node.inputs[i] ?? '');
-      const quantized = fresh(`${node.inputs[0]}/nhwc/quantized`);
-      const weightName = uniqueName(graph, `${node.inputs[3]}/dequantized`);
-      graph.initializers.set(weightName, { dtype: 'float32', dims: depthwise.dims, data: depthwise.weights });
-      const { w_axis: _axis, ...convAttributes } = node.attributes;
-      body.splice(0, 1,
-        { name: fresh(`${node.name}/QuantizeDequantize`), opType: 'QuantizeDequantize', domain: fusedDomain, inputs: [inputNhwc, xScale, xZeroPoint], outputs: [quantized], attributes: {} },
-        { ...converted, inputs: [quantized, weightName, bias], attributes: convAttributes },
-      );
-    }
     nodes.push(
       { ...transpose(graph, node.inputs[0], inputNhwc, forward, node.name), name: fresh(`${node.name}/to-nhwc`) },
       ...body,
@@ -96,35 +83,23 @@ function convertLayers(graph: Graph): number {
 }
 
 /**
- * A QDQ depthwise conv (QLinearFusedConv, one channel per group in and out, static activation scale) as
- * QuantizeDequantize(x) -> a float channels-last depthwise conv over the dequantized weights: per output,
- * sum_t ((q_x - zp) s_x) (w_q s_w) equals s_x s_w sum_t (q_x - zp) w_q (the integer sum the INT8 kernel forms)
- * up to float rounding (~1e-7 relative, far below the int8 steps), and a depthwise conv is memory bound with
- * float data on both sides anyway. Returns the float weights (dims of the int8 ones), or undefined when the
- * node is not such a conv.
+ * A QDQ depthwise conv (QLinearFusedConv, one channel per group in and out, static activation scale, int8 or
+ * uint8-with-128 weights): the native channels-last INT8 depthwise conv takes it (conv_depthwise_nhwc_s8.cc,
+ * ORT's output levels when its output quantization is fused).
  */
-function dequantizedDepthwise(graph: Graph, node: Node): { weights: Float32Array; dims: number[] } | undefined {
+function quantizedDepthwise(graph: Graph, node: Node): boolean {
   const [x, xScale, , w, wScale, wZeroPoint] = [0, 1, 2, 3, 4, 5].map((i) => node.inputs[i] ?? '');
   const group = node.attributes.group?.type === 'int' ? node.attributes.group.value : 1;
   const weight = graph.initializers.get(w);
   const scales = graph.initializers.get(wScale);
   const channels = graph.valueInfo.get(x)?.shape?.[1] ?? graph.inputs.find((i) => i.name === x)?.shape?.[1];
-  if (!xScale || graph.initializers.get(xScale)?.data.length !== 1) return undefined;
-  if (!weight || (weight.dtype !== 'int8' && weight.dtype !== 'uint8') || !scales || scales.dtype !== 'float32') return undefined;
-  if (group <= 1 || weight.dims[0] !== group || weight.dims[1] !== 1 || channels !== group) return undefined;
-  if (scales.data.length !== 1 && scales.data.length !== group) return undefined;
+  if (!xScale || graph.initializers.get(xScale)?.data.length !== 1) return false;
+  if (!weight || (weight.dtype !== 'int8' && weight.dtype !== 'uint8') || !scales || scales.dtype !== 'float32') return false;
+  if (group <= 1 || weight.dims[0] !== group || weight.dims[1] !== 1 || channels !== group) return false;
+  if (scales.data.length !== 1 && scales.data.length !== group) return false;
   const zeroPoint = weight.dtype === 'int8' ? 0 : 128;
   const zeroPoints = wZeroPoint ? graph.initializers.get(wZeroPoint) : undefined;
-  if (wZeroPoint && (!zeroPoints || Array.from(zeroPoints.data as ArrayLike<number>).some((z) => Number(z) !== zeroPoint))) return undefined;
-  const taps = weight.data.length / group;
-  const q = weight.data as Int8Array | Uint8Array;
-  const s = scales.data as Float32Array;
-  const weights = new Float32Array(q.length);
-  for (let c = 0; c < group; c++) {
-    const scale = s[s.length === 1 ? 0 : c];
-    for (let t = 0; t < taps; t++) weights[c * taps + t] = (q[c * taps + t] - zeroPoint) * scale;
-  }
-  return { weights, dims: [...weight.dims] };
+  return !wZeroPoint || (zeroPoints !== undefined && Array.from(zeroPoints.data as ArrayLike<number>).every((z) => Number(z) === zeroPoint));
 }
 
 /** isOp without the type narrowing (several checks on one node). */
@@ -136,14 +111,12 @@ function nhwcForm(graph: Graph, node: Node): string | undefined {
   if (node.outputs.length !== 1 && !(hasOp(node, 'MaxPool') && node.outputs.slice(1).every((o) => o === ''))) return undefined;
   const rank = rankOf(graph, node.inputs[0]);
   if (node.domain === fusedDomain && node.opType === 'QLinearFusedConv' && (rank === 4 || rank === 3)) {
-    // INT8 (QDQ) convs: group 1 on the INT8 kernels; depthwise ones as fake-quantized float (see
-    // dequantizedDepthwise).
+    // INT8 (QDQ) convs: group 1, and depthwise ones (see quantizedDepthwise).
     const group = node.attributes.group?.type === 'int' ? node.attributes.group.value : 1;
     const weight = graph.initializers.get(node.inputs[3]);
     if (weight === undefined || weight.dims.length !== rank) return undefined;
     if (weight.dims.slice(2).reduce((a, b) => a * b, 1) > maxTaps) return undefined;
-    if (group === 1) return 'NhwcQLinearFusedConv';
-    return dequantizedDepthwise(graph, node) ? 'NhwcConv' : undefined;
+    return group === 1 || quantizedDepthwise(graph, node) ? 'NhwcQLinearFusedConv' : undefined;
   }
   const conv = hasOp(node, 'Conv') || (node.domain === fusedDomain && node.opType === 'FusedConv');
   if (conv && (rank === 4 || rank === 3)) {

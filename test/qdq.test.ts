@@ -217,6 +217,44 @@ describe('QDQ models (static INT8) against onnxruntime-node', function () {
     });
   }
 
+  // A residual join (DequantizeLinear -> Add -> QuantizeLinear): one QuantizedAdd step with ORT's QLinearAdd
+  // levels. Every pair of input levels (256 x 256) appears once; with these scales (picked by a search) a
+  // float Add followed by a QuantizeLinear lands on the other level for 6 of the 65536 pairs.
+  it("Add of two quantized tensors, quantized: ORT's QLinearAdd levels on all 65536 level pairs", async function () {
+    const [aScale, bScale, cScale, aZp, bZp, cZp] = [0.05351874232292175, 0.08163417130708694, 0.17170597612857819, 140, 193, 116];
+    const initializers: Initializers = {
+      a_scale: f32([], [aScale]), a_zp: u8([], [aZp]),
+      b_scale: f32([], [bScale]), b_zp: u8([], [bZp]),
+      c_scale: f32([], [cScale]), c_zp: u8([], [cZp]),
+    };
+    const nodes = [
+      ...qdq('a', 'a_scale', 'a_zp'),
+      ...qdq('b', 'b_scale', 'b_zp'),
+      node('Add', ['a_dq', 'b_dq'], 'sum'),
+      node('QuantizeLinear', ['sum', 'c_scale', 'c_zp'], 'sum_q'),
+      node('DequantizeLinear', ['sum_q', 'c_scale', 'c_zp'], 'y'),
+    ];
+    const dims = [1, 256, 256];
+    const a = new Float32Array(65536), b = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) {
+      a[i] = ((i % 256) - aZp) * aScale;
+      b[i] = (Math.floor(i / 256) - bZp) * bScale;
+    }
+    const bytes = modelBytes(nodes, { a: dims, b: dims }, initializers);
+    const engine = await Engine.load(bytes, { threads: 1, profile: true });
+    try {
+      const ours = (await engine.infer({ a: { type: 'float32', data: a, dims }, b: { type: 'float32', data: b, dims } })).y.data as Float32Array;
+      const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+      const theirs = (await session.run({ a: new ort.Tensor('float32', a, dims), b: new ort.Tensor('float32', b, dims) })).y.data as Float32Array;
+      const differing = ours.filter((value, i) => value !== theirs[i]).length;
+      assert.equal(differing, 0, `${differing} of 65536 sums differ from ORT's`);
+      const ops = engine.profile().map((step) => step.op);
+      assert.ok(ops.includes('QuantizedAdd') && !ops.includes('Add'), `one QuantizedAdd step (${ops.join(', ')})`);
+    } finally {
+      engine.dispose();
+    }
+  });
+
   it('Conv 1-D: group 2, dilation 2, per-tensor weights, Relu, int8 activations', async function () {
     const initializers: Initializers = { x_scale: f32([], [0.025]), x_zp: i8([], [-5]), ...weights('w', [6, 2, 3], 1, 10), b: f32([6], fillFloat(new Float32Array(6), rng(11), -0.3, 0.3)) };
     const conv = node('Conv', ['x_dq', 'w_dq', 'b'], 'conv', { group: int(2), dilations: ints([2]), pads: ints([2, 1]) });

@@ -40,6 +40,7 @@ const std::vector<std::string>& op_names() {
     runtime::register_shape_ops(ops);
     runtime::register_control_ops(ops);
     runtime::register_quantize_ops(ops);
+    runtime::register_quantized_add_ops(ops);
     runtime::register_linear_ops(ops);
     runtime::register_qlinear_ops(ops);
     runtime::register_pool_ops(ops);

@@ -131,6 +131,7 @@ void register_normalize_ops(std::vector<OpDef>& ops);
 void register_shape_ops(std::vector<OpDef>& ops);
 void register_control_ops(std::vector<OpDef>& ops);
 void register_quantize_ops(std::vector<OpDef>& ops);
+void register_quantized_add_ops(std::vector<OpDef>& ops);
 void register_linear_ops(std::vector<OpDef>& ops);
 void register_qlinear_ops(std::vector<OpDef>& ops);
 void register_pool_ops(std::vector<OpDef>& ops);

@@ -442,3 +442,116 @@ EI_TEST("requantize: bad arguments throw") {
     EI_CHECK_THROWS(v->requantize(r));
   }
 }
+
+// ---------------------------------------------------------------- quantized add (ORT's QLinearAdd, x86)
+
+EI_TEST("quantized add: parameters and hand-checked levels") {
+  QuantizedAddArgs p;
+  p.a_scale = 0.5f;
+  p.b_scale = 0.25f;
+  p.c_scale = 1.0f;
+  p.a_zero_point = 10;
+  p.b_zero_point = 4;
+  p.c_zero_point = 3;
+  quantized_add_parameters(p);
+  EI_CHECK(p.ra == 0.5f && p.rb == 0.25f && p.fixed == 3.0f - (5.0f + 1.0f));
+  // The contraction: fixed = c_zp - fma(ra, a_zp, round(rb * b_zp)), which a separately rounded product misses.
+  QuantizedAddArgs q;
+  q.a_scale = 0.1f;
+  q.b_scale = 0.3f;
+  q.c_scale = 0.7f;
+  q.a_zero_point = 77;
+  q.b_zero_point = 201;
+  q.c_zero_point = 5;
+  quantized_add_parameters(q);
+  const float ra = 0.1f / 0.7f, rb = 0.3f / 0.7f, tb = rb * 201.0f;
+  EI_CHECK(q.fixed == 5.0f - std::fma(ra, 77.0f, tb));
+  // a = 1.5 -> level 13; b = 0.75 -> level 7: 13 * 0.5 + (7 * 0.25 + -3) = 5.25 -> 5; y = (5 - 3) * 1 = 2.
+  // a = 0.5 -> 11, b = 0.25 -> 5: 5.5 + (1.25 - 3) = 3.75 -> 4; a = 200 -> 410, saturated to 255; NaN -> the
+  // zero point.
+  const float a[] = {1.5f, 0.5f, 200.0f, std::numeric_limits<float>::quiet_NaN()};
+  const float b[] = {0.75f, 0.25f, 0.0f, 0.0f};
+  uint8_t levels[4];
+  float y[4];
+  p.a = a;
+  p.b = b;
+  p.n = 4;
+  p.levels = levels;
+  p.y = y;
+  for (const QuantizeVariant* v : quantize_variants()) {
+    if (!isa_supported(v->isa)) continue;
+    v->add(p);
+    EI_CHECK_MSG(levels[0] == 5 && y[0] == 2.0f, v->name);
+    EI_CHECK_MSG(levels[1] == 4 && y[1] == 1.0f, v->name);
+    EI_CHECK_MSG(levels[2] == 126, v->name);  // a's level saturates at 255: 127.5 + (4 * 0.25 - 3) = 125.5 -> 126 (even)
+    EI_CHECK_MSG(levels[3] == static_cast<uint8_t>(std::nearbyint(10 * 0.5f + (4 * 0.25f - 3.0f))), v->name);
+  }
+}
+
+EI_TEST("quantized add: every variant bit-exact with the reference (sizes, ties, saturation, in place)") {
+  std::mt19937 rng(11);
+  const QuantizeVariant& r = ref();
+  for (int64_t n : {1, 3, 7, 8, 9, 15, 16, 17, 33, 100, 1000, 4099}) {
+    for (int trial = 0; trial < 4; ++trial) {
+      QuantizedAddArgs p;
+      p.a_scale = std::uniform_real_distribution<float>(0.01f, 0.1f)(rng);
+      p.b_scale = trial == 1 ? p.a_scale : std::uniform_real_distribution<float>(0.01f, 0.1f)(rng);
+      p.c_scale = trial == 2 ? 2.0f * p.a_scale : std::uniform_real_distribution<float>(0.02f, 0.2f)(rng);
+      p.a_zero_point = trial == 0 ? 0 : static_cast<int32_t>(rng() % 256);
+      p.b_zero_point = static_cast<int32_t>(rng() % 256);
+      p.c_zero_point = trial == 3 ? 255 : static_cast<int32_t>(rng() % 256);
+      quantized_add_parameters(p);
+      // Fake-quantized inputs (levels times the scale), some beyond the range, some NaN.
+      std::vector<float> a(n), b(n);
+      for (int64_t i = 0; i < n; ++i) {
+        a[i] = (static_cast<float>(rng() % 300) - static_cast<float>(p.a_zero_point)) * p.a_scale;
+        b[i] = (static_cast<float>(rng() % 300) - static_cast<float>(p.b_zero_point)) * p.b_scale;
+        if (i % 97 == 5) a[i] = std::numeric_limits<float>::quiet_NaN();
+      }
+      std::vector<uint8_t> want_levels(n + 4, 0xAB), got_levels(n + 4, 0xAB);
+      std::vector<float> want_y(n + 4, -5.0f), got_y(n + 4, -5.0f);
+      p.a = a.data();
+      p.b = b.data();
+      p.n = n;
+      p.levels = want_levels.data();
+      p.y = want_y.data();
+      r.add(p);
+      for (const QuantizeVariant* v : quantize_variants()) {
+        if (!isa_supported(v->isa)) continue;
+        QuantizedAddArgs q = p;
+        q.levels = got_levels.data();
+        q.y = got_y.data();
+        v->add(q);
+        int bad = 0;
+        for (int64_t i = 0; i < n + 4 && bad < 3; ++i)
+          if (got_levels[i] != want_levels[i] || std::memcmp(&got_y[i], &want_y[i], sizeof(float)) != 0) {
+            ++bad;
+            EI_CHECK_MSG(false, std::string(v->name) + " quantized add n=" + std::to_string(n) + " i=" + std::to_string(i));
+          }
+        // In place over a: the same floats.
+        std::vector<float> inplace = a;
+        QuantizedAddArgs ip = p;
+        ip.a = inplace.data();
+        ip.y = inplace.data();
+        ip.levels = nullptr;
+        v->add(ip);
+        EI_CHECK_MSG(std::memcmp(inplace.data(), want_y.data(), sizeof(float) * static_cast<size_t>(n)) == 0,
+                     std::string(v->name) + " quantized add in place");
+      }
+    }
+  }
+}
+
+EI_TEST("quantized add: bad arguments throw") {
+  float a = 1.0f;
+  for (const QuantizeVariant* v : quantize_variants()) {
+    if (!isa_supported(v->isa)) continue;
+    QuantizedAddArgs p;
+    p.n = 1;
+    p.a = &a;
+    EI_CHECK_THROWS(v->add(p));  // b missing
+    p.b = &a;
+    p.c_zero_point = 300;
+    EI_CHECK_THROWS(v->add(p));
+  }
+}

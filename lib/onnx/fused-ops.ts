@@ -83,6 +83,12 @@ export const fusedOps = {
    * are (passes/byte-activations.ts).
    */
   QuantizeDequantize: { inputs: ['x', 'scale', 'zero_point?'], attributes: ['axis'] },
+  /**
+   * a + b of two fake-quantized tensors of one shape, quantized per tensor to uint8 as ONNX Runtime's QLinearAdd
+   * computes it (passes/fuse-quantized-add.ts; cpp kernels.h QuantizedAddArgs). Output: the dequantized levels
+   * (floats), and optionally a second output with the levels; output_levels = 1: the one output is the levels.
+   */
+  QuantizedAdd: { inputs: ['a', 'a_scale', 'a_zero_point', 'b', 'b_scale', 'b_zero_point', 'c_scale', 'c_zero_point'], attributes: ['output_levels'] },
 } as const;
 
 export type FusedOpType = keyof typeof fusedOps;

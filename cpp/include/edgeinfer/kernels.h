@@ -102,12 +102,35 @@ struct RequantizeArgs {
   float y_scale = 1.0f;
 };
 
+// The sum of two fake-quantized tensors quantized to uint8, as ONNX Runtime's QLinearAdd computes it on x86
+// (bit for bit): the inputs' levels qa = saturate(round_half_even(a * (1 / a_scale)) + a_zero_point) (a is a
+// level times a_scale: the product is within 1e-4 of the level minus the zero point, so this recovers the level
+// the model's QuantizeLinear wrote; NaN gives the zero point), likewise qb; level = saturate(round_half_even(fma(qa, ra, fma(qb, rb, fixed)))) with ra = a_scale / c_scale,
+// rb = b_scale / c_scale, fixed = c_zero_point - fma(ra, a_zero_point, rb * b_zero_point) (as ORT's build rounds
+// it: quantized_add_parameters). y, when asked: (level - c_zero_point) * c_scale. Zero points uint8.
+struct QuantizedAddArgs {
+  const float* a = nullptr;
+  const float* b = nullptr;
+  int64_t n = 0;
+  float a_scale = 1.0f, b_scale = 1.0f, c_scale = 1.0f;  // finite, > 0
+  int32_t a_zero_point = 0, b_zero_point = 0, c_zero_point = 0;
+  float ra = 1.0f, rb = 1.0f, fixed = 0.0f;  // quantized_add_parameters
+  float a_inverse = 1.0f, b_inverse = 1.0f;  // 1 / a_scale, 1 / b_scale: quantized_add_parameters
+  uint8_t* levels = nullptr;  // [n] or null
+  float* y = nullptr;         // [n] or null; may be a or b (in place)
+};
+
+// Fills ra, rb and fixed of `args` from its scales and zero points (every rounding explicit: the same bits on
+// every ISA and compiler).
+void quantized_add_parameters(QuantizedAddArgs& args);
+
 struct QuantizeVariant {
   const char* name;
   Isa isa;
   void (*quantize)(const QuantizeArgs& args);
   void (*dequantize)(const DequantizeArgs& args);
   void (*requantize)(const RequantizeArgs& args);
+  void (*add)(const QuantizedAddArgs& args);
 };
 
 // ---------------------------------------------------------------- LayerNorm / GELU

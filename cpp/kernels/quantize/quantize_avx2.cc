@@ -24,8 +24,10 @@ inline QParams make_params(__m256 scale, __m256i zp, int32_t lo, int32_t hi) {
           _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_set1_epi32(hi), zp)), zp};
 }
 
+// kReciprocal: p.scale holds 1 / scale and multiplies (quantized_add's levels of fake-quantized values).
+template <bool kReciprocal = false>
 inline __m256i quantize8(__m256 x, const QParams& p) {
-  __m256 t = _mm256_div_ps(x, p.scale);
+  __m256 t = kReciprocal ? _mm256_mul_ps(x, p.scale) : _mm256_div_ps(x, p.scale);
   const __m256 ordered = _mm256_cmp_ps(t, t, _CMP_ORD_Q);
   t = _mm256_and_ps(_mm256_max_ps(p.lo, t), ordered);  // max keeps NaN (second operand); the and zeroes it
   t = _mm256_min_ps(p.hi, t);
@@ -185,9 +187,31 @@ void requantize_avx2(const RequantizeArgs& a) {
   }
 }
 
+// quantized_add_one over 8 elements; the remainder through the shared scalar definition.
+void quantized_add_avx2(const QuantizedAddArgs& p) {
+  quantize_detail::check_args(p);
+  const QParams qa = make_params(_mm256_set1_ps(p.a_inverse), _mm256_set1_epi32(p.a_zero_point), 0, 255);
+  const QParams qb = make_params(_mm256_set1_ps(p.b_inverse), _mm256_set1_epi32(p.b_zero_point), 0, 255);
+  const __m256 ra = _mm256_set1_ps(p.ra), rb = _mm256_set1_ps(p.rb), fixed = _mm256_set1_ps(p.fixed);
+  const __m256 top = _mm256_set1_ps(255.0f), c_scale = _mm256_set1_ps(p.c_scale);
+  const __m256i c_zp = _mm256_set1_epi32(p.c_zero_point);
+  int64_t i = 0;
+  for (; i + 8 <= p.n; i += 8) {
+    const __m256 la = _mm256_cvtepi32_ps(quantize8<true>(_mm256_loadu_ps(p.a + i), qa));
+    const __m256 lb = _mm256_cvtepi32_ps(quantize8<true>(_mm256_loadu_ps(p.b + i), qb));
+    __m256 v = _mm256_fmadd_ps(la, ra, _mm256_fmadd_ps(lb, rb, fixed));
+    v = _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), top);
+    const __m256i level = _mm256_cvtps_epi32(v);
+    if (p.levels != nullptr) store8<false>(p.levels + i, level);
+    if (p.y != nullptr) _mm256_storeu_ps(p.y + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(level, c_zp)), c_scale));
+  }
+  quantize_detail::quantized_add_run(p, i, p.n);
+}
+
 }  // namespace
 
 extern const QuantizeVariant kQuantizeAvx2;
-const QuantizeVariant kQuantizeAvx2 = {"qs8_quantize__avx2", Isa::kAvx2, quantize_avx2, dequantize_avx2, requantize_avx2};
+const QuantizeVariant kQuantizeAvx2 = {"qs8_quantize__avx2", Isa::kAvx2, quantize_avx2, dequantize_avx2, requantize_avx2,
+                                       quantized_add_avx2};
 
 }  // namespace edgeinfer

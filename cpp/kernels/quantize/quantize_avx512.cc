@@ -27,8 +27,10 @@ inline QParams make_params(__m512 scale, __m512i zp, int32_t lo, int32_t hi) {
           _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_set1_epi32(hi), zp)), zp};
 }
 
+// kReciprocal: p.scale holds 1 / scale and multiplies (quantized_add's levels of fake-quantized values).
+template <bool kReciprocal = false>
 inline __m512i quantize16(__m512 x, const QParams& p) {
-  __m512 t = _mm512_div_ps(x, p.scale);
+  __m512 t = kReciprocal ? _mm512_mul_ps(x, p.scale) : _mm512_div_ps(x, p.scale);
   const __mmask16 ordered = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
   t = _mm512_maskz_max_ps(ordered, p.lo, t);  // NaN lanes -> 0 (inside [lo, hi] since zp is in range)
   t = _mm512_min_ps(p.hi, t);
@@ -180,10 +182,31 @@ void requantize_avx512(const RequantizeArgs& a) {
   }
 }
 
+// quantized_add_one over 16 elements (masked): the inputs' levels (quantize16 by the reciprocal), two fused
+// multiply-adds, the clamp and round half to even.
+void quantized_add_avx512(const QuantizedAddArgs& p) {
+  quantize_detail::check_args(p);
+  const QParams qa = make_params(_mm512_set1_ps(p.a_inverse), _mm512_set1_epi32(p.a_zero_point), 0, 255);
+  const QParams qb = make_params(_mm512_set1_ps(p.b_inverse), _mm512_set1_epi32(p.b_zero_point), 0, 255);
+  const __m512 ra = _mm512_set1_ps(p.ra), rb = _mm512_set1_ps(p.rb), fixed = _mm512_set1_ps(p.fixed);
+  const __m512 top = _mm512_set1_ps(255.0f), c_scale = _mm512_set1_ps(p.c_scale);
+  const __m512i c_zp = _mm512_set1_epi32(p.c_zero_point);
+  for (int64_t i = 0; i < p.n; i += 16) {
+    const __mmask16 k = tail_mask(p.n - i);
+    const __m512 la = _mm512_cvtepi32_ps(quantize16<true>(_mm512_maskz_loadu_ps(k, p.a + i), qa));
+    const __m512 lb = _mm512_cvtepi32_ps(quantize16<true>(_mm512_maskz_loadu_ps(k, p.b + i), qb));
+    __m512 v = _mm512_fmadd_ps(la, ra, _mm512_fmadd_ps(lb, rb, fixed));
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), top);
+    const __m512i level = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    if (p.levels != nullptr) _mm512_mask_cvtusepi32_storeu_epi8(p.levels + i, k, level);
+    if (p.y != nullptr) _mm512_mask_storeu_ps(p.y + i, k, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(level, c_zp)), c_scale));
+  }
+}
+
 }  // namespace
 
 extern const QuantizeVariant kQuantizeAvx512;
 const QuantizeVariant kQuantizeAvx512 = {"qs8_quantize__avx512", Isa::kAvx512, quantize_avx512, dequantize_avx512,
-                                         requantize_avx512};
+                                         requantize_avx512, quantized_add_avx512};
 
 }  // namespace edgeinfer

@@ -47,6 +47,16 @@ inline int32_t quantize_one(float x, float scale, int32_t zp, int32_t lo, int32_
   return static_cast<int32_t>(std::nearbyint(v)) + zp;
 }
 
+// quantize_one with a multiply by 1 / scale instead of the division (the levels of fake-quantized values).
+inline int32_t quantize_one_reciprocal(float x, float inverse, int32_t zp, int32_t lo, int32_t hi) {
+  float v = x * inverse;
+  if (std::isnan(v)) v = 0.0f;
+  const float vlo = static_cast<float>(lo - zp), vhi = static_cast<float>(hi - zp);
+  v = v < vlo ? vlo : v;
+  v = v > vhi ? vhi : v;
+  return static_cast<int32_t>(std::nearbyint(v)) + zp;
+}
+
 inline float dequantize_one(int32_t q, float scale, int32_t zp) {
   return (static_cast<float>(q) - static_cast<float>(zp)) * scale;
 }
@@ -82,6 +92,38 @@ inline int32_t requantize_one(const RequantizeArgs& a, int64_t i, int64_t c) {
   v = v < lo ? lo : v;
   v = v > hi ? hi : v;
   return static_cast<int32_t>(std::nearbyint(v));
+}
+
+inline void check_args(const QuantizedAddArgs& a) {
+  require(a.n >= 0, ErrorCode::kInvalidArgument, "quantized add: bad size");
+  if (a.n == 0) return;
+  require(a.a != nullptr && a.b != nullptr, ErrorCode::kInvalidArgument, "quantized add: null input");
+  for (int32_t zp : {a.a_zero_point, a.b_zero_point, a.c_zero_point})
+    require(zp >= 0 && zp <= 255, ErrorCode::kInvalidArgument, "quantized add: zero point out of range");
+}
+
+// Element i of a quantized add: its level minus the output zero point (memcpy: y may alias a or b).
+inline int32_t quantized_add_one(const QuantizedAddArgs& p, int64_t i) {
+  float a, b;
+  std::memcpy(&a, p.a + i, sizeof a);
+  std::memcpy(&b, p.b + i, sizeof b);
+  const auto qa = static_cast<float>(quantize_one_reciprocal(a, p.a_inverse, p.a_zero_point, 0, 255));
+  const auto qb = static_cast<float>(quantize_one_reciprocal(b, p.b_inverse, p.b_zero_point, 0, 255));
+  float v = std::fma(qa, p.ra, std::fma(qb, p.rb, p.fixed));  // the level, zero point included
+  v = v < 0.0f ? 0.0f : v;
+  v = v > 255.0f ? 255.0f : v;
+  return static_cast<int32_t>(std::nearbyint(v)) - p.c_zero_point;
+}
+
+inline void quantized_add_run(const QuantizedAddArgs& p, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; ++i) {
+    const int32_t r = quantized_add_one(p, i);
+    if (p.levels != nullptr) p.levels[i] = static_cast<uint8_t>(r + p.c_zero_point);
+    if (p.y != nullptr) {
+      const float y = static_cast<float>(r) * p.c_scale;
+      std::memcpy(p.y + i, &y, sizeof y);
+    }
+  }
 }
 
 // Elements [i0, i1) of a row (channels c0.. in order) through requantize_one: the SIMD variants' tails.

@@ -6,6 +6,7 @@
 #include <arm_neon.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "edgeinfer/kernels.h"
 #include "kernels/quantize/quantize_common.h"
@@ -25,8 +26,10 @@ inline QParams make_params(float32x4_t scale, int32x4_t zp, int32_t lo, int32_t 
   return {scale, vcvtq_f32_s32(vsubq_s32(vdupq_n_s32(lo), zp)), vcvtq_f32_s32(vsubq_s32(vdupq_n_s32(hi), zp)), zp};
 }
 
+// kReciprocal: p.scale holds 1 / scale and multiplies (quantized_add's levels of fake-quantized values).
+template <bool kReciprocal = false>
 inline int32x4_t quantize4(float32x4_t x, const QParams& p) {
-  float32x4_t t = vdivq_f32(x, p.scale);
+  float32x4_t t = kReciprocal ? vmulq_f32(x, p.scale) : vdivq_f32(x, p.scale);
   // NaN -> +0: the ordered mask (t == t) is all ones except for NaN lanes.
   t = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(t), vceqq_f32(t, t)));
   t = vminq_f32(vmaxq_f32(t, p.lo), p.hi);
@@ -200,9 +203,36 @@ void requantize_neon(const RequantizeArgs& a) {
   }
 }
 
+// quantized_add_one over 4 elements (FMLA is fused, FCVTNS rounds half to even); the remainder through the
+// shared scalar definition.
+void quantized_add_neon(const QuantizedAddArgs& p) {
+  quantize_detail::check_args(p);
+  const QParams qa = make_params(vdupq_n_f32(p.a_inverse), vdupq_n_s32(p.a_zero_point), 0, 255);
+  const QParams qb = make_params(vdupq_n_f32(p.b_inverse), vdupq_n_s32(p.b_zero_point), 0, 255);
+  const float32x4_t ra = vdupq_n_f32(p.ra), rb = vdupq_n_f32(p.rb), fixed = vdupq_n_f32(p.fixed);
+  const float32x4_t zero = vdupq_n_f32(0.0f), top = vdupq_n_f32(255.0f);
+  const int32x4_t c_zp = vdupq_n_s32(p.c_zero_point);
+  int64_t i = 0;
+  for (; i + 4 <= p.n; i += 4) {
+    const float32x4_t la = vcvtq_f32_s32(quantize4<true>(vld1q_f32(p.a + i), qa));
+    const float32x4_t lb = vcvtq_f32_s32(quantize4<true>(vld1q_f32(p.b + i), qb));
+    float32x4_t v = vfmaq_f32(vfmaq_f32(fixed, lb, rb), la, ra);
+    v = vminq_f32(vmaxq_f32(v, zero), top);
+    const int32x4_t level = vcvtnq_s32_f32(v);
+    if (p.levels != nullptr) {
+      const uint16x4_t narrow = vqmovun_s32(level);
+      const uint32_t word = vget_lane_u32(vreinterpret_u32_u8(vqmovn_u16(vcombine_u16(narrow, narrow))), 0);
+      std::memcpy(p.levels + i, &word, sizeof word);
+    }
+    if (p.y != nullptr) vst1q_f32(p.y + i, vmulq_n_f32(vcvtq_f32_s32(vsubq_s32(level, c_zp)), p.c_scale));
+  }
+  quantize_detail::quantized_add_run(p, i, p.n);
+}
+
 }  // namespace
 
 extern const QuantizeVariant kQuantizeNeon;
-const QuantizeVariant kQuantizeNeon = {"qs8_quantize__neon", Isa::kNeon, quantize_neon, dequantize_neon, requantize_neon};
+const QuantizeVariant kQuantizeNeon = {"qs8_quantize__neon", Isa::kNeon, quantize_neon, dequantize_neon, requantize_neon,
+                                       quantized_add_neon};
 
 }  // namespace edgeinfer

@@ -69,9 +69,15 @@ void requantize_ref(const RequantizeArgs& a) {
   for (int64_t r = 0; r < a.rows; ++r) quantize_detail::requantize_run(a, r * a.channels, (r + 1) * a.channels, 0);
 }
 
+void quantized_add_ref(const QuantizedAddArgs& a) {
+  quantize_detail::check_args(a);
+  quantize_detail::quantized_add_run(a, 0, a.n);
+}
+
 }  // namespace
 
 extern const QuantizeVariant kQuantizeRef;
-const QuantizeVariant kQuantizeRef = {"qs8_quantize__ref", Isa::kRef, quantize_ref, dequantize_ref, requantize_ref};
+const QuantizeVariant kQuantizeRef = {"qs8_quantize__ref", Isa::kRef, quantize_ref, dequantize_ref, requantize_ref,
+                                      quantized_add_ref};
 
 }  // namespace edgeinfer

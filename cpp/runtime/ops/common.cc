@@ -22,6 +22,7 @@ struct Registry {
     register_shape_ops(ops);
     register_control_ops(ops);
     register_quantize_ops(ops);
+    register_quantized_add_ops(ops);
     register_linear_ops(ops);
     register_qlinear_ops(ops);
     register_pool_ops(ops);

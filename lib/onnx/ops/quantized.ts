@@ -141,11 +141,19 @@ function levelsOut(rule: ShapeRule): ShapeRule {
   };
 }
 
+/** QuantizedAdd: a's shape; floats (then optionally levels), or only levels with output_levels = 1. */
+const quantizedAddRule: ShapeRule = (ctx) => {
+  const a = ctx.input(0);
+  const levels = ctx.node.attributes.output_levels !== undefined;
+  return { outputs: ctx.node.outputs.map((_, i) => ({ ...a, dtype: levels || i > 0 ? 'uint8' : 'float32' })) };
+};
+
 declareOps(
   { domain: '', op: 'QuantizeLinear', shape: quantize, native: lowerQuantizeLinear, steps: ['QuantizeLinear'] },
   { domain: '', op: 'DequantizeLinear', shape: dequantize, native: lowerQuantizeLinear, steps: ['DequantizeLinear'] },
   { domain: '', op: 'DynamicQuantizeLinear', shape: dynamicQuantize, native: (ctx) => ctx.step([ctx.node.inputs[0]]), steps: ['DynamicQuantizeLinear'] },
   { domain: 'edgeinfer', op: 'QuantizeDequantize', shape: quantizeDequantizeRule, native: lowerQuantizeDequantize, steps: ['QuantizeDequantize'] },
+  { domain: 'edgeinfer', op: 'QuantizedAdd', shape: quantizedAddRule, native: (ctx) => ctx.step(ctx.node.inputs), steps: ['QuantizedAdd'] },
   { domain: 'edgeinfer', op: 'QLinearFusedConv', shape: qlinearConvRule, native: lowerQLinear, steps: ['QLinearConv'] },
   { domain: 'edgeinfer', op: 'NhwcQLinearFusedConv', shape: levelsOut(channelsLast(qlinearConvRule)), native: lowerQLinear, steps: ['QLinearConvNhwc'] },
   { domain: 'edgeinfer', op: 'QLinearFusedGemm', shape: qlinearGemmRule, native: lowerQLinear, steps: ['QLinearGemm'] },

@@ -18,10 +18,11 @@ import { fuseDynamicQuant } from './fuse-dynamic-quant';
 import { fuseQdq, fuseQdqPairs } from './fuse-qdq';
 import { fuseOutputQdq } from './fuse-output-qdq';
 import { byteActivations } from './byte-activations';
+import { fuseQuantizedAdd } from './fuse-quantized-add';
 import { expandQOperator } from './expand-qoperator';
 import { fuseTransposeMatMul } from './fuse-transpose-matmul';
 
-export { byteActivations, expandQOperator, fuseOutputQdq, toChannelsLast, eliminateDeadNodes, foldConstants, fuseActivation, fuseConvBias, fuseGelu, fuseLayerNorm, fuseLayerNormGelu, fuseMatMulBias, fuseDynamicQuant, fuseQdq, fuseQdqPairs, fuseTransposeMatMul };
+export { byteActivations, fuseQuantizedAdd, expandQOperator, fuseOutputQdq, toChannelsLast, eliminateDeadNodes, foldConstants, fuseActivation, fuseConvBias, fuseGelu, fuseLayerNorm, fuseLayerNormGelu, fuseMatMulBias, fuseDynamicQuant, fuseQdq, fuseQdqPairs, fuseTransposeMatMul };
 
 export interface OptimizeOptions {
   /** Concrete input shapes for inference and folding (see inferShapes). */
@@ -70,6 +71,8 @@ export function optimize(model: Model, options: OptimizeOptions = {}): { model: 
   if (usesDomain(model, fusedDomain) && !model.opsets.has(fusedDomain)) model.opsets.set(fusedDomain, fusedOpsetVersion);
   validateGraph(model);
   inferShapes(model, options.inputShapes);
+  // Last: it compares the shapes that inference just gave every value (its node keeps the names it replaces).
+  if (!options.keepQdq) run('quantizedAdd', fuseQuantizedAdd);
   return { model, applied };
 }
 

@@ -115,38 +115,37 @@ template <class V, bool kRequant>
 struct PixelOutput {
   using T = typename V::T;
   const DwConvNhwcF32Pixels& a;
-  T multiplier{}, scale{}, zero_point{}, zero{};
-  float lo = 0.0f, hi = 0.0f;
-  PixelOutput(const DwConvNhwcF32Pixels& args, int64_t c, int n) : a(args) {
-    if constexpr (kRequant) {
-      multiplier = n == V::kLanes ? V::load(a.requant_multipliers + c) : V::load_partial(a.requant_multipliers + c, n);
-      scale = V::set1(a.requant_scale);
-      zero_point = V::set1(static_cast<float>(a.requant_zero_point));
-      zero = V::set1(0.0f);
-      lo = static_cast<float>(-a.requant_zero_point);
-      hi = static_cast<float>(255 - a.requant_zero_point);
-    }
-  }
-  // The rounded level minus the zero point (kRequant), or the activated float.
-  T finish(T acc) const {
-    if constexpr (kRequant) return V::round_even(V::clip(V::mul(acc, multiplier), lo, hi));
-    else return dw_activate<V>(acc, a);
-  }
+  PixelOutput(const DwConvNhwcF32Pixels& args, int64_t, int) : a(args) {}
+  void store(int64_t i, T acc) const { V::store(a.y + i, dw_activate<V>(acc, a)); }
+  void store_partial(int64_t i, T acc, int n) const { V::store_partial(a.y + i, dw_activate<V>(acc, a), n); }
+};
+
+template <class V>
+struct PixelOutput<V, true> {
+  using T = typename V::T;
+  const DwConvNhwcF32Pixels& a;
+  T multiplier, scale, zero_point, zero;
+  float lo, hi;
+  PixelOutput(const DwConvNhwcF32Pixels& args, int64_t c, int n)
+      : a(args),
+        multiplier(n == V::kLanes ? V::load(args.requant_multipliers + c) : V::load_partial(args.requant_multipliers + c, n)),
+        scale(V::set1(args.requant_scale)),
+        zero_point(V::set1(static_cast<float>(args.requant_zero_point))),
+        zero(V::set1(0.0f)),
+        lo(static_cast<float>(-args.requant_zero_point)),
+        hi(static_cast<float>(255 - args.requant_zero_point)) {}
+  // The rounded level minus the zero point.
+  T level(T acc) const { return V::round_even(V::clip(V::mul(acc, multiplier), lo, hi)); }
+  // + 0: a -0 level is +0 once dequantized.
   void store(int64_t i, T acc) const {
-    const T v = finish(acc);
-    if constexpr (kRequant) {
-      if (a.y_levels != nullptr) return V::store_u8(a.y_levels + i, V::add(v, zero_point));
-      return V::store(a.y + i, V::mul(V::add(v, zero), scale));  // + 0: a -0 level is +0 once dequantized
-    }
-    V::store(a.y + i, v);
+    const T v = level(acc);
+    if (a.y_levels != nullptr) V::store_u8(a.y_levels + i, V::add(v, zero_point));
+    else V::store(a.y + i, V::mul(V::add(v, zero), scale));
   }
   void store_partial(int64_t i, T acc, int n) const {
-    const T v = finish(acc);
-    if constexpr (kRequant) {
-      if (a.y_levels != nullptr) return V::store_partial_u8(a.y_levels + i, V::add(v, zero_point), n);
-      return V::store_partial(a.y + i, V::mul(V::add(v, zero), scale), n);
-    }
-    V::store_partial(a.y + i, v, n);
+    const T v = level(acc);
+    if (a.y_levels != nullptr) V::store_partial_u8(a.y_levels + i, V::add(v, zero_point), n);
+    else V::store_partial(a.y + i, V::mul(V::add(v, zero), scale), n);
   }
 };
 

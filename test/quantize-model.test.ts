@@ -186,22 +186,23 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
     console.log(`      max scores FP32 -> INT8 (native): ${lines.join(', ')}; mean score error ${meanScoreError(native).toExponential(2)}`);
   });
 
-  it('percentile (within 5 %) and MSE are no worse than min-max on the mean score error', async () => {
+  it('percentile and MSE are no worse than min-max on the mean score error', async () => {
     const errors = {} as Record<Method, number>;
     for (const method of methods) {
       const q = await quantizedFor(method);
       errors[method] = meanScoreError(await pipelineScores(await load(q.embedding.bytes), { hey_jarvis: await load(q.heads.hey_jarvis.bytes), alexa: await load(q.heads.alexa.bytes) }));
     }
     console.log(`      mean |score - FP32 score|: ${methods.map((m) => `${m} ${errors[m].toExponential(2)}`).join(', ')}`);
-    // Percentile 99.999 clips 1e-5 of the values: it lands next to min-max (3.59e-3 vs 3.55e-3 today), within the
-    // fixtures' noise; a real regression (a wrong percentile, a broken histogram) moves it by far more than 5 %.
-    assert.ok(errors.percentile <= errors.minmax * 1.05, `percentile ${errors.percentile} vs minmax ${errors.minmax}`);
+    // Measured 2026-12-01: min-max 4.26e-3, percentile 4.00e-3, MSE 3.95e-3 (since the engine computes ORT's
+    // QLinearConv output stage; before, percentile 3.59e-3 sat 1 % above min-max's 3.55e-3).
+    assert.ok(errors.percentile <= errors.minmax, `percentile ${errors.percentile} vs minmax ${errors.minmax}`);
     assert.ok(errors.mse <= errors.minmax, `mse ${errors.mse} vs minmax ${errors.minmax}`);
   });
 
   // Not met (issue 11 stays open on it): TensorRT's KL search picks thresholds at ~1/3 of these LeakyReLU / Max
   // activations' range (28.1 -> 9.5) even with the level count taken from the uint8 grid (256 for one-sided
-  // data; 128 clipped to 5.3): mean score error 1.87e-2 vs 3.55e-3 for min-max (8.75e-2 with 128 levels).
+  // data; 128 clipped to 5.3): mean score error 1.87e-2 vs 3.55e-3 for min-max (8.75e-2 with 128 levels); as
+  // the spec above runs it on 2026-12-01, 3.92e-2 vs 4.26e-3.
   // ONNX Runtime's entropy default (128 bins, 128 levels) has a single candidate, the full range: it equals
   // its min-max. Kept as a pending spec with the measured figures, not deleted.
   it.skip('entropy is no worse than min-max on the mean score error', async () => {

@@ -299,6 +299,7 @@ class ConvS8 final : public ConvF32 {
     // conv_requantization.h), when its bias and activation allow it.
     if (channels_last && weight_error_.empty())
       requantization_ = conv_detail::conv_requantization(c.out_c, weights.scales.data(), bias, quantization, output, act);
+    if (requantization_) levels_bytes_ = 0;  // levels go straight to y (or nowhere): no fake-quantization bytes
     // Level input: the padded copy (implicit) or nothing (the GEMM and im2col read x).
     if (quantization.levels && !implicit_) xq_bytes_ = 0;
   }

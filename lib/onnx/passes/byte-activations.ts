@@ -13,15 +13,10 @@
  */
 import { Graph, Model, Node, TensorData } from '../ir';
 import { fusedDomain } from '../fused-ops';
-import { sameConstant } from './fuse-qdq';
+import { type QuantParameters as Parameters, perTensorUint8, sameConstant } from './fuse-qdq';
 import { GraphIndex, forEachGraph, uniqueName } from './graph-index';
 
 const isFused = (node: Node, op: string) => node.domain === fusedDomain && node.opType === op;
-
-interface Parameters {
-  scale: string;
-  zeroPoint: string;
-}
 
 export function byteActivations(model: Model): number {
   return forEachGraph(model.graph, (graph, outer) => {
@@ -81,12 +76,6 @@ function levelsOfFakeQuantization(graph: Graph, outer: Map<string, TensorData>):
     count++;
   }
   return count;
-}
-
-function perTensorUint8(index: GraphIndex, p: Parameters): boolean {
-  const scale = p.scale ? index.constant(p.scale) : undefined;
-  const zeroPoint = p.zeroPoint ? index.constant(p.zeroPoint) : undefined;
-  return scale?.dtype === 'float32' && scale.data.length === 1 && zeroPoint?.dtype === 'uint8' && zeroPoint.data.length === 1;
 }
 
 /** An INT8 conv reading `name` only as its input x, quantized statically with p. */

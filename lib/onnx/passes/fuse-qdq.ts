@@ -50,6 +50,19 @@ function dequantizeBias(index: GraphIndex, dq: Node): TensorData | undefined {
   return { dtype: 'float32', dims: [...b.dims], data: out };
 }
 
+/** A quantization's scale and zero point, by value name. */
+export interface QuantParameters {
+  scale: string;
+  zeroPoint: string;
+}
+
+/** Both given, a constant float32 scalar scale and a constant uint8 scalar zero point. */
+export function perTensorUint8(index: GraphIndex, p: QuantParameters | undefined): p is QuantParameters {
+  const scale = p?.scale ? index.constant(p.scale) : undefined;
+  const zeroPoint = p?.zeroPoint ? index.constant(p.zeroPoint) : undefined;
+  return scale?.dtype === 'float32' && scale.data.length === 1 && zeroPoint?.dtype === 'uint8' && zeroPoint.data.length === 1;
+}
+
 /**
  * A Q / DQ-like node (scale at input 1, zero point at input 2) with a constant float32 per-tensor scale and a
  * zero point that is absent or a constant uint8 / int8 scalar.

@@ -14,21 +14,10 @@
  */
 import { Graph, Model, Node } from '../ir';
 import { fusedDomain } from '../fused-ops';
+import { type QuantParameters as Parameters, perTensorUint8 } from './fuse-qdq';
 import { GraphIndex, forEachGraph } from './graph-index';
 
-interface Parameters {
-  scale: string;
-  zeroPoint: string;
-}
-
 const isFused = (node: Node | undefined, op: string): node is Node => node !== undefined && node.domain === fusedDomain && node.opType === op;
-
-function perTensorUint8(index: GraphIndex, p: Parameters | undefined): p is Parameters {
-  if (!p?.scale || !p.zeroPoint) return false;
-  const scale = index.constant(p.scale);
-  const zeroPoint = index.constant(p.zeroPoint);
-  return scale?.dtype === 'float32' && scale.data.length === 1 && zeroPoint?.dtype === 'uint8' && zeroPoint.data.length === 1;
-}
 
 /** The uint8 parameters `name` is a fake quantization of (exactly a level times the scale), if known. */
 function fakeQuantization(index: GraphIndex, name: string): Parameters | undefined {

@@ -37,8 +37,10 @@ export interface CalibrationOptions {
    * - 'minmax': the observed [min, max] (or the moving-average one, with `movingAverage`).
    * - 'percentile': symmetric: the `percentile` of |x|; asymmetric: (100 - p) / 2 % cut from each end.
    * - 'entropy': TensorRT's KL-divergence search over the |x| histogram (128 levels, 256 for one-sided data on an
-   *   asymmetric grid); symmetric by nature,
-   *   asymmetric clips [min, max] to [-t, t].
+   *   asymmetric grid); symmetric by nature, asymmetric clips [min, max] to [-t, t]. Point masses that every
+   *   candidate grid holds exactly (ReLU's zeros; on an asymmetric grid a clamped near end, e.g. Max(x, -0.4))
+   *   count as their neighbour bins, as NVIDIA's pytorch-quantization does for the zero bin: they cost no
+   *   rounding error, but the search would shrink the range to keep them apart from their neighbours.
    * - 'mse': the range minimising the expected squared quantization error over the histogram.
    */
   method?: CalibrationMethod;

@@ -42,6 +42,7 @@ describe('calibration: outputs observed natively', () => {
     engine.dispose();
     for (const [name, calibrator] of reference) {
       assert.deepEqual(table.stats(name), calibrator.stats(), name);
+      assert.deepEqual(table.histogram(name), calibrator.histogram(), name);
       for (const method of ['minmax', 'percentile', 'entropy', 'mse'] as const) assert.deepEqual(table.compute(name, method), calibrator.compute({ method }), `${name} ${method}`);
       assert.equal(table.stats(name).batches, 12, name);
       calibrator.dispose();

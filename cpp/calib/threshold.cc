@@ -480,7 +480,18 @@ Calibration calibrate(const TensorStatistics& statistics, const ThresholdOptions
         break;
       }
       case Method::kEntropy: {
-        const std::vector<double> magnitudes = statistics.magnitude_histogram();
+        std::vector<double> magnitudes = statistics.magnitude_histogram();
+        // Point masses on values that every candidate grid holds exactly carry no rounding error, yet the KL
+        // search pays for merging them with their neighbours and so shrinks the range to keep them apart:
+        // ReLU's zeros (the zero bin: NVIDIA's pytorch-quantization replaces it by its neighbour) and, on an
+        // asymmetric grid, the nearer range end, a clamp such as Max(x, -0.4) (its lowest level for every
+        // threshold beyond it). Both bins count as their inner neighbour in the search.
+        if (magnitudes.size() > 1) magnitudes[0] = magnitudes[1];
+        const double inner_end = std::min(std::fabs(static_cast<double>(statistics.min())), std::fabs(static_cast<double>(statistics.max())));
+        if (!options.symmetric && inner_end > 0.0) {
+          const size_t k = static_cast<size_t>(inner_end / statistics.bin_width());
+          if (k > 0 && k < magnitudes.size()) magnitudes[k] = magnitudes[k - 1];
+        }
         int32_t levels = options.levels != 0 ? options.levels : 128;
         const double span = static_cast<double>(statistics.max()) - statistics.min();
         if (options.levels == 0 && !options.symmetric && span > 0.0)

@@ -479,3 +479,31 @@ EI_TEST("entropy levels from the grid: 256 for one-sided asymmetric data, 128 sy
 }
 
 EI_TEST_MAIN()
+
+// Point masses on values the grid holds exactly (ReLU's zeros; a clamp such as Max(x, -0.4) at the lower end of
+// an asymmetric grid) cost no rounding error, so they must not pull the KL threshold in: with half the values
+// piled on one of those points the threshold stays near the one of the data without them.
+EI_TEST("entropy: ReLU zeros and a clamped lower end do not shrink the range") {
+  std::mt19937 gen(5);
+  std::exponential_distribution<float> tail(1.0f);
+  std::vector<float> values(200000);
+  for (auto& v : values) v = tail(gen);  // (0, ~12]: dense next to 0 and to 0.4
+  ThresholdOptions options;
+  options.method = Method::kEntropy;
+  options.symmetric = false;
+  options.type = QuantizedType::kUint8;
+  const auto threshold_of = [&](const std::vector<float>& data) {
+    TensorStatistics s;
+    s.add(data.data(), data.size());
+    return calibrate(s, options).threshold;
+  };
+  const double plain = threshold_of(values);
+  std::vector<float> relu = values, clamped = values;
+  relu.resize(2 * values.size(), 0.0f);
+  clamped.resize(2 * values.size(), -0.4f);
+  const double with_zeros = threshold_of(relu), with_clamp = threshold_of(clamped);
+  std::printf("  entropy threshold: plain %.3f, half zeros %.3f, half clamped at -0.4 %.3f (max %.3f)\n", plain, with_zeros,
+              with_clamp, *std::max_element(values.begin(), values.end()));
+  EI_CHECK_MSG(std::fabs(with_zeros - plain) <= 0.1 * plain, std::to_string(with_zeros) + " vs " + std::to_string(plain));
+  EI_CHECK_MSG(std::fabs(with_clamp - plain) <= 0.1 * plain, std::to_string(with_clamp) + " vs " + std::to_string(plain));
+}

@@ -6,7 +6,7 @@
  * until the end (its issues #10503, #21979).
  */
 import { inferObserved, type OutputObservers } from '../backends/backend';
-import { Calibrator, nativeStatistics, resolveCalibrationOptions, type CalibrationMethod, type CalibrationOptions, type CalibrationResult, type CalibratorOptions, type CalibratorStats } from '../calibrator';
+import { Calibrator, nativeStatistics, resolveCalibrationOptions, type CalibrationMethod, type CalibrationOptions, type CalibrationResult, type CalibratorHistogram, type CalibratorOptions, type CalibratorStats } from '../calibrator';
 import { Engine } from '../engine';
 import { EdgeInferError } from '../errors';
 import type { Model } from '../onnx/ir';
@@ -102,6 +102,11 @@ export class CalibrationTable {
 
   stats(name: string): CalibratorStats {
     return this.#calibrator(name).stats();
+  }
+
+  /** A copy of one tensor's signed histogram (see Calibrator.histogram), for inspection and plots. */
+  histogram(name: string): CalibratorHistogram {
+    return this.#calibrator(name).histogram();
   }
 
   /**

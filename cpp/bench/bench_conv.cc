@@ -53,6 +53,7 @@ std::vector<float> rnd(size_t n) {
 }
 
 bool g_json = false;
+const char* g_only = nullptr;
 
 void report(const char* bench, const std::string& name, double macs, double ours, double base, const char* base_name) {
   const double gflops = 2.0 * macs / ours * 1e-9;
@@ -67,6 +68,7 @@ void report(const char* bench, const std::string& name, double macs, double ours
 
 void conv_case(const char* name, int64_t ci, int64_t co, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t ph,
                int64_t pw, int64_t batch, int64_t group = 1, int64_t stride = 1) {
+  if (g_only != nullptr && std::strstr(name, g_only) == nullptr) return;
   ConvShape s;
   s.rank = 2;
   s.batch = batch;
@@ -145,9 +147,17 @@ void conv_case(const char* name, int64_t ci, int64_t co, int64_t h, int64_t w, i
   }
   report("conv", std::string(label) + " fp32 " + f32->kernel_name(), macs, tf, tf, "self");
   report("conv", std::string(label) + " int8 " + i8->kernel_name(), macs, ti, tf, "our fp32");
+  // Channels last (the graph's NHWC trunks) against the NCHW kernel above.
+  ConvShape nhwc = s;
+  nhwc.channels_last = true;
+  auto last = ConvF32::create(nhwc, wt.data(), b.data(), act);
+  AlignedBuffer sl(last->scratch_bytes() + 64);
+  const double tl = median_seconds([&] { last->run(x.data(), y.data(), sl.data(), nullptr); });
+  report("conv", std::string(label) + " fp32 nhwc " + last->kernel_name(), macs, tl, tf, "the NCHW kernel");
 }
 
 void gemm_case(int64_t m, int64_t k, int64_t n) {
+  if (g_only != nullptr && std::strstr("gemm", g_only) == nullptr) return;
   auto a = rnd(static_cast<size_t>(m * k));
   auto w = rnd(static_cast<size_t>(k * n));
   auto b = rnd(static_cast<size_t>(n));
@@ -182,8 +192,10 @@ void gemm_case(int64_t m, int64_t k, int64_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i)
+  for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0) g_json = true;
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) g_only = argv[++i];  // conv cases whose name holds this
+  }
   if (!g_json) std::printf("table choice: %s (single thread)\n", kernels().gemm_f32->name);
   for (int64_t batch : {1, 16}) {
     conv_case("emb-conv0", 1, 24, 76, 32, 3, 3, 0, 0, batch);
@@ -201,6 +213,16 @@ int main(int argc, char** argv) {
   conv_case("dw-5x5-s2", 144, 144, 56, 56, 5, 5, 2, 2, 1, 144, 2);
   conv_case("dw-5x5", 480, 480, 14, 14, 5, 5, 2, 2, 1, 480, 1);
   conv_case("dw-kws", 64, 64, 25, 5, 3, 3, 1, 1, 1, 64, 1);
+  // The DS-CNN keyword spotter's other convs: a 10x4 stride-2 conv on the one-channel MFCC plane, 1x1 64 -> 64.
+  conv_case("kws-conv0", 1, 64, 49, 10, 10, 4, 5, 1, 1, 1, 2);
+  conv_case("kws-pw", 64, 64, 25, 5, 1, 1, 0, 0, 1);
+  // RGB stems: ResNet's 7x7 stride 2, MobileNet's 3x3 stride 2.
+  conv_case("stem-7x7", 3, 64, 224, 224, 7, 7, 3, 3, 1, 1, 2);
+  conv_case("stem-3x3", 3, 32, 224, 224, 3, 3, 1, 1, 1, 1, 2);
+  // MnasNet / EfficientNet late stages: 1x1 convs with more weights than pixels (up to ~1 MiB of weights).
+  conv_case("pw-7x7-expand", 192, 1152, 7, 7, 1, 1, 0, 0, 1);
+  conv_case("pw-7x7-project", 1152, 192, 7, 7, 1, 1, 0, 0, 1);
+  conv_case("pw-14x14-expand", 96, 576, 14, 14, 1, 1, 0, 0, 1);
   conv_case("grouped-regnet", 48, 48, 56, 56, 3, 3, 1, 1, 1, 6, 2);
   // RegNet-Y 400MF's other stages (group width 8) and wider groups around the direct kernel's limit.
   conv_case("grouped-regnet", 104, 104, 28, 28, 3, 3, 1, 1, 1, 13, 1);
@@ -208,6 +230,11 @@ int main(int argc, char** argv) {
   conv_case("grouped-regnet", 440, 440, 7, 7, 3, 3, 1, 1, 1, 55, 1);
   conv_case("grouped-w16", 128, 128, 28, 28, 3, 3, 1, 1, 1, 8, 1);
   conv_case("grouped-w32", 128, 128, 28, 28, 3, 3, 1, 1, 1, 4, 1);
+  // The 1x1 convs above as plain GEMMs (pixels x in_c by in_c x out_c).
+  gemm_case(49, 192, 1152);
+  gemm_case(49, 1152, 192);
+  gemm_case(196, 96, 576);
+  gemm_case(125, 64, 64);
   gemm_case(1, 1536, 128);
   gemm_case(1, 128, 128);
   gemm_case(1, 128, 1);

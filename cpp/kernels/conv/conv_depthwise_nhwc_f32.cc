@@ -22,6 +22,8 @@ namespace {
 constexpr ErrorCode kBad = ErrorCode::kInvalidArgument;
 using gemm_f32_detail::kMaxSlots;
 using gemm_f32_detail::kParallelMacs;
+// Interior runs shorter than this (the fixed kernels' pixel block) are too short to stream.
+constexpr int64_t kColumnsBelow = 8;
 
 class ConvDepthwiseNhwcF32 final : public ConvF32 {
  public:
@@ -40,6 +42,13 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
     interior_begin_ = std::min(c.ow, (c.pw + c.sw - 1) / c.sw);
     const int64_t last_inside = c.iw - 1 + c.pw - (c.kw - 1) * c.dw;  // ow * sw <= this
     interior_end_ = last_inside < 0 ? interior_begin_ : std::clamp(last_inside / c.sw + 1, interior_begin_, c.ow);
+    // Output rows whose kernel rows all land inside the input.
+    row_interior_begin_ = std::min(c.oh, (c.ph + c.sh - 1) / c.sh);
+    const int64_t last_row_inside = c.ih - 1 + c.ph - (c.kh - 1) * c.dh;
+    row_interior_end_ = last_row_inside < 0 ? row_interior_begin_ : std::clamp(last_row_inside / c.sh + 1, row_interior_begin_, c.oh);
+    // Narrow maps (a keyword spotter's 25x5): a row's interior is a few pixels, too few for the fixed kernels'
+    // blocks of 8, so the interior block runs down its columns instead (pixels a row apart as the step).
+    columns_ = interior_end_ - interior_begin_ < kColumnsBelow && row_interior_end_ - row_interior_begin_ >= kColumnsBelow;
   }
 
   // Per concurrent chunk: the tap offsets and weight rows of one call.
@@ -89,7 +98,23 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
     const size_t slot_bytes = align_up(sizeof(int64_t) * 2 * static_cast<size_t>(taps_));
     auto chunk = [&](int64_t slot) {
       int64_t* lists = reinterpret_cast<int64_t*>(static_cast<char*>(scratch) + slot * slot_bytes);
-      for (int64_t r = rows * slot / slots, end = rows * (slot + 1) / slots; r < end; ++r) output_row(x, y, r, lists);
+      const int64_t begin = rows * slot / slots, end = rows * (slot + 1) / slots;
+      if (!columns_) {
+        for (int64_t r = begin; r < end; ++r) output_row(x, y, r, lists, true);
+        return;
+      }
+      // Per image in the chunk: every row without its interior block, then the block's columns, then the
+      // activations the pixels do not fuse over the rows (the column runs wrote after the rows were done).
+      for (int64_t r = begin; r < end;) {
+        const int64_t b = r / c.oh, image_end = std::min(end, (b + 1) * c.oh);
+        const int64_t oh0 = r - b * c.oh, oh1 = image_end - b * c.oh;
+        const int64_t block0 = std::max(oh0, row_interior_begin_), block1 = std::min(oh1, row_interior_end_);
+        const bool block = block1 - block0 >= kColumnsBelow;
+        for (int64_t oh = oh0; oh < oh1; ++oh) output_row(x, y, b * c.oh + oh, lists, !block || oh < block0 || oh >= block1, false);
+        if (block) interior_columns(x, y, b, block0, block1, lists);
+        finish_rows(y, r, image_end);
+        r = image_end;
+      }
     };
     if (slots == 1) {
       chunk(0);
@@ -100,15 +125,11 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
     }
   }
 
-  // Output row r = (batch, oh): its interior in one call, each border pixel in its own.
-  void output_row(const void* x, void* y, int64_t r, int64_t* lists) const {
+  // The arguments every call over image b shares (tap lists in `lists`, the pixels and output set per call).
+  DwConvNhwcF32Pixels image_args(const void* x, int64_t b, int64_t* lists) const {
     const Conv2d& c = c_;
-    const int64_t b = r / c.oh, oh = r % c.oh, C = c.out_c;
+    const int64_t C = c.out_c;
     const int64_t image = b * c.in_plane() * C;
-    float* yr = static_cast<float*>(y) + r * c.ow * C;
-    uint8_t* yr_levels = static_cast<uint8_t*>(y) + r * c.ow * C;
-    int64_t* offsets = lists;
-    int64_t* tap_rows = lists + taps_;
     DwConvNhwcF32Pixels a;
     a.w = weights_.as<float>();
     a.bias = bias_.as<float>();
@@ -118,20 +139,74 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
     a.act = dwconv_fuses(act_.kind) ? act_.kind : FusedActivation::kNone;
     a.act_alpha = act_.alpha;
     a.act_beta = act_.beta;
-    a.tap_offsets = offsets;
-    a.tap_rows = tap_rows;
+    a.tap_offsets = lists;
+    a.tap_rows = lists + taps_;
     if (levels_in_) {
       a.x_levels = static_cast<const uint8_t*>(x) + image;
       a.x_zero_point = x_zero_point_;
     } else {
       a.x = static_cast<const float*>(x) + image;
     }
-    const bool requant = !requant_multipliers_.empty();
-    if (requant) {
+    if (!requant_multipliers_.empty()) {
       a.requant_multipliers = requant_multipliers_.data();
       a.requant_zero_point = requant_zero_point_;
       a.requant_scale = requant_scale_;
     }
+    return a;
+  }
+
+  // A call over pixels that read every tap (the interior): level inputs fold the zero point into the bias.
+  void use_interior_bias(DwConvNhwcF32Pixels& a) const {
+    if (!levels_in_) return;
+    a.bias = interior_bias_.as<float>();
+    a.x_zero_point = 0;
+  }
+
+  // The activation / out_min the pixels did not fuse, over output rows [r_begin, r_end) (float output).
+  void finish_rows(void* y, int64_t r_begin, int64_t r_end) const {
+    if (!requant_multipliers_.empty() || r_end <= r_begin) return;
+    const int64_t row = c_.ow * c_.out_c;
+    float* yr = static_cast<float*>(y) + r_begin * row;
+    if (!dwconv_fuses(act_.kind)) helper_->activate(yr, (r_end - r_begin) * row, act_.kind, act_.alpha, act_.beta);
+    if (act_.out_min > -INFINITY) helper_->activate(yr, (r_end - r_begin) * row, FusedActivation::kClip, act_.out_min, INFINITY);
+  }
+
+  // The interior block's output rows [oh0, oh1) of image b, one call per interior column: its pixels are a
+  // row apart (x_step sh input rows, ldy one output row), every tap inside the input.
+  void interior_columns(const void* x, void* y, int64_t b, int64_t oh0, int64_t oh1, int64_t* lists) const {
+    const Conv2d& c = c_;
+    const int64_t C = c.out_c;
+    DwConvNhwcF32Pixels a = image_args(x, b, lists);
+    use_interior_bias(a);
+    a.x_step = c.sh * c.iw * C;
+    a.ldy = c.ow * C;
+    a.count = oh1 - oh0;
+    a.taps = taps_;
+    for (int64_t ow = interior_begin_; ow < interior_end_; ++ow) {
+      int64_t n = 0;
+      for (int64_t kh = 0; kh < c.kh; ++kh)
+        for (int64_t kw = 0; kw < c.kw; ++kw) {
+          lists[n] = ((oh0 * c.sh - c.ph + kh * c.dh) * c.iw + ow * c.sw - c.pw + kw * c.dw) * C;
+          lists[taps_ + n] = kh * c.kw + kw;
+          ++n;
+        }
+      const int64_t first = (b * c.oh + oh0) * c.ow + ow;
+      if (levels_out_) a.y_levels = static_cast<uint8_t*>(y) + first * C;
+      else a.y = static_cast<float*>(y) + first * C;
+      variant_->nhwc_pixels(a);
+    }
+  }
+
+  // Output row r = (batch, oh): its interior in one call (unless `with_interior` is false: the column runs
+  // do it), each border pixel in its own; then the unfused activations when `finish`.
+  void output_row(const void* x, void* y, int64_t r, int64_t* lists, bool with_interior, bool finish = true) const {
+    const Conv2d& c = c_;
+    const int64_t b = r / c.oh, oh = r % c.oh, C = c.out_c;
+    float* yr = static_cast<float*>(y) + r * c.ow * C;
+    uint8_t* yr_levels = static_cast<uint8_t*>(y) + r * c.ow * C;
+    int64_t* offsets = lists;
+    int64_t* tap_rows = lists + taps_;
+    DwConvNhwcF32Pixels a = image_args(x, b, lists);
     // Taps of output column ow inside the input (all kernel columns when `all_columns`).
     auto list_taps = [&](int64_t ow, bool all_columns) {
       int64_t n = 0;
@@ -150,22 +225,18 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
     };
     auto pixels = [&](int64_t ow, int64_t count, bool interior) {
       a.taps = list_taps(ow, interior);
-      if (levels_in_) {
-        const bool folded = interior && a.taps == taps_;
-        a.bias = folded ? interior_bias_.as<float>() : bias_.as<float>();
-        a.x_zero_point = folded ? 0 : x_zero_point_;
-      }
+      a.bias = bias_.as<float>();
+      a.x_zero_point = x_zero_point_;
+      if (interior && a.taps == taps_) use_interior_bias(a);
       if (levels_out_) a.y_levels = yr_levels + ow * C;
       else a.y = yr + ow * C;
       a.count = count;
       variant_->nhwc_pixels(a);
     };
     for (int64_t ow = 0; ow < interior_begin_; ++ow) pixels(ow, 1, false);
-    if (interior_end_ > interior_begin_) pixels(interior_begin_, interior_end_ - interior_begin_, true);
+    if (with_interior && interior_end_ > interior_begin_) pixels(interior_begin_, interior_end_ - interior_begin_, true);
     for (int64_t ow = std::max(interior_end_, interior_begin_); ow < c.ow; ++ow) pixels(ow, 1, false);
-    if (requant) return;
-    if (!dwconv_fuses(act_.kind)) helper_->activate(yr, c.ow * C, act_.kind, act_.alpha, act_.beta);
-    if (act_.out_min > -INFINITY) helper_->activate(yr, c.ow * C, FusedActivation::kClip, act_.out_min, INFINITY);
+    if (finish) finish_rows(y, r, r + 1);
   }
 
   Conv2d c_;
@@ -173,7 +244,8 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
   const GemmF32Variant* helper_;  // the activations the pixels do not fuse, and out_min
   ActivationParams act_;
   AlignedBuffer weights_, bias_, interior_bias_;
-  int64_t taps_ = 0, interior_begin_ = 0, interior_end_ = 0;
+  int64_t taps_ = 0, interior_begin_ = 0, interior_end_ = 0, row_interior_begin_ = 0, row_interior_end_ = 0;
+  bool columns_ = false;  // the interior block runs down its columns (see the constructor)
   bool levels_in_ = false, levels_out_ = false;
   int32_t x_zero_point_ = 0, requant_zero_point_ = 0;
   std::vector<float> requant_multipliers_;

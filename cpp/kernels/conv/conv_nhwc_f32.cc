@@ -24,8 +24,41 @@ namespace {
 constexpr ErrorCode kBad = ErrorCode::kInvalidArgument;
 // Below this many input channels the rows of a multi-tap kernel are gathered (im2col per panel).
 constexpr int64_t kGatherBelowChannels = 4;
+constexpr int64_t kGatherBelowRun = 8, kGatherFromK = 16;
 // Kernel taps per output pixel (kh * kw) of a channels-last conv: 32x32; larger kernels stay NCHW.
 constexpr int64_t kMaxTaps = 1024;
+
+// Gathered rows of a conv with unit dilation along w (`used` output pixels from (oh, ow) into rows of k
+// floats): each kernel row is one copy of its columns inside the input and zeros beside them. kRun, the floats
+// of a kernel row (kw * in_c) when it is a small constant, makes the copy of an interior row a move or two
+// instead of a memcpy call (0: any length).
+template <int kRun>
+void gather_kernel_rows(const Conv2d& c, const float* xb, int64_t oh, int64_t ow, int used, int64_t k, float* gathered,
+                        const float** rows) {
+  const int64_t run = kRun > 0 ? kRun : c.kw * c.in_c;
+  for (int i = 0; i < used; ++i) {
+    float* row = gathered + i * k;
+    rows[i] = row;
+    const int64_t ih0 = oh * c.sh - c.ph, iw0 = ow * c.sw - c.pw;
+    if (++ow == c.ow) ow = 0, ++oh;
+    const bool inside = iw0 >= 0 && iw0 + c.kw <= c.iw;
+    const int64_t lo = inside ? 0 : std::max<int64_t>(0, -iw0) * c.in_c;
+    const int64_t hi = inside ? run : std::max(lo, std::min<int64_t>(c.kw, c.iw - iw0) * c.in_c);
+    for (int64_t kh = 0; kh < c.kh; ++kh) {
+      const int64_t ih = ih0 + kh * c.dh;
+      float* dst = row + kh * run;
+      if (ih < 0 || ih >= c.ih) {
+        std::fill(dst, dst + run, 0.0f);
+      } else if (inside && kRun > 0) {
+        std::memcpy(dst, xb + (ih * c.iw + iw0) * c.in_c, sizeof(float) * static_cast<size_t>(kRun > 0 ? kRun : 1));
+      } else {
+        std::fill(dst, dst + lo, 0.0f);
+        std::memcpy(dst + lo, xb + (ih * c.iw + iw0) * c.in_c + lo, sizeof(float) * static_cast<size_t>(hi - lo));
+        std::fill(dst + hi, dst + run, 0.0f);
+      }
+    }
+  }
+}
 
 class ConvNhwcF32 final : public ConvF32 {
  public:
@@ -58,7 +91,14 @@ class ConvNhwcF32 final : public ConvF32 {
     if (bias != nullptr) std::memcpy(bias_.data(), bias, sizeof(float) * static_cast<size_t>(c.out_c));
     // With unit dilation along w, the kw taps of one kernel row are kw * C consecutive floats in NHWC:
     // one pointer per kernel row then covers them (a 1x3 conv: one pointer per pixel, 3C channels).
-    merge_kw_ = c.dw == 1 && c.kw > 1;
+    // Few input channels (the first conv of a spectrogram CNN): a pointer per tap, or per kernel row of fewer
+    // than kGatherBelowRun floats, would feed the tile a handful of floats each, so those rows are gathered
+    // into a small per-panel im2col block instead. Read in place: an RGB stem's rows of 3 x 7 floats, and
+    // kernels too small for a gathered row to pay for its copy (a 3x3 over one channel: 9 floats per pixel).
+    const bool mergeable = c.dw == 1 && c.kw > 1;
+    const bool short_runs = c.kw * c.in_c < kGatherBelowRun && taps_ * c.in_c >= kGatherFromK;
+    gather_ = taps_ > 1 && c.in_c < kGatherBelowChannels && (!mergeable || short_runs);
+    merge_kw_ = !gather_ && mergeable;
     segments_ = merge_kw_ ? c.kh : taps_;
     segment_floats_ = (merge_kw_ ? c.kw : 1) * c.in_c;
     zero_row_ = AlignedBuffer(sizeof(float) * static_cast<size_t>(segment_floats_));
@@ -66,9 +106,6 @@ class ConvNhwcF32 final : public ConvF32 {
     for (int64_t kh = 0; kh < c.kh; ++kh)
       for (int64_t kw = 0; kw < c.kw; ++kw) tap_delta_.push_back((kh * c.dh * c.iw + kw * c.dw) * c.in_c);
     slot_pointers_ = static_cast<size_t>(taps_ * family_.mr);
-    // Few input channels (the first conv of a spectrogram CNN): a pointer per tap would feed the tile a
-    // handful of floats each, so those rows are gathered into a small per-panel im2col block instead.
-    gather_ = !merge_kw_ && taps_ > 1 && c.in_c < kGatherBelowChannels;
     // Gathered rows: every row (gather_) or the pixels whose kernel rows cross the left / right padding.
     slot_floats_ = gather_ || merge_kw_ ? align_up(sizeof(float) * static_cast<size_t>(family_.mr * k)) / sizeof(float) : 0;
   }
@@ -146,7 +183,17 @@ class ConvNhwcF32 final : public ConvF32 {
     IgemmF32Tile t;
     if (gather_) {
       const int64_t k = taps_ * c.in_c;
-      for (int i = 0; i < used; ++i) {
+      const int64_t run = c.kw * c.in_c;
+      if (c.dw == 1) {
+        switch (run) {
+          case 2: gather_kernel_rows<2>(c, xb, oh, ow, used, k, gathered, rows); break;
+          case 3: gather_kernel_rows<3>(c, xb, oh, ow, used, k, gathered, rows); break;
+          case 4: gather_kernel_rows<4>(c, xb, oh, ow, used, k, gathered, rows); break;
+          case 6: gather_kernel_rows<6>(c, xb, oh, ow, used, k, gathered, rows); break;
+          default: gather_kernel_rows<0>(c, xb, oh, ow, used, k, gathered, rows);
+        }
+      }
+      for (int i = 0; c.dw != 1 && i < used; ++i) {  // dilated along w: per tap
         float* row = gathered + i * k;
         input_offsets(oh, ow, offsets);
         if (++ow == c.ow) ow = 0, ++oh;

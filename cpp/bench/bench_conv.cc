@@ -101,19 +101,22 @@ void conv_case(const char* name, int64_t ci, int64_t co, int64_t h, int64_t w, i
   std::snprintf(label, sizeof label, "%s n%lld %lldx%lldx%lld->%lld k%lldx%lld g%lld s%lld", name, (long long)batch,
                 (long long)ci, (long long)h, (long long)w, (long long)co, (long long)kh, (long long)kw,
                 (long long)group, (long long)stride);
-  if (group == ci && group > 1) {  // depthwise: against the reference rows (INT8 runs the same float kernel)
-    const DwConvF32Variant* ref = dwconv_f32_variants().front();
-    auto base = conv_detail::create_conv_depthwise_f32(conv_detail::normalize(s, "Conv"), wt.data(), b.data(), act, ref);
-    AlignedBuffer sb(base->scratch_bytes() + 64);
-    const double tb = median_seconds([&] { base->run(x.data(), y.data(), sb.data(), nullptr); });
-    report("conv", std::string(label) + " fp32 " + f32->kernel_name(), macs, tf, tb, ref->name);
-    // Channels last (what the graph's NHWC trunks run) against the NCHW kernel above.
+  // Channels last (what the graph's NHWC trunks run) against the NCHW kernel (time tf).
+  auto channels_last = [&](double tf) {
     ConvShape nhwc = s;
     nhwc.channels_last = true;
     auto last = ConvF32::create(nhwc, wt.data(), b.data(), act);
     AlignedBuffer sl(last->scratch_bytes() + 64);
     const double tl = median_seconds([&] { last->run(x.data(), y.data(), sl.data(), nullptr); });
     report("conv", std::string(label) + " fp32 nhwc " + last->kernel_name(), macs, tl, tf, "the NCHW kernel");
+  };
+  if (group == ci && group > 1) {  // depthwise: against the reference rows (INT8 runs the same float kernel)
+    const DwConvF32Variant* ref = dwconv_f32_variants().front();
+    auto base = conv_detail::create_conv_depthwise_f32(conv_detail::normalize(s, "Conv"), wt.data(), b.data(), act, ref);
+    AlignedBuffer sb(base->scratch_bytes() + 64);
+    const double tb = median_seconds([&] { base->run(x.data(), y.data(), sb.data(), nullptr); });
+    report("conv", std::string(label) + " fp32 " + f32->kernel_name(), macs, tf, tb, ref->name);
+    channels_last(tf);
     // QDQ INT8 (create_quantized: static activations, per-channel int8 weights) against the reference rows.
     std::vector<int8_t> wq(wt.size());
     for (size_t i = 0; i < wq.size(); ++i) wq[i] = static_cast<int8_t>(std::lround(wt[i] * 127.0f));
@@ -147,13 +150,7 @@ void conv_case(const char* name, int64_t ci, int64_t co, int64_t h, int64_t w, i
   }
   report("conv", std::string(label) + " fp32 " + f32->kernel_name(), macs, tf, tf, "self");
   report("conv", std::string(label) + " int8 " + i8->kernel_name(), macs, ti, tf, "our fp32");
-  // Channels last (the graph's NHWC trunks) against the NCHW kernel above.
-  ConvShape nhwc = s;
-  nhwc.channels_last = true;
-  auto last = ConvF32::create(nhwc, wt.data(), b.data(), act);
-  AlignedBuffer sl(last->scratch_bytes() + 64);
-  const double tl = median_seconds([&] { last->run(x.data(), y.data(), sl.data(), nullptr); });
-  report("conv", std::string(label) + " fp32 nhwc " + last->kernel_name(), macs, tl, tf, "the NCHW kernel");
+  channels_last(tf);
 }
 
 void gemm_case(int64_t m, int64_t k, int64_t n) {

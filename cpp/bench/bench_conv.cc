@@ -210,6 +210,10 @@ int main(int argc, char** argv) {
   conv_case("dw-5x5-s2", 144, 144, 56, 56, 5, 5, 2, 2, 1, 144, 2);
   conv_case("dw-5x5", 480, 480, 14, 14, 5, 5, 2, 2, 1, 480, 1);
   conv_case("dw-kws", 64, 64, 25, 5, 3, 3, 1, 1, 1, 64, 1);
+  conv_case("dw-mnas-56", 72, 72, 56, 56, 3, 3, 1, 1, 1, 72, 1);  // MnasNet: channel counts that are no multiple of 16
+  conv_case("dw-mnas-28", 120, 120, 28, 28, 5, 5, 2, 2, 1, 120, 1);
+  conv_case("dw-7x7-wide", 1152, 1152, 7, 7, 3, 3, 1, 1, 1, 1152, 1);  // MnasNet's last stage: many channels, few pixels
+  conv_case("dw-7x7-wide", 1152, 1152, 7, 7, 5, 5, 2, 2, 1, 1152, 1);
   // The DS-CNN keyword spotter's other convs: a 10x4 stride-2 conv on the one-channel MFCC plane, 1x1 64 -> 64.
   conv_case("kws-conv0", 1, 64, 49, 10, 10, 4, 5, 1, 1, 1, 2);
   conv_case("kws-pw", 64, 64, 25, 5, 1, 1, 0, 0, 1);

@@ -215,43 +215,64 @@ void dw_nhwc_generic(const DwConvNhwcF32Pixels& a, const In& in, int64_t c_begin
 // A whole 3x3 / 5x5 kernel (the interior of a row): per channel vector the kTaps weight vectors stay in
 // registers while the row's pixels stream past, kP at a time (independent FMA chains), so each multiply-add
 // costs one load. kP is what the register file holds beside the weights (16 registers on AVX2, 32 elsewhere).
-template <class V, class In, bool kRequant, int kTaps>
-void dw_nhwc_fixed(const DwConvNhwcF32Pixels& a, const In& in) {
+// The last pixels (count % kP) run as one more block of kP ending at the last pixel, recomputing a few
+// pixels instead of running one dependent FMA chain per pixel (a 54-pixel row: 6 of them); channels past
+// the last full vector (72 = 4 x 16 + 8) run the same way with masked loads and stores.
+template <class V, class In, bool kRequant, int kTaps, bool kPartial>
+inline void dw_nhwc_fixed_vector(const DwConvNhwcF32Pixels& a, const In& in, const int64_t* off, int64_t c, int n) {
   using T = typename V::T;
   constexpr int L = V::kLanes;
   constexpr int kRegisters = L == 8 ? 16 : 32;
   constexpr int kP = kTaps + 8 + 1 <= kRegisters ? 8 : 4;
-  const int64_t C = a.channels, step = a.x_step, full = C / L * L;
+  const int64_t C = a.channels, step = a.x_step;
+  auto load = [&](int64_t i) { return kPartial ? in.load_partial(i, n) : in.load(i); };
+  T w[kTaps];
+#pragma GCC unroll 32
+  for (int t = 0; t < kTaps; ++t) w[t] = kPartial ? V::load_partial(a.w + a.tap_rows[t] * C + c, n) : V::load(a.w + a.tap_rows[t] * C + c);
+  const T bias = kPartial ? V::load_partial(a.bias + c, n) : V::load(a.bias + c);
+  const PixelOutput<V, kRequant> out(a, c, kPartial ? n : L);
+  auto block = [&](int64_t p) {
+    T acc[kP];
+    // Each pixel's input index, and each tap's offset added to it inside the loop. The offset is opaque to
+    // the optimiser: seeing kTaps x kP index sums that advance together, GCC keeps each as its own pointer,
+    // spilled to the stack: a stack load per multiply-add, half the loads of the loop.
+    int64_t at[kP];
+#pragma GCC unroll 8
+    for (int i = 0; i < kP; ++i) acc[i] = bias, at[i] = c + (p + i) * step;
+#pragma GCC unroll 32
+    for (int t = 0; t < kTaps; ++t) {
+      int64_t o = off[t];
+      __asm__("" : "+r"(o));
+#pragma GCC unroll 8
+      for (int i = 0; i < kP; ++i) acc[i] = V::fma(w[t], load(at[i] + o), acc[i]);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < kP; ++i) {
+      if (kPartial) out.store_partial(c + (p + i) * a.ldy, acc[i], n);
+      else out.store(c + (p + i) * a.ldy, acc[i]);
+    }
+  };
+  int64_t p = 0;
+  for (; p + kP <= a.count; p += kP) block(p);
+  if (p == a.count) return;
+  if (a.count >= kP) return block(a.count - kP);
+  for (; p < a.count; ++p) {
+    T acc = bias;
+#pragma GCC unroll 32
+    for (int t = 0; t < kTaps; ++t) acc = V::fma(w[t], load(c + off[t] + p * step), acc);
+    if (kPartial) out.store_partial(c + p * a.ldy, acc, n);
+    else out.store(c + p * a.ldy, acc);
+  }
+}
+
+template <class V, class In, bool kRequant, int kTaps>
+void dw_nhwc_fixed(const DwConvNhwcF32Pixels& a, const In& in) {
+  constexpr int L = V::kLanes;
+  const int64_t C = a.channels, full = C / L * L;
   int64_t off[kTaps];
   for (int t = 0; t < kTaps; ++t) off[t] = a.tap_offsets[t];
-  for (int64_t c = 0; c < full; c += L) {
-    T w[kTaps];
-#pragma GCC unroll 32
-    for (int t = 0; t < kTaps; ++t) w[t] = V::load(a.w + a.tap_rows[t] * C + c);
-    const T bias = V::load(a.bias + c);
-    const PixelOutput<V, kRequant> out(a, c, L);
-    int64_t p = 0;
-    for (; p + kP <= a.count; p += kP) {
-      T acc[kP];
-#pragma GCC unroll 8
-      for (int i = 0; i < kP; ++i) acc[i] = bias;
-#pragma GCC unroll 32
-      for (int t = 0; t < kTaps; ++t) {
-        const int64_t q = c + off[t] + p * step;
-#pragma GCC unroll 8
-        for (int i = 0; i < kP; ++i) acc[i] = V::fma(w[t], in.load(q + i * step), acc[i]);
-      }
-#pragma GCC unroll 8
-      for (int i = 0; i < kP; ++i) out.store(c + (p + i) * a.ldy, acc[i]);
-    }
-    for (; p < a.count; ++p) {
-      T acc = bias;
-#pragma GCC unroll 32
-      for (int t = 0; t < kTaps; ++t) acc = V::fma(w[t], in.load(c + off[t] + p * step), acc);
-      out.store(c + p * a.ldy, acc);
-    }
-  }
-  if (full < C) dw_nhwc_generic<V, In, kRequant>(a, in, full);
+  for (int64_t c = 0; c < full; c += L) dw_nhwc_fixed_vector<V, In, kRequant, kTaps, false>(a, in, off, c, L);
+  if (full < C) dw_nhwc_fixed_vector<V, In, kRequant, kTaps, true>(a, in, off, full, static_cast<int>(C - full));
 }
 
 template <class V, class In, bool kRequant>

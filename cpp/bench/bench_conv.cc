@@ -224,6 +224,10 @@ int main(int argc, char** argv) {
   conv_case("pw-7x7-expand", 192, 1152, 7, 7, 1, 1, 0, 0, 1);
   conv_case("pw-7x7-project", 1152, 192, 7, 7, 1, 1, 0, 0, 1);
   conv_case("pw-14x14-expand", 96, 576, 14, 14, 1, 1, 0, 0, 1);
+  // ... and early stages: few channels, large maps.
+  conv_case("pw-112-expand", 16, 48, 112, 112, 1, 1, 0, 0, 1);
+  conv_case("pw-112-project", 32, 16, 112, 112, 1, 1, 0, 0, 1);
+  conv_case("pw-28-project", 240, 80, 28, 28, 1, 1, 0, 0, 1);
   conv_case("grouped-regnet", 48, 48, 56, 56, 3, 3, 1, 1, 1, 6, 2);
   // RegNet-Y 400MF's other stages (group width 8) and wider groups around the direct kernel's limit.
   conv_case("grouped-regnet", 104, 104, 28, 28, 3, 3, 1, 1, 1, 13, 1);
@@ -236,6 +240,9 @@ int main(int argc, char** argv) {
   gemm_case(49, 1152, 192);
   gemm_case(196, 96, 576);
   gemm_case(125, 64, 64);
+  gemm_case(12544, 16, 48);
+  gemm_case(12544, 32, 16);
+  gemm_case(784, 240, 80);
   gemm_case(1, 1536, 128);
   gemm_case(1, 128, 128);
   gemm_case(1, 128, 1);

@@ -307,7 +307,7 @@ EI_TEST("igemm tiles (channels-last conv) of every gemm_f32 variant: rows, cols,
   const auto variants = gemm_f32_variants();
   for (const GemmF32Variant* v : variants) {
     if (!isa_supported(v->isa)) continue;
-    for (const IgemmF32Family* fam : {&v->igemm_narrow, &v->igemm_wide}) {
+    for (const IgemmF32Family* fam : {&v->igemm_narrow, &v->igemm_wide, &v->igemm_widest}) {
       const int mr = fam->mr, nr = fam->nr;
       EI_CHECK(mr >= 1 && nr >= 4);
       for (int trial = 0; trial < 40; ++trial) {

@@ -344,7 +344,7 @@ EI_TEST("non-finite: every variant's epilogues (GEMM tile, activate, rows_epilog
           }
       }
       // The channels-last igemm tiles: one tap, one channel, B = 1: C = max(act(pixel + bias), out_min).
-      for (const IgemmF32Family* fam : {&v->igemm_narrow, &v->igemm_wide}) {
+      for (const IgemmF32Family* fam : {&v->igemm_narrow, &v->igemm_wide, &v->igemm_widest}) {
         for (float out_min : {-INFINITY, -0.2f}) {
           const int rows = fam->mr, cols = fam->nr - 1;
           auto pixels = special_values(static_cast<size_t>(rows), 1);

@@ -235,9 +235,9 @@ struct GemmF32Variant {
   // in-place activation over n floats.
   void (*minmax)(const float* x, int64_t n, float* min_out, float* max_out);
   void (*activate)(float* y, int64_t n, FusedActivation act, float act_alpha, float act_beta);
-  // Channels-last convolution tiles: a narrow and a wide family (the conv picks the one that pads its
-  // output channels least).
-  IgemmF32Family igemm_narrow, igemm_wide;
+  // Channels-last convolution tiles: narrow, wide and widest families (the conv picks the one that pads its
+  // output channels least, the widest of those: fewer passes over the input rows).
+  IgemmF32Family igemm_narrow, igemm_wide, igemm_widest;
   // Row helpers for the channels-last INT8 path, over rows of `cols` contiguous floats:
   // y = max(act(y + bias[col]), out_min) in one pass, and sums[col] += y[row, col] (column sums).
   void (*rows_epilogue)(float* y, int64_t rows, int64_t cols, const float* bias, FusedActivation act,

@@ -66,10 +66,10 @@ class ConvNhwcF32 final : public ConvF32 {
       : c_(c), variant_(kernels().gemm_f32), act_(act) {
     require(c.group == 1, kBad, "Conv: channels-last convolutions take group 1");
     require(c.kh * c.kw <= kMaxTaps, kBad, "Conv: channels-last convolutions take at most 1024 kernel taps");
-    const IgemmF32Family& narrow = variant_->igemm_narrow;
-    const IgemmF32Family& wide = variant_->igemm_wide;
     auto padded = [&](int nr) { return (c.out_c + nr - 1) / nr * nr; };
-    family_ = padded(wide.nr) <= padded(narrow.nr) ? wide : narrow;
+    family_ = variant_->igemm_narrow;
+    for (const IgemmF32Family* f : {&variant_->igemm_wide, &variant_->igemm_widest})
+      if (padded(f->nr) < padded(family_.nr) || (padded(f->nr) == padded(family_.nr) && f->nr > family_.nr)) family_ = *f;
     const int nr = family_.nr;
     taps_ = c.kh * c.kw;
     const int64_t k = taps_ * c.in_c, panels = (c.out_c + nr - 1) / nr;

@@ -186,6 +186,7 @@ void half_to_float_n(const uint16_t* in, float* out, int64_t n) {
 
 extern const GemmF32Variant kGemmF32Avx2 = {"f32_gemm_6x16__avx2", Isa::kAvx2, kMr, kNr, run, minmax, activate_n<Avx2Vec>,
                                             IgemmTiles<Avx2Vec, 12, 1>::family(), IgemmTiles<Avx2Vec, 6, 2>::family(),
+                                            IgemmTiles<Avx2Vec, 4, 3>::family(),
     rows_epilogue<Avx2Vec>, column_sums<Avx2Vec>, half_to_float_n};
 
 }  // namespace edgeinfer

@@ -190,7 +190,7 @@ void half_to_float_n(const uint16_t* in, float* out, int64_t n) {
 
 extern const GemmF32Variant kGemmF32Avx512 = {"f32_gemm_12x32__avx512", Isa::kAvx512, kMr, kNr, run, minmax,
                                               activate_n<Avx512Vec>, IgemmTiles<Avx512Vec, 12, 1>::family(),
-                                              IgemmTiles<Avx512Vec, 8, 2>::family(),
+                                              IgemmTiles<Avx512Vec, 8, 2>::family(), IgemmTiles<Avx512Vec, 8, 3>::family(),
     rows_epilogue<Avx512Vec>, column_sums<Avx512Vec>, half_to_float_n};
 
 }  // namespace edgeinfer

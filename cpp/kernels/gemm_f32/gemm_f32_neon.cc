@@ -177,6 +177,7 @@ void half_to_float_n(const uint16_t* in, float* out, int64_t n) {
 
 extern const GemmF32Variant kGemmF32Neon = {"f32_gemm_8x12__neon", Isa::kNeon, kMr, kNr, run, minmax, activate_n<NeonVec>,
                                             IgemmTiles<NeonVec, 6, 2>::family(), IgemmTiles<NeonVec, 6, 4>::family(),
+                                            IgemmTiles<NeonVec, 4, 6>::family(),
     rows_epilogue<NeonVec>, column_sums<NeonVec>, half_to_float_n};
 
 }  // namespace edgeinfer

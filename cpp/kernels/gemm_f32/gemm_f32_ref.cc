@@ -43,7 +43,7 @@ void run(const GemmF32Args& args) { run_driver<kMr, kNr>(args, kTiles.fns); }
 
 extern const GemmF32Variant kGemmF32Ref = {"f32_gemm_4x8__ref", Isa::kRef, kMr, kNr, run, minmax_scalar,
                                            activate_scalar_n, IgemmTiles<ScalarVec4, 4, 1>::family(),
-                                           IgemmTiles<ScalarVec4, 4, 2>::family(),
+                                           IgemmTiles<ScalarVec4, 4, 2>::family(), IgemmTiles<ScalarVec4, 4, 3>::family(),
     rows_epilogue<ScalarVec4>, column_sums<ScalarVec4>, half_to_float_scalar};
 
 }  // namespace edgeinfer

@@ -113,6 +113,45 @@ function invertedResidualModel(): Model {
   };
 }
 
+/**
+ * Two DenseNet layers: x [1,8,9,9] -> conv stem -> s; each layer: BN -> Relu -> conv 1x1 -> BN -> Relu -> conv
+ * 3x3 (4 new channels) and Concat(features, new) along channels; then BN -> Relu -> output y. The BNs follow
+ * a Concat or a conv whose output is also concatenated, so they do not fold into a conv.
+ */
+function denseBlockModel(): Model {
+  const initializers = new Map<string, TensorData>([['ws', floats([8, 8, 3, 3], 41)], ['bs', floats([8], 42)]]);
+  const nodes: Node[] = [node('stem', 'Conv', ['x', 'ws', 'bs'], ['f0'], { pads: ints([1, 1, 1, 1]), kernel_shape: ints([3, 3]) })];
+  let channels = 8;
+  const bn = (name: string, input: string, output: string, c: number, seed: number) => {
+    initializers.set(`${name}_g`, floats([c], seed, 1));
+    initializers.set(`${name}_b`, floats([c], seed + 1));
+    initializers.set(`${name}_m`, floats([c], seed + 2));
+    const variance = floats([c], seed + 3);
+    (variance.data as Float32Array).forEach((v, i, a) => (a[i] = 0.5 + Math.abs(v)));
+    initializers.set(`${name}_v`, variance);
+    nodes.push(node(name, 'BatchNormalization', [input, `${name}_g`, `${name}_b`, `${name}_m`, `${name}_v`], [output], { epsilon: { type: 'float', value: 1e-3 } }));
+  };
+  for (let layer = 1; layer <= 2; layer++) {
+    const f = `f${layer - 1}`;
+    bn(`l${layer}_bn1`, f, `l${layer}_n1`, channels, 50 + layer * 10);
+    nodes.push(node(`l${layer}_relu1`, 'Relu', [`l${layer}_n1`], [`l${layer}_r1`]));
+    initializers.set(`l${layer}_w1`, floats([8, channels, 1, 1], 80 + layer));
+    nodes.push(node(`l${layer}_conv1`, 'Conv', [`l${layer}_r1`, `l${layer}_w1`], [`l${layer}_c1`]));
+    bn(`l${layer}_bn2`, `l${layer}_c1`, `l${layer}_n2`, 8, 90 + layer * 10);
+    nodes.push(node(`l${layer}_relu2`, 'Relu', [`l${layer}_n2`], [`l${layer}_r2`]));
+    initializers.set(`l${layer}_w2`, floats([4, 8, 3, 3], 120 + layer));
+    nodes.push(node(`l${layer}_conv2`, 'Conv', [`l${layer}_r2`, `l${layer}_w2`], [`l${layer}_c2`], { pads: ints([1, 1, 1, 1]), kernel_shape: ints([3, 3]) }));
+    nodes.push(node(`l${layer}_concat`, 'Concat', [f, `l${layer}_c2`], [`f${layer}`], { axis: { type: 'int', value: layer === 1 ? 1 : -3 } }));
+    channels += 4;
+  }
+  bn('final_bn', 'f2', 'n', channels, 200);
+  nodes.push(node('final_relu', 'Relu', ['n'], ['y']));
+  return {
+    irVersion: 8, opsets: new Map([['', 14]]), producerName: 'test', producerVersion: '', metadata: {},
+    graph: { name: 'dense-block', nodes, inputs: [{ name: 'x', dtype: 'float32', shape: [1, 8, 9, 9] }], outputs: [{ name: 'y', dtype: 'float32' }], initializers, valueInfo: new Map() },
+  };
+}
+
 describe('channels-last layout pass', function () {
   it('embedding_model: 20 NhwcConv, 5 NhwcMaxPool, every Max folded, only the two end Transposes left', function () {
     const model = readModel(new Uint8Array(fs.readFileSync(fetchModels()['embedding_model.onnx'])));
@@ -200,6 +239,31 @@ describe('channels-last layout pass', function () {
       }
       assert.ok(worst <= 1e-5 * Math.max(1, max), `${name}: max |diff| ${worst}`);
     }
+    engine.dispose();
+  });
+
+  it('a dense block: Concats along channels and unfolded BatchNormalizations run NHWC, one Transpose at each end, matches ORT', async function () {
+    const model = denseBlockModel();
+    const bytes = writeModel(model);
+    const optimized = structuredClone(model);
+    optimize(optimized);
+    const ops = (op: string) => optimized.graph.nodes.filter((n) => n.opType === op);
+    assert.equal(ops('NhwcConv').length, 5);
+    assert.equal(ops('BatchNormalization').length, 0, 'every BN folded into a conv or turned into a per-channel Mul / Add');
+    assert.deepEqual(ops('Concat').map((n) => n.attributes.axis), [{ type: 'int', value: 3 }, { type: 'int', value: 3 }], 'the Concats run on NHWC, along the last axis');
+    assert.deepEqual(ops('Transpose').map((t) => [t.inputs[0] === 'x' || t.outputs.includes('y')]), [[true], [true]], 'x into NHWC, y back');
+
+    const x = floats([1, 8, 9, 9], 43, 1.5);
+    const session = await ort.InferenceSession.create(bytes);
+    const expected = (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, x.dims) })).y.data as Float32Array;
+    const engine = await Engine.load(bytes, { threads: 1, backend: 'native' });
+    const ours = engine.inferSync({ x: { type: 'float32', data: x.data as Float32Array, dims: x.dims } }).y.data as Float32Array;
+    let worst = 0, max = 0;
+    for (let i = 0; i < ours.length; i++) {
+      worst = Math.max(worst, Math.abs(ours[i] - expected[i]));
+      max = Math.max(max, Math.abs(expected[i]));
+    }
+    assert.ok(worst <= 1e-5 * Math.max(1, max), `max |diff| ${worst}`);
     engine.dispose();
   });
 });

@@ -7,7 +7,10 @@
  * squeeze-excitation Muls) and global pools (which become NhwcGlobal*Pool) until they meet the next
  * layer's forward Transpose and cancel, so a MobileNet / EfficientNet trunk runs in NHWC end to end. A
  * Transpose read by several nodes is pushed through them only when every reader can take it (otherwise one
- * Transpose would become several). Finally a Max with a constant right after an NhwcConv folds into the conv
+ * Transpose would become several). Concats along channels take Transposes on all their inputs (DenseNet's
+ * feature concats: the Concat moves to the NHWC inputs along the last axis), and an inference
+ * BatchNormalization left unfolded (DenseNet's pre-activation BN after a Concat) becomes a per-channel Mul
+ * and Add along the last axis. Finally a Max with a constant right after an NhwcConv folds into the conv
  * as `output_min` (speech CNNs clamp every conv output this way).
  *
  * Why: channels become the vector dimension of the conv kernels (a whole output pixel per register tile
@@ -17,6 +20,7 @@
 import { Graph, Model, Node } from '../ir';
 import { fusedDomain } from '../fused-ops';
 import { findOp, type LayoutRule } from '../ops';
+import { affineOf } from './fold-batchnorm';
 import { GraphIndex, forEachGraph, isOp, uniqueName } from './graph-index';
 
 const toNhwc = [0, 2, 3, 1];
@@ -30,10 +34,11 @@ const maxTaps = 1024;
 const layoutOf = (node: Node): LayoutRule | undefined => (node.domain === '' || node.domain === 'ai.onnx' ? findOp(node)?.layout : undefined);
 
 export function toChannelsLast(model: Model): number {
+  const opset = model.opsets.get('') ?? model.opsets.get('ai.onnx') ?? 13;
   return forEachGraph(model.graph, (graph) => {
     const converted = convertLayers(graph);
     if (converted === 0) return 0;
-    while (sinkTransposes(graph) + cancelTransposes(graph) > 0);
+    while (sinkTransposes(graph, opset) + cancelTransposes(graph) > 0);
     foldMaxIntoConv(graph);
     return converted;
   });
@@ -151,10 +156,15 @@ const nchwToNhwc = (perm: number[]) => perm.length === 4 ? perm.every((axis, i) 
  * Transpose then moves to its output): 'data' for element-wise ops whose other operands do not depend on the
  * layout (unary ops, Clip with constant bounds, binary ops with a one-element constant), 'pair' for binary
  * ops whose other operand is a Transpose of the same P too, 'pool' for global pools behind an NHWC -> NCHW
- * Transpose; undefined otherwise.
+ * Transpose, 'concat' for a Concat all of whose inputs are Transposes of the same P, 'batchnorm' for an
+ * inference BatchNormalization with constant parameters behind an NHWC -> NCHW Transpose; undefined otherwise.
  */
-function sinkKind(index: GraphIndex, node: Node, name: string, perm: number[]): 'data' | 'pair' | 'pool' | undefined {
+type SinkKind = 'data' | 'pair' | 'pool' | 'concat' | 'batchnorm';
+
+function sinkKind(index: GraphIndex, node: Node, name: string, perm: number[], opset: number): SinkKind | undefined {
   if (node.outputs.length !== 1 || index.outputs.has(name)) return undefined;
+  if (hasOp(node, 'Concat')) return node.inputs.every((input) => samePerm(permOf(index.producer.get(input)), perm)) ? 'concat' : undefined;
+  if (hasOp(node, 'BatchNormalization')) return node.inputs[0] === name && nchwToNhwc(perm) && perm.length === 4 && channelAffine(index, node, opset) !== undefined ? 'batchnorm' : undefined;
   if (layoutOf(node) === 'elementwise' && node.inputs.length === 1) return 'data';
   if (node.domain === fusedDomain && node.opType === 'QuantizeDequantize') {
     // Per-tensor fake quantization is element-wise (a per-channel one's axis would move).
@@ -168,26 +178,33 @@ function sinkKind(index: GraphIndex, node: Node, name: string, perm: number[]): 
   if (other === name) return 'data'; // x op x
   const constant = index.constant(other);
   if (constant !== undefined) return constant.data.length === 1 && constant.dims.length <= perm.length ? 'data' : undefined;
-  const otherPerm = permOf(index.producer.get(other));
-  return otherPerm !== undefined && otherPerm.length === perm.length && otherPerm.every((axis, i) => axis === perm[i]) ? 'pair' : undefined;
+  return samePerm(permOf(index.producer.get(other)), perm) ? 'pair' : undefined;
+}
+
+const samePerm = (p: number[] | undefined, q: number[]) => p !== undefined && p.length === q.length && p.every((axis, i) => axis === q[i]);
+
+/** An inference BatchNormalization's per-channel affine form (constant float32 parameters), if it has one. */
+function channelAffine(index: GraphIndex, bn: Node, opset: number) {
+  const channels = index.constant(bn.inputs[1])?.data.length ?? 0;
+  return channels > 0 ? affineOf(bn, index, channels, opset) : undefined;
 }
 
 /** Whether every reader of the Transpose's output can take it or cancels it (an inverse Transpose). */
-function readersTakeTranspose(index: GraphIndex, transposeNode: Node, perm: number[]): boolean {
+function readersTakeTranspose(index: GraphIndex, transposeNode: Node, perm: number[], opset: number): boolean {
   const out = transposeNode.outputs[0];
   if (index.outputs.has(out)) return false;
   const cancels = (reader: Node) => {
     const q = permOf(reader);
     return q !== undefined && q.length === perm.length && q.every((axis, i) => perm[axis] === i);
   };
-  return index.consumersOf(out).every((reader) => cancels(reader) || sinkKind(index, reader, out, perm) !== undefined);
+  return index.consumersOf(out).every((reader) => cancels(reader) || sinkKind(index, reader, out, perm, opset) !== undefined);
 }
 
 /**
  * Transpose(P) -> element-wise op / global pool  ==>  the op on the Transpose's input -> Transpose(P), when
  * every reader of the Transpose can take it (the Transpose then disappears once all have moved).
  */
-function sinkTransposes(graph: Graph): number {
+function sinkTransposes(graph: Graph, opset: number): number {
   const index = new GraphIndex(graph);
   for (const node of graph.nodes) {
     if (hasOp(node, 'Unsqueeze')) {
@@ -198,11 +215,20 @@ function sinkTransposes(graph: Graph): number {
       const producer = index.producer.get(name);
       const perm = permOf(producer);
       if (producer === undefined || perm === undefined) continue;
-      const kind = sinkKind(index, node, name, perm);
-      if (kind === undefined || !readersTakeTranspose(index, producer, perm)) continue;
+      const kind = sinkKind(index, node, name, perm, opset);
+      if (kind === undefined || !readersTakeTranspose(index, producer, perm, opset)) continue;
       if (kind === 'pair') {
         const otherProducer = index.producer.get(node.inputs[0] === name ? node.inputs[1] : node.inputs[0])!;
-        if (!readersTakeTranspose(index, otherProducer, perm)) continue;
+        if (!readersTakeTranspose(index, otherProducer, perm, opset)) continue;
+      }
+      if (kind === 'concat' && !node.inputs.every((input) => readersTakeTranspose(index, index.producer.get(input)!, perm, opset))) continue;
+      if (kind === 'concat' || kind === 'batchnorm') {
+        const after = transpose(graph, uniqueName(graph, `${node.outputs[0]}/before-transpose`), node.outputs[0], perm, node.name);
+        const moved = kind === 'concat' ? concatBefore(graph, index, node, perm, after.inputs[0]) : batchNormBefore(graph, index, node, producer, after.inputs[0], opset);
+        graph.nodes = graph.nodes.flatMap((n) => (n === node ? [...moved, after] : [n]));
+        graph.valueInfo.delete(node.outputs[0]);
+        dropUnread(graph);
+        return 1;
       }
       const untransposed = (input: string) => {
         if (input === name) return producer.inputs[0];
@@ -222,6 +248,28 @@ function sinkTransposes(graph: Graph): number {
     }
   }
   return 0;
+}
+
+/** Concat(Transpose_P(x_i), axis a)  ==>  Concat(x_i, axis P[a]) writing `output` (then Transpose(P)). */
+function concatBefore(graph: Graph, index: GraphIndex, concat: Node, perm: number[], output: string): Node[] {
+  const axisAttr = concat.attributes.axis?.type === 'int' ? concat.attributes.axis.value : 0;
+  const axis = perm[axisAttr < 0 ? axisAttr + perm.length : axisAttr];
+  return [{ ...concat, inputs: concat.inputs.map((input) => index.producer.get(input)!.inputs[0]), outputs: [output], attributes: { ...concat.attributes, axis: { type: 'int', value: axis } } }];
+}
+
+/** BatchNormalization(Transpose_NHWC->NCHW(x))  ==>  Mul(x, a) -> Add(b) along the last axis writing `output`. */
+function batchNormBefore(graph: Graph, index: GraphIndex, bn: Node, producer: Node, output: string, opset: number): Node[] {
+  const { a, shift } = channelAffine(index, bn, opset)!;
+  const constant = (base: string, data: Float32Array) => {
+    const name = uniqueName(graph, `${bn.name}/${base}`);
+    graph.initializers.set(name, { dtype: 'float32', dims: [data.length], data });
+    return name;
+  };
+  const scaled = uniqueName(graph, `${bn.outputs[0]}/scaled`);
+  return [
+    { name: uniqueName(graph, `${bn.name}/nhwc-scale`), opType: 'Mul', domain: '', inputs: [producer.inputs[0], constant('scale', a)], outputs: [scaled], attributes: {} },
+    { name: uniqueName(graph, `${bn.name}/nhwc-shift`), opType: 'Add', domain: '', inputs: [scaled, constant('shift', shift)], outputs: [output], attributes: {} },
+  ];
 }
 
 /**

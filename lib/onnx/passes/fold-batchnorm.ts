@@ -10,7 +10,7 @@
 import type { Graph, Model, Node, TensorData } from '../ir';
 import { GraphIndex, forEachGraph, isOp, replaceNodes, uniqueName } from './graph-index';
 
-interface Affine {
+export interface Affine {
   a: Float32Array;
   shift: Float32Array; // B - mean * a
 }
@@ -20,7 +20,7 @@ function f32(t: TensorData | undefined, n: number): Float32Array | undefined {
 }
 
 /** The BN's per-channel affine form, when it is an inference BN with constant float32 parameters of `n` channels. */
-function affineOf(bn: Node, index: GraphIndex, n: number, opset: number): Affine | undefined {
+export function affineOf(bn: Node, index: GraphIndex, n: number, opset: number): Affine | undefined {
   if (bn.inputs.length < 5 || bn.outputs.slice(1).some((name) => name !== '')) return undefined;
   const attr = (name: string) => bn.attributes[name];
   const training = attr('training_mode');

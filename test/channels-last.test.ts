@@ -28,6 +28,26 @@ function node(name: string, opType: string, inputs: string[], outputs: string[],
 
 const ints = (value: number[]) => ({ type: 'ints' as const, value });
 
+/** Our native run of `bytes` on x against onnxruntime-node's: every output within 1e-5 of the largest |value| (at least 1). */
+async function assertMatchesOrt(bytes: Uint8Array, x: TensorData, outputs: string[], options: { precision?: 'float32' | 'int8' } = {}): Promise<void> {
+  const session = await ort.InferenceSession.create(bytes);
+  const expected = await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, x.dims) });
+  const engine = await Engine.load(bytes, { threads: 1, backend: 'native', ...options });
+  const out = engine.inferSync({ x: { type: 'float32', data: x.data as Float32Array, dims: x.dims } });
+  engine.dispose();
+  for (const name of outputs) {
+    const ours = out[name].data as Float32Array;
+    const theirs = expected[name].data as Float32Array;
+    assert.deepEqual(out[name].dims, Array.from(expected[name].dims as readonly number[]), name);
+    let worst = 0, max = 0;
+    for (let i = 0; i < ours.length; i++) {
+      worst = Math.max(worst, Math.abs(ours[i] - theirs[i]));
+      max = Math.max(max, Math.abs(theirs[i]));
+    }
+    assert.ok(worst <= 1e-5 * Math.max(1, max), `${options.precision ?? 'float32'} ${name}: max |diff| ${worst}`);
+  }
+}
+
 /**
  * x [1,6,9,11] -> conv a (3x3 pad 1) -> LeakyRelu -> Max(-0.3) -> MaxPool 2x2 -> Add(0.25) -> conv b (1x3, stride 2)
  *   -> Relu -> output y
@@ -185,26 +205,9 @@ describe('channels-last layout pass', function () {
     assert.equal(ops('Max').length, 0, 'Max(-0.3) folded into conv a');
     assert.ok(ops('Mul').length === 1 && ops('Add').length === 1);
 
+    // INT8: these convs are below the INT8 size thresholds and stay float, so both are tight.
     const x = floats([1, 6, 9, 11], 11, 1.5);
-    const session = await ort.InferenceSession.create(bytes);
-    const expected = await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, x.dims) });
-    for (const precision of ['float32', 'int8'] as const) {
-      const engine = await Engine.load(bytes, { threads: 1, precision });
-      const out = engine.inferSync({ x: { type: 'float32', data: x.data as Float32Array, dims: x.dims } });
-      for (const name of ['y', 'z', 'w', 'v']) {
-        const ours = out[name].data as Float32Array;
-        const theirs = expected[name].data as Float32Array;
-        assert.deepEqual(out[name].dims, Array.from(expected[name].dims as readonly number[]), name);
-        let worst = 0, max = 0;
-        for (let i = 0; i < ours.length; i++) {
-          worst = Math.max(worst, Math.abs(ours[i] - theirs[i]));
-          max = Math.max(max, Math.abs(theirs[i]));
-        }
-        // INT8: these convs are below the INT8 size thresholds and stay float, so both are tight.
-        assert.ok(worst <= 1e-5 * Math.max(1, max), `${precision} ${name}: max |diff| ${worst}`);
-      }
-      engine.dispose();
-    }
+    for (const precision of ['float32', 'int8'] as const) await assertMatchesOrt(bytes, x, ['y', 'z', 'w', 'v'], { precision });
   });
 
   it('an inverted-residual block: depthwise, squeeze-excitation and residual run NHWC, activations fused, matches ORT', async function () {
@@ -224,22 +227,7 @@ describe('channels-last layout pass', function () {
     const between = transposes.filter((t) => !t.inputs.includes('x') && !t.outputs.includes('z') && !/project/.test(t.name));
     assert.deepEqual(between.map((t) => t.name), [], 'no Transpose inside the block');
 
-    const x = floats([1, 8, 10, 10], 33, 1.5);
-    const session = await ort.InferenceSession.create(bytes);
-    const expected = await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, x.dims) });
-    const engine = await Engine.load(bytes, { threads: 1, backend: 'native' });
-    const out = engine.inferSync({ x: { type: 'float32', data: x.data as Float32Array, dims: x.dims } });
-    for (const name of ['y', 'z']) {
-      const ours = out[name].data as Float32Array;
-      const theirs = expected[name].data as Float32Array;
-      let worst = 0, max = 0;
-      for (let i = 0; i < ours.length; i++) {
-        worst = Math.max(worst, Math.abs(ours[i] - theirs[i]));
-        max = Math.max(max, Math.abs(theirs[i]));
-      }
-      assert.ok(worst <= 1e-5 * Math.max(1, max), `${name}: max |diff| ${worst}`);
-    }
-    engine.dispose();
+    await assertMatchesOrt(bytes, floats([1, 8, 10, 10], 33, 1.5), ['y', 'z']);
   });
 
   it('a dense block: Concats along channels and unfolded BatchNormalizations run NHWC, one Transpose at each end, matches ORT', async function () {
@@ -253,17 +241,6 @@ describe('channels-last layout pass', function () {
     assert.deepEqual(ops('Concat').map((n) => n.attributes.axis), [{ type: 'int', value: 3 }, { type: 'int', value: 3 }], 'the Concats run on NHWC, along the last axis');
     assert.deepEqual(ops('Transpose').map((t) => [t.inputs[0] === 'x' || t.outputs.includes('y')]), [[true], [true]], 'x into NHWC, y back');
 
-    const x = floats([1, 8, 9, 9], 43, 1.5);
-    const session = await ort.InferenceSession.create(bytes);
-    const expected = (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, x.dims) })).y.data as Float32Array;
-    const engine = await Engine.load(bytes, { threads: 1, backend: 'native' });
-    const ours = engine.inferSync({ x: { type: 'float32', data: x.data as Float32Array, dims: x.dims } }).y.data as Float32Array;
-    let worst = 0, max = 0;
-    for (let i = 0; i < ours.length; i++) {
-      worst = Math.max(worst, Math.abs(ours[i] - expected[i]));
-      max = Math.max(max, Math.abs(expected[i]));
-    }
-    assert.ok(worst <= 1e-5 * Math.max(1, max), `max |diff| ${worst}`);
-    engine.dispose();
+    await assertMatchesOrt(bytes, floats([1, 8, 9, 9], 43, 1.5), ['y']);
   });
 });

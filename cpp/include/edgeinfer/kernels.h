@@ -330,7 +330,8 @@ struct DwConvNhwcF32Pixels {
   const int64_t* tap_offsets = nullptr;  // floats from x to tap t's input channel 0 for output pixel 0
   const int64_t* tap_rows = nullptr;     // tap t's row of w
   int64_t taps = 0, x_step = 0;          // x_step: floats between consecutive output pixels' inputs
-  const float* w = nullptr;              // [kernel taps][channels]
+  const float* w = nullptr;              // [kernel taps][w_stride]: tap t's weights for the channels at w + t * w_stride
+  int64_t w_stride = 0;                  // 0: channels (a call over a block of a wider layer's channels sets it)
   const float* bias = nullptr;           // [channels]
   int64_t channels = 0;
   float* y = nullptr;

@@ -24,6 +24,15 @@ using gemm_f32_detail::kMaxSlots;
 using gemm_f32_detail::kParallelMacs;
 // Interior runs shorter than this (the fixed kernels' pixel block) are too short to stream.
 constexpr int64_t kColumnsBelow = 8;
+// A pixel reads every tap of every channel: past this many bytes (taps x channels x 4) the row's channels run in
+// blocks of kChannelBlock, each over all the chunk's rows, so a block's slice of the input stays in L1 (MnasNet's
+// 576-channel 5x5 convs on 14x14 maps read 57 KB per pixel; NCHWc runtimes block channels by 16 the same way).
+constexpr int64_t kChannelBlockAbove = 32 * 1024, kChannelBlock = 64;
+
+// Channels [begin, begin + count) of the layer, the ones a call covers.
+struct ChannelBlock {
+  int64_t begin, count;
+};
 
 class ConvDepthwiseNhwcF32 final : public ConvF32 {
  public:
@@ -49,6 +58,7 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
     // Narrow maps (a keyword spotter's 25x5): a row's interior is a few pixels, too few for the fixed kernels'
     // blocks of 8, so the interior block runs down its columns instead (pixels a row apart as the step).
     columns_ = interior_end_ - interior_begin_ < kColumnsBelow && row_interior_end_ - row_interior_begin_ >= kColumnsBelow;
+    channel_block_ = taps_ * c.out_c * static_cast<int64_t>(sizeof(float)) > kChannelBlockAbove ? kChannelBlock : c.out_c;
   }
 
   // Per concurrent chunk: the tap offsets and weight rows of one call.
@@ -99,22 +109,25 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
     auto chunk = [&](int64_t slot) {
       int64_t* lists = reinterpret_cast<int64_t*>(static_cast<char*>(scratch) + slot * slot_bytes);
       const int64_t begin = rows * slot / slots, end = rows * (slot + 1) / slots;
-      if (!columns_) {
-        for (int64_t r = begin; r < end; ++r) output_row(x, y, r, lists, true);
+      if (!columns_ && channel_block_ == c.out_c) {
+        for (int64_t r = begin; r < end; ++r) output_row(x, y, r, lists, {0, c.out_c}, true, true);
         return;
       }
-      // Per image in the chunk: every row without its interior block, then the block's columns, then the
-      // activations the pixels do not fuse over the rows (the column runs wrote after the rows were done).
-      for (int64_t r = begin; r < end;) {
-        const int64_t b = r / c.oh, image_end = std::min(end, (b + 1) * c.oh);
-        const int64_t oh0 = r - b * c.oh, oh1 = image_end - b * c.oh;
-        const int64_t block0 = std::max(oh0, row_interior_begin_), block1 = std::min(oh1, row_interior_end_);
-        const bool block = block1 - block0 >= kColumnsBelow;
-        for (int64_t oh = oh0; oh < oh1; ++oh) output_row(x, y, b * c.oh + oh, lists, !block || oh < block0 || oh >= block1, false);
-        if (block) interior_columns(x, y, b, block0, block1, lists);
-        finish_rows(y, r, image_end);
-        r = image_end;
+      // Per channel block and image in the chunk: every row (without its interior block when that runs down
+      // its columns), then the block's columns; the activations the pixels do not fuse once at the end.
+      for (int64_t c0 = 0; c0 < c.out_c; c0 += channel_block_) {
+        const ChannelBlock ch{c0, std::min(channel_block_, c.out_c - c0)};
+        for (int64_t r = begin; r < end;) {
+          const int64_t b = r / c.oh, image_end = std::min(end, (b + 1) * c.oh);
+          const int64_t oh0 = r - b * c.oh, oh1 = image_end - b * c.oh;
+          const int64_t block0 = std::max(oh0, row_interior_begin_), block1 = std::min(oh1, row_interior_end_);
+          const bool block = columns_ && block1 - block0 >= kColumnsBelow;
+          for (int64_t oh = oh0; oh < oh1; ++oh) output_row(x, y, b * c.oh + oh, lists, ch, !block || oh < block0 || oh >= block1, false);
+          if (block) interior_columns(x, y, b, block0, block1, lists, ch);
+          r = image_end;
+        }
       }
+      finish_rows(y, begin, end);
     };
     if (slots == 1) {
       chunk(0);
@@ -125,15 +138,17 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
     }
   }
 
-  // The arguments every call over image b shares (tap lists in `lists`, the pixels and output set per call).
-  DwConvNhwcF32Pixels image_args(const void* x, int64_t b, int64_t* lists) const {
+  // The arguments every call over channel block ch of image b shares (tap lists in `lists`, the pixels and
+  // output set per call; their offsets count the layer's channels, the pointers start at the block).
+  DwConvNhwcF32Pixels image_args(const void* x, int64_t b, int64_t* lists, ChannelBlock ch) const {
     const Conv2d& c = c_;
     const int64_t C = c.out_c;
-    const int64_t image = b * c.in_plane() * C;
+    const int64_t image = b * c.in_plane() * C + ch.begin;
     DwConvNhwcF32Pixels a;
-    a.w = weights_.as<float>();
-    a.bias = bias_.as<float>();
-    a.channels = C;
+    a.w = weights_.as<float>() + ch.begin;
+    a.w_stride = C;
+    a.bias = bias_.as<float>() + ch.begin;
+    a.channels = ch.count;
     a.ldy = C;
     a.x_step = c.sw * C;
     a.act = dwconv_fuses(act_.kind) ? act_.kind : FusedActivation::kNone;
@@ -148,7 +163,7 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
       a.x = static_cast<const float*>(x) + image;
     }
     if (!requant_multipliers_.empty()) {
-      a.requant_multipliers = requant_multipliers_.data();
+      a.requant_multipliers = requant_multipliers_.data() + ch.begin;
       a.requant_zero_point = requant_zero_point_;
       a.requant_scale = requant_scale_;
     }
@@ -156,9 +171,9 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
   }
 
   // A call over pixels that read every tap (the interior): level inputs fold the zero point into the bias.
-  void use_interior_bias(DwConvNhwcF32Pixels& a) const {
+  void use_interior_bias(DwConvNhwcF32Pixels& a, ChannelBlock ch) const {
     if (!levels_in_) return;
-    a.bias = interior_bias_.as<float>();
+    a.bias = interior_bias_.as<float>() + ch.begin;
     a.x_zero_point = 0;
   }
 
@@ -173,11 +188,11 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
 
   // The interior block's output rows [oh0, oh1) of image b, one call per interior column: its pixels are a
   // row apart (x_step sh input rows, ldy one output row), every tap inside the input.
-  void interior_columns(const void* x, void* y, int64_t b, int64_t oh0, int64_t oh1, int64_t* lists) const {
+  void interior_columns(const void* x, void* y, int64_t b, int64_t oh0, int64_t oh1, int64_t* lists, ChannelBlock ch) const {
     const Conv2d& c = c_;
     const int64_t C = c.out_c;
-    DwConvNhwcF32Pixels a = image_args(x, b, lists);
-    use_interior_bias(a);
+    DwConvNhwcF32Pixels a = image_args(x, b, lists, ch);
+    use_interior_bias(a, ch);
     a.x_step = c.sh * c.iw * C;
     a.ldy = c.ow * C;
     a.count = oh1 - oh0;
@@ -190,23 +205,23 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
           lists[taps_ + n] = kh * c.kw + kw;
           ++n;
         }
-      const int64_t first = (b * c.oh + oh0) * c.ow + ow;
-      if (levels_out_) a.y_levels = static_cast<uint8_t*>(y) + first * C;
-      else a.y = static_cast<float*>(y) + first * C;
+      const int64_t first = ((b * c.oh + oh0) * c.ow + ow) * C + ch.begin;
+      if (levels_out_) a.y_levels = static_cast<uint8_t*>(y) + first;
+      else a.y = static_cast<float*>(y) + first;
       variant_->nhwc_pixels(a);
     }
   }
 
   // Output row r = (batch, oh): its interior in one call (unless `with_interior` is false: the column runs
   // do it), each border pixel in its own; then the unfused activations when `finish`.
-  void output_row(const void* x, void* y, int64_t r, int64_t* lists, bool with_interior, bool finish = true) const {
+  void output_row(const void* x, void* y, int64_t r, int64_t* lists, ChannelBlock ch, bool with_interior, bool finish) const {
     const Conv2d& c = c_;
     const int64_t b = r / c.oh, oh = r % c.oh, C = c.out_c;
-    float* yr = static_cast<float*>(y) + r * c.ow * C;
-    uint8_t* yr_levels = static_cast<uint8_t*>(y) + r * c.ow * C;
+    float* yr = static_cast<float*>(y) + r * c.ow * C + ch.begin;
+    uint8_t* yr_levels = static_cast<uint8_t*>(y) + r * c.ow * C + ch.begin;
     int64_t* offsets = lists;
     int64_t* tap_rows = lists + taps_;
-    DwConvNhwcF32Pixels a = image_args(x, b, lists);
+    DwConvNhwcF32Pixels a = image_args(x, b, lists, ch);
     // Taps of output column ow inside the input (all kernel columns when `all_columns`).
     auto list_taps = [&](int64_t ow, bool all_columns) {
       int64_t n = 0;
@@ -225,9 +240,9 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
     };
     auto pixels = [&](int64_t ow, int64_t count, bool interior) {
       a.taps = list_taps(ow, interior);
-      a.bias = bias_.as<float>();
+      a.bias = bias_.as<float>() + ch.begin;
       a.x_zero_point = x_zero_point_;
-      if (interior && a.taps == taps_) use_interior_bias(a);
+      if (interior && a.taps == taps_) use_interior_bias(a, ch);
       if (levels_out_) a.y_levels = yr_levels + ow * C;
       else a.y = yr + ow * C;
       a.count = count;
@@ -246,6 +261,7 @@ class ConvDepthwiseNhwcF32 final : public ConvF32 {
   AlignedBuffer weights_, bias_, interior_bias_;
   int64_t taps_ = 0, interior_begin_ = 0, interior_end_ = 0, row_interior_begin_ = 0, row_interior_end_ = 0;
   bool columns_ = false;  // the interior block runs down its columns (see the constructor)
+  int64_t channel_block_ = 0;  // channels per block (all of them unless kChannelBlockAbove)
   bool levels_in_ = false, levels_out_ = false;
   int32_t x_zero_point_ = 0, requant_zero_point_ = 0;
   std::vector<float> requant_multipliers_;

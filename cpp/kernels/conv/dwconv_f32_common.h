@@ -155,7 +155,7 @@ template <class V, class In, bool kRequant>
 void dw_nhwc_generic(const DwConvNhwcF32Pixels& a, const In& in, int64_t c_begin) {
   using T = typename V::T;
   constexpr int L = V::kLanes;
-  const int64_t C = a.channels, step = a.x_step;
+  const int64_t C = a.channels, step = a.x_step, WS = a.w_stride != 0 ? a.w_stride : C;
   const int64_t* off = a.tap_offsets;
   const int64_t* rows = a.tap_rows;
   int64_t p = 0;
@@ -167,7 +167,7 @@ void dw_nhwc_generic(const DwConvNhwcF32Pixels& a, const In& in, int64_t c_begin
       const T bias = V::load_partial(a.bias + c, n);
       T acc0 = bias, acc1 = bias, acc2 = bias, acc3 = bias;
       for (int64_t t = 0; t < a.taps; ++t) {
-        const T w = V::load_partial(a.w + rows[t] * C + c, n);
+        const T w = V::load_partial(a.w + rows[t] * WS + c, n);
         const int64_t q = x + off[t] + c;
         acc0 = V::fma(w, in.load_partial(q, n), acc0);
         acc1 = V::fma(w, in.load_partial(q + step, n), acc1);
@@ -189,7 +189,7 @@ void dw_nhwc_generic(const DwConvNhwcF32Pixels& a, const In& in, int64_t c_begin
       const PixelOutput<V, kRequant> out0(a, c, L), out1(a, c + L, L), out2(a, c + 2 * L, L), out3(a, c + 3 * L, L);
       T acc0 = V::load(a.bias + c), acc1 = V::load(a.bias + c + L), acc2 = V::load(a.bias + c + 2 * L), acc3 = V::load(a.bias + c + 3 * L);
       for (int64_t t = 0; t < a.taps; ++t) {
-        const float* w = a.w + rows[t] * C + c;
+        const float* w = a.w + rows[t] * WS + c;
         const int64_t q = x + off[t] + c;
         acc0 = V::fma(V::load(w), in.load(q), acc0);
         acc1 = V::fma(V::load(w + L), in.load(q + L), acc1);
@@ -206,7 +206,7 @@ void dw_nhwc_generic(const DwConvNhwcF32Pixels& a, const In& in, int64_t c_begin
       const PixelOutput<V, kRequant> out(a, c, n);
       T acc = V::load_partial(a.bias + c, n);
       for (int64_t t = 0; t < a.taps; ++t)
-        acc = V::fma(V::load_partial(a.w + rows[t] * C + c, n), in.load_partial(x + off[t] + c, n), acc);
+        acc = V::fma(V::load_partial(a.w + rows[t] * WS + c, n), in.load_partial(x + off[t] + c, n), acc);
       out.store_partial(y + c, acc, n);
     }
   }
@@ -224,11 +224,11 @@ inline void dw_nhwc_fixed_vector(const DwConvNhwcF32Pixels& a, const In& in, con
   constexpr int L = V::kLanes;
   constexpr int kRegisters = L == 8 ? 16 : 32;
   constexpr int kP = kTaps + 8 + 1 <= kRegisters ? 8 : 4;
-  const int64_t C = a.channels, step = a.x_step;
+  const int64_t step = a.x_step, WS = a.w_stride != 0 ? a.w_stride : a.channels;
   auto load = [&](int64_t i) { return kPartial ? in.load_partial(i, n) : in.load(i); };
   T w[kTaps];
 #pragma GCC unroll 32
-  for (int t = 0; t < kTaps; ++t) w[t] = kPartial ? V::load_partial(a.w + a.tap_rows[t] * C + c, n) : V::load(a.w + a.tap_rows[t] * C + c);
+  for (int t = 0; t < kTaps; ++t) w[t] = kPartial ? V::load_partial(a.w + a.tap_rows[t] * WS + c, n) : V::load(a.w + a.tap_rows[t] * WS + c);
   const T bias = kPartial ? V::load_partial(a.bias + c, n) : V::load(a.bias + c);
   const PixelOutput<V, kRequant> out(a, c, kPartial ? n : L);
   auto block = [&](int64_t p) {

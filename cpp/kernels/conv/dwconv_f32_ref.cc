@@ -34,7 +34,7 @@ void nhwc_pixels(const DwConvNhwcF32Pixels& a) {
       for (int64_t t = 0; t < a.taps; ++t) {
         const int64_t i = a.tap_offsets[t] + p * a.x_step + c;
         const float x = a.x_levels != nullptr ? static_cast<float>(a.x_levels[i]) - static_cast<float>(a.x_zero_point) : a.x[i];
-        acc += a.w[a.tap_rows[t] * a.channels + c] * x;
+        acc += a.w[a.tap_rows[t] * (a.w_stride != 0 ? a.w_stride : a.channels) + c] * x;
       }
       if (a.requant_multipliers != nullptr) {
         float v = acc * a.requant_multipliers[c];

@@ -127,7 +127,7 @@ describe('pass: fold BatchNormalization into the layer before it', () => {
     });
   }
 
-  it('a BN whose layer output has another reader, or after a Concat, stays and runs as a step', async () => {
+  it('a BN whose layer output has another reader, or after a Concat, is not folded: a per-channel Mul / Add in NHWC, or its own step in NCHW', async () => {
     const spec: GraphSpec = {
       opset: 13,
       nodes: [
@@ -139,9 +139,15 @@ describe('pass: fold BatchNormalization into the layer before it', () => {
       outputs: [{ name: 'y', dtype: 'float32' }],
       initializers: { w: f32([3, 2, 1, 1], randomFloats(6, 51)), ...bnParams(6, 53) },
     };
+    // Channels last (the default): the Concat runs on NHWC and the BN behind it becomes a Mul and an Add along
+    // the last axis (see test/channels-last.test.ts); with keepNchw it stays a BatchNormalization step.
     const prepared = prepareModel(buildModel(spec));
     assert.equal(prepared.optimizations.batchNorm, 0);
-    assert.ok(prepared.model.graph.nodes.some((n) => n.opType === 'BatchNormalization'));
+    const ops = prepared.model.graph.nodes.map((n) => n.opType);
+    assert.ok(!ops.includes('BatchNormalization') && ops.includes('Mul') && ops.includes('Add'), ops.join(' '));
+    const nchw = prepareModel(buildModel(spec), { optimize: { keepNchw: true } });
+    assert.equal(nchw.optimizations.batchNorm, 0);
+    assert.ok(nchw.model.graph.nodes.some((n) => n.opType === 'BatchNormalization'));
     await matchOrt(spec, x([1, 2, 5, 5]), 'bn-standalone');
   });
 });

@@ -28,6 +28,14 @@ function node(name: string, opType: string, inputs: string[], outputs: string[],
 
 const ints = (value: number[]) => ({ type: 'ints' as const, value });
 
+/** The model's bytes (for ORT and the engine) and a lookup of the nodes `optimize` leaves, by op type. */
+function optimizedOps(model: Model): { bytes: Uint8Array; ops: (op: string) => Node[] } {
+  const bytes = writeModel(model);
+  const optimized = structuredClone(model);
+  optimize(optimized);
+  return { bytes, ops: (op: string) => optimized.graph.nodes.filter((n) => n.opType === op) };
+}
+
 /** Our native run of `bytes` on x against onnxruntime-node's: every output within 1e-5 of the largest |value| (at least 1). */
 async function assertMatchesOrt(bytes: Uint8Array, x: TensorData, outputs: string[], options: { precision?: 'float32' | 'int8' } = {}): Promise<void> {
   const session = await ort.InferenceSession.create(bytes);
@@ -194,11 +202,7 @@ describe('channels-last layout pass', function () {
   });
 
   it('a mixed graph: converts group-1 convs and pools, leaves multiplier-2 depthwise, keeps needed Transposes, matches ORT', async function () {
-    const model = mixedModel();
-    const bytes = writeModel(model);
-    const optimized = structuredClone(model);
-    optimize(optimized);
-    const ops = (op: string) => optimized.graph.nodes.filter((n) => n.opType === op);
+    const { bytes, ops } = optimizedOps(mixedModel());
     assert.equal(ops('NhwcConv').length, 3, 'conv a, b, c');
     assert.equal(ops('NhwcMaxPool').length, 1);
     assert.equal(ops('Conv').length, 1, 'the multiplier-2 depthwise conv stays NCHW');
@@ -211,11 +215,7 @@ describe('channels-last layout pass', function () {
   });
 
   it('an inverted-residual block: depthwise, squeeze-excitation and residual run NHWC, activations fused, matches ORT', async function () {
-    const model = invertedResidualModel();
-    const bytes = writeModel(model);
-    const optimized = structuredClone(model);
-    optimize(optimized);
-    const ops = (op: string) => optimized.graph.nodes.filter((n) => n.opType === op);
+    const { bytes, ops } = optimizedOps(invertedResidualModel());
     assert.equal(ops('NhwcConv').length, 6, 'expand, depthwise, fc1, fc2, project, conv c');
     assert.equal(ops('NhwcGlobalAveragePool').length, 1);
     assert.deepEqual(ops('NhwcConv').map((n) => n.attributes.activation?.type === 'string' ? n.attributes.activation.value : ''), ['HardSwish', 'Relu', 'Relu', 'HardSigmoid', '', 'Silu']);
@@ -231,11 +231,7 @@ describe('channels-last layout pass', function () {
   });
 
   it('a dense block: Concats along channels and unfolded BatchNormalizations run NHWC, one Transpose at each end, matches ORT', async function () {
-    const model = denseBlockModel();
-    const bytes = writeModel(model);
-    const optimized = structuredClone(model);
-    optimize(optimized);
-    const ops = (op: string) => optimized.graph.nodes.filter((n) => n.opType === op);
+    const { bytes, ops } = optimizedOps(denseBlockModel());
     assert.equal(ops('NhwcConv').length, 5);
     assert.equal(ops('BatchNormalization').length, 0, 'every BN folded into a conv or turned into a per-channel Mul / Add');
     assert.deepEqual(ops('Concat').map((n) => n.attributes.axis), [{ type: 'int', value: 3 }, { type: 'int', value: 3 }], 'the Concats run on NHWC, along the last axis');

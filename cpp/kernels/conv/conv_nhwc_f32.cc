@@ -50,7 +50,7 @@ void gather_kernel_rows(const Conv2d& c, const float* xb, int64_t oh, int64_t ow
       if (ih < 0 || ih >= c.ih) {
         std::fill(dst, dst + run, 0.0f);
       } else if (inside && kRun > 0) {
-        std::memcpy(dst, xb + (ih * c.iw + iw0) * c.in_c, sizeof(float) * static_cast<size_t>(kRun > 0 ? kRun : 1));
+        std::memcpy(dst, xb + (ih * c.iw + iw0) * c.in_c, sizeof(float) * kRun);
       } else {
         std::fill(dst, dst + lo, 0.0f);
         std::memcpy(dst + lo, xb + (ih * c.iw + iw0) * c.in_c + lo, sizeof(float) * static_cast<size_t>(hi - lo));
@@ -192,23 +192,24 @@ class ConvNhwcF32 final : public ConvF32 {
           case 6: gather_kernel_rows<6>(c, xb, oh, ow, used, k, gathered, rows); break;
           default: gather_kernel_rows<0>(c, xb, oh, ow, used, k, gathered, rows);
         }
-      }
-      for (int i = 0; c.dw != 1 && i < used; ++i) {  // dilated along w: per tap
-        float* row = gathered + i * k;
-        input_offsets(oh, ow, offsets);
-        if (++ow == c.ow) ow = 0, ++oh;
-        if (c.in_c == 1) {  // a spectrogram or image plane: one float per tap
-          for (int64_t tap = 0; tap < taps_; ++tap) row[tap] = offsets[tap] < 0 ? 0.0f : xb[offsets[tap]];
-        } else {
-          for (int64_t tap = 0; tap < taps_; ++tap) {
-            float* dst = row + tap * c.in_c;
-            if (offsets[tap] < 0)
-              std::memset(dst, 0, sizeof(float) * static_cast<size_t>(c.in_c));
-            else
-              std::memcpy(dst, xb + offsets[tap], sizeof(float) * static_cast<size_t>(c.in_c));
+      } else {
+        for (int i = 0; i < used; ++i) {  // dilated along w: per tap
+          float* row = gathered + i * k;
+          input_offsets(oh, ow, offsets);
+          if (++ow == c.ow) ow = 0, ++oh;
+          if (c.in_c == 1) {  // a spectrogram or image plane: one float per tap
+            for (int64_t tap = 0; tap < taps_; ++tap) row[tap] = offsets[tap] < 0 ? 0.0f : xb[offsets[tap]];
+          } else {
+            for (int64_t tap = 0; tap < taps_; ++tap) {
+              float* dst = row + tap * c.in_c;
+              if (offsets[tap] < 0)
+                std::memset(dst, 0, sizeof(float) * static_cast<size_t>(c.in_c));
+              else
+                std::memcpy(dst, xb + offsets[tap], sizeof(float) * static_cast<size_t>(c.in_c));
+            }
           }
+          rows[i] = row;
         }
-        rows[i] = row;
       }
       t.taps = 1;
       t.channels = k;

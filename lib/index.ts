@@ -99,7 +99,7 @@ export type { Precision, BackendStats, StepProfile } from './backends/backend';
 export type { Tensor, TensorInfo, TensorType } from './tensor';
 export { WakeWordPipeline, readWav16, type ModelRunner, type WakeWordModels, type ChunkResult } from './wakeword/pipeline';
 export { wakeWordCalibrationFeeds, wavFiles, type WakeWordCalibrationOptions } from './wakeword/calibration';
-export { CommandStage, type CommandEvent, type CommandModel, type CommandPushOptions, type CommandScore, type CommandStageOptions } from './wakeword/command-stage';
+export { CommandStage, type CommandEvent, type CommandModel, type CommandPushOptions, type CommandScore, type CommandScoreBy, type CommandStageOptions } from './wakeword/command-stage';
 export { EnergyVoiceActivity, type VoiceActivityOptions, type VoiceActivityResult } from './wakeword/voice-activity';
 export {
   BatchScheduler,

@@ -188,6 +188,24 @@ describe('CommandStage', () => {
     assert.deepEqual(model.calls, [0, 2], 'the window of 3 chunks, less the silent one');
   });
 
+  it("scoreBy 'intent' waits until one intent, not the sum of them, reaches the threshold", async () => {
+    // Classes: none, 'one', 'two'; 'two' holds 3/4 of the command share. Share 0.6: 1 - P(none) = 0.6 but 'two' only 0.45.
+    let share = 0.6;
+    const model = fakeModel(2, JSON.stringify({ 1: 'one', 2: 'two' }), () => share);
+    const byCommand = new CommandStage({ name: 'c', model, windowChunks: 8 });
+    const byIntent = new CommandStage({ name: 'c', model, windowChunks: 8, scoreBy: 'intent' });
+    assert.equal(byIntent.scoreBy, 'intent');
+    for (const stage of [byCommand, byIntent]) await stage.push(chunk(0));
+    const first = await byCommand.push(chunk(1), { wakeWord: 'alexa' });
+    assert.equal(first?.score.toFixed(2), '0.60', 'by command: 1 - P(none) crosses at once');
+    assert.equal(await byIntent.push(chunk(1), { wakeWord: 'alexa' }), undefined);
+    assert.equal(byIntent.last?.score.toFixed(2), '0.45');
+    share = 0.8;
+    const event = await byIntent.push(chunk(2));
+    assert.deepEqual(event && { intent: event.intent, score: event.score.toFixed(2) }, { intent: 'two', score: '0.60' });
+    assert.throws(() => new CommandStage({ name: 'c', model, scoreBy: 'best' as never }), (e: unknown) => e instanceof EdgeInferError && /scoreBy must be 'command' or 'intent'/.test(e.message));
+  });
+
   it('refuses a model whose input length it cannot know', () => {
     const model = { inputs: [{ name: 'x' }], outputs: [{ name: 'y' }], infer: async () => ({}) };
     assert.throws(() => new CommandStage({ name: 'c', model }), (e: unknown) => e instanceof EdgeInferError && e.code === 'EDGEINFER_INVALID_ARGUMENT' && /frames must be a positive integer/.test(e.message));

@@ -22,6 +22,7 @@ interface ServeCliOptions {
   commandModel?: string;
   commandName: string;
   commandThreshold?: string;
+  commandScoreBy?: string;
   backend: string;
   maxBatch?: string;
   maxQueue?: string;
@@ -81,12 +82,15 @@ function wakeWordWithCommand(options: ServeCliOptions): NonNullable<ServerOption
   const models = wakeWordModels(options.wakeWordDir!, only, options.commandModel === undefined ? [] : [options.commandModel]);
   if (options.commandModel === undefined) {
     if (options.commandThreshold !== undefined) throw bad('--command-threshold needs --command-model');
+    if (options.commandScoreBy !== undefined) throw bad('--command-score-by needs --command-model');
     return models;
   }
   if (!fs.existsSync(options.commandModel)) throw bad(`--command-model ${options.commandModel} does not exist`);
   const threshold = options.commandThreshold === undefined ? undefined : Number(options.commandThreshold);
   if (threshold !== undefined && !(threshold > 0 && threshold <= 1)) throw bad(`--command-threshold must be in (0, 1], got '${options.commandThreshold}'`);
-  return { ...models, command: { model: options.commandModel, name: options.commandName, ...(threshold === undefined ? {} : { threshold }) } };
+  const scoreBy = options.commandScoreBy;
+  if (scoreBy !== undefined && scoreBy !== 'command' && scoreBy !== 'intent') throw bad(`--command-score-by must be command or intent, got '${scoreBy}'`);
+  return { ...models, command: { model: options.commandModel, name: options.commandName, ...(threshold === undefined ? {} : { threshold }), ...(scoreBy === undefined ? {} : { scoreBy }) } };
 }
 
 export function registerServe(program: Command): void {
@@ -103,6 +107,7 @@ export function registerServe(program: Command): void {
     .option('--command-model <file>', 'a command stage after each wake word: [1, frames, 96] embeddings in, class probabilities out (openWakeWord timer head, or a distilled command model)')
     .option('--command-name <name>', 'the command stage name in CommandEvents', 'command')
     .option('--command-threshold <p>', 'score at which a command fires (default 0.5)')
+    .option('--command-score-by <what>', "the score: 'command' = 1 - P(no command) (default), 'intent' = the likeliest intent's probability (a distilled command model)")
     .option('--backend <backend>', 'auto, native or onnxruntime', 'auto')
     .option('--max-batch <n>', 'largest batch the scheduler forms (default 8)')
     .option('--max-queue <n>', 'queued requests beyond which Infer answers RESOURCE_EXHAUSTED (default 1024)')

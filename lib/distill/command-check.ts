@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { Engine } from '../engine';
 import { EdgeInferError } from '../errors';
-import { CommandStage } from '../wakeword/command-stage';
+import { CommandStage, type CommandScoreBy } from '../wakeword/command-stage';
 import { chunkSamples, readWav16, sampleRate, WakeWordPipeline, type ModelRunner } from '../wakeword/pipeline';
 import { EnergyVoiceActivity } from '../wakeword/voice-activity';
 
@@ -26,6 +26,8 @@ export interface CommandCheckOptions {
   precision?: 'int8' | 'float32';
   wakeThreshold?: number;
   commandThreshold?: number;
+  /** How the command stage scores the model's classes (CommandStageOptions.scoreBy). Default 'intent', a distilled classifier's. */
+  scoreBy?: CommandScoreBy;
 }
 
 export interface CheckEvent {
@@ -66,7 +68,7 @@ export async function streamCommandClips(options: CommandCheckOptions): Promise<
       if (wav.sampleRate !== sampleRate) throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `${clip}: ${wav.sampleRate} Hz, the pipeline takes ${sampleRate} Hz`);
       const vad = new EnergyVoiceActivity();
       const pipeline = new WakeWordPipeline({ melspectrogram, embedding, heads });
-      const stage = new CommandStage({ name: 'command', model: command, threshold: options.commandThreshold });
+      const stage = new CommandStage({ name: 'command', model: command, threshold: options.commandThreshold, scoreBy: options.scoreBy ?? 'intent' });
       const firedAt: Record<string, number> = {};
       const events: CheckEvent[] = [];
       let best: number | undefined;

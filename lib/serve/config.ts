@@ -18,8 +18,10 @@ export interface CommandServeOptions {
   model: string | Uint8Array;
   /** The stage's name in events (CommandEvent.command), e.g. 'timer'. Default 'command'. */
   name?: string;
-  /** A command fires when 1 - P(no command) (or the single score) reaches this. Default 0.5. */
+  /** A command fires when its score (`scoreBy`; a single-score model's score) reaches this. Default 0.5. */
   threshold?: number;
+  /** 'command' (default): 1 - P(no command); 'intent': the likeliest intent's probability (a distilled classifier). */
+  scoreBy?: 'command' | 'intent';
   /** 80 ms chunks after the wake word during which the model runs. Default: the model's frames + 6. */
   windowChunks?: number;
   /** Embeddings per model input when the model does not state it (its input's second dim). */
@@ -185,7 +187,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   return resolved;
 }
 
-const commandKeys = new Set(['model', 'name', 'threshold', 'windowChunks', 'frames', 'labels']);
+const commandKeys = new Set(['model', 'name', 'threshold', 'scoreBy', 'windowChunks', 'frames', 'labels']);
 
 function checkCommand(value: unknown): CommandServeOptions & { name: string } {
   const c = checkOptions(value, 'wakeWord.command');
@@ -194,6 +196,9 @@ function checkCommand(value: unknown): CommandServeOptions & { name: string } {
   if (typeof name !== 'string' || !/^[\w.-]+$/.test(name)) throw invalid(`wakeWord.command.name must be a name of letters, digits, _ . -, got ${String(name)}`, { argument: 'wakeWord.command.name' });
   const threshold = c.threshold ?? 0.5;
   if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1)) throw invalid(`wakeWord.command.threshold must be in (0, 1], got ${String(threshold)}`, { argument: 'wakeWord.command.threshold' });
+  if (c.scoreBy !== undefined && c.scoreBy !== 'command' && c.scoreBy !== 'intent') {
+    throw invalid(`wakeWord.command.scoreBy must be 'command' or 'intent', got ${String(c.scoreBy)}`, { argument: 'wakeWord.command.scoreBy' });
+  }
   const labels = c.labels;
   if (labels !== undefined && (!Array.isArray(labels) || labels.some((l) => l !== null && typeof l !== 'string'))) {
     throw invalid('wakeWord.command.labels must be an array of intent names (null for "no command")', { argument: 'wakeWord.command.labels' });
@@ -202,6 +207,7 @@ function checkCommand(value: unknown): CommandServeOptions & { name: string } {
     model: checkSource(c.model, 'wakeWord.command.model'),
     name,
     threshold,
+    ...(c.scoreBy === undefined ? {} : { scoreBy: c.scoreBy as 'command' | 'intent' }),
     ...(c.windowChunks === undefined ? {} : { windowChunks: checkInteger(c.windowChunks, 'wakeWord.command.windowChunks', 1, 10_000) }),
     ...(c.frames === undefined ? {} : { frames: checkInteger(c.frames, 'wakeWord.command.frames', 1, 10_000) }),
     ...(labels === undefined ? {} : { labels: labels as (string | null)[] }),

@@ -33,8 +33,15 @@ export interface CommandStageOptions {
    * command"), else a single-score model whose intent is `name`.
    */
   labels?: (string | null)[];
-  /** A command fires when its score (1 - the "no command" probability, or the single score) reaches this. Default 0.5. */
+  /** A command fires when its score (see `scoreBy`; a single-score model's score) reaches this. Default 0.5. */
   threshold?: number;
+  /**
+   * What a multi-class model's score is. 'command' (default): 1 - P(no command), for heads whose classes are
+   * variants of one command (openWakeWord's timer head: 1, 5, 10, ... minute timers share the mass). 'intent':
+   * the most probable intent's own probability, for a classifier over distinct intents (a distilled command
+   * model), where little "no command" mass spread over several confusable intents means it has not decided yet.
+   */
+  scoreBy?: CommandScoreBy;
   /**
    * Chunks after the wake word during which the model runs. Default: `frames` + 6, i.e. as long as the
    * model's input (a command it can judge fits in it) plus 0.48 s for the score to peak after the speech ends.
@@ -43,12 +50,14 @@ export interface CommandStageOptions {
   windowChunks?: number;
 }
 
+export type CommandScoreBy = 'command' | 'intent';
+
 export interface CommandEvent {
   /** The stage's name ('timer'). */
   command: string;
   /** The most probable intent at the crossing (e.g. '5_minute_timer'). */
   intent: string;
-  /** 1 - P(no command) (or the model's single score) at the crossing. */
+  /** The score at the crossing: 1 - P(no command) or the intent's probability (`scoreBy`), or the model's single score. */
   score: number;
   /** Stream time at the end of the chunk that fired, in ms of audio since the stream began (as the proto's CommandEvent). */
   timeMs: number;
@@ -74,6 +83,7 @@ export class CommandStage {
   readonly frames: number;
   readonly threshold: number;
   readonly windowChunks: number;
+  readonly scoreBy: CommandScoreBy;
   readonly #model: CommandModel;
   readonly #labels: (string | null)[] | undefined;
   /** The last `frames` embeddings, oldest first. */
@@ -97,6 +107,8 @@ export class CommandStage {
     if (!Number.isInteger(this.frames) || this.frames < 1) throw invalid('frames must be a positive integer (the model does not state its input length)');
     this.threshold = options.threshold ?? 0.5;
     if (!(this.threshold > 0 && this.threshold <= 1)) throw invalid('threshold must be in (0, 1]');
+    this.scoreBy = options.scoreBy ?? 'command';
+    if (this.scoreBy !== 'command' && this.scoreBy !== 'intent') throw invalid(`scoreBy must be 'command' or 'intent', got ${String(options.scoreBy)}`);
     this.windowChunks = options.windowChunks ?? this.frames + 6;
     if (!Number.isInteger(this.windowChunks) || this.windowChunks < 1) throw invalid('windowChunks must be a positive integer');
     this.name = options.name;
@@ -149,7 +161,8 @@ export class CommandStage {
       if (labels[i] == null) none += values[i];
       else if (best < 0 || values[i] > values[best]) best = i;
     }
-    return { score: 1 - none, intent: best < 0 ? this.name : labels[best]! };
+    if (best < 0) return { score: 1 - none, intent: this.name };
+    return { score: this.scoreBy === 'intent' ? values[best] : 1 - none, intent: labels[best]! };
   }
 
   /** Back to a fresh stream (history dropped, window closed). */

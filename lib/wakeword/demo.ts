@@ -4,9 +4,9 @@
  * Every clip is streamed in 80 ms chunks, all clips at once like the streams of a server, through one
  * BatchScheduler per model: energy voice activity -> melspectrogram -> embedding -> the wake-word heads ->
  * after a wake word, the command stage (the distilled INT8 voice-command model, models/voice-commands.int8.onnx, on
- * the embeddings that follow). It prints
- * each event with its time in the clip, the per-chunk latency against the 200 ms budget, the model sizes, and
- * how native INT8, native FP32 and ONNX Runtime FP32 agree (ONNX Runtime when onnxruntime-node is installed).
+ * the embeddings that follow). It prints each event with its time in the clip, the per-chunk latency against the
+ * 200 ms budget, the model sizes, and how native INT8, native FP32 and ONNX Runtime FP32 agree (ONNX Runtime when
+ * onnxruntime-node is installed).
  * With `json`, one JSON object per line instead (events, clip summaries, latency, sizes, agreement).
  */
 import fs from 'node:fs';

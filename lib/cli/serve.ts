@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import type { EngineOptions } from '../engine';
 import { EdgeInferError } from '../errors';
 import { createServer, type ServerOptions } from '../serve';
+import { isCommandScoreBy } from '../wakeword/command-stage';
 
 interface ServeCliOptions {
   host: string;
@@ -89,7 +90,7 @@ function wakeWordWithCommand(options: ServeCliOptions): NonNullable<ServerOption
   const threshold = options.commandThreshold === undefined ? undefined : Number(options.commandThreshold);
   if (threshold !== undefined && !(threshold > 0 && threshold <= 1)) throw bad(`--command-threshold must be in (0, 1], got '${options.commandThreshold}'`);
   const scoreBy = options.commandScoreBy;
-  if (scoreBy !== undefined && scoreBy !== 'command' && scoreBy !== 'intent') throw bad(`--command-score-by must be command or intent, got '${scoreBy}'`);
+  if (scoreBy !== undefined && !isCommandScoreBy(scoreBy)) throw bad(`--command-score-by must be command or intent, got '${scoreBy}'`);
   return { ...models, command: { model: options.commandModel, name: options.commandName, ...(threshold === undefined ? {} : { threshold }), ...(scoreBy === undefined ? {} : { scoreBy }) } };
 }
 

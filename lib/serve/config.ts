@@ -7,6 +7,7 @@ import type { ServerCredentials } from '@grpc/grpc-js';
 import type { BatchSchedulerOptions } from '../batch-scheduler';
 import { Engine, type EngineOptions } from '../engine';
 import { checkInteger, checkOptions, invalid } from '../validate';
+import { isCommandScoreBy, type CommandScoreBy } from '../wakeword/command-stage';
 
 /**
  * The command stage after a wake word (lib/wakeword/command-stage.ts): a model over the embeddings that follow,
@@ -21,7 +22,7 @@ export interface CommandServeOptions {
   /** A command fires when its score (`scoreBy`; a single-score model's score) reaches this. Default 0.5. */
   threshold?: number;
   /** 'command' (default): 1 - P(no command); 'intent': the likeliest intent's probability (a distilled classifier). */
-  scoreBy?: 'command' | 'intent';
+  scoreBy?: CommandScoreBy;
   /** 80 ms chunks after the wake word during which the model runs. Default: the model's frames + 6. */
   windowChunks?: number;
   /** Embeddings per model input when the model does not state it (its input's second dim). */
@@ -196,7 +197,7 @@ function checkCommand(value: unknown): CommandServeOptions & { name: string } {
   if (typeof name !== 'string' || !/^[\w.-]+$/.test(name)) throw invalid(`wakeWord.command.name must be a name of letters, digits, _ . -, got ${String(name)}`, { argument: 'wakeWord.command.name' });
   const threshold = c.threshold ?? 0.5;
   if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1)) throw invalid(`wakeWord.command.threshold must be in (0, 1], got ${String(threshold)}`, { argument: 'wakeWord.command.threshold' });
-  if (c.scoreBy !== undefined && c.scoreBy !== 'command' && c.scoreBy !== 'intent') {
+  if (c.scoreBy !== undefined && !isCommandScoreBy(c.scoreBy)) {
     throw invalid(`wakeWord.command.scoreBy must be 'command' or 'intent', got ${String(c.scoreBy)}`, { argument: 'wakeWord.command.scoreBy' });
   }
   const labels = c.labels;
@@ -207,7 +208,7 @@ function checkCommand(value: unknown): CommandServeOptions & { name: string } {
     model: checkSource(c.model, 'wakeWord.command.model'),
     name,
     threshold,
-    ...(c.scoreBy === undefined ? {} : { scoreBy: c.scoreBy as 'command' | 'intent' }),
+    ...(c.scoreBy === undefined ? {} : { scoreBy: c.scoreBy }),
     ...(c.windowChunks === undefined ? {} : { windowChunks: checkInteger(c.windowChunks, 'wakeWord.command.windowChunks', 1, 10_000) }),
     ...(c.frames === undefined ? {} : { frames: checkInteger(c.frames, 'wakeWord.command.frames', 1, 10_000) }),
     ...(labels === undefined ? {} : { labels: labels as (string | null)[] }),

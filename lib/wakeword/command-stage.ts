@@ -50,7 +50,12 @@ export interface CommandStageOptions {
   windowChunks?: number;
 }
 
-export type CommandScoreBy = 'command' | 'intent';
+export const COMMAND_SCORE_BY = ['command', 'intent'] as const;
+export type CommandScoreBy = (typeof COMMAND_SCORE_BY)[number];
+
+export function isCommandScoreBy(value: unknown): value is CommandScoreBy {
+  return (COMMAND_SCORE_BY as readonly unknown[]).includes(value);
+}
 
 export interface CommandEvent {
   /** The stage's name ('timer'). */
@@ -107,8 +112,9 @@ export class CommandStage {
     if (!Number.isInteger(this.frames) || this.frames < 1) throw invalid('frames must be a positive integer (the model does not state its input length)');
     this.threshold = options.threshold ?? 0.5;
     if (!(this.threshold > 0 && this.threshold <= 1)) throw invalid('threshold must be in (0, 1]');
-    this.scoreBy = options.scoreBy ?? 'command';
-    if (this.scoreBy !== 'command' && this.scoreBy !== 'intent') throw invalid(`scoreBy must be 'command' or 'intent', got ${String(options.scoreBy)}`);
+    const scoreBy: unknown = options.scoreBy ?? 'command';
+    if (!isCommandScoreBy(scoreBy)) throw invalid(`scoreBy must be 'command' or 'intent', got ${String(scoreBy)}`);
+    this.scoreBy = scoreBy;
     this.windowChunks = options.windowChunks ?? this.frames + 6;
     if (!Number.isInteger(this.windowChunks) || this.windowChunks < 1) throw invalid('windowChunks must be a positive integer');
     this.name = options.name;

@@ -218,7 +218,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoVariantResult[]
   const say = (line = '') => !json && write(line);
   const clips = options.clips;
   if (clips.length === 0) throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', 'no clips to stream');
-  const files: Record<string, string> = { [DEMO_COMMAND_MODEL.file]: options.models[DEMO_COMMAND_MODEL.file] ?? bundledModel(DEMO_COMMAND_MODEL.file), ...options.models };
+  const files: Record<string, string> = { ...options.models, [DEMO_COMMAND_MODEL.file]: options.models[DEMO_COMMAND_MODEL.file] ?? bundledModel(DEMO_COMMAND_MODEL.file) };
   const ortAvailable = Engine.backends().some((b) => b.name === 'onnxruntime' && b.available);
   const chosen = DEMO_VARIANTS.filter((v) => (options.quick ? v.key === 'int8' : v.backend === 'native' || ortAvailable));
   const info = simdInfo();

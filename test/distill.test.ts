@@ -13,6 +13,7 @@ import { parseWav, resample, Rng, speechBounds } from '../lib/distill/audio';
 import { commandOutputName, toCommandStageModel } from '../lib/distill/command-model';
 import { DEFAULT_VOICE, mergeQuick, readConfig, resolveVoiceSettings, validateConfig, voiceSizes } from '../lib/distill/config';
 import { splitAtSilences } from '../lib/distill/espeak';
+import { expandContractions, spokenForm } from '../lib/distill/spoken-form';
 import { labelsOf, loadNpy } from '../lib/distill/evaluate';
 import { accuracy, agreement, argmaxRows, macroF1, median } from '../lib/distill/metrics';
 import { accuracyByKind, analyzeSweep, extractSweep, roleOf } from '../lib/distill/report';
@@ -64,6 +65,7 @@ describe('distill (Node side)', function () {
       invalidConfig({ experiment: 'voice', voice: { voices: { train: ['en-us', 'en-gb'], test: ['en-gb', 'en-us-nyc'] } } }, /must hold voices out of training; shared with voices\.train: en-gb/);
       invalidConfig({ experiment: 'voice', voice: { speeds: { train: [200, 100] } } }, /speeds\.train must be \[low, high\]/);
       invalidConfig({ experiment: 'voice', voice: { noise: { probability: 2 } } }, /noise\.probability must be a number in \[0, 1\]/);
+      invalidConfig({ experiment: 'voice', voice: { fullForms: -0.1 } }, /config\.voice\.fullForms must be a number in \[0, 1\], got -0\.1/);
       invalidConfig({ experiment: 'voice', voice: { utterances: { training: 5 } } }, /utterances\.training is not a setting/);
       invalidConfig({ experiment: 'voice', evaluation: { ptq: { method: 'kl' } } }, /ptq\.method must be one of minmax, percentile, entropy, mse/);
       invalidConfig({ experiment: 'text', voice: {} }, /config\.voice is only read by the 'voice' experiment/);
@@ -228,6 +230,27 @@ describe('distill (Node side)', function () {
       assert.equal(splitAtSilences(parsed.samples, 22050, 400).length, 1, 'a 300 ms gap does not split at 400 ms');
       assert.deepEqual(speechBounds(Float32Array.from(parsed.samples), 22050), [2210, 13260]);
       assert.throws(() => parseWav(new Uint8Array(8)), /not a RIFF\/WAVE stream/);
+    });
+  });
+
+  describe('spoken form', () => {
+    it('says contractions in full, only the unambiguous ones, and only words (not parts of words)', () => {
+      assert.equal(expandContractions("what's the weather like today"), 'what is the weather like today');
+      assert.equal(expandContractions("uh it's too loud i can't hear it don't stop"), 'uh it is too loud i cannot hear it do not stop');
+      assert.equal(expandContractions("he's home, i'm out of eggs"), "he's home, i am out of eggs");
+      assert.equal(expandContractions('whats the time'), 'whats the time');
+      assert.equal(expandContractions('turn on the lights'), 'turn on the lights');
+    });
+
+    it('draws the full form with the configured probability from the utterance\'s own stream', () => {
+      const text = "what's the time";
+      const said = Array.from({ length: 2000 }, (_, i) => spokenForm(text, new Rng('u', i), 0.4));
+      const full = said.filter((t) => t === 'what is the time').length;
+      assert.equal(full + said.filter((t) => t === text).length, said.length);
+      assert.ok(full > 700 && full < 900, `${full} of 2000 in full at p = 0.4`);
+      assert.deepEqual(said.slice(0, 50), Array.from({ length: 50 }, (_, i) => spokenForm(text, new Rng('u', i), 0.4)), 'seeded: the same on a rerun');
+      assert.ok(Array.from({ length: 200 }, (_, i) => spokenForm(text, new Rng('v', i), 0)).every((t) => t === text), 'probability 0: as written');
+      assert.ok(Array.from({ length: 200 }, (_, i) => spokenForm(text, new Rng('v', i), 1)).every((t) => t === 'what is the time'), 'probability 1: always in full');
     });
   });
 

@@ -34,6 +34,8 @@ export interface VoiceFeatureSettings {
   wakeWords?: string[];
   /** Probability that an utterance starts with a wake word. Default 0.5. */
   wakeWordPrefix?: number;
+  /** Probability that a command is said with its contractions in full ("what's" as "what is"; see spoken-form.ts). Default 0.4. */
+  fullForms?: number;
   /**
    * Probability that a clip stands for the start of a stream (0.3-0.8 s of lead, the pipeline's first
    * embeddings, computed from its initial window of ones, in its windows), as in the demo's short clips. Default 0.25.
@@ -125,6 +127,7 @@ export const DEFAULT_VOICE: ResolvedVoiceSettings = {
   jitterChunks: [1, 6],
   wakeWords: ['hey jarvis', 'alexa', 'hey mycroft'],
   wakeWordPrefix: 0.5,
+  fullForms: 0.4,
   streamStart: 0.25,
   noise: { probability: 0.8, snrDb: [5, 30] },
   gainDb: [-15, 5],
@@ -207,6 +210,7 @@ function checkVoice(voice: unknown, problems: Problems, where = 'config.voice'):
   if (Array.isArray(voice.jitterChunks) && voice.jitterChunks.every(Number.isInteger) === false) problems.add(`${where}.jitterChunks`, 'must hold integers', voice.jitterChunks);
   checkStrings(voice.wakeWords, `${where}.wakeWords`, problems);
   checkNumber(voice.wakeWordPrefix, `${where}.wakeWordPrefix`, problems, { min: 0, max: 1 });
+  checkNumber(voice.fullForms, `${where}.fullForms`, problems, { min: 0, max: 1 });
   checkNumber(voice.streamStart, `${where}.streamStart`, problems, { min: 0, max: 1 });
   if (voice.noise !== undefined) {
     if (!isObject(voice.noise)) problems.add(`${where}.noise`, 'must be { probability, snrDb }', voice.noise);
@@ -361,6 +365,7 @@ export function resolveVoiceSettings(voice: VoiceFeatureSettings | undefined): R
     jitterChunks: v.jitterChunks ?? d.jitterChunks,
     wakeWords: v.wakeWords ?? d.wakeWords,
     wakeWordPrefix: v.wakeWordPrefix ?? d.wakeWordPrefix,
+    fullForms: v.fullForms ?? d.fullForms,
     streamStart: v.streamStart ?? d.streamStart,
     noise: { probability: v.noise?.probability ?? d.noise.probability, snrDb: v.noise?.snrDb ?? d.noise.snrDb },
     gainDb: v.gainDb ?? d.gainDb,

@@ -14,6 +14,7 @@ import { NOISE_KINDS, noise, resample, rms, Rng, speechBounds, toInt16Scale, typ
 import { VOICE_SPLITS, type ResolvedVoiceSettings, type VoiceSplit } from './config';
 import { speakMany } from './espeak';
 import { noneSentence } from './none-texts';
+import { spokenForm } from './spoken-form';
 
 export interface CommandLine {
   text: string;
@@ -139,7 +140,8 @@ export function planJobs(commands: Record<VoiceSplit, CommandLine[]>, intents: s
         const rngSeed = `${seed}/${split}/${kind}/${k}`;
         const rng = new Rng(rngSeed);
         const line = kind === 'command' ? lines[chosen[k]] : undefined;
-        const text = kind === 'command' ? line!.text : kind === 'speech' ? noneSentence(rng, !train) : '';
+        // Its own stream, so saying a command in full changes no other choice of the utterance.
+        const text = kind === 'command' ? spokenForm(line!.text, new Rng(rngSeed, 'spoken'), s.fullForms) : kind === 'speech' ? noneSentence(rng, !train) : '';
         const prefixed = kind === 'wake' || ((kind === 'command' || kind === 'speech') && rng.chance(s.wakeWordPrefix));
         const wakeWord = prefixed ? rng.pick(s.wakeWords) : undefined;
         const gapSeconds = rng.uniform(0.1, 0.5);

@@ -27,7 +27,7 @@ const FULL_FORMS: Record<string, string> = {
   "let's": 'let us',
 };
 
-/** The text with every known contraction in its full form (words matched case-insensitively, lower-case out). */
+/** The text with every known contraction in its full form (words matched case-insensitively; full forms are lower-case, as the generator writes). */
 export function expandContractions(text: string): string {
   return text
     .split(' ')

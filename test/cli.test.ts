@@ -185,6 +185,39 @@ describe('edgeinfer CLI', function () {
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout.trim(), JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version);
   });
+
+  it('bin/edgeinfer.js runs dist/ unless a lib/ file is newer; the package (no lib/) always runs dist/', function () {
+    if (!runningTypeScript) this.skip(); // needs tsx, a dev dependency
+    // A checkout in miniature: the real bin/edgeinfer.js, a dist/ and a lib/ CLI that say which one ran.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeinfer-bin-'));
+    fs.mkdirSync(path.join(dir, 'bin'));
+    fs.copyFileSync(path.join(repoRoot, 'bin', 'edgeinfer.js'), path.join(dir, 'bin', 'edgeinfer.js'));
+    fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
+    const write = (file: string, text: string) => {
+      fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      fs.writeFileSync(path.join(dir, file), text);
+    };
+    write('dist/cli/main.js', "exports.main = async () => { console.log('dist'); return 0; };\n");
+    write('lib/cli/main.ts', "export async function main(): Promise<number> { console.log('lib'); return 0; }\n");
+    write('lib/engine/engine.ts', 'export const edited = true;\n');
+    const at = (file: string, seconds: number) => fs.utimesSync(path.join(dir, file), seconds, seconds);
+    const ran = () => {
+      const result = spawnNode([path.join(dir, 'bin', 'edgeinfer.js')], { cwd: dir });
+      assert.equal(result.status, 0, result.stderr);
+      return { which: result.stdout.trim(), stderr: result.stderr };
+    };
+    at('lib/cli/main.ts', 1000);
+    at('lib/engine/engine.ts', 1000);
+    at('dist/cli/main.js', 2000);
+    assert.deepEqual(ran(), { which: 'dist', stderr: '' });
+    at('lib/engine/engine.ts', 3000); // an edit deep in lib/ after the last build
+    const stale = ran();
+    assert.equal(stale.which, 'lib');
+    assert.match(stale.stderr, /lib\/ is newer than dist\/ \(npm run build:ts\)/);
+    fs.rmSync(path.join(dir, 'lib'), { recursive: true }); // as installed from the tarball
+    assert.deepEqual(ran(), { which: 'dist', stderr: '' });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 });
 
 describe('.npy files', function () {

@@ -7,10 +7,10 @@ splits labelled, transfer (its labels are read for evaluation only, never as lab
 voices).
 
 Teacher: a transformer encoder over the frames (FrameTransformer), trained on the labelled split with hard
-labels and feature-level augmentation (time shift, noise, frame dropout), optionally strengthened by
-self-training on the transfer split's inputs (see common.self_train). Student: ConvHead (two 1-D
-convolutions, mean over time, linear), tens of K parameters. Exported with softmax in the graph, input
-`embeddings` [1, F, 96], output named by the JSON {"1": intent, ...} (lib/wakeword/command-stage.ts).
+labels and feature-level augmentation (make_augment: time shift, noise, frame dropout; time and channel masks
+on request), optionally strengthened by self-training on the transfer split's inputs (common.fit_teacher).
+Student: ConvHead (two 1-D convolutions, mean over time, linear), tens of K parameters. Exported with softmax in
+the graph, input `embeddings` [1, F, 96], output named by the JSON {"1": intent, ...} (lib/wakeword/command-stage.ts).
 """
 from __future__ import annotations
 
@@ -64,10 +64,24 @@ def write_random_features(folder: str, frames: int, sizes: dict, classes: int, s
         json.dump({"frames": frames, "note": "random test features"}, f)
 
 
+AUGMENT_KEYS = ("shift", "noise", "frame_drop", "time_masks", "time_mask_width", "channel_masks", "channel_mask_width")
+
+
 def make_augment(a: dict, scale: float):
-    """Feature-level augmentation: shift in time by up to `shift` frames (edge frames repeated), Gaussian noise of
-    `noise` x the features' std, each frame replaced by its neighbour with probability `frame_drop`."""
+    """Feature-level augmentation: shift in time by up to `shift` frames (edge frames repeated), each frame replaced by
+    its neighbour with probability `frame_drop`, Gaussian noise of `noise` x the features' std, then SpecAugment's
+    masks on the embedding frames: `time_masks` spans of up to `time_mask_width` frames set to the window's mean
+    frame, and `channel_masks` spans of up to `channel_mask_width` of the 96 values set to their mean over the
+    window (each width drawn in [0, max] per row). Unknown keys are an error (a misspelt one would silently train
+    without it)."""
+    unknown = sorted(set(a) - set(AUGMENT_KEYS))
+    if unknown:
+        raise ValueError(f"augment: unknown key(s) {unknown}; known: {list(AUGMENT_KEYS)}")
     shift, noise, drop = int(a.get("shift", 0)), float(a.get("noise", 0.0)), float(a.get("frame_drop", 0.0))
+    masks = [(int(a.get("time_masks", 0)), int(a.get("time_mask_width", 0)), 1), (int(a.get("channel_masks", 0)), int(a.get("channel_mask_width", 0)), 2)]
+    for key in AUGMENT_KEYS:
+        if key in a and (not isinstance(a[key], (int, float)) or isinstance(a[key], bool) or a[key] < 0):
+            raise ValueError(f"augment.{key}: must be a number >= 0, got {a[key]!r}")
 
     def augment(batch, g):
         x = batch["x"]
@@ -82,6 +96,17 @@ def make_augment(a: dict, scale: float):
             x = torch.where(m[:, :, None], prev, x)
         if noise:
             x = x + noise * scale * torch.randn(x.shape, generator=g)
+        for count, width, axis in masks:
+            if not (count and width):
+                continue
+            size = x.shape[axis]
+            mean = x.mean(1, keepdim=True).expand(n, f, d)  # the window's mean frame
+            pos = torch.arange(size)[None, :]
+            for _ in range(count):
+                w = torch.randint(0, min(width, size) + 1, (n, 1), generator=g)
+                start = (torch.rand((n, 1), generator=g) * (size - w + 1)).floor().long()
+                span = (pos >= start) & (pos < start + w)
+                x = torch.where(span[:, :, None] if axis == 1 else span[:, None, :], mean, x)
         return {**batch, "x": x}
 
     return augment

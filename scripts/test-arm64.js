@@ -13,6 +13,7 @@
 // Without the cross compiler or qemu it says why and exits 0, except in CI (CI=true), where it fails.
 'use strict';
 const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 const { fetchPackage } = require('./npm-fetch');
 
@@ -80,7 +81,6 @@ if (only !== 'cpp') {
   let specs = ['build-js/test/**/*.test.js'];
   let preload = {};
   if (!ortLoads) {
-    const fs = require('node:fs');
     const testDir = path.join(root, 'build-js', 'test');
     const needsOrt = (file) => /onnxruntime-node|helpers\/ort-runner|helpers\/zoo/.test(fs.readFileSync(path.join(testDir, file), 'utf8'));
     const files = fs.readdirSync(testDir).filter((file) => file.endsWith('.test.js'));
@@ -91,7 +91,7 @@ if (only !== 'cpp') {
       `it is hidden from the arm64 run, and these specs that compare against it run on x64 only: ${files.filter(needsOrt).join(', ')}`);
   }
   const kernelSpecFiles = kernelSpecs.map((name) => `build-js/test/${name}.test.js`);
-  const lost = kernelSpecFiles.filter((file) => !require('node:fs').existsSync(path.join(root, file)));
+  const lost = kernelSpecFiles.filter((file) => !fs.existsSync(path.join(root, file)));
   if (lost.length > 0) {
     console.error(`test:arm64: kernel spec files not found (renamed? update kernelSpecs): ${lost.join(', ')}`);
     process.exit(1);

@@ -61,6 +61,7 @@ def test_a_width_above_the_axis_is_clamped():
     ({"time_masks": -1}, "augment.time_masks"),
     ({"channel_mask_width": "12"}, "augment.channel_mask_width"),
     ({"noise": True}, "augment.noise"),
+    ({"shift": "three"}, "augment.shift"),
 ])
 def test_bad_keys_and_values_are_refused(a, message):
     with pytest.raises(ValueError, match=message):

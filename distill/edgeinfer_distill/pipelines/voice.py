@@ -77,11 +77,11 @@ def make_augment(a: dict, scale: float):
     unknown = sorted(set(a) - set(AUGMENT_KEYS))
     if unknown:
         raise ValueError(f"augment: unknown key(s) {unknown}; known: {list(AUGMENT_KEYS)}")
-    shift, noise, drop = int(a.get("shift", 0)), float(a.get("noise", 0.0)), float(a.get("frame_drop", 0.0))
-    masks = [(int(a.get("time_masks", 0)), int(a.get("time_mask_width", 0)), 1), (int(a.get("channel_masks", 0)), int(a.get("channel_mask_width", 0)), 2)]
-    for key in AUGMENT_KEYS:
+    for key in AUGMENT_KEYS:  # before any int() / float(): int("x") would fail without naming the key
         if key in a and (not isinstance(a[key], (int, float)) or isinstance(a[key], bool) or a[key] < 0):
             raise ValueError(f"augment.{key}: must be a number >= 0, got {a[key]!r}")
+    shift, noise, drop = int(a.get("shift", 0)), float(a.get("noise", 0.0)), float(a.get("frame_drop", 0.0))
+    masks = [(int(a.get("time_masks", 0)), int(a.get("time_mask_width", 0)), 1), (int(a.get("channel_masks", 0)), int(a.get("channel_mask_width", 0)), 2)]
 
     def augment(batch, g):
         x = batch["x"]

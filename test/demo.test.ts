@@ -8,6 +8,10 @@ import { CommandStage, EdgeInferError, EnergyVoiceActivity, readWav16, type Chun
 import { spawnNode } from './helpers/node-child';
 import { repoRoot } from './helpers/repo';
 
+// Through repoRoot, so that the compiled copy in build-js/ finds it too.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { demoEventProblems } = require(path.join(repoRoot, 'scripts', 'demo-events-check.js')) as { demoEventProblems(stdout: string): string[] };
+
 const runningTypeScript = __filename.endsWith('.ts');
 
 type Line = Record<string, unknown> & { type: string; clip?: string };
@@ -85,6 +89,20 @@ describe('npm run demo --short --json', function () {
     const chunks = lines.filter((l) => l.type === 'clip').reduce((n, l) => n + (l.chunks as number), 0);
     assert.equal(latency.chunks, chunks);
     assert.ok(latency.p99_ms > 0 && latency.p99_ms < 200, `p99 ${latency.p99_ms} ms`);
+  });
+
+  it('scripts/demo-events-check.js (check:tarball on the installed package) passes this output and fails it with one event changed or gone', () => {
+    const stdout = (changed: Line[]) => changed.map((l) => JSON.stringify(l)).join('\n');
+    assert.deepEqual(demoEventProblems(stdout(lines)), []);
+    const command = lines.findIndex((l) => l.type === 'command' && l.clip === 'alexa_timer_gb.wav');
+    const wrongIntent = lines.map((l, i) => (i === command ? { ...l, intent: 'cancel_timer' } : l));
+    assert.match(demoEventProblems(stdout(wrongIntent)).join('; '), /alexa_timer_gb\.wav: expected wake_word:alexa command:set_timer, got wake_word:alexa command:cancel_timer/);
+    assert.match(demoEventProblems(stdout(lines.filter((_, i) => i !== command))).join('; '), /alexa_timer_gb\.wav/);
+    const falseWake = { type: 'wake_word', clip: 'negative.wav', name: 'alexa', score: 0.6, time_s: 1 };
+    assert.match(demoEventProblems(stdout([...lines, falseWake])).join('; '), /negative\.wav: expected nothing, got wake_word:alexa/);
+    const weatherWrong = { type: 'command', clip: 'hey_jarvis_weather_gb.wav', intent: 'set_temperature', wake_word: 'hey_jarvis' };
+    assert.match(demoEventProblems(stdout([...lines, weatherWrong])).join('; '), /hey_jarvis_weather_gb\.wav/);
+    assert.match(demoEventProblems(stdout(lines.filter((l) => l.clip !== 'silence.wav'))).join('; '), /silence\.wav: not streamed/);
   });
 
   it('holds the INT8 weights in under a third of the FP32 files; the command model ships as INT8 in under 64 KiB', () => {

@@ -125,7 +125,7 @@ if (qemu) {
     console.log(out.trim());
   }
   // The whole demo on the smallest device we target: the arm64 prebuild's NEON kernels run the INT8 embedding and
-  // command models (the x64 figures of the demo spec hold there too).
+  // command models, and every clip must give the same events as on x64.
   checkDemo('edgeinfer demo --quick (installed package, arm64 Node under qemu-aarch64 -cpu cortex-a53)', qemu, ['-cpu', 'cortex-a53', '-L', '/usr/aarch64-linux-gnu', node, ...demoArgs]);
 } else if (process.env.CI) {
   console.error('qemu-aarch64 is missing: CI must check the arm64 prebuild');

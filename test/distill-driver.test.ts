@@ -401,20 +401,25 @@ describe('distill driver (fake Python factory)', function () {
       const threads = cli(['distill', '--config', config, '--threads', '0', '--python', fakePython], process.env);
       assert.equal(threads.status, 2);
       assert.match(threads.stderr, /--threads <n>' argument '0' is invalid\. an integer in \[1, 256\]/);
+      const workers = cli(['distill', '--config', config, '--workers', 'two', '--python', fakePython], process.env);
+      assert.equal(workers.status, 2);
+      assert.match(workers.stderr, /--workers <n>' argument 'two' is invalid\. an integer in \[1, 256\]/);
       // The flags reach the factory (it wrote its arguments before failing on purpose).
       const out = path.join(dir, 'cli-flags');
-      const flagged = cli(['distill', '--config', config, '--out', out, '--device', 'cpu', '--threads', '2', '--resume', '--python', fakePython], { ...process.env, FAKE_FACTORY_MODE: 'error' });
+      const flagged = cli(['distill', '--config', config, '--out', out, '--device', 'cpu', '--threads', '2', '--workers', '2', '--resume', '--python', fakePython], { ...process.env, FAKE_FACTORY_MODE: 'error' });
       assert.equal(flagged.status, 1);
       const args = JSON.parse(fs.readFileSync(path.join(out, 'fake-args.json'), 'utf8')) as string[];
-      assert.deepEqual(args.slice(4), ['--device', 'cpu', '--threads', '2', '--resume']);
+      assert.deepEqual(args.slice(4), ['--device', 'cpu', '--threads', '2', '--workers', '2', '--resume']);
     });
 
-    it('device / threads / resume: passed to the factory as flags; bad values are EDGEINFER_INVALID_ARGUMENT before anything runs', async () => {
+    it('device / threads / workers / resume: passed to the factory as flags; bad values are EDGEINFER_INVALID_ARGUMENT before anything runs', async () => {
       const config = { experiment: 'text' as const };
       for (const [options, pattern] of [
         [{ device: 'gpu' }, /device must be auto, cpu, cuda or cuda:N, got "gpu"/],
         [{ threads: 0 }, /threads must be an integer in \[1, 256\], got 0/],
         [{ threads: 1.5 }, /threads must be an integer/],
+        [{ workers: 0 }, /workers must be an integer in \[1, 256\], got 0/],
+        [{ workers: '2' }, /workers must be an integer in \[1, 256\], got "2"/],
         [{ resume: 'yes' }, /resume must be a boolean, got "yes"/],
       ] as const) {
         const out = path.join(dir, `bad-flags-${Object.keys(options)[0]}`);
@@ -423,12 +428,12 @@ describe('distill driver (fake Python factory)', function () {
       }
       const out = path.join(dir, 'flags');
       await rejectsWith(
-        withEnv({ FAKE_FACTORY_MODE: 'error' }, () => distill(config, { python: fakePython, out, device: 'cuda', threads: 3, resume: false })),
+        withEnv({ FAKE_FACTORY_MODE: 'error' }, () => distill(config, { python: fakePython, out, device: 'cuda', threads: 3, workers: 3, resume: false })),
         'EDGEINFER_INTERNAL',
         /fake failure/,
       );
       const args = JSON.parse(fs.readFileSync(path.join(out, 'fake-args.json'), 'utf8')) as string[];
-      assert.deepEqual(args, ['--config', path.join(out, 'config.json'), '--out', out, '--device', 'cuda', '--threads', '3']);
+      assert.deepEqual(args, ['--config', path.join(out, 'config.json'), '--out', out, '--device', 'cuda', '--threads', '3', '--workers', '3']);
       // A GPU asked for (by the option or the config) where PyTorch sees none: refused before the factory starts.
       for (const [given, options] of [[config, { device: 'cuda' as const }], [{ ...config, device: 'cuda:1' }, {}]] as const) {
         const noGpu = path.join(dir, `no-gpu-${JSON.stringify(options).length}`);
@@ -466,11 +471,11 @@ describe('distill driver (fake Python factory)', function () {
 
     it('a config error is reported before anything runs, every problem at once', async () => {
       const error = await rejectsWith(
-        distill({ experiment: 'speech', seed: -1, voice: { frames: 0 }, device: 'gpu', threads: 0 } as never, { python: fakePython, out: path.join(dir, 'bad') }),
+        distill({ experiment: 'speech', seed: -1, voice: { frames: 0 }, device: 'gpu', threads: 0, workers: 1.5 } as never, { python: fakePython, out: path.join(dir, 'bad') }),
         'EDGEINFER_INVALID_ARGUMENT',
-        /5 problems[\s\S]*config\.device must be auto, cpu, cuda or cuda:N, got "gpu"[\s\S]*config\.threads must be an integer in \[1, 256\]/,
+        /6 problems[\s\S]*config\.device must be auto, cpu, cuda or cuda:N, got "gpu"[\s\S]*config\.threads must be an integer in \[1, 256\][\s\S]*config\.workers must be an integer/,
       );
-      assert.equal((error.detail?.problems as string[]).length, 5);
+      assert.equal((error.detail?.problems as string[]).length, 6);
       assert.ok(!fs.existsSync(path.join(dir, 'bad')));
     });
   });

@@ -1,5 +1,5 @@
 """python -m edgeinfer_distill.run --config distill/experiments/X.json --out DIR [--quick] [--features DIR]
-                                   [--device auto|cpu|cuda] [--threads N] [--resume] [--cache DIR]
+                                   [--device auto|cpu|cuda] [--threads N] [--workers N] [--resume] [--cache DIR]
 
 Runs one experiment (config key "experiment": "text" or "voice"). stdout carries JSON lines only (start, stage,
 epoch, step, result, export, done, error); logs go to stderr. Exit code 0 on success, 1 on error (after an
@@ -36,6 +36,8 @@ def main(argv=None) -> int:
     ap.add_argument("--features", help="voice: folder of {split}.features.npy / {split}.labels.npy / labels.json / meta.json")
     ap.add_argument("--device", default=None, help="auto (default), cpu, cuda")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: config 'threads' or 1)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="independent training jobs side by side in forked CPU processes (default: config 'workers' or 1)")
     ap.add_argument("--resume", action="store_true", help="continue stages from their checkpoints in OUT/checkpoints")
     ap.add_argument("--cache", help="teacher-logits cache folder (default OUT/cache)")
     args = ap.parse_args(argv)
@@ -51,6 +53,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads or cfg.get("threads", 1))
         from .cache import TeacherCache
         from .pipelines import common as C
+        from .side_by_side import workers_from
         from .trainer import set_deterministic
 
         if experiment == "text":
@@ -63,13 +66,13 @@ def main(argv=None) -> int:
         os.makedirs(args.out, exist_ok=True)
         out = os.path.abspath(args.out)
         ctx = C.Context(out=out, progress=progress, config=cfg, quick=args.quick, resume=args.resume,
-                        device=args.device or cfg.get("device", "auto"))
+                        device=args.device or cfg.get("device", "auto"), workers=workers_from(cfg, args.workers))
         ctx.cache = TeacherCache(args.cache or os.path.join(out, "cache"))
         progress.emit("start", experiment=experiment, stages=pipeline.stages(cfg), quick=args.quick, config=os.path.abspath(args.config), out=out)
         extra = pipeline.run(ctx)
         seconds = time.time() - t0
         report = {"experiment": experiment, "quick": args.quick, "seed": cfg.get("seed", 1), "config": cfg,
-                  "device": str(ctx.device), "torch_threads": torch.get_num_threads(), "seconds": round(seconds, 1),
+                  "device": str(ctx.device), "torch_threads": torch.get_num_threads(), "workers": ctx.workers, "seconds": round(seconds, 1),
                   "timings": {k: round(v, 1) for k, v in ctx.timings.items()},
                   "results": ctx.results, "acceptance": C.acceptance(ctx.results), "exports": ctx.exports, **extra,
                   "teacher_cache": {"rows_computed": ctx.cache.computed, "hits": ctx.cache.hits}}

@@ -1,5 +1,5 @@
 /**
- * `edgeinfer distill --config x.json [--out DIR] [--quick] [--device auto|cpu|cuda|cuda:N] [--threads N] [--resume] [--json]`: runs a distillation experiment (see
+ * `edgeinfer distill --config x.json [--out DIR] [--quick] [--device auto|cpu|cuda|cuda:N] [--threads N] [--workers N] [--resume] [--json]`: runs a distillation experiment (see
  * lib/distill): voice features through our Engine when the experiment is 'voice', the Python factory with a
  * progress bar per stage and a per-epoch table when each stage ends, then the report (teacher, distilled and
  * hard-label students, INT8 after PTQ and after QAT, on our Engine; the size sweep). --json prints every
@@ -22,6 +22,7 @@ interface DistillCliOptions {
   python?: string;
   device?: DistillDevice;
   threads?: number;
+  workers?: number;
   resume?: boolean;
   progress: boolean;
   verbose?: boolean;
@@ -85,6 +86,7 @@ export function registerDistill(program: Command): void {
     .option('--python <path>', 'the Python to run the factory with (default: the distill venv, $EDGEINFER_PYTHON, python3)')
     .option('--device <device>', `where the factory trains: ${DEVICE_HELP} (default: the config's, else auto: CUDA when PyTorch sees a GPU)`, deviceName)
     .option('--threads <n>', "PyTorch threads in the factory (default: the config's, else 1)", threadCount)
+    .option('--workers <n>', "independent training jobs side by side in CPU processes, threads / n threads each (default: the config's, else 1)", threadCount)
     .option('--resume', 'continue each stage from its last checkpoint in the run folder')
     .option('--json', 'print progress events and the report as JSON lines')
     .option('--no-progress', 'no progress bars')
@@ -192,6 +194,7 @@ export function registerDistill(program: Command): void {
           python: options.python,
           device: options.device,
           threads: options.threads,
+          workers: options.workers,
           resume: options.resume,
           signal: controller.signal,
           onProgress,

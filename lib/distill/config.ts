@@ -79,7 +79,7 @@ export const DEVICE_HELP = 'auto, cpu, cuda or cuda:N';
 export function isDistillDevice(value: unknown): value is DistillDevice {
   return typeof value === 'string' && /^(auto|cpu|cuda(:\d+)?)$/.test(value);
 }
-/** The factory's PyTorch threads. */
+/** The factory's PyTorch threads, and its side-by-side worker processes. */
 export const FACTORY_THREADS = { min: 1, max: 256 } as const;
 
 export interface DistillConfig {
@@ -92,6 +92,12 @@ export interface DistillConfig {
   device?: DistillDevice;
   /** PyTorch intra-op threads of the factory. Default 1 (DistillOptions.threads overrides it). */
   threads?: number;
+  /**
+   * Training jobs that do not depend on each other (ensemble members, the hard-label student, the sweep) run this
+   * many at a time in forked CPU processes, threads / workers PyTorch threads each; a job's result is the one it
+   * gives alone on that many threads. Default 1: in turn (DistillOptions.workers overrides it).
+   */
+  workers?: number;
   voice?: VoiceFeatureSettings;
   evaluation?: EvaluationSettings;
   /** The Python factory's sections (teacher, student, training, qat, sweep, ...). */
@@ -286,6 +292,7 @@ export function validateConfig(config: unknown, source = 'config'): DistillConfi
   checkNumber(config.seed, 'config.seed', problems, { min: 0, max: 2 ** 31 - 1, integer: true });
   if (config.device !== undefined && !isDistillDevice(config.device)) problems.add('config.device', `must be ${DEVICE_HELP}`, config.device);
   checkNumber(config.threads, 'config.threads', problems, { ...FACTORY_THREADS, integer: true });
+  checkNumber(config.workers, 'config.workers', problems, { ...FACTORY_THREADS, integer: true });
   checkVoice(config.voice, problems);
   checkEvaluation(config.evaluation, problems);
   if (config.quick !== undefined) {

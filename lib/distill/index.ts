@@ -55,13 +55,15 @@ export interface DistillOptions extends PythonOptions {
   device?: DistillDevice;
   /** PyTorch's intra-op threads in the factory. Default: the config's "threads", else 1. */
   threads?: number;
+  /** Independent training jobs side by side in this many CPU processes. Default: the config's "workers", else 1. */
+  workers?: number;
   /** Continue each stage from its last checkpoint in the run folder (a stopped run resumes where it was). */
   resume?: boolean;
   onProgress?: (progress: DistillProgress) => void;
   signal?: AbortSignal;
 }
 
-/** The factory's flags for device / threads / resume, or an EDGEINFER_INVALID_ARGUMENT naming the bad option. */
+/** The factory's flags for device / threads / workers / resume, or an EDGEINFER_INVALID_ARGUMENT naming the bad option. */
 function factoryFlags(options: DistillOptions): string[] {
   const flags: string[] = [];
   if (options.device !== undefined) {
@@ -75,6 +77,12 @@ function factoryFlags(options: DistillOptions): string[] {
       throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `threads must be an integer in [${FACTORY_THREADS.min}, ${FACTORY_THREADS.max}], got ${JSON.stringify(options.threads)}`);
     }
     flags.push('--threads', String(options.threads));
+  }
+  if (options.workers !== undefined) {
+    if (!Number.isInteger(options.workers) || options.workers < FACTORY_THREADS.min || options.workers > FACTORY_THREADS.max) {
+      throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `workers must be an integer in [${FACTORY_THREADS.min}, ${FACTORY_THREADS.max}], got ${JSON.stringify(options.workers)}`);
+    }
+    flags.push('--workers', String(options.workers));
   }
   if (options.resume !== undefined && typeof options.resume !== 'boolean') {
     throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `resume must be a boolean, got ${JSON.stringify(options.resume)}`);

@@ -21,6 +21,7 @@ from ..losses import DistillLoss
 from ..metrics import accuracy, macro_f1
 from ..progress import Progress, log
 from ..qat import calibrate, freeze_observers, prepare_qat, qat_summary
+from ..side_by_side import Job, run_jobs
 from ..trainer import TrainConfig, Trainer, count_parameters, distributed_env, seed_everything
 
 IGNORE = -100
@@ -92,6 +93,9 @@ class Context:
     timings: dict = field(default_factory=dict)
     exports: dict = field(default_factory=dict)
     cache: Optional[TeacherCache] = None
+    # Independent training jobs (ensemble members, hard-label students, sweep points) run this many at a time in
+    # forked CPU processes (side_by_side.py); 1: in turn in this process.
+    workers: int = 1
 
     @property
     def main(self) -> bool:
@@ -302,13 +306,17 @@ def fit_teacher(ctx: Context, build: Callable[[int], nn.Module], seed: int, xl, 
     rounds = []
 
     def fit_members(name, x, y, tcfg, round_seed, first=None):
-        members, summaries = [], []
-        for i in range(k):
-            ctx.stage(_member_stage(name, k, i))
-            m = first if (first is not None and i == 0) else build(round_seed + 1000 * i)
-            summaries.append(train(ctx, _member_stage(name, k, i), Objective(m, distill_loss(hard_loss)), {"x": x, "y": y}, val, classes,
-                                   tcfg, augment=augment))
-            members.append(m)
+        def member(i):
+            def run():
+                ctx.stage(_member_stage(name, k, i))
+                m = first if (first is not None and i == 0) else build(round_seed + 1000 * i)
+                return m, train(ctx, _member_stage(name, k, i), Objective(m, distill_loss(hard_loss)), {"x": x, "y": y}, val, classes,
+                                tcfg, augment=augment)
+            return Job(_member_stage(name, k, i), run)
+
+        # A given first member is trained in place (the caller holds it): in turn.
+        done = run_jobs(ctx, [member(i) for i in range(k)], ctx.workers if first is None else 1)
+        members, summaries = [m for m, _ in done], [s for _, s in done]
         return (members[0] if k == 1 else Ensemble(members).eval()), summaries
 
     teacher, summaries = fit_members(stage, xl, yl, ts["train"], seed, model)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..models import ConvHead, FrameTransformer, WithSoftmax
+from ..side_by_side import Job, run_jobs
 from ..trainer import count_parameters, seed_everything
 from . import common as C
 
@@ -174,13 +175,40 @@ def run(ctx: C.Context) -> dict:
                           augment=s_augment)
         return student, summary
 
+    def scored(stage, model_name, model, **extra):
+        # Scored where the model was trained (a worker process when side by side); ctx.results is set by the caller.
+        return ctx.result(stage, model_name, model, C.scores(C.predict(model, xs), ys, classes), **extra)
+
+    def distilled_job(w, stage, model_name, keep_loss=False):
+        def run():
+            ctx.stage(stage)
+            m, loss, summary = distilled(w, stage)
+            return m, (loss if keep_loss else None), scored(stage, model_name, m, **({"train": summary} if keep_loss else {}))
+        return Job(stage, run)
+
+    def hard_job(w, stage, model_name, with_summary=False):
+        def run():
+            ctx.stage(stage)
+            m, summary = hard(w, stage)
+            return m, None, scored(stage, model_name, m, **({"train": summary} if with_summary else {}))
+        return Job(stage, run)
+
+    def run_side_by_side(jobs):
+        """The jobs' (model, loss, row) in order, run ctx.workers at a time; their result rows recorded here."""
+        done = run_jobs(ctx, jobs, ctx.workers)
+        for job, (_, _, row) in zip(jobs, done):
+            ctx.results[job.stage] = row
+        return done
+
+    # The students do not depend on each other: one pool, so a short job fills a core while a long one runs.
     width = cfg["student"]["width"]
-    ctx.stage("student_distilled")
-    student, loss, s_sum = distilled(width, "student_distilled")
-    ctx.result("student_distilled", "student_fp32", student, C.scores(C.predict(student, xs), ys, classes), train=s_sum)
-    ctx.stage("student_hard")
-    student_h, h_sum = hard(width, "student_hard")
-    ctx.result("student_hard", "student_hard", student_h, C.scores(C.predict(student_h, xs), ys, classes), train=h_sum)
+    sweep_widths = [w for w in cfg.get("sweep", {}).get("widths", []) if w != width]
+    jobs = [distilled_job(width, "student_distilled", "student_fp32", keep_loss=True),
+            hard_job(width, "student_hard", "student_hard", with_summary=True)]
+    for w in sweep_widths:
+        jobs += [distilled_job(w, f"sweep_w{w}_distilled", f"student_w{w}_distilled"), hard_job(w, f"sweep_w{w}_hard", f"student_w{w}_hard")]
+    (student, loss, _), (student_h, _, _), *rest = run_side_by_side(jobs)
+    swept = {w: (rest[2 * i], rest[2 * i + 1]) for i, w in enumerate(sweep_widths)}
 
     ctx.stage("student_qat")
     q = cfg["qat"]
@@ -195,14 +223,7 @@ def run(ctx: C.Context) -> dict:
         if w == width:
             m_d, r_d, r_h = student, ctx.results["student_distilled"], ctx.results["student_hard"]
         else:
-            ctx.stage(f"sweep_w{w}_distilled")
-            m_d, _, _ = distilled(w, f"sweep_w{w}_distilled")
-            r_d = C.scores(C.predict(m_d, xs), ys, classes)
-            ctx.result(f"sweep_w{w}_distilled", f"student_w{w}_distilled", m_d, r_d)
-            ctx.stage(f"sweep_w{w}_hard")
-            m_h, _ = hard(w, f"sweep_w{w}_hard")
-            r_h = C.scores(C.predict(m_h, xs), ys, classes)
-            ctx.result(f"sweep_w{w}_hard", f"student_w{w}_hard", m_h, r_h)
+            (m_d, _, r_d), (_, _, r_h) = swept[w]
         sweep.append(C.sweep_row(w, count_parameters(m_d), r_d, r_h))
 
     ctx.stage("export")
@@ -234,8 +255,8 @@ def run(ctx: C.Context) -> dict:
 
 
 def stages(cfg: dict) -> list[str]:
-    out = ["data"] + C.teacher_stages(cfg["teacher"]) + ["teacher_logits", "student_distilled", "student_hard", "student_qat"]
+    out = ["data"] + C.teacher_stages(cfg["teacher"]) + ["teacher_logits", "student_distilled", "student_hard"]
     for w in cfg.get("sweep", {}).get("widths", []):
         if w != cfg["student"]["width"]:
             out += [f"sweep_w{w}_distilled", f"sweep_w{w}_hard"]
-    return out + ["export"]
+    return out + ["student_qat", "export"]

@@ -1,0 +1,171 @@
+"""Independent training jobs side by side in forked CPU worker processes.
+
+Why: the factory's jobs are small (batches of 32-64 windows of 34 x 96 frames), and two torch threads on one job scale
+poorly; on a 2-core machine one job per core, one thread each, finishes a pair of jobs sooner than the same jobs in
+turn on two threads. Reproducible by construction: every job seeds itself (seed_everything before building and before
+training), runs in a fresh fork that sees nothing of its siblings, and gets `threads // workers` threads, so its result
+is the one the same job gives when run alone in turn with that many threads, whatever the schedule
+(tests/test_side_by_side.py checks it bit for bit).
+
+Progress: a worker writes its events to a file; the parent forwards them in job order (the earliest unfinished job
+live, a later one once its predecessors are done), so the stdout stream has the shape a sequential run writes. Logs go
+straight to stderr. A worker that fails or dies fails the run naming its stage; the others are stopped.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import torch
+
+from .progress import Progress
+
+POLL_SECONDS = 0.1
+
+
+@dataclass
+class Job:
+    """One training job: `run()` executes in the worker and returns a picklable result (modules, dicts, tensors)."""
+
+    stage: str
+    run: Callable[[], Any]
+
+
+class _FileProgress(Progress):
+    """A worker's progress: each event one JSON line appended to its events file (the parent forwards it)."""
+
+    def __init__(self, path: str):
+        super().__init__(enabled=False)
+        self.path = path
+
+    def emit(self, event: str, **fields: Any) -> dict:
+        obj = super().emit(event, **fields)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(obj, separators=(",", ":"), allow_nan=False) + "\n")
+        return obj
+
+
+def can_run_side_by_side(device: str) -> bool:
+    """Only on the CPU of a single process: a CUDA context does not survive fork, and under torchrun the ranks already
+    share the work."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return False
+    return device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive the factory (killed by the Node driver or by hand): SIGTERM when the parent dies."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _worker(ctx, job: Job, threads: int, events: str, result: str, parent: int) -> None:
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    torch.set_num_threads(threads)
+    ctx.progress = _FileProgress(events)
+    before = dict(ctx.timings)
+    try:
+        value = job.run()
+        timings = {k: v - before.get(k, 0.0) for k, v in ctx.timings.items() if v != before.get(k, 0.0)}
+        payload = {"ok": True, "value": value, "timings": timings}
+    except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it with the stage's name
+        payload = {"ok": False, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+    torch.save(payload, result + ".tmp")
+    os.replace(result + ".tmp", result)
+
+
+class _Running:
+    def __init__(self, index: int, process, events: str, result: str):
+        self.index, self.process, self.events, self.result = index, process, events, result
+        self.offset = 0
+
+    def forward(self, progress: Progress) -> None:
+        """Emits the complete lines written since the last call."""
+        if not os.path.exists(self.events):
+            return
+        with open(self.events, encoding="utf-8") as f:
+            f.seek(self.offset)
+            text = f.read()
+        end = text.rfind("\n") + 1
+        for line in text[:end].splitlines():
+            obj = json.loads(line)
+            progress.emit(obj.pop("event"), **obj)
+        self.offset += len(text[:end].encode("utf-8"))
+
+
+def run_jobs(ctx, jobs: list[Job], workers: int) -> list[Any]:
+    """Runs `jobs` and returns their results in order: in this process in turn when `workers` <= 1 or there is one job
+    (or the device is not the CPU), else up to `workers` at a time in forked processes with threads // workers torch
+    threads each. ctx.timings gains each job's stage times; ctx.progress gets every job's events in job order."""
+    if workers <= 1 or len(jobs) <= 1 or not can_run_side_by_side(str(ctx.device)):
+        return [job.run() for job in jobs]
+    import multiprocessing as mp
+
+    fork = mp.get_context("fork")
+    threads = max(1, torch.get_num_threads() // workers)
+    results: list[Any] = [None] * len(jobs)
+    with tempfile.TemporaryDirectory(prefix="edgeinfer-jobs-") as tmp:
+        waiting = list(range(len(jobs)))
+        running: dict[int, _Running] = {}
+        finished: dict[int, _Running] = {}
+        forwarded = 0
+        progress = ctx.progress
+        try:
+            while forwarded < len(jobs):
+                while waiting and len(running) < workers:
+                    i = waiting.pop(0)
+                    events, result = os.path.join(tmp, f"{i}.jsonl"), os.path.join(tmp, f"{i}.pt")
+                    p = fork.Process(target=_worker, args=(ctx, jobs[i], threads, events, result, os.getpid()), daemon=True)
+                    p.start()
+                    running[i] = _Running(i, p, events, result)
+                for i, r in list(running.items()):
+                    if r.process.exitcode is not None:
+                        finished[i] = running.pop(i)
+                current = running.get(forwarded) or finished.get(forwarded)
+                current.forward(progress)
+                if forwarded in finished:
+                    current.forward(progress)  # lines written between the check above and the exit
+                    results[forwarded] = _collect(ctx, jobs[forwarded], current)
+                    forwarded += 1
+                    continue
+                time.sleep(POLL_SECONDS)
+        finally:
+            for r in running.values():
+                if r.process.is_alive():
+                    r.process.terminate()
+            for r in running.values():
+                r.process.join()
+    return results
+
+
+def _collect(ctx, job: Job, r: _Running) -> Any:
+    code = r.process.exitcode
+    if not os.path.exists(r.result):
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        raise RuntimeError(f"side-by-side job {job.stage!r}: its worker process {how} before giving a result")
+    payload = torch.load(r.result, weights_only=False)
+    if not payload["ok"]:
+        raise RuntimeError(f"side-by-side job {job.stage!r} failed: {payload['error']}\n{payload['traceback']}")
+    for k, v in payload["timings"].items():
+        ctx.timings[k] = ctx.timings.get(k, 0.0) + v
+    return payload["value"]
+
+
+def workers_from(config: dict, override: Optional[int] = None) -> int:
+    """The config's "workers" (default 1), or the --workers flag; an integer >= 1."""
+    value = override if override is not None else config.get("workers", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"config 'workers' must be an integer >= 1, got {value!r}")
+    return value

@@ -38,20 +38,6 @@ class Job:
     run: Callable[[], Any]
 
 
-class _FileProgress(Progress):
-    """A worker's progress: each event one JSON line appended to its events file (the parent forwards it)."""
-
-    def __init__(self, path: str):
-        super().__init__(enabled=False)
-        self.path = path
-
-    def emit(self, event: str, **fields: Any) -> dict:
-        obj = super().emit(event, **fields)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(obj, separators=(",", ":"), allow_nan=False) + "\n")
-        return obj
-
-
 def can_run_side_by_side(device: str) -> bool:
     """Only on the CPU of a single process: a CUDA context does not survive fork, and under torchrun the ranks already
     share the work."""
@@ -74,7 +60,8 @@ def _worker(ctx, job: Job, threads: int, events: str, result: str, parent: int) 
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
     torch.set_num_threads(threads)
-    ctx.progress = _FileProgress(events)
+    # The worker's events as JSON lines in its own file (Progress flushes each line); the parent forwards them.
+    ctx.progress = Progress(stream=open(events, "a", encoding="utf-8"), enabled=True)
     before = dict(ctx.timings)
     try:
         value = job.run()
@@ -87,22 +74,22 @@ def _worker(ctx, job: Job, threads: int, events: str, result: str, parent: int) 
 
 
 class _Running:
-    def __init__(self, index: int, process, events: str, result: str):
-        self.index, self.process, self.events, self.result = index, process, events, result
+    def __init__(self, process, events: str, result: str):
+        self.process, self.events, self.result = process, events, result
         self.offset = 0
 
     def forward(self, progress: Progress) -> None:
         """Emits the complete lines written since the last call."""
         if not os.path.exists(self.events):
             return
-        with open(self.events, encoding="utf-8") as f:
+        with open(self.events, "rb") as f:
             f.seek(self.offset)
-            text = f.read()
-        end = text.rfind("\n") + 1
-        for line in text[:end].splitlines():
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        for line in data[:end].decode("utf-8").splitlines():
             obj = json.loads(line)
             progress.emit(obj.pop("event"), **obj)
-        self.offset += len(text[:end].encode("utf-8"))
+        self.offset += end
 
 
 def run_jobs(ctx, jobs: list[Job], workers: int) -> list[Any]:
@@ -129,7 +116,7 @@ def run_jobs(ctx, jobs: list[Job], workers: int) -> list[Any]:
                     events, result = os.path.join(tmp, f"{i}.jsonl"), os.path.join(tmp, f"{i}.pt")
                     p = fork.Process(target=_worker, args=(ctx, jobs[i], threads, events, result, os.getpid()), daemon=True)
                     p.start()
-                    running[i] = _Running(i, p, events, result)
+                    running[i] = _Running(p, events, result)
                 for i, r in list(running.items()):
                     if r.process.exitcode is not None:
                         finished[i] = running.pop(i)

@@ -409,9 +409,25 @@ describe('distill (Node side)', function () {
 
       const bytes = (d: string) => ['labelled', 'transfer', 'val', 'test'].flatMap((s) => [fs.readFileSync(path.join(d, `${s}.features.npy`)), fs.readFileSync(path.join(d, `${s}.labels.npy`))]);
       const firstBytes = bytes(first.dir);
-      const again = await makeVoiceFeatures({ dataDir: data, settings, seed: 5, cacheDir, force: true });
+      // The first run used the default workers (one per core: two worker threads here); this one the calling thread.
+      const againProgress: number[] = [];
+      const again = await makeVoiceFeatures({ dataDir: data, settings, seed: 5, cacheDir, force: true, workers: 1, onProgress: (p) => againProgress.push(p.doneAll) });
       assert.equal(again.dir, first.dir);
-      bytes(again.dir).forEach((b, i) => assert.ok(b.equals(firstBytes[i]), `file ${i} is the same on a rerun`));
+      bytes(again.dir).forEach((b, i) => assert.ok(b.equals(firstBytes[i]), `file ${i} is the same on a rerun on the calling thread`));
+      assert.deepEqual(againProgress, progress);
+      const three = await makeVoiceFeatures({ dataDir: data, settings, seed: 5, cacheDir, force: true, workers: 3 });
+      bytes(three.dir).forEach((b, i) => assert.ok(b.equals(firstBytes[i]), `file ${i} is the same with three workers`));
+      // Aborted from a progress event: EDGEINFER_ABORTED, the workers closed, nothing left in the cache.
+      for (const workers of [1, 2]) {
+        const abort = new AbortController();
+        const seen: number[] = [];
+        await assert.rejects(
+          makeVoiceFeatures({ dataDir: data, settings, seed: 7, cacheDir, workers, signal: abort.signal, onProgress: (p) => (seen.push(p.doneAll), p.doneAll === 2 && abort.abort()) }),
+          (e: EdgeInferError) => e.code === 'EDGEINFER_ABORTED',
+        );
+        assert.deepEqual(seen, [1, 2]);
+        assert.deepEqual(fs.readdirSync(cacheDir).filter((d) => d.includes('.tmp-')), [], 'the unfinished folder is removed');
+      }
       const cached = await makeVoiceFeatures({ dataDir: data, settings, seed: 5, cacheDir });
       assert.equal(cached.cached, true);
       assert.deepEqual(cached.counts, first.counts);
@@ -440,6 +456,16 @@ describe('distill (Node side)', function () {
 
     it('refuses a voice espeak-ng does not have and data that does not fit', async () => {
       const data = path.join(dir, 'data');
+      for (const workers of [0, 1.5, 65, Number.NaN]) {
+        await assert.rejects(makeVoiceFeatures({ dataDir: data, workers, cacheDir: path.join(dir, 'cache'), force: true, settings: { models: { melspectrogram: models['melspectrogram.onnx'], embedding: models['embedding_model.onnx'] } } }), (e: EdgeInferError) => e.code === 'EDGEINFER_INVALID_ARGUMENT' && /workers must be an integer in \[1, 64\]/.test(e.message));
+      }
+      // A front end the workers cannot load: each worker says why, and none is left running.
+      const corrupt = path.join(dir, 'corrupt.onnx');
+      fs.writeFileSync(corrupt, Buffer.from('not an onnx model'));
+      for (const workers of [1, 2]) {
+        await assert.rejects(makeVoiceFeatures({ dataDir: data, workers, cacheDir: path.join(dir, 'cache'), force: true, settings: { models: { melspectrogram: models['melspectrogram.onnx'], embedding: corrupt } } }), (e: EdgeInferError) => e.code === 'EDGEINFER_MODEL_INVALID' && (workers === 1 || /voice feature worker could not load/.test(e.message)));
+        assert.deepEqual(fs.readdirSync(path.join(dir, 'cache')).filter((d) => d.includes('.tmp-')), []);
+      }
       await assert.rejects(makeVoiceFeatures({ dataDir: data, settings: { voices: { train: ['en-us', 'en-xx'], test: ['en-gb+nonesuch'] } } }), /voice\.voices\.train: espeak-ng has no voice 'en-xx'/);
       await assert.rejects(makeVoiceFeatures({ dataDir: path.join(dir, 'nothing') }), /intents\.json: missing/);
     });

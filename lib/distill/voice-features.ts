@@ -10,7 +10,10 @@
  * ratio, after 1.0-1.6 s of that background alone (voice-utterances.ts). The clip then streams through
  * openWakeWord's melspectrogram and embedding models on our Engine exactly as lib/wakeword/pipeline.ts streams
  * audio (80 ms chunks with 480 samples of STFT context, mel / 10 + 2, windows of 76 mel frames): one 96-value
- * embedding per chunk (only for the chunks some example needs).
+ * embedding per chunk (only for the chunks some example needs). That work is bound by a JS thread (many small
+ * model runs per utterance, and the audio rendering): it runs on worker threads (voice-feature-workers.ts), one
+ * espeak-ng session each at a time, and the results are taken back in session order, so the files are the same
+ * bytes whatever the number of workers.
  *
  * An example is what lib/wakeword/command-stage.ts feeds its model: the last F embeddings at some chunk after
  * the wake word. Command examples end a jittered 1-6 chunks after the speech ends (where the stage should
@@ -28,25 +31,20 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { Engine } from '../engine';
 import { EdgeInferError } from '../errors';
 import { writeNpy } from '../io/npy';
 import { chunkSamples, sampleRate } from '../wakeword/pipeline';
 import { resolveVoiceSettings, VOICE_SPLITS, type VoiceFeatureSettings, type VoiceSplit } from './config';
 import { checkVoices, espeakVoices } from './espeak';
-import { planJobs, readCommands, render, synthesizeSession, trainSplit, type Job, type Rendered } from './voice-utterances';
+import { embeddingSize, type Example } from './voice-examples';
+import { defaultFeatureWorkers, startSessionRunner } from './voice-feature-workers';
+import { planJobs, readCommands, synthesizeSession, trainSplit, type Job } from './voice-utterances';
 
+export { embedClip } from './voice-examples';
 export { readCommands, type CommandLine } from './voice-utterances';
 
 /** Bump when the way features are made changes: old cache entries are then never reused. */
 const FEATURES_VERSION = 5;
-const embeddingSize = 96;
-const melBins = 32;
-const melWindow = 76;
-const melFramesPerChunk = 8;
-const melContext = 480;
-/** Chunk index of the first embedding computed from real audio only (the pipeline starts from a window of ones). */
-const firstRealChunk = Math.ceil(melWindow / melFramesPerChunk) - 1;
 
 export interface VoiceFeatureProgress {
   phase: 'voice';
@@ -73,8 +71,13 @@ export interface VoiceFeatureOptions {
   force?: boolean;
   /** openWakeWord model files; default settings.models, else scripts/fetch-models.js of a source checkout. */
   models?: { melspectrogram: string; embedding: string };
-  /** Engine threads. Default 1. */
+  /** Engine threads (per worker). Default 1. */
   threads?: number;
+  /**
+   * Worker threads that render and embed the utterances, each with its own Engines; 1 runs them on the calling
+   * thread. Default: one per core, at most 4. The features are the same bytes whatever the number.
+   */
+  workers?: number;
   onProgress?: (progress: VoiceFeatureProgress) => void;
   signal?: AbortSignal;
 }
@@ -90,12 +93,6 @@ export interface VoiceFeatureResult {
   counts: Record<VoiceSplit, number>;
   /** Seconds spent making them (0 when cached). */
   seconds: number;
-}
-
-interface Example {
-  features: Float32Array;
-  label: number;
-  meta: Record<string, unknown>;
 }
 
 function sha256File(file: string): string {
@@ -120,130 +117,6 @@ export function frontEndModels(given: { melspectrogram?: string; embedding?: str
   return { melspectrogram, embedding };
 }
 
-/**
- * Streams the clip through the front end as WakeWordPipeline does, from a fresh pipeline: embeddings[c] for chunk
- * c where `needed(c)` (default: from firstRealChunk on, the first chunk whose 76 mel frames are all real: the
- * pipeline starts from a window of ones), undefined elsewhere. The melspectrogram runs on every chunk, as it
- * must for the frames of later ones; the embedding model only where asked.
- */
-export async function embedClip(models: { melspectrogram: Engine; embedding: Engine }, audio: Float32Array, needed: (chunk: number) => boolean = (c) => c >= firstRealChunk): Promise<(Float32Array | undefined)[]> {
-  const { melspectrogram: mel, embedding: emb } = models;
-  const melIn = mel.inputs[0].name;
-  const melOut = mel.outputs[0].name;
-  const embIn = emb.inputs[0].name;
-  const embOut = emb.outputs[0].name;
-  const buffer = new Float32Array(chunkSamples + melContext);
-  const chunks = Math.floor(audio.length / chunkSamples);
-  // The pipeline starts from 76 mel frames of ones; they reach the chunks before firstRealChunk.
-  const frames = new Float32Array((melWindow + chunks * melFramesPerChunk) * melBins).fill(1, 0, melWindow * melBins);
-  const out: (Float32Array | undefined)[] = [];
-  const window = new Float32Array(melWindow * melBins);
-  for (let c = 0; c < chunks; c++) {
-    buffer.copyWithin(0, chunkSamples);
-    buffer.set(audio.subarray(c * chunkSamples, (c + 1) * chunkSamples), melContext);
-    const result = await mel.infer({ [melIn]: { type: 'float32', data: buffer, dims: [1, buffer.length] } });
-    const values = result[melOut].data as Float32Array;
-    const total = values.length / melBins;
-    const base = (melWindow + c * melFramesPerChunk) * melBins;
-    for (let f = 0; f < melFramesPerChunk; f++) {
-      const src = (total - melFramesPerChunk + f) * melBins;
-      for (let b = 0; b < melBins; b++) frames[base + f * melBins + b] = values[src + b] / 10 + 2;
-    }
-    if (!needed(c)) {
-      out.push(undefined);
-      continue;
-    }
-    const end = melWindow + (c + 1) * melFramesPerChunk;
-    window.set(frames.subarray((end - melWindow) * melBins, end * melBins));
-    const e = await emb.infer({ [embIn]: { type: 'float32', data: window, dims: [1, melWindow, melBins, 1] } });
-    out.push((e[embOut].data as Float32Array).slice(0, embeddingSize));
-  }
-  return out;
-}
-
-/** The last chunk whose embedding sees only audio before `sample` (the background before the speech). */
-function lastPureChunk(sample: number): number {
-  // Chunk c's newest mel frame reads samples up to 1280 c + 1152 (the model's 8 frames of 512 samples, hop 160,
-  // over the chunk and its 480 samples of context); one chunk more of margin for the speech's soft onset.
-  return Math.floor((sample - 1152) / chunkSamples) - 1;
-}
-
-/**
- * The F embeddings ending at chunk `end`. A clip that stands for a stream's start uses the pipeline's own first
- * embeddings (`from` 0); otherwise chunks before firstRealChunk repeat the clip's pure-background embeddings.
- */
-function windowAt(embeddings: (Float32Array | undefined)[], end: number, frames: number, pad: Float32Array[], from: number): Float32Array {
-  const out = new Float32Array(frames * embeddingSize);
-  for (let i = 0; i < frames; i++) {
-    const c = end - frames + 1 + i;
-    const e = c >= from && c < embeddings.length ? embeddings[c] : undefined;
-    out.set(e ?? pad[(((c - firstRealChunk) % pad.length) + pad.length) % pad.length], i * embeddingSize);
-  }
-  return out;
-}
-
-interface PlannedWindow {
-  end: number;
-  label: number;
-  meta: Record<string, unknown>;
-}
-
-/**
- * Where one rendered job's examples end (chunk indexes) and their labels. At a stream's start the stage scores
- * nothing before it holds `frames` embeddings: such clips have no window ending earlier (a command window moves
- * there, a cut one is dropped).
- */
-function planWindows(job: Job, clip: Rendered, last: number, frames: number): PlannedWindow[] {
-  const first = job.streamStart ? frames - 1 : 0;
-  const base = {
-    voice: job.voice, speed: job.speed, pitch: job.pitch, text: job.text, intent: job.intent, wake_word: job.wakeWord ?? null,
-    gain_db: Number(job.gainDb.toFixed(2)), noise: job.noise ? job.noise.kind : null, snr_db: job.noise ? Number(job.noise.snrDb.toFixed(2)) : null,
-    stream_start: job.streamStart,
-  };
-  const out: PlannedWindow[] = [];
-  const speechEnd = job.kind === 'wake' ? clip.wakeEnd : clip.speechEnd;
-  const reference = job.kind === 'noise' ? last - Math.max(...job.jitters) : Math.floor((speechEnd - 1) / chunkSamples);
-  for (const jitter of job.jitters) {
-    const end = Math.min(last, Math.max(first, reference + jitter));
-    if (out.some((w) => w.end === end)) continue; // moved to the stream's first scored chunk twice
-    out.push({ end, label: job.label, meta: { ...base, kind: job.kind, end_chunk: end, jitter } });
-  }
-  // Windows that end while the command is still being said: from the end of the wake word (or a fifth into the
-  // command) to two chunks before the speech ends. The stage scores every chunk after the wake word and fires
-  // on the first crossing, so a command model must wait for the end of the command.
-  const low = job.wakeWord !== undefined ? clip.wakeEnd : clip.commandStart + 0.2 * (clip.speechEnd - clip.commandStart);
-  const high = clip.speechEnd - 2 * chunkSamples;
-  // In chunks; at a stream's start no earlier than its first scored chunk.
-  const lowChunk = Math.max(firstRealChunk, first, Math.floor(low / chunkSamples));
-  const highChunk = Math.min(last, Math.floor(high / chunkSamples));
-  if (high > low && highChunk >= lowChunk) {
-    for (const cut of job.cuts) {
-      const end = lowChunk + Math.min(highChunk - lowChunk, Math.floor(cut * (highChunk - lowChunk + 1)));
-      out.push({ end, label: 0, meta: { ...base, intent: 'none', command_intent: job.intent, kind: 'cut', end_chunk: end, jitter: null } });
-    }
-  }
-  return out;
-}
-
-/** The examples of one rendered job: its windows' embeddings (only the chunks they need go through the embedding model). */
-async function examples(models: { melspectrogram: Engine; embedding: Engine }, job: Job, clip: Rendered, frames: number): Promise<Example[]> {
-  const last = clip.audio.length / chunkSamples - 1;
-  const windows = planWindows(job, clip, last, frames);
-  const inWindow = (c: number) => windows.some((w) => c <= w.end && c > w.end - frames);
-  if (job.streamStart) {
-    // The stream's first chunks as the pipeline computes them (its initial window of ones included).
-    const embeddings = await embedClip(models, clip.audio, inWindow);
-    return windows.map((w) => ({ features: windowAt(embeddings, w.end, frames, [], 0), label: w.label, meta: w.meta }));
-  }
-  // Background-only chunks before the speech pad windows reaching before the clip: up to three of them.
-  const pureEnd = Math.min(last, job.kind === 'noise' ? last : lastPureChunk(clip.speechStart), firstRealChunk + 2);
-  if (pureEnd < firstRealChunk) throw new EdgeInferError('EDGEINFER_INTERNAL', `no background-only embedding before the speech of '${job.text}' (lead ${job.leadSeconds.toFixed(2)} s)`);
-  const embeddings = await embedClip(models, clip.audio, (c) => c >= firstRealChunk && (c <= pureEnd || inWindow(c)));
-  const pad: Float32Array[] = [];
-  for (let c = firstRealChunk; c <= pureEnd; c++) pad.push(embeddings[c]!);
-  return windows.map((w) => ({ features: windowAt(embeddings, w.end, frames, pad, firstRealChunk), label: w.label, meta: w.meta }));
-}
-
 /** The cache key: every input and setting that changes the output. */
 function cacheKey(parts: unknown): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 20);
@@ -255,6 +128,8 @@ export function defaultCacheDir(): string {
 
 /** Makes (or finds in the cache) the voice features for the commands in options.dataDir. */
 export async function makeVoiceFeatures(options: VoiceFeatureOptions): Promise<VoiceFeatureResult> {
+  const workers = options.workers ?? defaultFeatureWorkers();
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `workers must be an integer in [1, 64], got ${String(workers)}`, { argument: 'workers' });
   const settings = resolveVoiceSettings(options.settings);
   const seed = options.seed ?? 1;
   const quick = options.quick ?? false;
@@ -284,15 +159,14 @@ export async function makeVoiceFeatures(options: VoiceFeatureOptions): Promise<V
 
   const started = performance.now();
   const jobs = planJobs(splits, intents, settings, seed, quick);
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
   const threads = options.threads ?? 1;
-  const mel = await Engine.load(models.melspectrogram, { backend: 'native', threads });
-  const emb = await Engine.load(models.embedding, { backend: 'native', threads });
+  const runner = await startSessionRunner(workers, { models, threads, frames: settings.frames });
+  const tmp = `${dir}.tmp-${process.pid}`;
   const counts = {} as Record<VoiceSplit, { examples: number; utterances: number; perLabel: Record<string, number>; perKind: Record<string, number> }>;
   let doneAll = 0;
   try {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.mkdirSync(tmp, { recursive: true });
     for (const split of VOICE_SPLITS) {
       const splitJobs = jobs.filter((j) => j.split === split);
       const chunks: Float32Array[] = [];
@@ -300,23 +174,25 @@ export async function makeVoiceFeatures(options: VoiceFeatureOptions): Promise<V
       const metaLines: string[] = [];
       const perLabel: Record<string, number> = {};
       const perKind: Record<string, number> = {};
-      // One espeak-ng run per session, the next session's while the Engine embeds this one's.
+      // One espeak-ng run per session; up to one session per lane plus one more are being spoken or embedded
+      // while the results are taken in session order.
       const sessions: Job[][] = [];
       for (const job of splitJobs) (sessions[job.session] ??= []).push(job);
-      const synth = (k: number) => {
-        const p = k < sessions.length ? synthesizeSession(sessions[k]) : undefined;
-        p?.catch(() => undefined); // awaited in order below; no unhandled rejection meanwhile
-        return p;
+      const pending = new Map<number, Promise<Example[][]>>();
+      let launched = 0;
+      const launch = (k: number) => {
+        const work = synthesizeSession(sessions[k]).then((speech) => runner.run(sessions[k], sessions[k].map((job) => speech.get(job)!)));
+        work.catch(() => undefined); // awaited in order below; no unhandled rejection meanwhile
+        pending.set(k, work);
       };
-      let next = synth(0);
       let done = 0;
       for (let k = 0; k < sessions.length; k++) {
-        const speech = await next!;
-        next = synth(k + 1);
-        for (const job of sessions[k]) {
+        while (launched < sessions.length && launched <= k + runner.lanes) launch(launched++);
+        const perJob = await pending.get(k)!;
+        pending.delete(k);
+        sessions[k].forEach((job, i) => {
           if (options.signal?.aborted) throw new EdgeInferError('EDGEINFER_ABORTED', 'voice feature generation aborted');
-          const clip = render(job, speech.get(job)!);
-          for (const example of await examples({ melspectrogram: mel, embedding: emb }, job, clip, settings.frames)) {
+          for (const example of perJob[i]) {
             chunks.push(example.features);
             labelValues.push(example.label);
             metaLines.push(JSON.stringify({ ...example.meta, label: example.label }));
@@ -326,16 +202,18 @@ export async function makeVoiceFeatures(options: VoiceFeatureOptions): Promise<V
           doneAll++;
           done++;
           options.onProgress?.({ phase: 'voice', split, done, total: splitJobs.length, doneAll, totalAll: jobs.length, elapsedSeconds: (performance.now() - started) / 1000 });
-        }
+        });
       }
       writeFeatures(path.join(tmp, `${split}.features.npy`), chunks, settings.frames);
       fs.writeFileSync(path.join(tmp, `${split}.labels.npy`), writeNpy({ type: 'int64', dims: [labelValues.length], data: BigInt64Array.from(labelValues, BigInt) }));
       fs.writeFileSync(path.join(tmp, `${split}.meta.jsonl`), metaLines.length > 0 ? `${metaLines.join('\n')}\n` : '');
       counts[split] = { examples: labelValues.length, utterances: splitJobs.length, perLabel, perKind };
     }
+  } catch (error) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw error;
   } finally {
-    await mel.dispose();
-    await emb.dispose();
+    await runner.close();
   }
   const seconds = (performance.now() - started) / 1000;
   fs.writeFileSync(path.join(tmp, 'labels.json'), `${JSON.stringify(labels)}\n`);

@@ -1,0 +1,45 @@
+/**
+ * Worker entry of the voice feature workers (voice-feature-workers.ts): loads its own melspectrogram and
+ * embedding Engines from workerData { models, threads, frames }, posts { ready: true } (or { error }), then for
+ * each { id, jobs, speech } received renders and embeds that session (sessionExamples) and posts { id, examples }
+ * with the feature arrays transferred, or { id, error: { code, message } }. { close: true } disposes the
+ * Engines and lets the thread end.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+
+import { Engine } from '../engine';
+import { EdgeInferError } from '../errors';
+import { sessionExamples } from './voice-examples';
+import type { Speech, VoiceFeatureWorkerData } from './voice-feature-workers';
+import type { Job } from './voice-utterances';
+
+const { models, threads, frames } = workerData as VoiceFeatureWorkerData;
+const port = parentPort!;
+
+function describe(error: unknown): { code: string; message: string } {
+  return { code: error instanceof EdgeInferError ? error.code : 'EDGEINFER_INTERNAL', message: (error as Error)?.message ?? String(error) };
+}
+
+async function main(): Promise<void> {
+  let engines: { melspectrogram: Engine; embedding: Engine };
+  try {
+    const [melspectrogram, embedding] = await Promise.all([Engine.load(models.melspectrogram, { backend: 'native', threads }), Engine.load(models.embedding, { backend: 'native', threads })]);
+    engines = { melspectrogram, embedding };
+  } catch (error) {
+    port.postMessage({ error: describe(error) });
+    return;
+  }
+  port.postMessage({ ready: true });
+  port.on('message', (message: { close: true } | { id: number; jobs: Job[]; speech: Speech[] }) => {
+    if ('close' in message) {
+      void Promise.all([engines.melspectrogram.dispose(), engines.embedding.dispose()]).finally(() => port.close());
+      return;
+    }
+    sessionExamples(engines, message.jobs, message.speech, frames).then(
+      (examples) => port.postMessage({ id: message.id, examples }, examples.flatMap((perJob) => perJob.map((e) => e.features.buffer as ArrayBuffer))),
+      (error: unknown) => port.postMessage({ id: message.id, error: describe(error) }),
+    );
+  });
+}
+
+void main();

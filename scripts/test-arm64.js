@@ -114,6 +114,9 @@ if (only !== 'cpp') {
         // ... the queued-calls plan check queues 60 calls instead of 2000 (qemu reports no RSS; the plan count is what it checks there), the hostile-caller scenarios repeat 20 times instead of 100.
         EDGEINFER_QUEUE_CALLS: process.env.EDGEINFER_QUEUE_CALLS || '60',
         EDGEINFER_HOSTILE_REPEATS: process.env.EDGEINFER_HOSTILE_REPEATS || '20',
+        // ... and the swap-under-load check swaps 40 times after its 50 warm-up swaps instead of 200 (8 of the
+        // suite's minutes on a slow day: 487 s on 2026-12-02; RSS, its other figure, reads 0 under qemu anyway).
+        EDGEINFER_SWAP_CYCLES: process.env.EDGEINFER_SWAP_CYCLES || '40',
       },
     });
   }

@@ -9,9 +9,10 @@
  * runs a second session on the calling thread, created on first use from the same bytes.
  */
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 import { EdgeInferError, type EdgeInferErrorCode } from '../errors';
+import { startModuleWorker } from '../module-worker';
 import type { Model } from '../onnx/ir';
 import { declaredSignature, weightLayers } from '../onnx/pipeline';
 import { tensorBytes } from '../onnx/tensor';
@@ -138,13 +139,6 @@ function ownView(tensor: Tensor): Tensor['data'] {
   return sameMemoryView(tensor.data, arrayClass(tensor.type) as unknown as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Tensor['data']);
 }
 
-function workerSource(): string {
-  const file = path.join(__dirname, `onnxruntime-worker${path.extname(__filename)}`);
-  // Running the TypeScript sources (tests): the worker needs the same loader.
-  const prelude = __filename.endsWith('.ts') ? `require(${JSON.stringify(require.resolve('tsx/cjs'))});` : '';
-  return `${prelude}require(${JSON.stringify(file)});`;
-}
-
 interface Pending {
   resolve: (outputs: Record<string, Tensor>) => void;
   reject: (error: unknown) => void;
@@ -199,8 +193,7 @@ export class OnnxRuntimeSession implements BackendSession {
     const model = usesExternalData(source.model) && source.path !== undefined ? path.resolve(source.path) : source.bytes;
     // A copy for the worker (new Uint8Array: Buffer.prototype.slice would share the memory being transferred).
     const copy = typeof model === 'string' ? model : new Uint8Array(model);
-    const worker = new Worker(workerSource(), {
-      eval: true,
+    const worker = startModuleWorker(path.join(__dirname, 'onnxruntime-worker'), {
       workerData: { model: copy, config },
       transferList: typeof copy === 'string' ? [] : [copy.buffer as ArrayBuffer],
     });

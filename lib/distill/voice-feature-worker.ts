@@ -7,13 +7,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { Engine } from '../engine';
+import type { Engine } from '../engine';
 import { EdgeInferError } from '../errors';
 import { sessionExamples } from './voice-examples';
-import type { Speech, VoiceFeatureWorkerData } from './voice-feature-workers';
+import { loadFrontEnd, type Speech, type VoiceFeatureWorkerData } from './voice-feature-workers';
 import type { Job } from './voice-utterances';
 
-const { models, threads, frames } = workerData as VoiceFeatureWorkerData;
+const { frames } = workerData as VoiceFeatureWorkerData;
 const port = parentPort!;
 
 function describe(error: unknown): { code: string; message: string } {
@@ -23,8 +23,7 @@ function describe(error: unknown): { code: string; message: string } {
 async function main(): Promise<void> {
   let engines: { melspectrogram: Engine; embedding: Engine };
   try {
-    const [melspectrogram, embedding] = await Promise.all([Engine.load(models.melspectrogram, { backend: 'native', threads }), Engine.load(models.embedding, { backend: 'native', threads })]);
-    engines = { melspectrogram, embedding };
+    engines = await loadFrontEnd(workerData as VoiceFeatureWorkerData);
   } catch (error) {
     port.postMessage({ error: describe(error) });
     return;

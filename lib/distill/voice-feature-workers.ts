@@ -8,10 +8,11 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 import { Engine } from '../engine';
 import { EdgeInferError, type EdgeInferErrorCode } from '../errors';
+import { startModuleWorker } from '../module-worker';
 import { sessionExamples, type Example } from './voice-examples';
 import type { Job } from './voice-utterances';
 
@@ -38,14 +39,15 @@ export function defaultFeatureWorkers(): number {
   return Math.max(1, Math.min(os.availableParallelism(), 4));
 }
 
-const entry = path.join(__dirname, `voice-feature-worker${path.extname(__filename)}`);
-
-function spawn(data: VoiceFeatureWorkerData): Worker {
-  // From the TypeScript sources (tests, a checkout) the worker needs tsx too; the compiled package runs .js.
-  if (__filename.endsWith('.ts')) {
-    return new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(entry)});`, { eval: true, workerData: data });
+/** The two front-end models on `threads` Engine threads (the melspectrogram released if the embedding fails). */
+export async function loadFrontEnd(data: VoiceFeatureWorkerData): Promise<{ melspectrogram: Engine; embedding: Engine }> {
+  const melspectrogram = await Engine.load(data.models.melspectrogram, { backend: 'native', threads: data.threads });
+  try {
+    return { melspectrogram, embedding: await Engine.load(data.models.embedding, { backend: 'native', threads: data.threads }) };
+  } catch (error) {
+    await melspectrogram.dispose();
+    throw error;
   }
-  return new Worker(entry, { workerData: data });
 }
 
 interface Task {
@@ -91,7 +93,7 @@ class WorkerPool implements SessionRunner {
   }
 
   #spawnLane(data: VoiceFeatureWorkerData): Promise<void> {
-    const lane: Lane = { worker: spawn(data), exited: false };
+    const lane: Lane = { worker: startModuleWorker(path.join(__dirname, 'voice-feature-worker'), { workerData: data }), exited: false };
     this.#all.push(lane);
     return new Promise((resolve, reject) => {
       let ready = false;
@@ -180,20 +182,13 @@ class WorkerPool implements SessionRunner {
 
 /** The same work on the calling thread (one lane). */
 async function inThread(data: VoiceFeatureWorkerData): Promise<SessionRunner> {
-  const melspectrogram = await Engine.load(data.models.melspectrogram, { backend: 'native', threads: data.threads });
-  let embedding: Engine;
-  try {
-    embedding = await Engine.load(data.models.embedding, { backend: 'native', threads: data.threads });
-  } catch (error) {
-    await melspectrogram.dispose();
-    throw error;
-  }
+  const engines = await loadFrontEnd(data);
   return {
     lanes: 1,
-    run: (jobs, speech) => sessionExamples({ melspectrogram, embedding }, jobs, speech, data.frames),
+    run: (jobs, speech) => sessionExamples(engines, jobs, speech, data.frames),
     close: async () => {
-      await melspectrogram.dispose();
-      await embedding.dispose();
+      await engines.melspectrogram.dispose();
+      await engines.embedding.dispose();
     },
   };
 }

@@ -7,13 +7,14 @@
  * process alive while idle.
  */
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 import { EdgeInferError, type EdgeInferErrorCode } from '../errors';
+import { startModuleWorker } from '../module-worker';
 import type { Model } from './ir';
 import type { PreparedModel } from './pipeline';
 
-const entry = path.join(__dirname, `prepare-worker${path.extname(__filename)}`);
+const entry = path.join(__dirname, 'prepare-worker');
 const idleMilliseconds = 10_000;
 
 interface Reply {
@@ -31,13 +32,6 @@ interface SharedWorker {
 let shared: SharedWorker | undefined;
 let nextId = 1;
 
-function startWorker(): Worker {
-  // From the TypeScript sources (tests, a checkout) the worker needs tsx too; the compiled package runs .js.
-  if (__filename.endsWith('.ts')) {
-    return new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(entry)});`, { eval: true });
-  }
-  return new Worker(entry);
-}
 
 function failAll(current: SharedWorker, error: EdgeInferError): void {
   if (shared === current) shared = undefined;
@@ -47,7 +41,7 @@ function failAll(current: SharedWorker, error: EdgeInferError): void {
 
 function acquire(): SharedWorker {
   if (shared) return shared;
-  const current: SharedWorker = { worker: startWorker(), pending: new Map() };
+  const current: SharedWorker = { worker: startModuleWorker(entry), pending: new Map() };
   current.worker.on('message', (reply: Reply) => {
     const waiter = current.pending.get(reply.id);
     if (!waiter) return;

@@ -40,7 +40,9 @@ export interface CalibrationOptions {
    *   asymmetric grid); symmetric by nature, asymmetric clips [min, max] to [-t, t]. Point masses that every
    *   candidate grid holds exactly (ReLU's zeros; on an asymmetric grid a clamped near end, e.g. Max(x, -0.4))
    *   count as their neighbour bins, as NVIDIA's pytorch-quantization does for the zero bin: they cost no
-   *   rounding error, but the search would shrink the range to keep them apart from their neighbours.
+   *   rounding error, but the search would shrink the range to keep them apart from their neighbours. So do
+   *   other point masses, a value repeated across the data (padding, digital silence): bins far above their
+   *   neighbourhood count as its level (their rounding error is at most half a step for every candidate).
    * - 'mse': the range minimising the expected squared quantization error over the histogram.
    */
   method?: CalibrationMethod;

@@ -410,6 +410,23 @@ size_t entropy_threshold_bins(const double* magnitude_counts, size_t n, int32_t 
   return best;
 }
 
+void flatten_point_masses(std::vector<double>& h) {
+  constexpr size_t kReach = 3;
+  const size_t n = h.size();
+  if (n < 2 * kReach + 2) return;
+  const std::vector<double> original = h;
+  std::vector<double> window;
+  window.reserve(2 * kReach + 1);
+  for (size_t k = 1; k < n; ++k) {
+    const size_t begin = k >= kReach ? k - kReach : 0, end = std::min(n, k + kReach + 1);
+    window.assign(original.begin() + static_cast<std::ptrdiff_t>(begin), original.begin() + static_cast<std::ptrdiff_t>(end));
+    const auto middle = window.begin() + static_cast<std::ptrdiff_t>(window.size() / 2);
+    std::nth_element(window.begin(), middle, window.end());
+    const double level = *middle;
+    if (original[k] > 2.0 * level && original[k] - level > 6.0 * std::sqrt(level + 1.0)) h[k] = level;
+  }
+}
+
 double histogram_quantile(const HistogramView& histogram, double fraction) {
   double total = 0.0;
   for (size_t k = 0; k < histogram.size; ++k) total += histogram.counts[k];
@@ -492,6 +509,8 @@ Calibration calibrate(const TensorStatistics& statistics, const ThresholdOptions
           const size_t k = static_cast<size_t>(inner_end / statistics.bin_width());
           if (k > 0 && k < magnitudes.size()) magnitudes[k] = magnitudes[k - 1];
         }
+        // Other point masses (a repeated value anywhere) cost the search far more than their rounding error.
+        flatten_point_masses(magnitudes);
         int32_t levels = options.levels != 0 ? options.levels : 128;
         const double span = static_cast<double>(statistics.max()) - statistics.min();
         if (options.levels == 0 && !options.symmetric && span > 0.0)

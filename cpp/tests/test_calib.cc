@@ -106,6 +106,17 @@ std::vector<double> kl_divergences_reference(const std::vector<double>& hist, in
   return out;
 }
 
+// The entropy threshold of one batch on an asymmetric uint8 grid (a ReLU output's).
+double uint8_entropy_threshold(const std::vector<float>& data) {
+  ThresholdOptions options;
+  options.method = Method::kEntropy;
+  options.symmetric = false;
+  options.type = QuantizedType::kUint8;
+  TensorStatistics s;
+  s.add(data.data(), data.size());
+  return calibrate(s, options).threshold;
+}
+
 std::vector<float> gaussian(size_t n, uint32_t seed, float sigma = 1.0f, float mean = 0.0f) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(mean, sigma);
@@ -488,22 +499,52 @@ EI_TEST("entropy: ReLU zeros and a clamped lower end do not shrink the range") {
   std::exponential_distribution<float> tail(1.0f);
   std::vector<float> values(200000);
   for (auto& v : values) v = tail(gen);  // (0, ~12]: dense next to 0 and to 0.4
-  ThresholdOptions options;
-  options.method = Method::kEntropy;
-  options.symmetric = false;
-  options.type = QuantizedType::kUint8;
-  const auto threshold_of = [&](const std::vector<float>& data) {
-    TensorStatistics s;
-    s.add(data.data(), data.size());
-    return calibrate(s, options).threshold;
-  };
-  const double plain = threshold_of(values);
+  const double plain = uint8_entropy_threshold(values);
   std::vector<float> relu = values, clamped = values;
   relu.resize(2 * values.size(), 0.0f);
   clamped.resize(2 * values.size(), -0.4f);
-  const double with_zeros = threshold_of(relu), with_clamp = threshold_of(clamped);
+  const double with_zeros = uint8_entropy_threshold(relu), with_clamp = uint8_entropy_threshold(clamped);
   std::printf("  entropy threshold: plain %.3f, half zeros %.3f, half clamped at -0.4 %.3f (max %.3f)\n", plain, with_zeros,
               with_clamp, *std::max_element(values.begin(), values.end()));
   EI_CHECK_MSG(std::fabs(with_zeros - plain) <= 0.1 * plain, std::to_string(with_zeros) + " vs " + std::to_string(plain));
   EI_CHECK_MSG(std::fabs(with_clamp - plain) <= 0.1 * plain, std::to_string(with_clamp) + " vs " + std::to_string(plain));
+}
+
+EI_TEST("entropy: values repeated across the data (padding, digital silence) do not shrink the range") {
+  std::mt19937 gen(7);
+  std::exponential_distribution<float> tail(1.0f);
+  std::uniform_real_distribution<float> where(0.05f, 5.0f);
+  std::vector<float> values(400000);
+  for (auto& v : values) v = tail(gen);
+  // 60 values inside the bulk, each repeated 3000 times (a third more data): what a clip's silent frames give
+  // every channel and position of a layer.
+  std::vector<float> repeated = values;
+  for (int k = 0; k < 60; ++k) repeated.insert(repeated.end(), 3000, where(gen));
+  const double plain = uint8_entropy_threshold(values), with_repeats = uint8_entropy_threshold(repeated);
+  std::printf("  entropy threshold: plain %.3f, with 60 repeated values %.3f (max %.3f)\n", plain, with_repeats,
+              *std::max_element(values.begin(), values.end()));
+  EI_CHECK_MSG(std::fabs(with_repeats - plain) <= 0.1 * plain, std::to_string(with_repeats) + " vs " + std::to_string(plain));
+}
+
+EI_TEST("flatten_point_masses: spikes become their neighbourhood's level; a noisy smooth histogram is left alone") {
+  std::mt19937 gen(9);
+  std::exponential_distribution<float> tail(1.0f);
+  TensorStatistics smooth;
+  std::vector<float> values(1000000);
+  for (auto& v : values) v = tail(gen);
+  smooth.add(values.data(), values.size());
+  const std::vector<double> counts = smooth.magnitude_histogram();
+  std::vector<double> flattened = counts;
+  flatten_point_masses(flattened);
+  EI_CHECK_MSG(flattened == counts, "a sampled smooth density (Poisson noise, a sparse tail) holds no point mass");
+  std::vector<double> spiked = counts;
+  for (size_t k : {5, 200, 201, 640}) spiked[k] += 5 * counts[k] + 100;
+  flattened = spiked;
+  flatten_point_masses(flattened);
+  for (size_t k = 1; k < counts.size(); ++k) {
+    const bool spike = k == 5 || k == 200 || k == 201 || k == 640;
+    if (spike) EI_CHECK_MSG(std::fabs(flattened[k] - counts[k]) <= 6.0 * std::sqrt(counts[k] + 1.0), "bin " + std::to_string(k));
+    else EI_CHECK_MSG(flattened[k] == counts[k], "bin " + std::to_string(k));
+  }
+  EI_CHECK(flattened[0] == spiked[0]);  // the zero bin is calibrate()'s to handle (ReLU's zeros)
 }

@@ -33,9 +33,9 @@ export interface QuantizeModelOptions extends CalibratorOptions, Pick<CalibrateM
   /**
    * Activation range method. Default 'mse': on the openWakeWord embedding model and heads (a CNN clamped at
    * -0.4, an MLP) calibrated on the speech fixtures it gives the lowest mean wake-word score error of the four
-   * (3.95e-3 vs 4.26e-3 min-max, 4.00e-3 percentile, 1.6e-2 entropy; 2026-12-01). 'minmax' never clips (ONNX
+   * (3.95e-3 vs 4.26e-3 min-max, 4.00e-3 percentile, 7.5e-3 entropy; 2026-12-02). 'minmax' never clips (ONNX
    * Runtime's default, the safe choice for transformers with outlier features); 'entropy' clips these tails to
-   * 1/3 - 3/4 of their range (see test/quantize-model.test.ts).
+   * 1/2 - 3/4 of their range (see test/quantize-model.test.ts).
    */
   method?: CalibrationMethod;
   /** For 'percentile': in (0, 100]. Default 99.999. */

@@ -7,7 +7,8 @@
 //   to the observed range.
 // - kEntropy: TensorRT's KL search over the |x| histogram (see kl_divergences); symmetric by nature. Asked
 //   for an asymmetric range it clips the observed [min, max] to [-t, t], so a ReLU output keeps [0, t]; the
-//   search's level count follows the grid (ThresholdOptions::levels).
+//   search's level count follows the grid (ThresholdOptions::levels). Point masses (ReLU's zeros, a clamp's end,
+//   repeated values: see flatten_point_masses) count as their neighbourhood in the search.
 // - kMse: the range [a*lo, a*hi], a in (0, 1], that minimises the expected squared error of quantizing the
 //   histogram onto the actual integer grid (scale and rounded zero point included), each bin taken as
 //   uniform between its edges; [lo, hi] is the observed range (symmetric: [-max|x|, max|x|]).
@@ -84,6 +85,14 @@ std::vector<double> kl_divergences(const double* magnitude_counts, size_t n, int
 // The candidate of least divergence (the first on ties): the threshold is its right edge, i * width. n when
 // n < levels (no clipping).
 size_t entropy_threshold_bins(const double* magnitude_counts, size_t n, int32_t levels);
+// Replaces each bin (but the first) that holds a point mass by the median of the bins within 3 of it: a count
+// above twice that local level and more than 6 Poisson standard deviations (sqrt(level + 1)) above it. Such
+// bins come from one value repeated across the calibration data (padding, digital silence in audio, a channel
+// that is constant on some inputs), not from the density; the KL search's Q spreads each group's mass evenly
+// over its bins, so a spike costs it far more than its rounding error (at most half a step) and drives the
+// search to thresholds where every group is one bin wide, clipping the range (openWakeWord's embedding on
+// the speech fixtures, whose 0.5 s of digital silence repeat the same activations: 28.1 -> 9.5).
+void flatten_point_masses(std::vector<double>& magnitude_counts);
 
 // The value below which `fraction` of the histogram's mass lies, linear inside a bin, clamped to [min, max].
 double histogram_quantile(const HistogramView& histogram, double fraction);

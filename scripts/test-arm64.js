@@ -12,7 +12,7 @@
 //    sensitivity spec alone, the embedding model in INT8, 3 min per model).
 // Without the cross compiler or qemu it says why and exits 0, except in CI (CI=true), where it fails.
 'use strict';
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { fetchPackage } = require('./npm-fetch');
@@ -100,6 +100,9 @@ if (only !== 'cpp') {
     console.error(`test:arm64: kernel spec files not found (renamed? update kernelSpecs): ${lost.join(', ')}`);
     process.exit(1);
   }
+  // qemu-user can deadlock a forked child before it execs (see the watchdog): it kills such children, and the
+  // specs' spawn helper retries them, instead of the run hanging on a spawnSync.
+  const watchdog = spawn(process.execPath, [path.join(__dirname, 'qemu-fork-watchdog.js'), String(process.pid)], { stdio: ['ignore', 'inherit', 'inherit'] });
   for (const [index, cpu] of cpuModels.entries()) {
     const whole = index === 0 || process.env.EDGEINFER_ARM64_FULL === '1';
     const launcher = ['qemu-aarch64', '-cpu', cpu, '-L', sysroot];
@@ -124,4 +127,5 @@ if (only !== 'cpp') {
       },
     });
   }
+  watchdog.kill();
 }

@@ -28,5 +28,17 @@ export function workerPrelude(): string {
 export function spawnNode(args: string[], options: Partial<SpawnSyncOptionsWithStringEncoding> = {}): SpawnSyncReturns<string> {
   const launcher = (process.env.EDGEINFER_NODE_LAUNCHER ?? '').split(' ').filter(Boolean);
   const [command, ...prefix] = launcher.length > 0 ? [...launcher, process.execPath] : [process.execPath];
-  return spawnSync(command, [...prefix, ...childNodeFlags(), ...args], { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
+  const spawnOnce = () => spawnSync(command, [...prefix, ...childNodeFlags(), ...args], { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
+  let result = spawnOnce();
+  // Under qemu-user a forked child can deadlock before it execs; scripts/qemu-fork-watchdog.js (started by
+  // test:arm64) kills it, and it is started again: killed without a byte of output, it never ran.
+  for (let retry = 0; retry < 2 && emulated && stuckBeforeExec(result); retry++) {
+    console.error(`      (spawnNode: the emulator's fork deadlocked before exec; starting the child again)`);
+    result = spawnOnce();
+  }
+  return result;
+}
+
+function stuckBeforeExec(result: SpawnSyncReturns<string>): boolean {
+  return result.signal === 'SIGKILL' && result.error === undefined && (result.stdout ?? '') === '' && (result.stderr ?? '') === '';
 }

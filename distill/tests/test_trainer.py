@@ -187,3 +187,34 @@ def test_resolve_device_names_the_gpu_and_refuses_one_torch_cannot_see(monkeypat
             assert "sees no CUDA GPU" in str(error)
         else:
             raise AssertionError(f"{name} resolved without a GPU")
+
+
+def test_cpu_bf16_autocasts_where_the_cpu_has_bf16_and_stays_deterministic(monkeypatch):
+    import edgeinfer_distill.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16", lambda: True)
+    seen = []
+    real = torch.autocast
+
+    def spy(device_type, dtype=None, enabled=True, **kw):
+        seen.append((device_type, dtype, enabled))
+        return real(device_type, dtype=dtype, enabled=enabled, **kw)
+
+    monkeypatch.setattr(trainer_module.torch, "autocast", spy)
+    a, _ = fit(cpu_bf16=True)
+    assert seen and all(s == ("cpu", torch.bfloat16, True) for s in seen)
+    b, _ = fit(cpu_bf16=True)
+    assert same(a, b), "a bf16 run is as deterministic as an fp32 one"
+    fp32, _ = fit()
+    assert not same(a, fp32), "autocast changed the arithmetic"
+    assert all(p.dtype == torch.float32 for p in a.parameters()), "weights stay fp32"
+
+
+def test_cpu_bf16_stays_fp32_and_says_so_on_a_cpu_without_bf16(monkeypatch, capsys):
+    import edgeinfer_distill.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16", lambda: False)
+    a, _ = fit(cpu_bf16=True)
+    b, _ = fit()
+    assert same(a, b)
+    assert "no bfloat16 instructions, training in fp32" in capsys.readouterr().err

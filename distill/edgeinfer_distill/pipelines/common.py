@@ -130,7 +130,8 @@ def train(ctx: Context, stage: str, objective: nn.Module, data: dict, val: tuple
     r = trainer.fit()
     ctx.timings[stage] = ctx.timings.get(stage, 0.0) + time.time() - t0
     log(f"[{stage}] {r.epochs_run} epochs, best {cfg.monitor} {r.best_metric} at epoch {r.best_epoch}, {r.seconds:.1f}s")
-    return {"epochs": r.epochs_run, "best_epoch": r.best_epoch, "best_val": r.best_metric, "seconds": round(r.seconds, 2)}
+    return {"epochs": r.epochs_run, "best_epoch": r.best_epoch, "best_val": r.best_metric, "seconds": round(r.seconds, 2),
+            "precision": "bf16 autocast" if trainer.autocast else "fp32"}
 
 
 def teacher_targets(ctx: Context, teacher: nn.Module, x: torch.Tensor, with_features: bool) -> tuple[torch.Tensor, Optional[torch.Tensor]]:

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import os
 import random
@@ -105,8 +106,10 @@ def init_distributed(device: torch.device) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=None)
 def cpu_has_bf16() -> bool:
-    """Whether this CPU has bfloat16 dot-product instructions (Linux /proc/cpuinfo flags; False where unknown)."""
+    """Whether this CPU has bfloat16 dot-product instructions (Linux /proc/cpuinfo flags; False where unknown). Read
+    once per process: a run builds a Trainer per stage and ensemble member."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             flags = set()

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import warnings
 
 import torch
 import torch.nn as nn
@@ -106,14 +107,32 @@ def test_grad_clip_limits_the_gradient_norm_at_each_step():
     assert float(torch.nn.utils.clip_grad_norm_(m.parameters(), float("inf"))) > 0.5  # it did have to clip
 
 
+def _torchrun_two_processes(script, out, env):
+    """Launches the script under torchrun on loopback. One relaunch when the first launch fails before training
+    produced a result (a rendezvous port taken between torchrun choosing and binding it, a gloo socket reset): CI
+    runs on a shared machine, and the launch is not what this test checks. Both launches' stderr is in the failure."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", script, "--out", out]
+    errors = []
+    for _ in range(2):
+        p = subprocess.run(cmd, env=env, timeout=180, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if p.returncode == 0:
+            if errors:
+                warnings.warn("torchrun needed a second launch; the first one's stderr:\n" + errors[0][-4000:])
+            return
+        errors.append(p.stderr)
+        if os.path.exists(out):  # training finished: a failure after it is not a launch problem, report it
+            break
+    raise AssertionError("torchrun failed:\n" + "\n--- next launch ---\n".join(e[-6000:] for e in errors))
+
+
 def test_ddp_two_gloo_processes_match_single_process(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.path.dirname(HERE) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo",
+           "PYTHONPATH": os.path.dirname(HERE) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.pop("RANK", None), env.pop("WORLD_SIZE", None)
     single, double = str(tmp_path / "single.pt"), str(tmp_path / "ddp.pt")
     script = os.path.join(HERE, "ddp_script.py")
     subprocess.run([sys.executable, script, "--out", single], check=True, env=env, timeout=120)
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", script, "--out", double],
-                   check=True, env=env, timeout=180, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _torchrun_two_processes(script, double, env)
     a, b = torch.load(single), torch.load(double)
     assert a["world"] == 1 and b["world"] == 2
     for k in a["state"]:

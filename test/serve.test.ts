@@ -308,6 +308,7 @@ describe('gRPC server (edgeinfer serve)', function () {
     refused({ model: 'x.onnx', name: 'a b' }, /wakeWord.command.name/);
     refused({ model: 'x.onnx', labels: [1] }, /labels must be an array of intent names/);
     refused({ model: 'x.onnx', window: 3 }, /'window' is not an option of wakeWord.command/);
+    refused({ model: 'x.onnx', confirmChunks: 0 }, /wakeWord.command.confirmChunks/);
     refused({ model: 'x.onnx', scoreBy: 'best' }, /wakeWord.command.scoreBy must be 'command' or 'intent'/);
   });
 
@@ -444,6 +445,7 @@ describe('gRPC server (edgeinfer serve)', function () {
     for (const [flags, message] of [
       [['--command-threshold', '0.7'], /--command-threshold needs --command-model/],
       [['--command-score-by', 'intent'], /--command-score-by needs --command-model/],
+      [['--command-confirm-chunks', '2'], /--command-confirm-chunks needs --command-model/],
       [['--command-model', path.join(dir, 'missing.onnx')], /does not exist/],
     ] as const) {
       const bad = serve(...flags);

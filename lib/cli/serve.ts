@@ -24,6 +24,7 @@ interface ServeCliOptions {
   commandName: string;
   commandThreshold?: string;
   commandScoreBy?: string;
+  commandConfirmChunks?: string;
   backend: string;
   maxBatch?: string;
   maxQueue?: string;
@@ -84,6 +85,7 @@ function wakeWordWithCommand(options: ServeCliOptions): NonNullable<ServerOption
   if (options.commandModel === undefined) {
     if (options.commandThreshold !== undefined) throw bad('--command-threshold needs --command-model');
     if (options.commandScoreBy !== undefined) throw bad('--command-score-by needs --command-model');
+    if (options.commandConfirmChunks !== undefined) throw bad('--command-confirm-chunks needs --command-model');
     return models;
   }
   if (!fs.existsSync(options.commandModel)) throw bad(`--command-model ${options.commandModel} does not exist`);
@@ -91,7 +93,12 @@ function wakeWordWithCommand(options: ServeCliOptions): NonNullable<ServerOption
   if (threshold !== undefined && !(threshold > 0 && threshold <= 1)) throw bad(`--command-threshold must be in (0, 1], got '${options.commandThreshold}'`);
   const scoreBy = options.commandScoreBy;
   if (scoreBy !== undefined && !isCommandScoreBy(scoreBy)) throw bad(`--command-score-by must be command or intent, got '${scoreBy}'`);
-  return { ...models, command: { model: options.commandModel, name: options.commandName, ...(threshold === undefined ? {} : { threshold }), ...(scoreBy === undefined ? {} : { scoreBy }) } };
+  const confirmChunks = options.commandConfirmChunks === undefined ? undefined : Number(options.commandConfirmChunks);
+  if (confirmChunks !== undefined && !(Number.isInteger(confirmChunks) && confirmChunks >= 1)) throw bad(`--command-confirm-chunks must be a positive integer, got '${options.commandConfirmChunks}'`);
+  return {
+    ...models,
+    command: { model: options.commandModel, name: options.commandName, ...(threshold === undefined ? {} : { threshold }), ...(scoreBy === undefined ? {} : { scoreBy }), ...(confirmChunks === undefined ? {} : { confirmChunks }) },
+  };
 }
 
 export function registerServe(program: Command): void {
@@ -109,6 +116,7 @@ export function registerServe(program: Command): void {
     .option('--command-name <name>', 'the command stage name in CommandEvents', 'command')
     .option('--command-threshold <p>', 'score at which a command fires (default 0.5)')
     .option('--command-score-by <what>', "the score: 'command' = 1 - P(no command) (default), 'intent' = the likeliest intent's probability (a distilled command model)")
+    .option('--command-confirm-chunks <n>', 'consecutive 80 ms chunks one intent must hold the threshold before it fires (default 1)')
     .option('--backend <backend>', 'auto, native or onnxruntime', 'auto')
     .option('--max-batch <n>', 'largest batch the scheduler forms (default 8)')
     .option('--max-queue <n>', 'queued requests beyond which Infer answers RESOURCE_EXHAUSTED (default 1024)')

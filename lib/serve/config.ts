@@ -25,6 +25,8 @@ export interface CommandServeOptions {
   scoreBy?: CommandScoreBy;
   /** 80 ms chunks after the wake word during which the model runs. Default: the model's frames + 6. */
   windowChunks?: number;
+  /** Consecutive chunks one intent must hold the threshold before it fires. Default 1: the first crossing. */
+  confirmChunks?: number;
   /** Embeddings per model input when the model does not state it (its input's second dim). */
   frames?: number;
   /** Intent per output index, null for "no command". Default: from the output's name (openWakeWord's JSON), else `name`. */
@@ -188,7 +190,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   return resolved;
 }
 
-const commandKeys = new Set(['model', 'name', 'threshold', 'scoreBy', 'windowChunks', 'frames', 'labels']);
+const commandKeys = new Set(['model', 'name', 'threshold', 'scoreBy', 'windowChunks', 'confirmChunks', 'frames', 'labels']);
 
 function checkCommand(value: unknown): CommandServeOptions & { name: string } {
   const c = checkOptions(value, 'wakeWord.command');
@@ -210,6 +212,7 @@ function checkCommand(value: unknown): CommandServeOptions & { name: string } {
     threshold,
     ...(c.scoreBy === undefined ? {} : { scoreBy: c.scoreBy }),
     ...(c.windowChunks === undefined ? {} : { windowChunks: checkInteger(c.windowChunks, 'wakeWord.command.windowChunks', 1, 10_000) }),
+    ...(c.confirmChunks === undefined ? {} : { confirmChunks: checkInteger(c.confirmChunks, 'wakeWord.command.confirmChunks', 1, 10_000) }),
     ...(c.frames === undefined ? {} : { frames: checkInteger(c.frames, 'wakeWord.command.frames', 1, 10_000) }),
     ...(labels === undefined ? {} : { labels: labels as (string | null)[] }),
   };

@@ -48,6 +48,13 @@ export interface CommandStageOptions {
    * For the timer head: 40 chunks, 3.2 s; on the espeak clips it fires 1.6-2.0 s after the wake word.
    */
   windowChunks?: number;
+  /**
+   * A command fires once the same intent has reached the threshold in this many consecutive chunks of the open
+   * window (chunks where the model ran). Default 1: the first crossing. 2 waits one more chunk (80 ms) for the
+   * model to agree with itself, so a single chunk said mid-command ("set a timer" scoring cancel_timer before the
+   * duration is heard) does not decide; the event reports the last of those chunks.
+   */
+  confirmChunks?: number;
 }
 
 export const COMMAND_SCORE_BY = ['command', 'intent'] as const;
@@ -89,6 +96,7 @@ export class CommandStage {
   readonly threshold: number;
   readonly windowChunks: number;
   readonly scoreBy: CommandScoreBy;
+  readonly confirmChunks: number;
   readonly #model: CommandModel;
   readonly #labels: (string | null)[] | undefined;
   /** The last `frames` embeddings, oldest first. */
@@ -98,6 +106,8 @@ export class CommandStage {
   /** Chunks left in the open window (0: closed) and the wake word that opened it. */
   #left = 0;
   #wakeWord = '';
+  /** The intent that reached the threshold in the last model runs, and in how many in a row. */
+  #streak = { intent: '', chunks: 0 };
   /** The model's score for the chunk pushed last; undefined when the model did not run for it. */
   last: CommandScore | undefined;
 
@@ -117,6 +127,10 @@ export class CommandStage {
     this.scoreBy = scoreBy;
     this.windowChunks = options.windowChunks ?? this.frames + 6;
     if (!Number.isInteger(this.windowChunks) || this.windowChunks < 1) throw invalid('windowChunks must be a positive integer');
+    this.confirmChunks = options.confirmChunks ?? 1;
+    if (!Number.isInteger(this.confirmChunks) || this.confirmChunks < 1 || this.confirmChunks > this.windowChunks) {
+      throw invalid(`confirmChunks must be an integer from 1 to windowChunks (${this.windowChunks}), got ${String(options.confirmChunks)}`);
+    }
     this.name = options.name;
     this.#model = model;
     this.#labels = options.labels ?? labelsFromOutputName(model.outputs[0].name);
@@ -142,13 +156,22 @@ export class CommandStage {
     if (options.wakeWord !== undefined) {
       this.#left = this.windowChunks;
       this.#wakeWord = options.wakeWord;
+      this.#streak = { intent: '', chunks: 0 };
     }
     if (this.#left === 0) return undefined;
     this.#left--;
     // Too early in the stream for a full input, or silence: nothing to classify in this chunk.
-    if (this.#history.length < this.frames || options.voiceActive === false) return undefined;
+    if (this.#history.length < this.frames || options.voiceActive === false) {
+      this.#streak = { intent: '', chunks: 0 };
+      return undefined;
+    }
     this.last = await this.#score();
-    if (this.last.score < this.threshold) return undefined;
+    if (this.last.score < this.threshold) {
+      this.#streak = { intent: '', chunks: 0 };
+      return undefined;
+    }
+    this.#streak = { intent: this.last.intent, chunks: this.#streak.intent === this.last.intent ? this.#streak.chunks + 1 : 1 };
+    if (this.#streak.chunks < this.confirmChunks) return undefined;
     this.#left = 0;
     return { command: this.name, intent: this.last.intent, score: this.last.score, timeMs: this.#chunks * chunkMs, wakeWord: this.#wakeWord };
   }
@@ -176,6 +199,7 @@ export class CommandStage {
     this.#history.length = 0;
     this.#chunks = 0;
     this.#left = 0;
+    this.#streak = { intent: '', chunks: 0 };
     this.last = undefined;
   }
 }

@@ -8,7 +8,8 @@
 // stage named right, named wrong, or missed. The per-window accuracy of the factory's report scores windows
 // placed after each command; this scores what a user of the demo would see.
 // Needs espeak-ng and sox. Usage (from the repository root):
-//   node distill/tools/stream_check.cjs MODEL COMMANDS.jsonl [--count 210] [--thresholds 0.3,0.4,0.5,0.6] [--keep DIR]
+//   node distill/tools/stream_check.cjs MODEL COMMANDS.jsonl [--count 210] [--thresholds 0.3,0.4,0.5,0.6] [--confirm 1,2] [--keep DIR]
+// (--confirm: the command stage's confirmChunks values to try; default the demo's.)
 'use strict';
 require('tsx/cjs');
 const fs = require('fs');
@@ -18,6 +19,7 @@ const { spawnSync } = require('child_process');
 const root = path.join(__dirname, '..', '..');
 const { streamCommandClips } = require(path.join(root, 'lib', 'distill'));
 const { DEFAULT_VOICE } = require(path.join(root, 'lib', 'distill', 'config'));
+const { DEMO_COMMAND_MODEL } = require(path.join(root, 'lib', 'wakeword', 'demo'));
 const { fetchModels } = require(path.join(root, 'scripts', 'fetch-models.js'));
 
 function flag(name, fallback) {
@@ -32,9 +34,10 @@ function run(command, args) {
 
 async function main() {
   const [model, commandsFile] = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1] ?? '').startsWith('--'));
-  if (!model || !commandsFile) throw new Error('usage: node distill/tools/stream_check.cjs MODEL COMMANDS.jsonl [--count N] [--thresholds a,b] [--keep DIR]');
+  if (!model || !commandsFile) throw new Error('usage: node distill/tools/stream_check.cjs MODEL COMMANDS.jsonl [--count N] [--thresholds a,b] [--confirm 1,2] [--keep DIR]');
   const count = Number(flag('--count', '210'));
   const thresholds = flag('--thresholds', '0.3,0.4,0.5,0.6').split(',').map(Number);
+  const confirms = flag('--confirm', String(DEMO_COMMAND_MODEL.confirmChunks)).split(',').map(Number);
   const commands = fs.readFileSync(commandsFile, 'utf8').split('\n').filter((l) => l.trim()).slice(0, count).map((l) => JSON.parse(l));
   const dir = flag('--keep') ?? fs.mkdtempSync(path.join(os.tmpdir(), 'edgeinfer-stream-check-'));
   fs.mkdirSync(dir, { recursive: true });
@@ -51,7 +54,7 @@ async function main() {
   });
   fs.rmSync(raw, { force: true });
   const models = fetchModels();
-  for (const threshold of thresholds) {
+  for (const confirmChunks of confirms) for (const threshold of thresholds) {
     const checks = await streamCommandClips({
       commandModel: model,
       clips: clips.map((c) => c.clip),
@@ -59,6 +62,7 @@ async function main() {
       embedding: models['embedding_model.onnx'],
       heads: { hey_jarvis: models['hey_jarvis_v0.1.onnx'] },
       commandThreshold: threshold,
+      confirmChunks,
     });
     const tally = { clips: clips.length, woke: 0, right: 0, wrong: 0, missed: 0 };
     checks.forEach((check, i) => {
@@ -69,7 +73,7 @@ async function main() {
       else if (command.name === clips[i].intent) tally.right++;
       else tally.wrong++;
     });
-    console.log(JSON.stringify({ model: path.basename(model), threshold, ...tally, right_pct: Number(((100 * tally.right) / tally.woke).toFixed(1)), wrong_pct: Number(((100 * tally.wrong) / tally.woke).toFixed(1)) }));
+    console.log(JSON.stringify({ model: path.basename(model), threshold, confirm_chunks: confirmChunks, ...tally, right_pct: Number(((100 * tally.right) / tally.woke).toFixed(1)), wrong_pct: Number(((100 * tally.wrong) / tally.woke).toFixed(1)) }));
   }
   if (flag('--keep') === undefined) fs.rmSync(dir, { recursive: true, force: true });
 }

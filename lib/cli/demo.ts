@@ -112,7 +112,7 @@ export async function runServeDemo(options: ServeDemoOptions): Promise<ServeDemo
       melspectrogram: m['melspectrogram.onnx'],
       embedding: m['embedding_model.onnx'],
       heads: Object.fromEntries(Object.entries(DEMO_WAKE_WORDS).map(([name, file]) => [name, m[file]])),
-      command: { model: m[DEMO_COMMAND_MODEL.file] ?? bundledModel(DEMO_COMMAND_MODEL.file), name: DEMO_COMMAND_MODEL.name, scoreBy: DEMO_COMMAND_MODEL.scoreBy },
+      command: { model: m[DEMO_COMMAND_MODEL.file] ?? bundledModel(DEMO_COMMAND_MODEL.file), name: DEMO_COMMAND_MODEL.name, scoreBy: DEMO_COMMAND_MODEL.scoreBy, confirmChunks: DEMO_COMMAND_MODEL.confirmChunks },
       engineOptions: { threads: 1, precision: 'int8' },
     },
     host: '127.0.0.1',

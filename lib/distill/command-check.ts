@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Engine } from '../engine';
 import { EdgeInferError } from '../errors';
 import { CommandStage, type CommandScoreBy } from '../wakeword/command-stage';
+import { DEMO_COMMAND_MODEL } from '../wakeword/demo';
 import { chunkSamples, readWav16, sampleRate, WakeWordPipeline, type ModelRunner } from '../wakeword/pipeline';
 import { EnergyVoiceActivity } from '../wakeword/voice-activity';
 
@@ -28,6 +29,8 @@ export interface CommandCheckOptions {
   commandThreshold?: number;
   /** How the command stage scores the model's classes (CommandStageOptions.scoreBy). Default 'intent', a distilled classifier's. */
   scoreBy?: CommandScoreBy;
+  /** Consecutive chunks an intent must hold the threshold for (CommandStageOptions.confirmChunks). Default: the demo's. */
+  confirmChunks?: number;
 }
 
 export interface CheckEvent {
@@ -68,7 +71,7 @@ export async function streamCommandClips(options: CommandCheckOptions): Promise<
       if (wav.sampleRate !== sampleRate) throw new EdgeInferError('EDGEINFER_INVALID_ARGUMENT', `${clip}: ${wav.sampleRate} Hz, the pipeline takes ${sampleRate} Hz`);
       const vad = new EnergyVoiceActivity();
       const pipeline = new WakeWordPipeline({ melspectrogram, embedding, heads });
-      const stage = new CommandStage({ name: 'command', model: command, threshold: options.commandThreshold, scoreBy: options.scoreBy ?? 'intent' });
+      const stage = new CommandStage({ name: 'command', model: command, threshold: options.commandThreshold, scoreBy: options.scoreBy ?? 'intent', confirmChunks: options.confirmChunks ?? DEMO_COMMAND_MODEL.confirmChunks });
       const firedAt: Record<string, number> = {};
       const events: CheckEvent[] = [];
       let best: number | undefined;

@@ -26,9 +26,10 @@ export const DEMO_WAKE_WORDS: Record<string, string> = { hey_jarvis: 'hey_jarvis
 /**
  * The command stage's model: the INT8 student of distill/experiments/voice.json (30 smart-home intents and "no
  * command", 43 KiB), shipped in the package's models/ folder. A classifier over distinct intents: it fires when
- * one intent's probability crosses the threshold (scoreBy 'intent').
+ * one intent's probability holds the threshold (scoreBy 'intent') in two consecutive chunks (chosen on the
+ * experiment's validation commands: a lone chunk said mid-command decides wrongly more often than it decides first).
  */
-export const DEMO_COMMAND_MODEL = { name: 'smart_home', file: 'voice-commands.int8.onnx', scoreBy: 'intent' } as const;
+export const DEMO_COMMAND_MODEL = { name: 'smart_home', file: 'voice-commands.int8.onnx', scoreBy: 'intent', confirmChunks: 2 } as const;
 
 /** A model shipped in the package's models/ folder (lib/wakeword or dist/wakeword sit two levels below it). */
 export function bundledModel(file: string): string {
@@ -173,7 +174,7 @@ async function streamClip(loaded: LoadedVariant, clip: string): Promise<DemoStre
   const { samples } = readWav16(new Uint8Array(fs.readFileSync(clip)));
   const vad = new EnergyVoiceActivity();
   const pipeline = new WakeWordPipeline(loaded.models);
-  const stage = new CommandStage({ name: DEMO_COMMAND_MODEL.name, model: loaded.command, scoreBy: DEMO_COMMAND_MODEL.scoreBy });
+  const stage = new CommandStage({ name: DEMO_COMMAND_MODEL.name, model: loaded.command, scoreBy: DEMO_COMMAND_MODEL.scoreBy, confirmChunks: DEMO_COMMAND_MODEL.confirmChunks });
   const firedAt: Record<string, number> = {}; // chunk index of each wake word's last event, until it re-arms
   const events: DemoEvent[] = [];
   const chunks: DemoStreamResult['chunks'] = [];
@@ -332,12 +333,12 @@ async function runVariant(loaded: LoadedVariant, clips: string[], emit: Emit, sa
 /** The pipeline's parameters, as the stages were built with them. */
 function describe(loaded: LoadedVariant, streams: number, emit: Emit, say: Say): void {
   const vad = new EnergyVoiceActivity();
-  const stage = new CommandStage({ name: DEMO_COMMAND_MODEL.name, model: loaded.command, scoreBy: DEMO_COMMAND_MODEL.scoreBy });
-  emit({ type: 'config', vad_threshold_dbfs: vad.thresholdDbfs, vad_hangover_s: vad.hangoverChunks * chunkSeconds, wake_threshold: WAKE_THRESHOLD, command_model: DEMO_COMMAND_MODEL.file, command_score_by: stage.scoreBy, command_frames: stage.frames, command_window_s: round(stage.windowChunks * chunkSeconds, 2), command_threshold: stage.threshold, streams });
+  const stage = new CommandStage({ name: DEMO_COMMAND_MODEL.name, model: loaded.command, scoreBy: DEMO_COMMAND_MODEL.scoreBy, confirmChunks: DEMO_COMMAND_MODEL.confirmChunks });
+  emit({ type: 'config', vad_threshold_dbfs: vad.thresholdDbfs, vad_hangover_s: vad.hangoverChunks * chunkSeconds, wake_threshold: WAKE_THRESHOLD, command_model: DEMO_COMMAND_MODEL.file, command_score_by: stage.scoreBy, command_frames: stage.frames, command_window_s: round(stage.windowChunks * chunkSeconds, 2), command_threshold: stage.threshold, command_confirm_chunks: stage.confirmChunks, streams });
   say(`pipeline: energy VAD (${vad.thresholdDbfs} dBFS; open until ${(vad.hangoverChunks * chunkSeconds).toFixed(2)} s after speech) -> melspectrogram (FP32) -> embedding`);
   say(`  -> wake-word heads ${Object.keys(DEMO_WAKE_WORDS).join(', ')} (fire at ${WAKE_THRESHOLD})`);
   say(`  -> command stage: ${DEMO_COMMAND_MODEL.file} (the distilled INT8 student) on the latest ${stage.frames} embeddings (${(stage.frames * chunkSeconds).toFixed(2)} s),`);
-  say(`     run for ${(stage.windowChunks * chunkSeconds).toFixed(2)} s after a wake word; a command fires when one intent's probability reaches ${stage.threshold}`);
+  say(`     run for ${(stage.windowChunks * chunkSeconds).toFixed(2)} s after a wake word; a command fires when one intent's probability reaches ${stage.threshold} in ${stage.confirmChunks} chunks in a row`);
   say('');
 }
 

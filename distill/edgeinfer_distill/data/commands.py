@@ -241,7 +241,7 @@ T = {
     "weather": [
         "what's the weather {day}", "weather {day}", "is it going to rain {day}", "how's the weather {city}",
         "what's the forecast {day}", "do i need an umbrella {day}", "will it be sunny {day}", "how hot will it be {day}",
-        "what's the weather like {city} {day}", "is it cold {city}", "forecast for {day}",
+        "what's the weather like {city} {day}", "what's the weather like {day}", "is it cold {city}", "forecast for {day}",
     ],
     "time_query": [
         "what time is it", "what's the time", "tell me the time", "time please", "do you know what time it is",

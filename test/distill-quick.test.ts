@@ -28,8 +28,10 @@ function checkCommon(report: DistillReport): void {
     assert.ok(row.latencyMs !== null && row.latencyMs > 0, `${row.label}: latency`);
     assert.ok(row.sizeBytes !== null && row.sizeBytes > 0);
     // Quick-mode models are barely trained (near-tied logits): one test sample in a hundred may flip on float
-    // rounding. The full runs are held to the 99.9 % of the acceptance criteria.
-    if (row.role !== 'ptq') assert.ok(row.agreement !== null && row.agreement.value >= 0.99, `${row.label}: argmax agreement with PyTorch ${row.agreement?.value}`);
+    // rounding. The full runs are held to the 99.9 % of the acceptance criteria. PTQ rows (the plan matching QAT's,
+    // and the text experiment's every-layer-INT8 one) are compared with the FP32 student: their disagreement is the
+    // quantization error, which the report prints as the PTQ drop, not an export defect (0.975 on one quick draw).
+    if (row.stage !== 'ptq') assert.ok(row.agreement !== null && row.agreement.value >= 0.99, `${row.label}: argmax agreement with PyTorch ${row.agreement?.value}`);
   }
   assert.ok(report.drops.ptq !== null && report.drops.qat !== null);
   assert.ok(report.sweep !== null && report.sweep.points.length >= 2, 'the quick sweep has two sizes');

@@ -26,8 +26,8 @@ export const DEMO_WAKE_WORDS: Record<string, string> = { hey_jarvis: 'hey_jarvis
 /**
  * The command stage's model: the INT8 student of distill/experiments/voice.json (30 smart-home intents and "no
  * command", 43 KiB), shipped in the package's models/ folder. A classifier over distinct intents: it fires when
- * one intent's probability holds the threshold (scoreBy 'intent') in two consecutive chunks (chosen on the
- * experiment's validation commands: a lone chunk said mid-command decides wrongly more often than it decides first).
+ * one intent's probability holds the threshold (scoreBy 'intent') in two consecutive chunks, so that one chunk
+ * said mid-command cannot decide (chosen on the experiment's validation commands; README, Distillation).
  */
 export const DEMO_COMMAND_MODEL = { name: 'smart_home', file: 'voice-commands.int8.onnx', scoreBy: 'intent', confirmChunks: 2 } as const;
 

@@ -295,6 +295,17 @@ export function caseFields(c: string | undefined): Record<string, string> {
   return out;
 }
 
+/** Runs a child process that prints one JSON line last; a failure is an Error with the end of its output. */
+export function runJson(title: string, command: string, args: string[]): Record<string, number | string> {
+  const r = spawnSync(command, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const last = r.stdout?.trim().split('\n').pop() ?? '';
+  if (r.error || r.status !== 0 || !last.startsWith('{')) {
+    const why = r.error ? r.error.message : `exit ${r.status}`;
+    throw new Error(`${title} failed (${why}):\n${`${r.stderr ?? ''}${r.stdout ?? ''}`.trim().split('\n').slice(-15).join('\n')}`);
+  }
+  return JSON.parse(last) as Record<string, number | string>;
+}
+
 // ---------------------------------------------------------------------------------------------- output
 
 export interface ResultLine {

@@ -36,7 +36,6 @@
  * by scripts/python-venv.js from pip's configured sources when missing.
  * Child mode (internal): --child '<job json>' runs our quantizeModel once and prints one JSON line.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -44,16 +43,20 @@ import * as path from 'node:path';
 import type { Tensor as OrtTensor } from 'onnxruntime-node';
 
 import type { Tensor } from '../lib';
+import { readFeedFolder, writeFeedFolder } from './npy-feeds';
 
-// Only type imports above: the child process that measures our peak RSS loads nothing but the library. The
+// Only type imports above and the .npy reader (node:fs alone): the child process that measures our peak RSS
+// loads nothing but the library and it. The
 // parent's modules (onnxruntime-node with its native runtime, the harness, the test helpers) load in main().
 /* eslint-disable @typescript-eslint/no-require-imports */
 let ort: typeof import('onnxruntime-node');
 let h: typeof import('./harness');
+let ortQuantize: typeof import('./ort-quantize');
 let helpers: typeof import('../test/helpers/calibration-data') & typeof import('../test/helpers/repo') & typeof import('../test/helpers/zoo');
 function loadParentModules(): void {
   ort = require('onnxruntime-node');
   h = require('./harness');
+  ortQuantize = require('./ort-quantize');
   helpers = { ...require('../test/helpers/calibration-data'), ...require('../test/helpers/repo'), ...require('../test/helpers/zoo') };
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -75,61 +78,6 @@ function peakRssKiB(): number {
     /* no /proc */
   }
   return process.resourceUsage().maxRSS;
-}
-
-// ---------------------------------------------------------------------------------------------- .npy files
-
-const NPY_TYPES: Record<string, { descr: string; array: Float32ArrayConstructor | BigInt64ArrayConstructor }> = {
-  float32: { descr: '<f4', array: Float32Array },
-  int64: { descr: '<i8', array: BigInt64Array },
-};
-
-/** NumPy format 1.0: magic, version, header length, a dict literal padded to 64 bytes, then the data. */
-function writeNpy(file: string, tensor: Tensor): void {
-  const type = NPY_TYPES[tensor.type];
-  if (type === undefined) throw new Error(`writeNpy: no .npy mapping for ${tensor.type}`);
-  const shape = tensor.dims.length === 1 ? `(${tensor.dims[0]},)` : `(${tensor.dims.join(', ')})`;
-  let header = `{'descr': '${type.descr}', 'fortran_order': False, 'shape': ${shape}, }`;
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
-  const prefix = Buffer.alloc(10);
-  prefix.write('\x93NUMPY', 0, 'latin1');
-  prefix.writeUInt8(1, 6);
-  prefix.writeUInt8(0, 7);
-  prefix.writeUInt16LE(header.length, 8);
-  const data = tensor.data as Float32Array | BigInt64Array;
-  fs.writeFileSync(file, Buffer.concat([prefix, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
-}
-
-/** Reads what writeNpy writes (little-endian float32 / int64, C order). */
-function readNpy(file: string): Tensor {
-  const bytes = fs.readFileSync(file);
-  if (bytes.toString('latin1', 0, 6) !== '\x93NUMPY') throw new Error(`${file} is not a .npy file`);
-  const headerLength = bytes.readUInt16LE(8);
-  const header = bytes.toString('latin1', 10, 10 + headerLength);
-  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  const entry = Object.entries(NPY_TYPES).find(([, t]) => t.descr === descr);
-  if (entry === undefined || shape === undefined || /True/.test(header)) throw new Error(`${file}: unsupported .npy header ${header.trim()}`);
-  const dims = shape.split(',').map((d) => d.trim()).filter(Boolean).map(Number);
-  const body = bytes.subarray(10 + headerLength);
-  const copy = new Uint8Array(body); // aligned copy
-  const data = new entry[1].array(copy.buffer, 0, body.length / entry[1].array.BYTES_PER_ELEMENT);
-  return { type: entry[0], data, dims } as Tensor;
-}
-
-/** A folder both quantizers read: inputs.json and s<i>_<k>.npy (sample i, input k). */
-function writeFeedFolder(dir: string, feeds: Feeds[]): string {
-  fs.mkdirSync(dir, { recursive: true });
-  const inputs = Object.keys(feeds[0]);
-  feeds.forEach((feed, i) => inputs.forEach((name, k) => writeNpy(path.join(dir, `s${i}_${k}.npy`), feed[name])));
-  fs.writeFileSync(path.join(dir, 'inputs.json'), JSON.stringify({ inputs, count: feeds.length }));
-  return dir;
-}
-
-/** The folder's feeds, one file read per sample when asked (nothing kept). */
-function* readFeedFolder(dir: string): Generator<Feeds> {
-  const { inputs, count } = JSON.parse(fs.readFileSync(path.join(dir, 'inputs.json'), 'utf8')) as { inputs: string[]; count: number };
-  for (let i = 0; i < count; i++) yield Object.fromEntries(inputs.map((name, k) => [name, readNpy(path.join(dir, `s${i}_${k}.npy`))]));
 }
 
 // ---------------------------------------------------------------------------------------------- the two sides
@@ -159,17 +107,6 @@ async function child(job: Job): Promise<void> {
   const { bytes, report } = await quantizeModel(job.model, job.out, { data: readFeedFolder(job.calib), method: job.method, activationType: 'uint8', perChannel: true, validateOn: [] });
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(`${JSON.stringify({ seconds, peak_rss_kib: peakRssKiB(), rss_before_kib: before, bytes: bytes.length, calibration_seconds: report.calibration.milliseconds / 1000 })}\n`);
-}
-
-/** Runs a child process that prints one JSON line last; a failure is an Error with the end of its stderr. */
-function runJson(title: string, command: string, args: string[]): Record<string, number | string> {
-  const r = spawnSync(command, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
-  const last = r.stdout?.trim().split('\n').pop() ?? '';
-  if (r.error || r.status !== 0 || !last.startsWith('{')) {
-    const why = r.error ? r.error.message : `exit ${r.status}`;
-    throw new Error(`${title} failed (${why}):\n${`${r.stderr ?? ''}${r.stdout ?? ''}`.trim().split('\n').slice(-15).join('\n')}`);
-  }
-  return JSON.parse(last) as Record<string, number | string>;
 }
 
 const median = (xs: number[]) => {
@@ -202,34 +139,14 @@ function toRun(o: Record<string, number | string>): RunResult {
 const tsxCli = require.resolve('tsx/cli', { paths: [root] });
 
 function runOurs(job: Job): RunResult {
-  return toRun(runJson(`ours (${path.basename(job.model)}, ${job.method})`, process.execPath, [tsxCli, __filename, '--child', JSON.stringify(job)]));
+  return toRun(h.runJson(`ours (${path.basename(job.model)}, ${job.method})`, process.execPath, [tsxCli, __filename, '--child', JSON.stringify(job)]));
 }
 
 let ortPyVersion = '';
 function runOrt(python: string, job: Job): RunResult {
-  const o = runJson(`bench/ort_quantize.py (${path.basename(job.model)}, ${job.method})`, python, [
-    path.join(__dirname, 'ort_quantize.py'),
-    '--model', job.model,
-    '--out', job.out,
-    '--method', job.method,
-    '--calib', job.calib,
-    '--op-types', OP_TYPES.join(','),
-  ]);
+  const o = ortQuantize.runOrtQuantize(python, { ...job, opTypes: OP_TYPES });
   ortPyVersion = String(o.ort);
   return toRun(o);
-}
-
-/** The Python with onnxruntime: made by scripts/python-venv.js when missing; a clear error when it cannot be. */
-function python(): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { ensureVenv } = require(path.join(root, 'scripts', 'python-venv.js')) as { ensureVenv(): { python: string; version: string } };
-  try {
-    const { python: exe, version } = ensureVenv();
-    h.progress(`baseline: onnxruntime ${version} quantize_static (${exe})`);
-    return exe;
-  } catch (error) {
-    throw new Error(`the ONNX Runtime baseline needs a Python venv: ${(error as Error).message}`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------- agreement
@@ -345,7 +262,7 @@ async function main(): Promise<void> {
   const methods = listArg('--methods', METHODS) as Method[];
   const repeats = process.argv.includes('--repeats') ? Number(process.argv[process.argv.indexOf('--repeats') + 1]) : 5;
   if (!(Number.isInteger(repeats) && repeats >= 1)) throw new Error(`--repeats must be a positive integer, got ${process.argv[process.argv.indexOf('--repeats') + 1]}`);
-  const py = python();
+  const py = ortQuantize.quantizePython();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeinfer-quantizer-bench-'));
   process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
   const baseline = () => `ort-${ortPyVersion.split('.').slice(0, 2).join('.')} quantize_static`;

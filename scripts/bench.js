@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --json] [-- --only gemm|layernorm|models|...|zoo|quantizer|sweep|grpc-load] [-- --seconds S] [-- --no-build]
+// npm run bench [-- --json] [-- --only gemm|layernorm|models|...|zoo|quantizer|calibration-methods|sweep|grpc-load] [-- --seconds S] [-- --no-build]
 // npm run bench:report = node scripts/bench.js --report [-- --from-results] (bench/report/index.ts: REPORT.md + charts)
 //
 // Builds what is stale (cmake-js build, incremental), runs the C++ microbenchmarks (build/cpp/bench_*,
@@ -43,6 +43,8 @@ const SUITES = {
   zoo: { cpp: [], node: ['bench/zoo.bench.ts'] },
   // quantizeModel vs ONNX Runtime's quantize_static (a Python venv made by scripts/python-venv.js): time, peak RSS, agreement.
   quantizer: { cpp: [], node: ['bench/quantizer.bench.ts'] },
+  // The calibration methods on the wake-word scores of held-out speech (INT8 embedding + heads vs FP32), ours vs ORT's quantizer, same method.
+  'calibration-methods': { cpp: [], node: ['bench/calibration-methods.bench.ts'] },
   // Latency vs batch size and vs concurrent clients (BatchScheduler), native vs the onnxruntime backend: the report's charts.
   sweep: { cpp: [], node: ['bench/report/sweep.bench.ts'] },
   // The gRPC service on loopback: concurrent InferStream streams and Infer callers, every request counted (--duration S, default 20).

@@ -16,7 +16,7 @@ import { readModel } from '../lib/onnx/reader';
 import { writeModel } from '../lib/onnx/writer';
 import { WakeWordPipeline, type ModelRunner } from '../lib/wakeword/pipeline';
 import { makeBertEncoder } from './fixtures/bert-encoder';
-import { clipEmbeddings, clipSamples, embeddingWindows, headWindows, speechClips } from './helpers/calibration-data';
+import { clipEmbeddings, clipSamples, embeddingWindows, headWindows, heldOutClipFiles, shiftedClips, speechClips } from './helpers/calibration-data';
 import { OrtRunner } from './helpers/ort-runner';
 import { rng } from './helpers/random';
 import { fetchModels } from './helpers/repo';
@@ -71,6 +71,9 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
   let sequences: Float32Array[][];
   let reference: Map<string, Awaited<ReturnType<WakeWordPipeline['processClip']>>>;
   const quantized = new Map<string, { bytes: Uint8Array; report: QuantizationReport }>();
+  /** Held-out speech (no calibration here reads it) at 8 chunk offsets each, and FP32's chunk scores for it. */
+  const heldOut = shiftedClips(heldOutClipFiles, 8);
+  const heldOutReference = new Map<string, { scores: Record<string, number> }[]>();
 
   /** The INT8 embedding model and heads for `method` (made once). */
   async function quantizedFor(method: Method) {
@@ -106,6 +109,29 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
     return sum / count;
   }
 
+  /** Mean |score - FP32 score| over the held-out clips (every chunk, both heads) of `method`'s INT8 models. */
+  async function heldOutError(method: Method): Promise<number> {
+    const q = await quantizedFor(method);
+    const embeddingRunner = await load(q.embedding.bytes);
+    const headRunners = { hey_jarvis: await load(q.heads.hey_jarvis.bytes), alexa: await load(q.heads.alexa.bytes) };
+    try {
+      let sum = 0;
+      let count = 0;
+      for (const clip of heldOut) {
+        const { chunks } = await new WakeWordPipeline({ melspectrogram: mel, embedding: embeddingRunner, heads: headRunners }).processClip(clip.samples);
+        chunks.forEach((chunk, i) => {
+          for (const [name, score] of Object.entries(chunk.scores)) {
+            sum += Math.abs(score - heldOutReference.get(clip.name)![i].scores[name]);
+            count++;
+          }
+        });
+      }
+      return sum / count;
+    } finally {
+      for (const engine of [embeddingRunner, ...Object.values(headRunners)]) engine.dispose();
+    }
+  }
+
   before(async () => {
     mel = await load(models['melspectrogram.onnx']);
     embedding = await load(models['embedding_model.onnx']);
@@ -113,6 +139,7 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
     sequences = [];
     for (const clip of speechClips) sequences.push(await clipEmbeddings({ melspectrogram: mel, embedding }, clip));
     reference = await pipelineScores(embedding, fp32Heads);
+    for (const clip of heldOut) heldOutReference.set(clip.name, (await new WakeWordPipeline({ melspectrogram: mel, embedding, heads: fp32Heads }).processClip(clip.samples)).chunks);
   });
 
   after(() => {
@@ -186,39 +213,36 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
     console.log(`      max scores FP32 -> INT8 (native): ${lines.join(', ')}; mean score error ${meanScoreError(native).toExponential(2)}`);
   });
 
-  it('percentile and MSE are no worse than min-max on the mean score error', async () => {
-    const errors = {} as Record<Method, number>;
-    for (const method of methods) {
-      const q = await quantizedFor(method);
-      errors[method] = meanScoreError(await pipelineScores(await load(q.embedding.bytes), { hey_jarvis: await load(q.heads.hey_jarvis.bytes), alexa: await load(q.heads.alexa.bytes) }));
-    }
-    console.log(`      mean |score - FP32 score|: ${methods.map((m) => `${m} ${errors[m].toExponential(2)}`).join(', ')}`);
-    // Measured 2026-12-01: min-max 4.26e-3, percentile 4.00e-3, MSE 3.95e-3 (since the engine computes ORT's
-    // QLinearConv output stage; before, percentile 3.59e-3 sat 1 % above min-max's 3.55e-3).
-    assert.ok(errors.percentile <= errors.minmax, `percentile ${errors.percentile} vs minmax ${errors.minmax}`);
-    assert.ok(errors.mse <= errors.minmax, `mse ${errors.mse} vs minmax ${errors.minmax}`);
+  // The methods compared out of sample: calibration on the fixture clips (above), scores on the held-out wake
+  // word + command clips at 8 chunk offsets each (40 runs, ~3000 chunk scores). On the calibration clips
+  // themselves the comparison was noise: 10 chunks of 218 held 96 % of the error, min-max's ranges changed by
+  // 0.1 % moved it by up to 33 %, and min-max is the one method that never clips the data it is then scored on.
+  // bench/calibration-methods.bench.ts measures the same over 5 calibration draws, beside ONNX Runtime's
+  // quantizer with the same methods.
+  it('MSE (the default) scores held-out speech as well as min-max: mean score error within 5 %', async () => {
+    const errors = { mse: await heldOutError('mse'), minmax: await heldOutError('minmax') };
+    console.log(`      held-out mean |score - FP32 score|: mse ${errors.mse.toExponential(3)}, minmax ${errors.minmax.toExponential(3)}`);
+    // Measured 2026-12-03: 5.141e-3 vs 5.121e-3 (the bench's medians over 5 draws: 4.94e-3 vs 5.12e-3; on 64
+    // more espeak-ng clips 1.040e-2 vs 1.006e-2). 5 %: about the spread of MSE's own error over calibration draws.
+    assert.ok(errors.mse <= errors.minmax * 1.05, `mse ${errors.mse} vs minmax ${errors.minmax}`);
   });
 
-  // Not met (issue 11 stays open on it): TensorRT's KL search picks thresholds at ~1/3 of these LeakyReLU / Max
-  // activations' range (28.1 -> 9.5) even with the level count taken from the uint8 grid (256 for one-sided
-  // data; 128 clipped to 5.3): mean score error 1.87e-2 vs 3.55e-3 for min-max (8.75e-2 with 128 levels); as
-  // the spec above runs it on 2026-12-01, 3.92e-2 vs 4.26e-3. Since the search ignores point masses the grid
-  // holds exactly (the -0.4 clamp, ReLU zeros in the heads) thresholds sit at 1/3 - 3/4 of the range (38.6 ->
-  // 21.4, 13.1 -> 7.1): 1.64e-2 vs 4.26e-3 (heads alone 5.4e-3, was 2.9e-2). A signed search from the clamp
-  // up (255 levels) gave the same. 2026-12-02: the fixtures' 0.5 s of digital silence repeat the same
-  // activations in every window, point masses all over these histograms (bins 5-10x their neighbours) that
-  // the search also paid for; counted as their neighbourhood (flatten_point_masses), thresholds rise to 1/2 -
-  // 3/4 of the range (28.1 -> 22.3, 38.6 -> 27.3): 7.53e-3 vs 4.26e-3. The result is sensitive to that rule
-  // here: a 5- or 17-bin window instead of 7 gave 1.2e-2 / 1.4e-2, 1.5x and 4 sigma instead of 2x and 6: 1.6e-2.
-  // ONNX Runtime's entropy default (128 bins, 128 levels) has a single candidate, the full range: it equals
-  // its min-max. Kept as a pending spec with the measured figures, not deleted.
-  it.skip('entropy is no worse than min-max on the mean score error', async () => {
-    const errors = {} as Record<Method, number>;
-    for (const method of ['minmax', 'entropy'] as const) {
-      const q = await quantizedFor(method);
-      errors[method] = meanScoreError(await pipelineScores(await load(q.embedding.bytes), { hey_jarvis: await load(q.heads.hey_jarvis.bytes), alexa: await load(q.heads.alexa.bytes) }));
-    }
-    assert.ok(errors.entropy <= errors.minmax, `entropy ${errors.entropy} vs minmax ${errors.minmax}`);
+  // Not met (issue 11 stays open on both): clipping the tails costs these activations more than the finer grid
+  // saves. Held out, 2026-12-03 (bench medians over 5 draws): percentile 6.26e-3 vs min-max 5.12e-3 (1.22x;
+  // on 64 more espeak-ng clips 1.08x); ONNX Runtime's percentile is 1.12x its own min-max there, so the method
+  // and not our implementation (ours 1.17x lower than ORT's percentile, 1.28x for min-max). Entropy:
+  // TensorRT's KL search puts these LeakyReLU / Max thresholds at 1/2 - 3/4 of the range, below MSE's
+  // (38.6 -> 27.3, MSE 33.0): 6.76e-3 (1.32x; 1.38x on the espeak-ng clips); ORT's entropy default (128 bins,
+  // 128 levels) has a single candidate, the full range, so it equals its min-max. What was tried on the KL
+  // search: the level count from the uint8 grid (256 for one-sided data; 128 clipped harder), the clamp and the
+  // zero bin and other point masses counted as their neighbourhood (flatten_point_masses; thresholds rose from
+  // 1/3 to 1/2 - 3/4 of the range), a signed search from the clamp up (the same). Kept as pending specs.
+  it.skip('percentile is no worse than min-max on held-out speech', async () => {
+    assert.ok((await heldOutError('percentile')) <= (await heldOutError('minmax')));
+  });
+
+  it.skip('entropy is no worse than min-max on held-out speech', async () => {
+    assert.ok((await heldOutError('entropy')) <= (await heldOutError('minmax')));
   });
 
   it('a MatMul with a batched constant (a rotary embedding\'s [1, 1, d] frequencies) stays float; the 2-D one beside it is INT8; the file runs natively and in ONNX Runtime', async () => {

@@ -32,10 +32,11 @@ export interface QuantizeModelOptions extends CalibratorOptions, Pick<CalibrateM
   calibration?: CalibrationTable;
   /**
    * Activation range method. Default 'mse': on the openWakeWord embedding model and heads (a CNN clamped at
-   * -0.4, an MLP) calibrated on the speech fixtures it gives the lowest mean wake-word score error of the four
-   * (3.95e-3 vs 4.26e-3 min-max, 4.00e-3 percentile, 7.5e-3 entropy; 2026-12-02). 'minmax' never clips (ONNX
-   * Runtime's default, the safe choice for transformers with outlier features); 'entropy' clips these tails to
-   * 1/2 - 3/4 of their range (see test/quantize-model.test.ts).
+   * -0.4, an MLP) calibrated on the speech fixtures and scored on held-out speech it ties with 'minmax'
+   * (mean wake-word score error 4.9e-3 vs 5.1e-3 on the command clips, 1.04e-2 vs 1.01e-2 on 64 espeak-ng
+   * clips; bench/calibration-methods.bench.ts). 'minmax' never clips (ONNX Runtime's default, the safe choice for transformers with
+   * outlier features); 'percentile' and 'entropy' clip tails that carry signal in that model (1.1-1.2x and
+   * 1.3-1.4x min-max's score error there).
    */
   method?: CalibrationMethod;
   /** For 'percentile': in (0, 100]. Default 99.999. */

@@ -95,3 +95,26 @@ export function* headWindows(sequences: Float32Array[][], inputName: string): Ge
     }
   }
 }
+
+/**
+ * The wake word + command clips (test/fixtures/speech/commands/): speech no calibration here reads, so the
+ * quantization methods can be compared out of sample (scoring the calibration clips themselves favours
+ * min-max, the one method that never clips them).
+ */
+export const heldOutClipFiles = fs.readdirSync(path.join(speechDir, 'commands')).filter((name) => name.endsWith('.wav')).sort().map((name) => path.join(speechDir, 'commands', name));
+
+/**
+ * Each clip (16 kHz mono WAV files) at `shifts` start offsets: k * 1280 / shifts samples of silence first, so
+ * the pipeline's 80 ms chunks fall differently on the speech each time. A score error concentrates in the few
+ * chunks where a score crosses between 0 and 1; the shifts multiply them.
+ */
+export function shiftedClips(files: string[], shifts: number): { name: string; samples: Int16Array }[] {
+  return files.flatMap((file) => {
+    const samples = readWav16(fs.readFileSync(file)).samples;
+    return Array.from({ length: shifts }, (_, k) => {
+      const shifted = new Int16Array(samples.length + Math.round((k * 1280) / shifts));
+      shifted.set(samples, shifted.length - samples.length);
+      return { name: `${path.basename(file)}@${k}`, samples: shifted };
+    });
+  });
+}

@@ -28,14 +28,13 @@ import * as path from 'node:path';
 
 import { Engine, quantizeModel, type CalibrationFeeds, type CalibrationMethod } from '../lib';
 import { WakeWordPipeline, type ModelRunner } from '../lib/wakeword/pipeline';
-import { clipEmbeddings, embeddingWindows, headWindows, heldOutClipFiles, shiftedClips, speechClips } from '../test/helpers/calibration-data';
+import { clipEmbeddings, embeddingWindows, headWindows, heldOutClipFiles, meanScoreError, shiftedClips, speechClips, type ClipScores } from '../test/helpers/calibration-data';
 import { fetchModels } from '../test/helpers/repo';
 import { fmt, parseArgs, printTable, progress, rng, stats } from './harness';
 import { writeFeedFolder } from './npy-feeds';
 import { quantizePython, runOrtQuantize, type OrtQuantizeJob } from './ort-quantize';
 
 const HEADS = { hey_jarvis: 'hey_jarvis_v0.1.onnx', alexa: 'alexa_v0.1.onnx' } as const;
-type Scores = Map<string, { chunks: { scores: Record<string, number> }[] }>;
 
 function option(argv: string[], flag: string): string | undefined {
   const i = argv.indexOf(flag);
@@ -90,26 +89,14 @@ async function main(): Promise<void> {
   const sequences: Float32Array[][] = [];
   for (const clip of speechClips) sequences.push(await clipEmbeddings({ melspectrogram: mel, embedding }, clip));
 
-  const score = async (embeddingRunner: ModelRunner, heads: Record<string, ModelRunner>): Promise<Scores> => {
-    const results: Scores = new Map();
+  const score = async (embeddingRunner: ModelRunner, heads: Record<string, ModelRunner>): Promise<ClipScores> => {
+    const results: ClipScores = new Map();
     for (const clip of clips) results.set(clip.name, await new WakeWordPipeline({ melspectrogram: mel, embedding: embeddingRunner, heads }).processClip(clip.samples));
     return results;
   };
   const reference = await score(embedding, fp32Heads);
-  let chunks = 0;
-  const meanScoreError = (results: Scores): number => {
-    let sum = 0;
-    chunks = 0;
-    for (const [clip, result] of results) {
-      result.chunks.forEach((chunk, i) => {
-        for (const [head, value] of Object.entries(chunk.scores)) {
-          sum += Math.abs(value - reference.get(clip)!.chunks[i].scores[head]);
-          chunks++;
-        }
-      });
-    }
-    return sum / chunks;
-  };
+  /** Chunk scores per draw and method: every chunk of every clip, both heads. */
+  const chunks = [...reference.values()].reduce((n, r) => n + r.chunks.reduce((m, c) => m + Object.keys(c.scores).length, 0), 0);
 
   // Per draw: the calibration feeds (the same for every method and both quantizers), ours on them and ORT's
   // quantize_static on the same feeds written as .npy folders.
@@ -125,7 +112,7 @@ async function main(): Promise<void> {
     const heads: Record<string, Engine> = {};
     for (const [name, source] of Object.entries(headModels)) heads[name] = await open(source);
     try {
-      return meanScoreError(await score(int8, heads));
+      return meanScoreError(await score(int8, heads), reference);
     } finally {
       for (const engine of [int8, ...Object.values(heads)]) engine.dispose();
     }
@@ -135,6 +122,8 @@ async function main(): Promise<void> {
     const feeds: Record<string, CalibrationFeeds[]> = { embedding: await collect(subset(embeddingWindows(), seed, 0.8)) };
     for (const name of Object.keys(HEADS)) feeds[name] = await collect(subset(headWindows(sequences, fp32Heads[name].inputs[0].name), seed, 0.8));
     const modelOf = (name: string) => models[name === 'embedding' ? 'embedding_model.onnx' : HEADS[name as keyof typeof HEADS]];
+    const folders: Record<string, string> = {};
+    if (python !== undefined) for (const name of Object.keys(feeds)) folders[name] = writeFeedFolder(path.join(work, `${name}-calib`), feeds[name]);
     for (const method of methods) {
       const bytes: Record<string, Uint8Array> = {};
       for (const name of Object.keys(feeds)) bytes[name] = (await quantizeModel(modelOf(name), { data: feeds[name], method, validateOn: [] })).bytes;
@@ -144,11 +133,9 @@ async function main(): Promise<void> {
       if (theirs.has(method)) {
         const files: Record<string, string> = {};
         for (const name of Object.keys(feeds)) {
-          const calib = writeFeedFolder(path.join(work, `${name}-calib`), feeds[name]);
           files[name] = path.join(work, `${name}.${method}.ort.onnx`);
-          const result = runOrtQuantize(python!, { model: modelOf(name), out: files[name], method: method as OrtMethod, calib, opTypes: OP_TYPES });
+          const result = runOrtQuantize(python!, { model: modelOf(name), out: files[name], method: method as OrtMethod, calib: folders[name], opTypes: OP_TYPES });
           ortVersion = String(result.ort);
-          fs.rmSync(calib, { recursive: true, force: true });
         }
         const { embedding: embeddingFile, ...headFiles } = files;
         theirs.get(method)!.push(await scoreModels(embeddingFile, headFiles, 'auto'));
@@ -156,6 +143,7 @@ async function main(): Promise<void> {
       }
       progress(line);
     }
+    for (const folder of Object.values(folders)) fs.rmSync(folder, { recursive: true, force: true });
   }
 
   const minmax = stats(ours.get('minmax')!).median;

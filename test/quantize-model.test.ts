@@ -10,13 +10,13 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-import { calibrateModel, EdgeInferError, Engine, quantizeModel, type CalibrationFeeds, type QuantizationReport } from '../lib';
+import { calibrateModel, EdgeInferError, Engine, quantizeModel, type CalibrationFeeds, type CalibrationMethod, type QuantizationReport } from '../lib';
 import type { Graph, Node } from '../lib/onnx/ir';
 import { readModel } from '../lib/onnx/reader';
 import { writeModel } from '../lib/onnx/writer';
 import { WakeWordPipeline, type ModelRunner } from '../lib/wakeword/pipeline';
 import { makeBertEncoder } from './fixtures/bert-encoder';
-import { clipEmbeddings, clipSamples, embeddingWindows, headWindows, heldOutClipFiles, shiftedClips, speechClips } from './helpers/calibration-data';
+import { clipEmbeddings, clipSamples, embeddingWindows, headWindows, heldOutClipFiles, meanScoreError, shiftedClips, speechClips, type ClipScores } from './helpers/calibration-data';
 import { OrtRunner } from './helpers/ort-runner';
 import { rng } from './helpers/random';
 import { fetchModels } from './helpers/repo';
@@ -26,8 +26,7 @@ const gc = vm.runInNewContext('gc') as () => void;
 
 const heads = { hey_jarvis: 'hey_jarvis_v0.1.onnx', alexa: 'alexa_v0.1.onnx' } as const;
 type HeadName = keyof typeof heads;
-const methods = ['minmax', 'percentile', 'entropy', 'mse'] as const;
-type Method = (typeof methods)[number];
+type Method = CalibrationMethod;
 
 function cosine(a: Float32Array, b: Float32Array): number {
   let dot = 0;
@@ -71,9 +70,10 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
   let sequences: Float32Array[][];
   let reference: Map<string, Awaited<ReturnType<WakeWordPipeline['processClip']>>>;
   const quantized = new Map<string, { bytes: Uint8Array; report: QuantizationReport }>();
+  const fixtureClips = speechClips.map((name) => ({ name, samples: clipSamples(name) }));
   /** Held-out speech (no calibration here reads it) at 8 chunk offsets each, and FP32's chunk scores for it. */
   const heldOut = shiftedClips(heldOutClipFiles, 8);
-  const heldOutReference = new Map<string, { scores: Record<string, number> }[]>();
+  let heldOutReference: ClipScores;
 
   /** The INT8 embedding model and heads for `method` (made once). */
   async function quantizedFor(method: Method) {
@@ -88,25 +88,11 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
     return { embedding: quantized.get(key('embedding'))!, heads: Object.fromEntries(Object.keys(heads).map((name) => [name, quantized.get(key(name))!])) as Record<HeadName, { bytes: Uint8Array; report: QuantizationReport }> };
   }
 
-  async function pipelineScores(embeddingRunner: ModelRunner, headRunners: Record<string, ModelRunner>) {
+  /** Each clip through the pipeline (default: the fixture clips), by clip name. */
+  async function pipelineScores(embeddingRunner: ModelRunner, headRunners: Record<string, ModelRunner>, clips = fixtureClips) {
     const results = new Map<string, Awaited<ReturnType<WakeWordPipeline['processClip']>>>();
-    for (const clip of speechClips) results.set(clip, await new WakeWordPipeline({ melspectrogram: mel, embedding: embeddingRunner, heads: headRunners }).processClip(clipSamples(clip)));
+    for (const clip of clips) results.set(clip.name, await new WakeWordPipeline({ melspectrogram: mel, embedding: embeddingRunner, heads: headRunners }).processClip(clip.samples));
     return results;
-  }
-
-  /** Mean |score - FP32 score| over every chunk of every clip and both heads. */
-  function meanScoreError(results: Map<string, Awaited<ReturnType<WakeWordPipeline['processClip']>>>): number {
-    let sum = 0;
-    let count = 0;
-    for (const [clip, result] of results) {
-      result.chunks.forEach((chunk, i) => {
-        for (const [name, score] of Object.entries(chunk.scores)) {
-          sum += Math.abs(score - reference.get(clip)!.chunks[i].scores[name]);
-          count++;
-        }
-      });
-    }
-    return sum / count;
   }
 
   /** Mean |score - FP32 score| over the held-out clips (every chunk, both heads) of `method`'s INT8 models. */
@@ -115,18 +101,7 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
     const embeddingRunner = await load(q.embedding.bytes);
     const headRunners = { hey_jarvis: await load(q.heads.hey_jarvis.bytes), alexa: await load(q.heads.alexa.bytes) };
     try {
-      let sum = 0;
-      let count = 0;
-      for (const clip of heldOut) {
-        const { chunks } = await new WakeWordPipeline({ melspectrogram: mel, embedding: embeddingRunner, heads: headRunners }).processClip(clip.samples);
-        chunks.forEach((chunk, i) => {
-          for (const [name, score] of Object.entries(chunk.scores)) {
-            sum += Math.abs(score - heldOutReference.get(clip.name)![i].scores[name]);
-            count++;
-          }
-        });
-      }
-      return sum / count;
+      return meanScoreError(await pipelineScores(embeddingRunner, headRunners, heldOut), heldOutReference);
     } finally {
       for (const engine of [embeddingRunner, ...Object.values(headRunners)]) engine.dispose();
     }
@@ -139,7 +114,7 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
     sequences = [];
     for (const clip of speechClips) sequences.push(await clipEmbeddings({ melspectrogram: mel, embedding }, clip));
     reference = await pipelineScores(embedding, fp32Heads);
-    for (const clip of heldOut) heldOutReference.set(clip.name, (await new WakeWordPipeline({ melspectrogram: mel, embedding, heads: fp32Heads }).processClip(clip.samples)).chunks);
+    heldOutReference = await pipelineScores(embedding, fp32Heads, heldOut);
   });
 
   after(() => {
@@ -210,7 +185,7 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
     }
     // The fixtures hold positives, so the comparison covers both decisions.
     assert.ok(reference.get('hey_jarvis.wav')!.maxScores.hey_jarvis >= 0.5 && reference.get('alexa.wav')!.maxScores.alexa >= 0.5);
-    console.log(`      max scores FP32 -> INT8 (native): ${lines.join(', ')}; mean score error ${meanScoreError(native).toExponential(2)}`);
+    console.log(`      max scores FP32 -> INT8 (native): ${lines.join(', ')}; mean score error ${meanScoreError(native, reference).toExponential(2)}`);
   });
 
   // The methods compared out of sample: calibration on the fixture clips (above), scores on the held-out wake

@@ -118,3 +118,21 @@ export function shiftedClips(files: string[], shifts: number): { name: string; s
     });
   });
 }
+
+/** Chunk scores per clip, as WakeWordPipeline.processClip returns them. */
+export type ClipScores = Map<string, { chunks: { scores: Record<string, number> }[] }>;
+
+/** Mean |score - reference score| over every chunk of every clip and every head: the "mean score error". */
+export function meanScoreError(results: ClipScores, reference: ClipScores): number {
+  let sum = 0;
+  let count = 0;
+  for (const [clip, result] of results) {
+    result.chunks.forEach((chunk, i) => {
+      for (const [head, score] of Object.entries(chunk.scores)) {
+        sum += Math.abs(score - reference.get(clip)!.chunks[i].scores[head]);
+        count++;
+      }
+    });
+  }
+  return sum / count;
+}

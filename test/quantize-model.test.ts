@@ -20,6 +20,7 @@ import { clipEmbeddings, clipSamples, embeddingWindows, headWindows, heldOutClip
 import { OrtRunner } from './helpers/ort-runner';
 import { rng } from './helpers/random';
 import { fetchModels } from './helpers/repo';
+import { jitterActivationScales } from './helpers/scale-jitter';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -95,16 +96,30 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
     return results;
   }
 
-  /** Mean |score - FP32 score| over the held-out clips (every chunk, both heads) of `method`'s INT8 models. */
-  async function heldOutError(method: Method): Promise<number> {
+  /**
+   * Mean |score - FP32 score| over the held-out clips (every chunk, both heads) of `method`'s INT8 models, and
+   * its mean over `draws` copies whose activation scales are jittered by ±0.5 % (seeded; the same draws for
+   * every method): see helpers/scale-jitter.ts.
+   */
+  async function heldOutError(method: Method, draws = 0): Promise<{ error: number; jittered: number[] }> {
     const q = await quantizedFor(method);
-    const embeddingRunner = await load(q.embedding.bytes);
-    const headRunners = { hey_jarvis: await load(q.heads.hey_jarvis.bytes), alexa: await load(q.heads.alexa.bytes) };
-    try {
-      return meanScoreError(await pipelineScores(embeddingRunner, headRunners, heldOut), heldOutReference);
-    } finally {
-      for (const engine of [embeddingRunner, ...Object.values(headRunners)]) engine.dispose();
+    const score = async (embeddingBytes: Uint8Array, headBytes: Record<HeadName, Uint8Array>) => {
+      const embeddingRunner = await load(embeddingBytes);
+      const headRunners = { hey_jarvis: await load(headBytes.hey_jarvis), alexa: await load(headBytes.alexa) };
+      try {
+        return meanScoreError(await pipelineScores(embeddingRunner, headRunners, heldOut), heldOutReference);
+      } finally {
+        for (const engine of [embeddingRunner, ...Object.values(headRunners)]) engine.dispose();
+      }
+    };
+    const error = await score(q.embedding.bytes, { hey_jarvis: q.heads.hey_jarvis.bytes, alexa: q.heads.alexa.bytes });
+    const next = rng(7);
+    const jittered: number[] = [];
+    for (let draw = 0; draw < draws; draw++) {
+      const nudged = (bytes: Uint8Array) => jitterActivationScales(bytes, 0.005, next);
+      jittered.push(await score(nudged(q.embedding.bytes), { hey_jarvis: nudged(q.heads.hey_jarvis.bytes), alexa: nudged(q.heads.alexa.bytes) }));
     }
+    return { error, jittered };
   }
 
   before(async () => {
@@ -189,36 +204,41 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
   });
 
   // The methods compared out of sample: calibration on the fixture clips (above), scores on the held-out wake
-  // word + command clips at 8 chunk offsets each (40 runs, ~3000 chunk scores). On the calibration clips
-  // themselves the comparison was noise: 10 chunks of 218 held 96 % of the error, min-max's ranges scaled by
-  // random factors within ±1 % spread it from 2.9e-3 to 7.5e-3, and min-max is the one method that never clips
-  // the data it is then scored on.
+  // word + command clips at 8 chunk offsets each (40 runs, ~3000 chunk scores). One calibrated model's error is
+  // a lottery over which few chunks near a decision a rounding flips: moving one embedding activation's range by
+  // 0.26 % (min-max 38.14 -> percentile 38.04) changed it by 17 %, and min-max's own error is 5.1e-3 as
+  // calibrated but 4.9e-3 .. 6.7e-3 over 16 copies with every scale nudged by ±0.5 %. So each method is scored
+  // as the mean over 8 such copies (the same nudges for every method; helpers/scale-jitter.ts). On the
+  // calibration clips themselves the comparison was noise too (10 chunks of 218 held 96 % of the error), and
+  // min-max is the one method that never clips the data it is then scored on.
   // bench/calibration-methods.bench.ts measures the same over 5 calibration draws, beside ONNX Runtime's
   // quantizer with the same methods.
-  it('MSE (the default) scores held-out speech as well as min-max: mean score error within 5 %', async () => {
-    const errors = { mse: await heldOutError('mse'), minmax: await heldOutError('minmax') };
-    console.log(`      held-out mean |score - FP32 score|: mse ${errors.mse.toExponential(3)}, minmax ${errors.minmax.toExponential(3)}`);
-    // Measured 2026-12-03: 5.141e-3 vs 5.121e-3 (the bench's medians over 5 draws: 4.94e-3 vs 5.12e-3; on 64
-    // more espeak-ng clips 1.040e-2 vs 1.006e-2). 5 %: about the spread of MSE's own error over calibration draws.
-    assert.ok(errors.mse <= errors.minmax * 1.05, `mse ${errors.mse} vs minmax ${errors.minmax}`);
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  const standardError = (values: number[]) => Math.sqrt(values.reduce((a, b) => a + (b - mean(values)) ** 2, 0) / (values.length - 1) / values.length);
+  const summary = (name: string, e: { error: number; jittered: number[] }) => `${name} ${mean(e.jittered).toExponential(3)} ± ${standardError(e.jittered).toExponential(1)} (as calibrated ${e.error.toExponential(3)})`;
+
+  it('MSE (the default) scores held-out speech better than min-max: mean score error over 8 scale-jittered copies', async () => {
+    const errors = { mse: await heldOutError('mse', 8), minmax: await heldOutError('minmax', 8) };
+    console.log(`      held-out mean |score - FP32 score|, jittered mean ± standard error: ${summary('mse', errors.mse)}, ${summary('minmax', errors.minmax)}`);
+    // Measured 2026-12-03 over 16 copies: mse 5.01e-3 ± 0.06e-3, min-max 6.08e-3 ± 0.12e-3 (as calibrated 5.14e-3
+    // vs 5.12e-3: a tie that was min-max's lucky draw).
+    assert.ok(mean(errors.mse.jittered) < mean(errors.minmax.jittered), `mse ${mean(errors.mse.jittered)} vs minmax ${mean(errors.minmax.jittered)}`);
   });
 
-  // Not met (issue 11 stays open on both): clipping the tails costs these activations more than the finer grid
-  // saves. Held out, 2026-12-03 (bench medians over 5 draws): percentile 6.26e-3 vs min-max 5.12e-3 (1.22x;
-  // on 64 more espeak-ng clips 1.08x); ONNX Runtime's percentile is 1.12x its own min-max there, so the method
-  // and not our implementation (ours 1.17x lower than ORT's percentile, 1.28x for min-max). Entropy:
-  // TensorRT's KL search puts these LeakyReLU / Max thresholds at 1/2 - 3/4 of the range, below MSE's
-  // (38.6 -> 27.3, MSE 33.0): 6.76e-3 (1.32x; 1.38x on the espeak-ng clips); ORT's entropy default (128 bins,
-  // 128 levels) has a single candidate, the full range, so it equals its min-max. What was tried on the KL
-  // search: the level count from the uint8 grid (256 for one-sided data; 128 clipped harder), the clamp and the
-  // zero bin and other point masses counted as their neighbourhood (flatten_point_masses; thresholds rose from
-  // 1/3 to 1/2 - 3/4 of the range), a signed search from the clamp up (the same). Kept as pending specs.
-  it.skip('percentile is no worse than min-max on held-out speech', async () => {
-    assert.ok((await heldOutError('percentile')) <= (await heldOutError('minmax')));
+  // Not met (issue 11 stays open on both). Over 16 jittered copies, 2026-12-03: percentile 6.57e-3 ± 0.11e-3
+  // against min-max's 6.08e-3 ± 0.12e-3 (8 % worse, about 3 standard errors of the difference): at 99.999 it
+  // clips LeakyReLU / Max outputs by 10-18 % (38.6 -> 34.6, 33.3 -> 27.3, 17.9 -> 14.6) and those tails carry
+  // signal; ONNX Runtime's percentile is worse than its own min-max there too (bench medians 1.12x). Entropy:
+  // 6.19e-3 ± 0.11e-3, 2 % above min-max, within one standard error of the difference: a tie, not "never
+  // worse" (as calibrated it read 1.32x, the lottery above). What was tried on the KL search: the level count
+  // from the uint8 grid (256 for one-sided data), the clamp and the zero bin and other point masses counted as
+  // their neighbourhood (flatten_point_masses), a signed search from the clamp up.
+  it.skip('percentile is no worse than min-max on held-out speech (jittered mean)', async () => {
+    assert.ok(mean((await heldOutError('percentile', 8)).jittered) <= mean((await heldOutError('minmax', 8)).jittered));
   });
 
-  it.skip('entropy is no worse than min-max on held-out speech', async () => {
-    assert.ok((await heldOutError('entropy')) <= (await heldOutError('minmax')));
+  it.skip('entropy is no worse than min-max on held-out speech (jittered mean)', async () => {
+    assert.ok(mean((await heldOutError('entropy', 8)).jittered) <= mean((await heldOutError('minmax', 8)).jittered));
   });
 
   it('a MatMul with a batched constant (a rotary embedding\'s [1, 1, d] frequencies) stays float; the 2-D one beside it is INT8; the file runs natively and in ONNX Runtime', async () => {

@@ -6,6 +6,7 @@
  */
 import type { Engine } from '../engine';
 import { EdgeInferError } from '../errors';
+import { spanFrames, type EmbeddingSpan } from '../wakeword/embedding-span';
 import { chunkSamples } from '../wakeword/pipeline';
 import { render, type Job, type Rendered } from './voice-utterances';
 
@@ -23,24 +24,30 @@ export interface Example {
   meta: Record<string, unknown>;
 }
 
+/** The front end's Engines; with `embeddingSpan`, runs of embeddings are made a span at a time (embedding-span.ts). */
+export interface FrontEnd {
+  melspectrogram: Engine;
+  embedding: Engine;
+  embeddingSpan?: EmbeddingSpan;
+}
+
 /**
  * Streams the clip through the front end as WakeWordPipeline does, from a fresh pipeline: embeddings[c] for chunk
  * c where `needed(c)` (default: from firstRealChunk on, the first chunk whose 76 mel frames are all real: the
  * pipeline starts from a window of ones), undefined elsewhere. The melspectrogram runs on every chunk, as it
- * must for the frames of later ones; the embedding model only where asked.
+ * must for the frames of later ones; the embedding model only where asked: chunk c's window is mel frames
+ * 8 (c + 1) .. 8 (c + 1) + 75 of the stream (its first 76 the initial ones). With a span Engine, the needed
+ * chunks are covered by spans of its `windows` consecutive windows (a span ends early enough to fit the clip), the
+ * same embeddings at a fraction of the work; a clip shorter than one span is embedded window by window.
  */
-export async function embedClip(models: { melspectrogram: Engine; embedding: Engine }, audio: Float32Array, needed: (chunk: number) => boolean = (c) => c >= firstRealChunk): Promise<(Float32Array | undefined)[]> {
-  const { melspectrogram: mel, embedding: emb } = models;
+export async function embedClip(models: FrontEnd, audio: Float32Array, needed: (chunk: number) => boolean = (c) => c >= firstRealChunk): Promise<(Float32Array | undefined)[]> {
+  const { melspectrogram: mel, embedding: emb, embeddingSpan: span } = models;
   const melIn = mel.inputs[0].name;
   const melOut = mel.outputs[0].name;
-  const embIn = emb.inputs[0].name;
-  const embOut = emb.outputs[0].name;
   const buffer = new Float32Array(chunkSamples + melContext);
   const chunks = Math.floor(audio.length / chunkSamples);
   // The pipeline starts from 76 mel frames of ones; they reach the chunks before firstRealChunk.
   const frames = new Float32Array((melWindow + chunks * melFramesPerChunk) * melBins).fill(1, 0, melWindow * melBins);
-  const out: (Float32Array | undefined)[] = [];
-  const window = new Float32Array(melWindow * melBins);
   for (let c = 0; c < chunks; c++) {
     buffer.copyWithin(0, chunkSamples);
     buffer.set(audio.subarray(c * chunkSamples, (c + 1) * chunkSamples), melContext);
@@ -52,14 +59,32 @@ export async function embedClip(models: { melspectrogram: Engine; embedding: Eng
       const src = (total - melFramesPerChunk + f) * melBins;
       for (let b = 0; b < melBins; b++) frames[base + f * melBins + b] = values[src + b] / 10 + 2;
     }
-    if (!needed(c)) {
-      out.push(undefined);
-      continue;
+  }
+  const wanted = Array.from({ length: chunks }, (_, c) => needed(c));
+  const out: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(chunks).fill(undefined);
+  const windowStart = (c: number) => (c + 1) * melFramesPerChunk * melBins;
+  if (span !== undefined && chunks >= span.windows) {
+    const spanIn = span.engine.inputs[0].name;
+    const spanOut = span.engine.outputs[0].name;
+    const length = spanFrames(span.windows) * melBins;
+    for (let c = 0; c < chunks; c++) {
+      if (!wanted[c] || out[c] !== undefined) continue;
+      const start = Math.min(c, chunks - span.windows);
+      const data = frames.subarray(windowStart(start), windowStart(start) + length);
+      const values = (await span.engine.infer({ [spanIn]: { type: 'float32', data, dims: [1, spanFrames(span.windows), melBins, 1] } }))[spanOut].data as Float32Array;
+      for (let k = 0; k < span.windows; k++) {
+        if (wanted[start + k]) out[start + k] ??= values.slice(k * embeddingSize, (k + 1) * embeddingSize);
+      }
     }
-    const end = melWindow + (c + 1) * melFramesPerChunk;
-    window.set(frames.subarray((end - melWindow) * melBins, end * melBins));
+    return out;
+  }
+  const embIn = emb.inputs[0].name;
+  const embOut = emb.outputs[0].name;
+  for (let c = 0; c < chunks; c++) {
+    if (!wanted[c]) continue;
+    const window = frames.subarray(windowStart(c), windowStart(c) + melWindow * melBins);
     const e = await emb.infer({ [embIn]: { type: 'float32', data: window, dims: [1, melWindow, melBins, 1] } });
-    out.push((e[embOut].data as Float32Array).slice(0, embeddingSize));
+    out[c] = (e[embOut].data as Float32Array).slice(0, embeddingSize);
   }
   return out;
 }
@@ -129,7 +154,7 @@ function planWindows(job: Job, clip: Rendered, last: number, frames: number): Pl
 }
 
 /** The examples of one rendered job: its windows' embeddings (only the chunks they need go through the embedding model). */
-async function examples(models: { melspectrogram: Engine; embedding: Engine }, job: Job, clip: Rendered, frames: number): Promise<Example[]> {
+async function examples(models: FrontEnd, job: Job, clip: Rendered, frames: number): Promise<Example[]> {
   const last = clip.audio.length / chunkSamples - 1;
   const windows = planWindows(job, clip, last, frames);
   const inWindow = (c: number) => windows.some((w) => c <= w.end && c > w.end - frames);
@@ -152,7 +177,7 @@ async function examples(models: { melspectrogram: Engine; embedding: Engine }, j
  * (render is seeded per job) and streamed through the front end. The same on any thread: the voice feature
  * workers run this too.
  */
-export async function sessionExamples(models: { melspectrogram: Engine; embedding: Engine }, jobs: Job[], speech: { wake?: Float32Array; main?: Float32Array }[], frames: number): Promise<Example[][]> {
+export async function sessionExamples(models: FrontEnd, jobs: Job[], speech: { wake?: Float32Array; main?: Float32Array }[], frames: number): Promise<Example[][]> {
   const out: Example[][] = [];
   for (let i = 0; i < jobs.length; i++) out.push(await examples(models, jobs[i], render(jobs[i], speech[i]), frames));
   return out;

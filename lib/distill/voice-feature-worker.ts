@@ -7,10 +7,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
-import type { Engine } from '../engine';
 import { EdgeInferError } from '../errors';
-import { sessionExamples } from './voice-examples';
-import { loadFrontEnd, type Speech, type VoiceFeatureWorkerData } from './voice-feature-workers';
+import { sessionExamples, type FrontEnd } from './voice-examples';
+import { disposeFrontEnd, loadFrontEnd, type Speech, type VoiceFeatureWorkerData } from './voice-feature-workers';
 import type { Job } from './voice-utterances';
 
 const { frames } = workerData as VoiceFeatureWorkerData;
@@ -21,7 +20,7 @@ function describe(error: unknown): { code: string; message: string } {
 }
 
 async function main(): Promise<void> {
-  let engines: { melspectrogram: Engine; embedding: Engine };
+  let engines: FrontEnd;
   try {
     engines = await loadFrontEnd(workerData as VoiceFeatureWorkerData);
   } catch (error) {
@@ -31,7 +30,7 @@ async function main(): Promise<void> {
   port.postMessage({ ready: true });
   port.on('message', (message: { close: true } | { id: number; jobs: Job[]; speech: Speech[] }) => {
     if ('close' in message) {
-      void Promise.all([engines.melspectrogram.dispose(), engines.embedding.dispose()]).finally(() => port.close());
+      void disposeFrontEnd(engines).finally(() => port.close());
       return;
     }
     sessionExamples(engines, message.jobs, message.speech, frames).then(

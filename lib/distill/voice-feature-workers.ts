@@ -1,7 +1,8 @@
 /**
  * The voice features' rendering and embedding on worker threads. Making them is bound by one JS thread: an
- * utterance is ~55 small model runs (the melspectrogram on every 80 ms chunk, the embedding model where a window
- * needs it), each under a millisecond and so run inline, plus the audio rendering. Each worker owns its own
+ * utterance is ~50 small model runs (the melspectrogram on every 80 ms chunk, then the embedding model over spans
+ * of 16 windows where the examples need them), each about a millisecond and so run inline, plus the audio
+ * rendering. Each worker owns its own
  * melspectrogram and embedding Engines and takes whole espeak-ng sessions; the caller puts the results back in
  * session order, so the features are the same bytes whatever the number of workers (every clip is rendered from
  * its own seed, and an Engine's result does not depend on the thread that runs it).
@@ -13,7 +14,8 @@ import type { Worker } from 'node:worker_threads';
 import { Engine } from '../engine';
 import { EdgeInferError, type EdgeInferErrorCode } from '../errors';
 import { startModuleWorker } from '../module-worker';
-import { sessionExamples, type Example } from './voice-examples';
+import { loadEmbeddingSpan } from '../wakeword/embedding-span';
+import { sessionExamples, type Example, type FrontEnd } from './voice-examples';
 import type { Job } from './voice-utterances';
 
 /** One job's spoken parts, as synthesizeSession gives them. */
@@ -39,15 +41,27 @@ export function defaultFeatureWorkers(): number {
   return Math.max(1, Math.min(os.availableParallelism(), 4));
 }
 
-/** The two front-end models on `threads` Engine threads (the melspectrogram released if the embedding fails). */
-export async function loadFrontEnd(data: VoiceFeatureWorkerData): Promise<{ melspectrogram: Engine; embedding: Engine }> {
-  const melspectrogram = await Engine.load(data.models.melspectrogram, { backend: 'native', threads: data.threads });
+/**
+ * The front-end models on `threads` Engine threads, with the embedding model's span form where it checks out
+ * (embedding-span.ts: the same embeddings, ~5x less work per window). Whatever loaded is released on failure.
+ */
+export async function loadFrontEnd(data: VoiceFeatureWorkerData): Promise<FrontEnd> {
+  const loaded: Engine[] = [];
   try {
-    return { melspectrogram, embedding: await Engine.load(data.models.embedding, { backend: 'native', threads: data.threads }) };
+    const melspectrogram = await Engine.load(data.models.melspectrogram, { backend: 'native', threads: data.threads });
+    loaded.push(melspectrogram);
+    const embedding = await Engine.load(data.models.embedding, { backend: 'native', threads: data.threads });
+    loaded.push(embedding);
+    const embeddingSpan = await loadEmbeddingSpan(data.models.embedding, embedding, { threads: data.threads });
+    return { melspectrogram, embedding, ...(embeddingSpan ? { embeddingSpan } : {}) };
   } catch (error) {
-    await melspectrogram.dispose();
+    await Promise.all(loaded.map((engine) => engine.dispose()));
     throw error;
   }
+}
+
+export async function disposeFrontEnd(engines: FrontEnd): Promise<void> {
+  await Promise.all([engines.melspectrogram.dispose(), engines.embedding.dispose(), engines.embeddingSpan?.engine.dispose()]);
 }
 
 interface Task {
@@ -186,10 +200,7 @@ async function inThread(data: VoiceFeatureWorkerData): Promise<SessionRunner> {
   return {
     lanes: 1,
     run: (jobs, speech) => sessionExamples(engines, jobs, speech, data.frames),
-    close: async () => {
-      await engines.melspectrogram.dispose();
-      await engines.embedding.dispose();
-    },
+    close: () => disposeFrontEnd(engines),
   };
 }
 

@@ -10,7 +10,8 @@
  * ratio, after 1.0-1.6 s of that background alone (voice-utterances.ts). The clip then streams through
  * openWakeWord's melspectrogram and embedding models on our Engine exactly as lib/wakeword/pipeline.ts streams
  * audio (80 ms chunks with 480 samples of STFT context, mel / 10 + 2, windows of 76 mel frames): one 96-value
- * embedding per chunk (only for the chunks some example needs). That work is bound by a JS thread (many small
+ * embedding per chunk (only for the chunks some example needs; made a span of 16 windows per run, the
+ * same embeddings as window by window, lib/wakeword/embedding-span.ts). That work is bound by a JS thread (many small
  * model runs per utterance, and the audio rendering): it runs on worker threads (voice-feature-workers.ts), one
  * espeak-ng session each at a time, and the results are taken back in session order, so the files are the same
  * bytes whatever the number of workers.

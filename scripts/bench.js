@@ -32,7 +32,8 @@ const SUITES = {
   gemm: { cpp: ['bench_gemm_s8'], node: ['bench/gemm.bench.ts'] },
   layernorm: { cpp: ['bench_layernorm_gelu'], node: ['bench/layernorm-gelu.bench.ts'] },
   // The openWakeWord models end to end (Engine FP32/INT8 vs ORT FP32, the wake-word pipeline, arena memory).
-  models: { cpp: [], node: ['bench/models.bench.ts'] },
+  // ... and the embedding model over spans of 16 windows (the voice features' path) against window by window.
+  models: { cpp: [], node: ['bench/models.bench.ts', 'bench/embedding-span.bench.ts'] },
   // What async calls pay for owning their memory (input copies, output delivery).
   'async-copy': { cpp: [], node: ['bench/async-copy.bench.ts'] },
   // BatchScheduler: overhead per request, throughput and latency batched vs unbatched (wake-word head, zoo BERT).

@@ -63,12 +63,14 @@ export function toSpanEmbeddingModel(model: Model, windows: number): Model {
   if (graph.nodes.some((n, i) => i > 0 && n.inputs.includes(input.name))) throw unsupported('input read twice');
 
   const frames = spanFrames(windows);
+  const replaced = [first.inputs[1], last.inputs[1]];
   const spanShape: TensorData = { dtype: 'int64', dims: [4], data: BigInt64Array.from([1n, 1n, BigInt(frames), BigInt(embeddingMelBins)]) };
   const spanShapeName = `${first.inputs[1]}__span`;
   graph.initializers.set(spanShapeName, spanShape);
   first.inputs = [first.inputs[0], spanShapeName];
   const transpose: Node = { name: `${last.name}__span`, opType: 'Transpose', domain: '', inputs: [last.inputs[0]], outputs: [output.name], attributes: { perm: { type: 'ints', value: [0, 2, 3, 1] } } };
   graph.nodes[graph.nodes.length - 1] = transpose;
+  for (const name of replaced) if (!graph.nodes.some((n) => n.inputs.includes(name))) graph.initializers.delete(name);
   input.shape = [1, frames, embeddingMelBins, 1];
   output.shape = [1, windows, 1, embeddingValues];
   graph.valueInfo.clear(); // the file's intermediate shapes were for one window: shape inference redoes them

@@ -386,6 +386,7 @@ describe('distill (Node side)', function () {
       assert.equal(meta.frames, 16);
       assert.deepEqual(meta.voices.test, ['en-gb-scotland']);
       assert.deepEqual(meta.counts.labelled.perKind, { command: 4, cut: 2, noise: 4 });
+      assert.equal(meta.embedding_windows_per_run, 16, 'the workers embedded spans of 16 windows (embedding-span.ts)');
       const rows = fs.readFileSync(path.join(first.dir, 'test.meta.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       assert.equal(rows.length, 3);
       assert.ok(rows.every((r) => r.voice === 'en-gb-scotland'), 'test utterances use the held-out voice');
@@ -415,6 +416,7 @@ describe('distill (Node side)', function () {
       assert.equal(again.dir, first.dir);
       bytes(again.dir).forEach((b, i) => assert.ok(b.equals(firstBytes[i]), `file ${i} is the same on a rerun on the calling thread`));
       assert.deepEqual(againProgress, progress);
+      assert.equal(JSON.parse(fs.readFileSync(path.join(again.dir, 'meta.json'), 'utf8')).embedding_windows_per_run, 16, 'spans on the calling thread too');
       const three = await makeVoiceFeatures({ dataDir: data, settings, seed: 5, cacheDir, force: true, workers: 3 });
       bytes(three.dir).forEach((b, i) => assert.ok(b.equals(firstBytes[i]), `file ${i} is the same with three workers`));
       // Aborted from a progress event: EDGEINFER_ABORTED, the workers closed, nothing left in the cache.

@@ -1,6 +1,7 @@
 /**
  * Worker entry of the voice feature workers (voice-feature-workers.ts): loads its own melspectrogram and
- * embedding Engines from workerData { models, threads, frames }, posts { ready: true } (or { error }), then for
+ * embedding Engines (and the embedding's span form) from workerData { models, threads, frames }, posts
+ * { ready: true, embeddingWindowsPerRun } (or { error }), then for
  * each { id, jobs, speech } received renders and embeds that session (sessionExamples) and posts { id, examples }
  * with the feature arrays transferred, or { id, error: { code, message } }. { close: true } disposes the
  * Engines and lets the thread end.
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
     port.postMessage({ error: describe(error) });
     return;
   }
-  port.postMessage({ ready: true });
+  port.postMessage({ ready: true, embeddingWindowsPerRun: engines.embeddingSpan?.windows ?? 1 });
   port.on('message', (message: { close: true } | { id: number; jobs: Job[]; speech: Speech[] }) => {
     if ('close' in message) {
       void disposeFrontEnd(engines).finally(() => port.close());

@@ -32,6 +32,8 @@ export interface VoiceFeatureWorkerData {
 /** Renders and embeds one session at a time per lane; `run` resolves to one list of examples per job. */
 export interface SessionRunner {
   readonly lanes: number;
+  /** Embedding windows per model run: the span form's (embedding-span.ts), 1 where it did not check out. */
+  readonly embeddingWindowsPerRun: number;
   run(jobs: Job[], speech: Speech[]): Promise<Example[][]>;
   close(): Promise<void>;
 }
@@ -78,10 +80,12 @@ interface Lane {
   exited: boolean;
 }
 
-type Reply = { ready: true } | { id?: number; error: { code: string; message: string } } | { id: number; examples: Example[][] };
+type Reply = { ready: true; embeddingWindowsPerRun: number } | { id?: number; error: { code: string; message: string } } | { id: number; examples: Example[][] };
 
 class WorkerPool implements SessionRunner {
   readonly lanes: number;
+  /** The fewest over the lanes (each checks its own span form; on one machine they agree). */
+  embeddingWindowsPerRun = Infinity;
   #idle: Lane[] = [];
   #all: Lane[] = [];
   #queue: Task[] = [];
@@ -115,6 +119,7 @@ class WorkerPool implements SessionRunner {
         if (!ready) {
           if ('ready' in reply) {
             ready = true;
+            this.embeddingWindowsPerRun = Math.min(this.embeddingWindowsPerRun, reply.embeddingWindowsPerRun);
             this.#idle.push(lane);
             this.#pump();
             resolve();
@@ -199,6 +204,7 @@ async function inThread(data: VoiceFeatureWorkerData): Promise<SessionRunner> {
   const engines = await loadFrontEnd(data);
   return {
     lanes: 1,
+    embeddingWindowsPerRun: engines.embeddingSpan?.windows ?? 1,
     run: (jobs, speech) => sessionExamples(engines, jobs, speech, data.frames),
     close: () => disposeFrontEnd(engines),
   };

@@ -217,6 +217,7 @@ export async function makeVoiceFeatures(options: VoiceFeatureOptions): Promise<V
     await runner.close();
   }
   const seconds = (performance.now() - started) / 1000;
+  const embeddingWindowsPerRun = runner.embeddingWindowsPerRun;
   fs.writeFileSync(path.join(tmp, 'labels.json'), `${JSON.stringify(labels)}\n`);
   const meta = {
     frames: settings.frames,
@@ -228,6 +229,8 @@ export async function makeVoiceFeatures(options: VoiceFeatureOptions): Promise<V
     seed,
     quick,
     seconds: Number(seconds.toFixed(1)),
+    // 16: the embedding model ran over spans of 16 windows (embedding-span.ts); 1: window by window. Same features.
+    embedding_windows_per_run: embeddingWindowsPerRun,
     espeak: espeakVersion,
     settings: keyed,
     version: FEATURES_VERSION,

@@ -42,6 +42,7 @@ describe('embedding model over a span of windows', function () {
     const head = models['hey_jarvis_v0.1.onnx'];
     assert.throws(() => toSpanEmbeddingModel(readModel(new Uint8Array(fs.readFileSync(head))), 4), (e: unknown) => e instanceof EdgeInferError && e.code === 'EDGEINFER_INVALID_ARGUMENT' && /not openWakeWord's embedding model layout/.test(e.message));
     assert.equal(await loadEmbeddingSpan(head, emb), undefined);
+    await assert.rejects(loadEmbeddingSpan(models['embedding_model.onnx'], emb, { windows: 0 }), (e: unknown) => e instanceof EdgeInferError && e.code === 'EDGEINFER_INVALID_ARGUMENT' && /windows must be an integer/.test(e.message));
   });
 
   it('agrees with the plain model window by window, and is dropped when the check fails', async () => {

@@ -6,14 +6,15 @@
  */
 import type { Engine } from '../engine';
 import { EdgeInferError } from '../errors';
-import { spanFrames, type EmbeddingSpan } from '../wakeword/embedding-span';
+import { embeddingHopFrames, embeddingMelBins, embeddingValues, embeddingWindowFrames, spanFrames, type EmbeddingSpan } from '../wakeword/embedding-span';
 import { chunkSamples } from '../wakeword/pipeline';
 import { render, type Job, type Rendered } from './voice-utterances';
 
-export const embeddingSize = 96;
-const melBins = 32;
-const melWindow = 76;
-const melFramesPerChunk = 8;
+// The embedding model's window geometry, defined once beside its span form.
+export const embeddingSize = embeddingValues;
+const melBins = embeddingMelBins;
+const melWindow = embeddingWindowFrames;
+const melFramesPerChunk = embeddingHopFrames;
 const melContext = 480;
 /** Chunk index of the first embedding computed from real audio only (the pipeline starts from a window of ones). */
 const firstRealChunk = Math.ceil(melWindow / melFramesPerChunk) - 1;

@@ -125,7 +125,8 @@ export async function loadEmbeddingSpan(file: string, plain: Engine, options: { 
   try {
     model = toSpanEmbeddingModel(readModel(new Uint8Array(fs.readFileSync(file))), windows);
   } catch (error) {
-    if (error instanceof EdgeInferError && error.code === 'EDGEINFER_INVALID_ARGUMENT') return undefined;
+    // Another layout: no span form. A bad `windows` (argument 'windows') is the caller's error and is thrown.
+    if (error instanceof EdgeInferError && error.detail?.argument === 'model') return undefined;
     throw error;
   }
   const engine = await Engine.load(writeModel(model), { backend: 'native', threads: options.threads ?? 1 });

@@ -50,11 +50,18 @@ def main(argv=None) -> int:
             cfg["features"] = args.features
         import torch
 
-        torch.set_num_threads(args.threads or cfg.get("threads", 1))
         from .cache import TeacherCache
         from .pipelines import common as C
-        from .side_by_side import workers_from
+        from .side_by_side import parent_threads, workers_from
         from .trainer import set_deterministic
+
+        threads, workers = args.threads or cfg.get("threads", 1), workers_from(cfg, args.workers)
+        device = args.device or cfg.get("device", "auto")
+        own_threads = parent_threads(threads, workers, device)
+        torch.set_num_threads(own_threads)
+        if own_threads != threads:
+            log(f"side by side: {workers} jobs of {threads // workers} threads; this process keeps to {own_threads} thread "
+                "(an OpenMP thread pool does not survive fork)")
 
         if experiment == "text":
             from .pipelines import text as pipeline
@@ -66,13 +73,13 @@ def main(argv=None) -> int:
         os.makedirs(args.out, exist_ok=True)
         out = os.path.abspath(args.out)
         ctx = C.Context(out=out, progress=progress, config=cfg, quick=args.quick, resume=args.resume,
-                        device=args.device or cfg.get("device", "auto"), workers=workers_from(cfg, args.workers))
+                        device=device, workers=workers, job_threads=max(1, threads // workers))
         ctx.cache = TeacherCache(args.cache or os.path.join(out, "cache"))
         progress.emit("start", experiment=experiment, stages=pipeline.stages(cfg), quick=args.quick, config=os.path.abspath(args.config), out=out)
         extra = pipeline.run(ctx)
         seconds = time.time() - t0
         report = {"experiment": experiment, "quick": args.quick, "seed": cfg.get("seed", 1), "config": cfg,
-                  "device": str(ctx.device), "torch_threads": torch.get_num_threads(), "workers": ctx.workers, "seconds": round(seconds, 1),
+                  "device": str(ctx.device), "torch_threads": threads, "workers": ctx.workers, "job_threads": ctx.job_threads, "seconds": round(seconds, 1),
                   "timings": {k: round(v, 1) for k, v in ctx.timings.items()},
                   "results": ctx.results, "acceptance": C.acceptance(ctx.results), "exports": ctx.exports, **extra,
                   "teacher_cache": {"rows_computed": ctx.cache.computed, "hits": ctx.cache.hits}}

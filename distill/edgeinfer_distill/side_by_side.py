@@ -101,7 +101,7 @@ def run_jobs(ctx, jobs: list[Job], workers: int) -> list[Any]:
     import multiprocessing as mp
 
     fork = mp.get_context("fork")
-    threads = max(1, torch.get_num_threads() // workers)
+    threads = getattr(ctx, "job_threads", None) or max(1, torch.get_num_threads() // workers)
     results: list[Any] = [None] * len(jobs)
     with tempfile.TemporaryDirectory(prefix="edgeinfer-jobs-") as tmp:
         waiting = list(range(len(jobs)))
@@ -148,6 +148,19 @@ def _collect(ctx, job: Job, r: _Running) -> Any:
     for k, v in payload["timings"].items():
         ctx.timings[k] = ctx.timings.get(k, 0.0) + v
     return payload["value"]
+
+
+def parent_threads(threads: int, workers: int, device: str) -> int:
+    """The torch threads of the factory's own process when it will fork jobs of `threads // workers` threads each.
+
+    Why: PyTorch's CPU build runs its threads on GNU OpenMP (libgomp), whose thread pool does not survive fork: once
+    this process has run a parallel region on more than one thread, a forked worker that runs one of its own waits
+    forever (measured: `--threads 4 --workers 2` sat idle). Workers of one thread never start a team, so they are
+    safe; for workers of more, this process keeps to one thread (no pool to inherit) and its own work (teacher
+    logits, scoring, QAT, export) runs on one thread."""
+    if workers > 1 and threads // workers > 1 and can_run_side_by_side(device):
+        return 1
+    return threads
 
 
 def workers_from(config: dict, override: Optional[int] = None) -> int:

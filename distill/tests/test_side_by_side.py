@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from edgeinfer_distill.progress import Progress
-from edgeinfer_distill.side_by_side import Job, can_run_side_by_side, run_jobs, workers_from
+from edgeinfer_distill.side_by_side import Job, can_run_side_by_side, parent_threads, run_jobs, workers_from
 from test_run_quick import check_common, run
 
 
@@ -79,10 +79,10 @@ def test_workers_setting_and_where_side_by_side_applies(monkeypatch):
     assert not can_run_side_by_side("cpu")
 
 
-def test_voice_quick_side_by_side_equals_the_same_run_in_turn(tmp_path, voice_features):
-    """Two workers on one thread each give bit for bit what one thread gives in turn, and the same event stream."""
+def assert_side_by_side_equals_in_turn(tmp_path, voice_features, threads_per_job):
     runs = {}
-    for name, flags in (("in_turn", ("--threads", "1", "--workers", "1")), ("side_by_side", ("--threads", "2", "--workers", "2"))):
+    for name, flags in (("in_turn", ("--threads", str(threads_per_job), "--workers", "1")),
+                        ("side_by_side", ("--threads", str(2 * threads_per_job), "--workers", "2"))):
         out = tmp_path / name
         p, events = run("voice.json", out, "--features", voice_features, *flags)
         report, _, _ = check_common(p, events, out)
@@ -103,3 +103,20 @@ def test_voice_quick_side_by_side_equals_the_same_run_in_turn(tmp_path, voice_fe
     assert timeless(a["results"]) == timeless(b["results"]) and a["sweep"] == b["sweep"]
     for name in ("teacher", "student_fp32", "student_hard", "student_qat_int8"):
         assert np.array_equal(np.load(a_out / f"{name}.torch_outputs.npy"), np.load(b_out / f"{name}.torch_outputs.npy")), name
+
+
+def test_voice_quick_side_by_side_equals_the_same_run_in_turn(tmp_path, voice_features):
+    """Two workers on one thread each give bit for bit what one thread gives in turn, and the same event stream."""
+    assert_side_by_side_equals_in_turn(tmp_path, voice_features, 1)
+
+
+def test_workers_of_two_threads_run_and_equal_two_threads_in_turn(tmp_path, voice_features):
+    """--threads 4 --workers 2: jobs of two threads each. They used to wait forever on the OpenMP pool inherited through
+    fork; the factory's own process now keeps to one thread, and each job gives what two threads give in turn."""
+    assert_side_by_side_equals_in_turn(tmp_path, voice_features, 2)
+
+
+def test_the_factory_process_keeps_one_thread_only_when_it_forks_jobs_of_several():
+    assert parent_threads(4, 2, "cpu") == 1
+    assert parent_threads(2, 2, "cpu") == 2 and parent_threads(3, 2, "cpu") == 3  # workers of one thread: no pool in play
+    assert parent_threads(4, 1, "cpu") == 4 and parent_threads(4, 2, "cuda:0") == 4

@@ -14,6 +14,8 @@ export interface OrtQuantizeJob {
   calib: string;
   /** Op types ORT may quantize (the benchmarks pass the ones ours quantizes). */
   opTypes: string[];
+  /** Entropy only: ORT's histogram bins with 128 quantized bins, TensorRT's search (default: ORT's 128 / 128, a single candidate). */
+  entropyBins?: number;
 }
 
 /** The Python with onnxruntime: made by scripts/python-venv.js when missing; a clear error when it cannot be. */
@@ -41,5 +43,6 @@ export function runOrtQuantize(python: string, job: OrtQuantizeJob): Record<stri
     '--method', job.method,
     '--calib', job.calib,
     '--op-types', job.opTypes.join(','),
+    ...(job.entropyBins ? ['--entropy-bins', String(job.entropyBins)] : []),
   ]);
 }

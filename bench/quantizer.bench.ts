@@ -30,7 +30,9 @@
  * histogram range (calibrate.py, get_entropy_threshold), so ORT's Entropy thresholds are min-max's; ours is
  * TensorRT's search (2048 bins, 128 levels), which clips.
  *   npx tsx bench/quantizer.bench.ts [--json] [--models embedding,bert,cnn,kws] [--methods minmax,entropy,percentile]
- *                                    [--repeats N] [--no-streaming]
+ *                                    [--repeats N] [--no-streaming] [--ort-entropy-bins 2048]
+ * --ort-entropy-bins N gives ORT's entropy calibrator N histogram bins and 128 quantized bins: TensorRT's search,
+ * the method ours implements (quantize_static cannot pass them; bench/ort_quantize.py does).
  * (--seconds, which scripts/bench.js passes, is accepted and not used: every quantizer run is timed whole.)
  * Python: a venv with onnxruntime, onnx and numpy ($EDGEINFER_QUANT_VENV, default .cache/venv-quant), made
  * by scripts/python-venv.js from pip's configured sources when missing.
@@ -143,8 +145,10 @@ function runOurs(job: Job): RunResult {
 }
 
 let ortPyVersion = '';
+/** --ort-entropy-bins: ORT's entropy with TensorRT's histogram (0: ORT's defaults). */
+let ortEntropyBins = 0;
 function runOrt(python: string, job: Job): RunResult {
-  const o = ortQuantize.runOrtQuantize(python, { ...job, opTypes: OP_TYPES });
+  const o = ortQuantize.runOrtQuantize(python, { ...job, opTypes: OP_TYPES, entropyBins: job.method === 'entropy' ? ortEntropyBins : 0 });
   ortPyVersion = String(o.ort);
   return toRun(o);
 }
@@ -262,10 +266,13 @@ async function main(): Promise<void> {
   const methods = listArg('--methods', METHODS) as Method[];
   const repeats = process.argv.includes('--repeats') ? Number(process.argv[process.argv.indexOf('--repeats') + 1]) : 5;
   if (!(Number.isInteger(repeats) && repeats >= 1)) throw new Error(`--repeats must be a positive integer, got ${process.argv[process.argv.indexOf('--repeats') + 1]}`);
+  const binsAt = process.argv.indexOf('--ort-entropy-bins');
+  ortEntropyBins = binsAt >= 0 ? Number(process.argv[binsAt + 1]) : 0;
+  if (!(Number.isInteger(ortEntropyBins) && (ortEntropyBins === 0 || ortEntropyBins >= 256))) throw new Error(`--ort-entropy-bins must be an integer >= 256, got ${process.argv[binsAt + 1]}`);
   const py = ortQuantize.quantizePython();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeinfer-quantizer-bench-'));
   process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
-  const baseline = () => `ort-${ortPyVersion.split('.').slice(0, 2).join('.')} quantize_static`;
+  const baseline = (method?: Method) => `ort-${ortPyVersion.split('.').slice(0, 2).join('.')} quantize_static${method === 'entropy' && ortEntropyBins ? ` (entropy: ${ortEntropyBins} bins, 128 quantized)` : ''}`;
   /** Rows of the side-by-side table printed at the end (without --json). */
   const rows: string[][] = [];
 
@@ -282,7 +289,7 @@ async function main(): Promise<void> {
       const ourAgreement = agreement(reference, await outputsOf(job('ours').out, heldOut));
       const theirAgreement = agreement(reference, await outputsOf(job('ort').out, heldOut));
       h.progress(`${c.name} ${method}: ours ${ours.seconds.toFixed(2)} s / ORT ${theirs.seconds.toFixed(2)} s, cosine ${ourAgreement.cosine.toFixed(5)} / ${theirAgreement.cosine.toFixed(5)}`);
-      const common = { bench: 'quantizer', baseline: baseline(), samples: calibration.length, held_out: heldOut.length, runs: repeats };
+      const common = { bench: 'quantizer', baseline: baseline(method), samples: calibration.length, held_out: heldOut.length, runs: repeats };
       report.add({ ...common, case: `${c.name},${method},time`, ours: ours.seconds, baseline_value: theirs.seconds, unit: 's', speedup: theirs.seconds / ours.seconds, ours_calibration_s: ours.calibrationSeconds });
       report.add({
         ...common,
@@ -334,7 +341,7 @@ async function main(): Promise<void> {
       fs.rmSync(calib, { recursive: true, force: true });
     }
     const ratio = (side: 'ours' | 'theirs') => measured[1000][side].peakMiB / measured[100][side].peakMiB;
-    const common = { bench: 'quantizer', baseline: baseline(), runs: repeats };
+    const common = { bench: 'quantizer', baseline: baseline('entropy'), runs: repeats };
     report.add({
       ...common,
       case: `embedding,${method},rss-1000/100`,
@@ -356,7 +363,7 @@ async function main(): Promise<void> {
     const header = ['model', 'method', 'time s', 'peak RSS MiB (+ over start)', '1 - cosine vs FP32', 'top-1 = FP32 %', 'size MB'];
     const widths = header.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i].length)));
     const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
-    const text = [`ours / ${baseline()}, side by side (medians of ${repeats} runs; agreement on held-out inputs in onnxruntime-node)`, line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+    const text = [`ours / ${baseline('entropy')}, side by side (medians of ${repeats} runs; agreement on held-out inputs in onnxruntime-node)`, line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
     (args.json ? process.stderr : process.stdout).write(`\n${text.join('\n')}\n\n`);
   }
   report.finish();

@@ -95,8 +95,12 @@ class _Running:
 def run_jobs(ctx, jobs: list[Job], workers: int) -> list[Any]:
     """Runs `jobs` and returns their results in order: in this process in turn when `workers` <= 1 or there is one job
     (or the device is not the CPU), else up to `workers` at a time in forked processes with threads // workers torch
-    threads each. ctx.timings gains each job's stage times; ctx.progress gets every job's events in job order."""
-    if workers <= 1 or len(jobs) <= 1 or not can_run_side_by_side(str(ctx.device)):
+    threads each (ctx.job_threads); a lone job too when this process keeps fewer threads than that. ctx.timings gains each job's stage times; ctx.progress gets every job's events in job order."""
+    if workers <= 1 or not can_run_side_by_side(str(ctx.device)):
+        return [job.run() for job in jobs]
+    # A lone job runs here, unless this process keeps fewer threads than a job gets (parent_threads): in a worker it
+    # gets them, and gives what it gives in turn on that many.
+    if len(jobs) <= 1 and (getattr(ctx, "job_threads", None) or 0) <= torch.get_num_threads():
         return [job.run() for job in jobs]
     import multiprocessing as mp
 

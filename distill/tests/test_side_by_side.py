@@ -120,3 +120,13 @@ def test_the_factory_process_keeps_one_thread_only_when_it_forks_jobs_of_several
     assert parent_threads(4, 2, "cpu") == 1
     assert parent_threads(2, 2, "cpu") == 2 and parent_threads(3, 2, "cpu") == 3  # workers of one thread: no pool in play
     assert parent_threads(4, 1, "cpu") == 4 and parent_threads(4, 2, "cuda:0") == 4
+
+
+def test_a_lone_job_runs_in_a_worker_only_when_this_process_keeps_fewer_threads_than_a_job_gets():
+    ctx = context()
+    ctx.job_threads = torch.get_num_threads() + 1  # this process was kept below a job's threads (parent_threads)
+    assert run_jobs(ctx, [Job("qat", os.getpid)], workers=2) != [os.getpid()]
+    ctx.job_threads = torch.get_num_threads()
+    assert run_jobs(ctx, [Job("qat", os.getpid)], workers=2) == [os.getpid()]
+    ctx.job_threads = torch.get_num_threads() + 1
+    assert run_jobs(ctx, [Job("qat", os.getpid)], workers=1) == [os.getpid()]

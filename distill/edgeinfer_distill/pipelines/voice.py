@@ -215,7 +215,9 @@ def run(ctx: C.Context) -> dict:
     qloss = C.distill_loss(sd, width, t_dim)
     if loss.align is not None:
         qloss.align.load_state_dict(loss.align.state_dict())
-    student_q, q_sum = C.qat_finetune(ctx, "student_qat", student, qloss, dist_data, val, classes, q, xt[: q.get("calibration_rows", 512)])
+    # A job like the others: with several threads per job it trains in a worker on as many (side_by_side.run_jobs).
+    (student_q, q_sum), = run_jobs(ctx, [Job("student_qat", lambda: C.qat_finetune(ctx, "student_qat", student, qloss, dist_data, val, classes, q,
+                                                                                   xt[: q.get("calibration_rows", 512)]))], ctx.workers)
     ctx.result("student_qat_int8", "student_qat_int8", student_q, C.scores(C.predict(student_q, xs), ys, classes), train=q_sum)
 
     sweep = []

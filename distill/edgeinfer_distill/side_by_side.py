@@ -95,7 +95,8 @@ class _Running:
 def run_jobs(ctx, jobs: list[Job], workers: int) -> list[Any]:
     """Runs `jobs` and returns their results in order: in this process in turn when `workers` <= 1 or there is one job
     (or the device is not the CPU), else up to `workers` at a time in forked processes with threads // workers torch
-    threads each (ctx.job_threads); a lone job too when this process keeps fewer threads than that. ctx.timings gains each job's stage times; ctx.progress gets every job's events in job order."""
+    threads each (ctx.job_threads); a lone job too when this process keeps fewer threads than that. ctx.timings gains
+    each job's stage times; ctx.progress gets every job's events in job order."""
     if workers <= 1 or not can_run_side_by_side(str(ctx.device)):
         return [job.run() for job in jobs]
     # A lone job runs here, unless this process keeps fewer threads than a job gets (parent_threads): in a worker it
@@ -160,8 +161,9 @@ def parent_threads(threads: int, workers: int, device: str) -> int:
     Why: PyTorch's CPU build runs its threads on GNU OpenMP (libgomp), whose thread pool does not survive fork: once
     this process has run a parallel region on more than one thread, a forked worker that runs one of its own waits
     forever (measured: `--threads 4 --workers 2` sat idle). Workers of one thread never start a team, so they are
-    safe; for workers of more, this process keeps to one thread (no pool to inherit) and its own work (teacher
-    logits, scoring, QAT, export) runs on one thread."""
+    safe; for workers of more, this process keeps to one thread (no pool to inherit): its own work (teacher logits,
+    scoring, export; the text experiment's students and QAT) runs on one, and run_jobs sends even a lone job to a
+    worker."""
     if workers > 1 and threads // workers > 1 and can_run_side_by_side(device):
         return 1
     return threads

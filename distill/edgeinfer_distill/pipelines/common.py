@@ -96,7 +96,7 @@ class Context:
     # Independent training jobs (ensemble members, hard-label students, sweep points) run this many at a time in
     # forked CPU processes (side_by_side.py); 1: in turn in this process.
     workers: int = 1
-    # Torch threads of each side-by-side job (default: this process's threads // workers; see side_by_side.job_threads).
+    # Torch threads of each side-by-side job (default: this process's threads // workers; see side_by_side.parent_threads).
     job_threads: Optional[int] = None
 
     @property

@@ -14,16 +14,13 @@ import * as ort from 'onnxruntime-node';
 import { Engine } from '../lib';
 import { readModel } from '../lib/onnx/reader';
 import { writeModel } from '../lib/onnx/writer';
-import { spanFrames, toSpanEmbeddingModel } from '../lib/wakeword/embedding-span';
+import { embeddingHopFrames as HOP, embeddingMelBins as BINS, embeddingValues, embeddingWindowFrames as WINDOW, spanFrames, toSpanEmbeddingModel } from '../lib/wakeword/embedding-span';
 import { interleave, ortSessionOptions, ortTag, parseArgs, progress, Reporter, rng } from './harness';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { fetchModels } = require('../scripts/fetch-models.js') as { fetchModels(): Record<string, string> };
 
 const WINDOWS = 16;
-const WINDOW = 76;
-const HOP = 8;
-const BINS = 32;
 
 async function main(): Promise<void> {
   const args = parseArgs();
@@ -62,7 +59,7 @@ async function main(): Promise<void> {
   const check = (name: string, got: Float32Array, tolerance: number) => {
     reference.forEach((e, k) =>
       e.forEach((v, i) => {
-        const d = Math.abs(v - got[k * 96 + i]);
+        const d = Math.abs(v - got[k * embeddingValues + i]);
         if (d > tolerance * scale) throw new Error(`${name}: window ${k}[${i}] differs by ${d} (max |e| ${scale})`);
       }),
     );

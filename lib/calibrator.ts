@@ -35,7 +35,8 @@ export interface CalibrationOptions {
    * default is MinMax too. Choose 'entropy' or 'percentile' per model (or per tensor, after a sensitivity
    * check), 'mse' to minimise the expected squared error of the integer grid itself.
    * - 'minmax': the observed [min, max] (or the moving-average one, with `movingAverage`).
-   * - 'percentile': symmetric: the `percentile` of |x|; asymmetric: (100 - p) / 2 % cut from each end.
+   * - 'percentile': t = the `percentile` of |x| (TensorRT's and ONNX Runtime's convention); symmetric [-t, t],
+   *   asymmetric [min, max] clipped to [-t, t] (as 'entropy'), so a short side is not cut as hard as a long one.
    * - 'entropy': TensorRT's KL-divergence search over the |x| histogram (128 levels, 256 for one-sided data on an
    *   asymmetric grid); symmetric by nature, asymmetric clips [min, max] to [-t, t]. Point masses that every
    *   candidate grid holds exactly (ReLU's zeros; on an asymmetric grid a clamped near end, e.g. Max(x, -0.4))

@@ -108,26 +108,29 @@ describe('Calibrator', () => {
     assert.deepEqual([got.scale, got.zeroPoint], Object.values(referenceParams(mn, mx, false, 'uint8')));
   });
 
-  it('percentile is within one bin of the exact order statistic, one- and two-sided', () => {
+  it('percentile is within one bin of the exact order statistic of |x|; asymmetric, the data range inside [-t, t]', () => {
     const next = rng(2);
     const data = concat([gaussianBatch(3000, next), Float32Array.of(40, -25, 31)]);
     const calibrator = new Calibrator().add(data);
     const { binWidth } = calibrator.histogram();
     const magnitudes = Float64Array.from(data, Math.abs).sort();
-    const sorted = Float64Array.from(data).sort();
+    const [min, max] = [Math.min(...data), Math.max(...data)];
     for (const percentile of [50, 90, 99, 99.9, 99.999, 100]) {
       const symmetric = calibrator.compute({ method: 'percentile', percentile, symmetric: true });
       const want = orderStatistic(magnitudes, percentile / 100);
       assert.ok(Math.abs(symmetric.threshold - want) <= binWidth * (1 + 1e-9), `|x| p${percentile}: ${symmetric.threshold} vs ${want}`);
-      const cut = (100 - percentile) / 200;
-      const twoSided = calibrator.compute({ method: 'percentile', percentile, dtype: 'uint8' });
-      const lo = Math.min(0, orderStatistic(sorted, cut));
-      const hi = Math.max(0, orderStatistic(sorted, 1 - cut));
-      assert.ok(Math.abs(twoSided.min - lo) <= binWidth * (1 + 1e-9), `x p${percentile} low: ${twoSided.min} vs ${lo}`);
-      assert.ok(Math.abs(twoSided.max - hi) <= binWidth * (1 + 1e-9), `x p${percentile} high: ${twoSided.max} vs ${hi}`);
-      const params = referenceParams(twoSided.min, twoSided.max, false, 'uint8');
-      assert.deepEqual([twoSided.scale, twoSided.zeroPoint], [params.scale, params.zeroPoint]);
+      const asymmetric = calibrator.compute({ method: 'percentile', percentile, dtype: 'uint8' });
+      const lo = Math.min(0, Math.max(min, -want));
+      const hi = Math.max(0, Math.min(max, want));
+      assert.ok(Math.abs(asymmetric.min - lo) <= binWidth * (1 + 1e-9), `x p${percentile} low: ${asymmetric.min} vs ${lo}`);
+      assert.ok(Math.abs(asymmetric.max - hi) <= binWidth * (1 + 1e-9), `x p${percentile} high: ${asymmetric.max} vs ${hi}`);
+      const params = referenceParams(asymmetric.min, asymmetric.max, false, 'uint8');
+      assert.deepEqual([asymmetric.scale, asymmetric.zeroPoint], [params.scale, params.zeroPoint]);
     }
+    // Between the two outliers' magnitudes (99.92 % of 3003 |x| cuts 40 and 31, keeps 25): the asymmetric range keeps the lower
+    // end at -25, the data's own, where a separate cut of each signed tail would have clipped it.
+    const between = calibrator.compute({ method: 'percentile', percentile: 99.92, dtype: 'uint8' });
+    assert.ok(between.max < 31 && between.max >= 25 && Math.abs(between.min + 25) <= binWidth, `${between.min} .. ${between.max}`);
     // 99.8 % clips the three outliers (0.1 %) away, min-max and the default 99.999 % of 3003 values do not.
     assert.ok(calibrator.compute({ method: 'percentile', percentile: 99.8, symmetric: true }).threshold < 5);
     assert.ok(calibrator.compute({ method: 'percentile', symmetric: true }).threshold > 39);

@@ -478,22 +478,16 @@ Calibration calibrate(const TensorStatistics& statistics, const ThresholdOptions
       case Method::kPercentile: {
         HistogramView view;
         view.width = statistics.bin_width();
-        if (options.symmetric) {
-          const std::vector<double> magnitudes = statistics.magnitude_histogram();
-          view.counts = magnitudes.data();
-          view.size = magnitudes.size();
-          view.max = max_abs;
-          const double t = histogram_quantile(view, options.percentile / 100.0);
-          range = {-t, t};
-        } else {
-          const std::vector<double> counts = statistics.occupied_signed_histogram(view.first_edge);
-          view.counts = counts.data();
-          view.size = counts.size();
-          view.min = statistics.min();
-          view.max = statistics.max();
-          const double cut = (100.0 - options.percentile) / 200.0;
-          range = {histogram_quantile(view, cut), histogram_quantile(view, 1.0 - cut)};
-        }
+        // The percentile of |x|, as TensorRT's and ONNX Runtime's calibrators take it; an asymmetric range is then
+        // the data's own range inside [-t, t] (entropy's convention below). Cutting each signed tail separately
+        // would clip the short side of a one-sided distribution (LeakyReLU's few negatives) as hard as the long one.
+        const std::vector<double> magnitudes = statistics.magnitude_histogram();
+        view.counts = magnitudes.data();
+        view.size = magnitudes.size();
+        view.max = max_abs;
+        const double t = histogram_quantile(view, options.percentile / 100.0);
+        range = options.symmetric ? Range{-t, t}
+                                  : Range{std::max<double>(statistics.min(), -t), std::min<double>(statistics.max(), t)};
         break;
       }
       case Method::kEntropy: {

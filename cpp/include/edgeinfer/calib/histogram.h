@@ -5,7 +5,7 @@
 //   moving += averaging_constant * (batch - moving); the first batch sets it);
 // - one signed histogram, symmetric around zero: `bins` bins of |x| on each side, bin j of a side holding
 //   |x| in [j*w, (j+1)*w) (the largest value lands in the last bin). Folding the two sides gives the |x|
-//   histogram the entropy (KL) search wants; the signed one serves two-sided percentile and MSE.
+//   histogram the entropy (KL) search wants; the signed one serves MSE.
 // - counts of NaN and ±Inf, which are otherwise ignored.
 //
 // Growth: when a batch holds a magnitude beyond the range R = bins * w, the range grows by the smallest

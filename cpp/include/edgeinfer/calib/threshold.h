@@ -2,9 +2,9 @@
 //
 // Methods (the clipping range each picks before it is widened to include zero):
 // - kMinMax: the observed range, or ONNX Runtime's moving-average range with moving_average.
-// - kPercentile: symmetric: the percentile of |x|; asymmetric: two-sided, (100 - p) / 2 percent cut from each
-//   end of the signed histogram (ONNX Runtime's PercentileCalibrater). Interpolated inside the bin, clamped
-//   to the observed range.
+// - kPercentile: t = the percentile of |x| (TensorRT's and ONNX Runtime's |x| histogram), interpolated inside the
+//   bin and clamped to max|x|; symmetric [-t, t], asymmetric the observed [min, max] clipped to [-t, t] (as
+//   kEntropy), so the short side of a one-sided distribution is not cut as hard as the long one.
 // - kEntropy: TensorRT's KL search over the |x| histogram (see kl_divergences); symmetric by nature. Asked
 //   for an asymmetric range it clips the observed [min, max] to [-t, t], so a ReLU output keeps [0, t]; the
 //   search's level count follows the grid (ThresholdOptions::levels). Point masses (ReLU's zeros, a clamp's end,

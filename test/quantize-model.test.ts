@@ -227,7 +227,8 @@ describe('quantizeModel: calibrated QDQ INT8 / mixed precision', function () {
 
   // Not met (issue 11 stays open on both). Over 16 jittered copies, 2026-12-04: percentile 6.35e-3 against
   // min-max's 6.08e-3 (4.5 % worse, 1.5 standard errors of the difference; 8 % before its threshold came from
-  // |x| instead of a cut from each signed tail): at 99.999 it clips LeakyReLU / Max outputs by 10-18 % (38.6 -> 34.6, 33.3 -> 27.3, 17.9 -> 14.6) and those tails carry
+  // |x| instead of a cut from each signed tail): at 99.999 it clips LeakyReLU / Max outputs by 10-18 % (measured with the cut per
+  // tail: 38.6 -> 34.6, 33.3 -> 27.3, 17.9 -> 14.6) and those tails carry
   // signal; ONNX Runtime's percentile is worse than its own min-max there too (bench medians 1.15x nudged, 1.12x as calibrated). Entropy:
   // 6.19e-3 ± 0.11e-3, 2 % above min-max, within one standard error of the difference: a tie, not "never
   // worse" (as calibrated it read 1.32x, the lottery above). What was tried on the KL search: the level count

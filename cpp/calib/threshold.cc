@@ -49,6 +49,13 @@ struct Range {
   double lo = 0.0, hi = 0.0;
 };
 
+// The range a threshold t on |x| gives: [-t, t], or on an asymmetric grid the observed [min, max] clipped to it
+// (a ReLU output keeps [0, t]; a short side is not cut as hard as a long one).
+Range range_within(const TensorStatistics& statistics, double t, bool symmetric) {
+  if (symmetric) return {-t, t};
+  return {std::max<double>(statistics.min(), -t), std::min<double>(statistics.max(), t)};
+}
+
 // The shrink factor in (0, 1] minimising error_at: 128 even steps, then 128 finer ones around the best.
 template <typename ErrorAt>
 double best_shrink(const ErrorAt& error_at) {
@@ -478,16 +485,14 @@ Calibration calibrate(const TensorStatistics& statistics, const ThresholdOptions
       case Method::kPercentile: {
         HistogramView view;
         view.width = statistics.bin_width();
-        // The percentile of |x|, as TensorRT's and ONNX Runtime's calibrators take it; an asymmetric range is then
-        // the data's own range inside [-t, t] (entropy's convention below). Cutting each signed tail separately
-        // would clip the short side of a one-sided distribution (LeakyReLU's few negatives) as hard as the long one.
+        // The percentile of |x|, as TensorRT's and ONNX Runtime's calibrators take it. Cutting each signed tail
+        // separately would clip the short side of a one-sided distribution (LeakyReLU's few negatives) as hard
+        // as the long one.
         const std::vector<double> magnitudes = statistics.magnitude_histogram();
         view.counts = magnitudes.data();
         view.size = magnitudes.size();
         view.max = max_abs;
-        const double t = histogram_quantile(view, options.percentile / 100.0);
-        range = options.symmetric ? Range{-t, t}
-                                  : Range{std::max<double>(statistics.min(), -t), std::min<double>(statistics.max(), t)};
+        range = range_within(statistics, histogram_quantile(view, options.percentile / 100.0), options.symmetric);
         break;
       }
       case Method::kEntropy: {
@@ -510,9 +515,7 @@ Calibration calibrate(const TensorStatistics& statistics, const ThresholdOptions
         if (options.levels == 0 && !options.symmetric && span > 0.0)
           levels = static_cast<int32_t>(std::clamp(std::lround(256.0 * max_abs / span), 128L, 256L));
         const size_t bins = entropy_threshold_bins(magnitudes.data(), magnitudes.size(), levels);
-        const double t = std::min(static_cast<double>(bins) * statistics.bin_width(), max_abs);
-        range = options.symmetric ? Range{-t, t}
-                                  : Range{std::max<double>(statistics.min(), -t), std::min<double>(statistics.max(), t)};
+        range = range_within(statistics, std::min(static_cast<double>(bins) * statistics.bin_width(), max_abs), options.symmetric);
         break;
       }
       case Method::kMse: range = mse_range(statistics, options); break;

@@ -471,11 +471,11 @@ describe('distill driver (fake Python factory)', function () {
 
     it('a config error is reported before anything runs, every problem at once', async () => {
       const error = await rejectsWith(
-        distill({ experiment: 'speech', seed: -1, voice: { frames: 0 }, device: 'gpu', threads: 0, workers: 1.5 } as never, { python: fakePython, out: path.join(dir, 'bad') }),
+        distill({ experiment: 'speech', seed: -1, voice: { frames: 0 }, device: 'gpu', threads: 0, workers: 1.5, report_workers: 0 } as never, { python: fakePython, out: path.join(dir, 'bad') }),
         'EDGEINFER_INVALID_ARGUMENT',
-        /6 problems[\s\S]*config\.device must be auto, cpu, cuda or cuda:N, got "gpu"[\s\S]*config\.threads must be an integer in \[1, 256\][\s\S]*config\.workers must be an integer/,
+        /7 problems[\s\S]*config\.device must be auto, cpu, cuda or cuda:N, got "gpu"[\s\S]*config\.threads must be an integer in \[1, 256\][\s\S]*config\.workers must be an integer[\s\S]*config\.report_workers must be an integer/,
       );
-      assert.equal((error.detail?.problems as string[]).length, 6);
+      assert.equal((error.detail?.problems as string[]).length, 7);
       assert.ok(!fs.existsSync(path.join(dir, 'bad')));
     });
   });

@@ -23,6 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .fast_dropout import Dropout  # nn.Dropout's numbers, drawn faster on non-Intel CPUs
+
 
 # ----------------------------------------------------------------------------------------------- voice
 class SelfAttention(nn.Module):
@@ -35,7 +37,7 @@ class SelfAttention(nn.Module):
             raise ValueError("dim must be a multiple of heads")
         self.heads, self.head_dim = heads, d // heads
         self.q_proj, self.k_proj, self.v_proj, self.o_proj = (nn.Linear(d, d) for _ in range(4))
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, x):
         b, t, d = x.shape
@@ -52,8 +54,8 @@ class _Block(nn.Module):
         self.n1 = nn.LayerNorm(d)
         self.attn = SelfAttention(d, heads, dropout)
         self.n2 = nn.LayerNorm(d)
-        self.ff = nn.Sequential(nn.Linear(d, ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff, d))
-        self.drop = nn.Dropout(dropout)
+        self.ff = nn.Sequential(nn.Linear(d, ff), nn.GELU(), Dropout(dropout), nn.Linear(ff, d))
+        self.drop = Dropout(dropout)
 
     def forward(self, x):
         h = self.n1(x)
@@ -70,7 +72,7 @@ class FrameTransformer(nn.Module):
         self.blocks = nn.ModuleList(_Block(dim, heads, ff, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, classes)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def features(self, x):
         h = self.drop(self.inp(x) + self.pos[:, : x.shape[1]])
@@ -96,7 +98,7 @@ class ConvHead(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv1d(in_dim, width, 3, padding=1)
         self.conv2 = nn.Conv1d(width, width, 3, stride=2, padding=1)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.classifier = nn.Linear(width, classes)
         self.width = width
 
@@ -142,7 +144,7 @@ class DecoderClassifier(nn.Module):
         self.config = config
         self.pad_id = pad_id
         self.backbone = LlamaModel(config)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.score = nn.Linear(config.hidden_size, classes, bias=False)
         n = config.max_position_embeddings
         self.register_buffer("causal_mask", torch.full((n, n), torch.finfo(torch.float32).min).triu(1)[None, None], persistent=False)

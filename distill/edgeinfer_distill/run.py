@@ -38,6 +38,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: config 'threads' or 1)")
     ap.add_argument("--workers", type=int, default=None,
                     help="independent training jobs side by side in forked CPU processes (default: config 'workers' or 1)")
+    ap.add_argument("--report-workers", type=int, default=None,
+                    help="report-only jobs (hard-label baselines, the size sweep) side by side (default: config 'report_workers', else --workers)")
     ap.add_argument("--resume", action="store_true", help="continue stages from their checkpoints in OUT/checkpoints")
     ap.add_argument("--cache", help="teacher-logits cache folder (default OUT/cache)")
     args = ap.parse_args(argv)
@@ -56,8 +58,9 @@ def main(argv=None) -> int:
         from .trainer import set_deterministic
 
         threads, workers = args.threads or cfg.get("threads", 1), workers_from(cfg, args.workers)
+        report_workers = workers_from(cfg, args.report_workers, "report_workers", workers)
         device = args.device or cfg.get("device", "auto")
-        own_threads = parent_threads(threads, workers, device)
+        own_threads = parent_threads(threads, workers, device, report_workers)
         torch.set_num_threads(own_threads)
         if own_threads != threads:
             log(f"side by side: {workers} jobs of {threads // workers} threads; this process keeps to {own_threads} thread "
@@ -73,13 +76,15 @@ def main(argv=None) -> int:
         os.makedirs(args.out, exist_ok=True)
         out = os.path.abspath(args.out)
         ctx = C.Context(out=out, progress=progress, config=cfg, quick=args.quick, resume=args.resume,
-                        device=device, workers=workers, job_threads=max(1, threads // workers))
+                        device=device, workers=workers, job_threads=max(1, threads // workers),
+                        report_workers=report_workers, report_job_threads=max(1, threads // report_workers))
         ctx.cache = TeacherCache(args.cache or os.path.join(out, "cache"))
         progress.emit("start", experiment=experiment, stages=pipeline.stages(cfg), quick=args.quick, config=os.path.abspath(args.config), out=out)
         extra = pipeline.run(ctx)
         seconds = time.time() - t0
         report = {"experiment": experiment, "quick": args.quick, "seed": cfg.get("seed", 1), "config": cfg,
-                  "device": str(ctx.device), "torch_threads": threads, "workers": ctx.workers, "job_threads": ctx.job_threads, "seconds": round(seconds, 1),
+                  "device": str(ctx.device), "torch_threads": threads, "workers": ctx.workers, "job_threads": ctx.job_threads,
+                  "report_workers": ctx.report_workers, "report_job_threads": ctx.report_job_threads, "seconds": round(seconds, 1),
                   "timings": {k: round(v, 1) for k, v in ctx.timings.items()},
                   "results": ctx.results, "acceptance": C.acceptance(ctx.results), "exports": ctx.exports, **extra,
                   "teacher_cache": {"rows_computed": ctx.cache.computed, "hits": ctx.cache.hits}}

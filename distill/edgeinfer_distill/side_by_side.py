@@ -92,21 +92,22 @@ class _Running:
         self.offset += end
 
 
-def run_jobs(ctx, jobs: list[Job], workers: int) -> list[Any]:
+def run_jobs(ctx, jobs: list[Job], workers: int, threads: Optional[int] = None) -> list[Any]:
     """Runs `jobs` and returns their results in order: in this process in turn when `workers` <= 1 or there is one job
-    (or the device is not the CPU), else up to `workers` at a time in forked processes with threads // workers torch
-    threads each (ctx.job_threads); a lone job too when this process keeps fewer threads than that. ctx.timings gains
-    each job's stage times; ctx.progress gets every job's events in job order."""
+    (or the device is not the CPU), else up to `workers` at a time in forked processes with `threads` torch threads
+    each (default ctx.job_threads, else this process's threads // workers); a lone job too when this process keeps
+    fewer threads than that. ctx.timings gains each job's stage times; ctx.progress gets every job's events in job
+    order."""
     if workers <= 1 or not can_run_side_by_side(str(ctx.device)):
         return [job.run() for job in jobs]
+    threads = threads or getattr(ctx, "job_threads", None) or max(1, torch.get_num_threads() // workers)
     # A lone job runs here, unless this process keeps fewer threads than a job gets (parent_threads): in a worker it
     # gets them, and gives what it gives in turn on that many.
-    if len(jobs) <= 1 and (getattr(ctx, "job_threads", None) or 0) <= torch.get_num_threads():
+    if len(jobs) <= 1 and threads <= torch.get_num_threads():
         return [job.run() for job in jobs]
     import multiprocessing as mp
 
     fork = mp.get_context("fork")
-    threads = getattr(ctx, "job_threads", None) or max(1, torch.get_num_threads() // workers)
     results: list[Any] = [None] * len(jobs)
     with tempfile.TemporaryDirectory(prefix="edgeinfer-jobs-") as tmp:
         waiting = list(range(len(jobs)))
@@ -155,7 +156,7 @@ def _collect(ctx, job: Job, r: _Running) -> Any:
     return payload["value"]
 
 
-def parent_threads(threads: int, workers: int, device: str) -> int:
+def parent_threads(threads: int, workers: int, device: str, report_workers: Optional[int] = None) -> int:
     """The torch threads of the factory's own process when it will fork jobs of `threads // workers` threads each.
 
     Why: PyTorch's CPU build runs its threads on GNU OpenMP (libgomp), whose thread pool does not survive fork: once
@@ -163,15 +164,21 @@ def parent_threads(threads: int, workers: int, device: str) -> int:
     forever (measured: `--threads 4 --workers 2` sat idle). Workers of one thread never start a team, so they are
     safe; for workers of more, this process keeps to one thread (no pool to inherit): its own work (teacher logits,
     scoring, export; the text experiment's students and QAT) runs on one, and run_jobs sends even a lone job to a
-    worker."""
-    if workers > 1 and threads // workers > 1 and can_run_side_by_side(device):
+    worker. `report_workers` (the report-only jobs' own count, see workers_from) counts the same way."""
+    if any(w > 1 and threads // w > 1 for w in (workers, report_workers or workers)) and can_run_side_by_side(device):
         return 1
     return threads
 
 
-def workers_from(config: dict, override: Optional[int] = None) -> int:
-    """The config's "workers" (default 1), or the --workers flag; an integer >= 1."""
-    value = override if override is not None else config.get("workers", 1)
+def workers_from(config: dict, override: Optional[int] = None, key: str = "workers", default: int = 1) -> int:
+    """The config's `key` ("workers", default 1; or "report_workers", default the run's workers), or the flag that
+    overrides it; an integer >= 1.
+
+    "report_workers": the jobs whose models only feed the report (the hard-label baselines and the size sweep's
+    students) run this many at a time, threads // report_workers threads each, whatever `workers` the shipped chain
+    (teacher, distilled student, QAT) uses: a config can keep that chain on the thread count that reproduces its
+    committed model and still run the baselines side by side."""
+    value = override if override is not None else config.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"config 'workers' must be an integer >= 1, got {value!r}")
+        raise ValueError(f"config '{key}' must be an integer >= 1, got {value!r}")
     return value

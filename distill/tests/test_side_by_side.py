@@ -70,6 +70,9 @@ def test_a_killed_worker_is_an_error_naming_its_stage():
 
 def test_workers_setting_and_where_side_by_side_applies(monkeypatch):
     assert workers_from({}) == 1 and workers_from({"workers": 3}) == 3 and workers_from({"workers": 3}, 1) == 1
+    assert workers_from({}, None, "report_workers", 3) == 3 and workers_from({"report_workers": 2}, None, "report_workers", 1) == 2
+    with pytest.raises(ValueError, match="report_workers"):
+        workers_from({"report_workers": 0}, None, "report_workers", 1)
     for bad in (0, -1, 1.5, "2", True):
         with pytest.raises(ValueError, match="workers"):
             workers_from({"workers": bad})
@@ -81,8 +84,8 @@ def test_workers_setting_and_where_side_by_side_applies(monkeypatch):
 
 def assert_side_by_side_equals_in_turn(tmp_path, voice_features, threads_per_job):
     runs = {}
-    for name, flags in (("in_turn", ("--threads", str(threads_per_job), "--workers", "1")),
-                        ("side_by_side", ("--threads", str(2 * threads_per_job), "--workers", "2"))):
+    for name, flags in (("in_turn", ("--threads", str(threads_per_job), "--workers", "1", "--report-workers", "1")),
+                        ("side_by_side", ("--threads", str(2 * threads_per_job), "--workers", "2", "--report-workers", "2"))):
         out = tmp_path / name
         p, events = run("voice.json", out, "--features", voice_features, *flags)
         report, _, _ = check_common(p, events, out)
@@ -116,8 +119,31 @@ def test_workers_of_two_threads_run_and_equal_two_threads_in_turn(tmp_path, voic
     assert_side_by_side_equals_in_turn(tmp_path, voice_features, 2)
 
 
+def test_report_only_jobs_side_by_side_leave_the_shipped_chain_bit_for_bit(tmp_path, voice_features):
+    """report_workers 2 (the committed voice config's): the hard-label baselines and the sweep run two at a time on one
+    thread each while the teacher, the distilled student and QAT keep the run's two threads in turn, so those three
+    are bit for bit what the all-in-turn run gives."""
+    runs = {}
+    for report_workers in ("1", "2"):
+        out = tmp_path / f"report_workers_{report_workers}"
+        p, events = run("voice.json", out, "--features", voice_features, "--threads", "2", "--workers", "1", "--report-workers", report_workers)
+        report, _, _ = check_common(p, events, out)
+        assert (report["workers"], report["report_workers"], report["report_job_threads"]) == (1, int(report_workers), 2 // int(report_workers))
+        runs[report_workers] = (out, events, report)
+    (a_out, a_events, a), (b_out, b_events, b) = runs["1"], runs["2"]
+    stages = lambda events: [e["stage"] for e in events if e["event"] == "stage"]
+    assert stages(a_events) == stages(b_events)  # same order: the report jobs' events forwarded in job order
+    for name in ("teacher", "student_fp32", "student_qat_int8"):
+        assert np.array_equal(np.load(a_out / f"{name}.torch_outputs.npy"), np.load(b_out / f"{name}.torch_outputs.npy")), name
+    for key in ("teacher", "student_distilled", "student_qat_int8"):
+        assert a["results"][key]["accuracy"] == b["results"][key]["accuracy"], key
+    assert [r["width"] for r in a["sweep"]] == [r["width"] for r in b["sweep"]]
+
+
 def test_the_factory_process_keeps_one_thread_only_when_it_forks_jobs_of_several():
     assert parent_threads(4, 2, "cpu") == 1
+    assert parent_threads(4, 1, "cpu", report_workers=2) == 1  # report jobs of two threads each
+    assert parent_threads(2, 1, "cpu", report_workers=2) == 2  # ... of one thread each: no pool in play
     assert parent_threads(2, 2, "cpu") == 2 and parent_threads(3, 2, "cpu") == 3  # workers of one thread: no pool in play
     assert parent_threads(4, 1, "cpu") == 4 and parent_threads(4, 2, "cuda:0") == 4
 

@@ -98,6 +98,12 @@ export interface DistillConfig {
    * gives alone on that many threads. Default 1: in turn (DistillOptions.workers overrides it).
    */
   workers?: number;
+  /**
+   * The jobs whose models only feed the report (the hard-label baselines and the size sweep's students) run this
+   * many at a time, threads / report_workers PyTorch threads each, whatever `workers` the shipped chain (teacher,
+   * distilled student, QAT) uses. Default: workers.
+   */
+  report_workers?: number;
   voice?: VoiceFeatureSettings;
   evaluation?: EvaluationSettings;
   /** The Python factory's sections (teacher, student, training, qat, sweep, ...). */
@@ -293,6 +299,7 @@ export function validateConfig(config: unknown, source = 'config'): DistillConfi
   if (config.device !== undefined && !isDistillDevice(config.device)) problems.add('config.device', `must be ${DEVICE_HELP}`, config.device);
   checkNumber(config.threads, 'config.threads', problems, { ...FACTORY_THREADS, integer: true });
   checkNumber(config.workers, 'config.workers', problems, { ...FACTORY_THREADS, integer: true });
+  checkNumber(config.report_workers, 'config.report_workers', problems, { ...FACTORY_THREADS, integer: true });
   checkVoice(config.voice, problems);
   checkEvaluation(config.evaluation, problems);
   if (config.quick !== undefined) {

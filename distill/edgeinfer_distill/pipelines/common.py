@@ -98,6 +98,10 @@ class Context:
     workers: int = 1
     # Torch threads of each side-by-side job (default: this process's threads // workers; see side_by_side.parent_threads).
     job_threads: Optional[int] = None
+    # The jobs that only feed the report (hard-label baselines, the size sweep): this many at a time, this many threads
+    # each (side_by_side.workers_from); the shipped chain keeps `workers` / `job_threads`.
+    report_workers: int = 1
+    report_job_threads: Optional[int] = None
 
     @property
     def main(self) -> bool:

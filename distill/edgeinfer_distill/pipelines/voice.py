@@ -193,21 +193,27 @@ def run(ctx: C.Context) -> dict:
             return m, None, scored(stage, model_name, m, **({"train": summary} if with_summary else {}))
         return Job(stage, run)
 
-    def run_side_by_side(jobs):
-        """The jobs' (model, loss, row) in order, run ctx.workers at a time; their result rows recorded here."""
-        done = run_jobs(ctx, jobs, ctx.workers)
+    def run_side_by_side(jobs, workers, threads):
+        """The jobs' (model, loss, row) in order, run `workers` at a time; their result rows recorded here."""
+        done = run_jobs(ctx, jobs, workers, threads)
         for job, (_, _, row) in zip(jobs, done):
             ctx.results[job.stage] = row
         return done
 
-    # The students do not depend on each other: one pool, so a short job fills a core while a long one runs.
+    # The students do not depend on each other. The distilled student is the shipped chain's (ctx.workers); the
+    # hard-label baseline and the sweep only feed the report: one pool of ctx.report_workers, so a short job fills a
+    # core while a long one runs.
     width = cfg["student"]["width"]
     sweep_widths = [w for w in cfg.get("sweep", {}).get("widths", []) if w != width]
-    jobs = [distilled_job(width, "student_distilled", "student_fp32", keep_loss=True),
-            hard_job(width, "student_hard", "student_hard", with_summary=True)]
+    report_jobs = [hard_job(width, "student_hard", "student_hard", with_summary=True)]
     for w in sweep_widths:
-        jobs += [distilled_job(w, f"sweep_w{w}_distilled", f"student_w{w}_distilled"), hard_job(w, f"sweep_w{w}_hard", f"student_w{w}_hard")]
-    (student, loss, _), (student_h, _, _), *rest = run_side_by_side(jobs)
+        report_jobs += [distilled_job(w, f"sweep_w{w}_distilled", f"student_w{w}_distilled"), hard_job(w, f"sweep_w{w}_hard", f"student_w{w}_hard")]
+    if ctx.report_workers == ctx.workers and ctx.report_job_threads == ctx.job_threads:
+        (student, loss, _), (student_h, _, _), *rest = run_side_by_side([distilled_job(width, "student_distilled", "student_fp32", keep_loss=True)] + report_jobs,
+                                                                        ctx.workers, ctx.job_threads)
+    else:
+        (student, loss, _), = run_side_by_side([distilled_job(width, "student_distilled", "student_fp32", keep_loss=True)], ctx.workers, ctx.job_threads)
+        (student_h, _, _), *rest = run_side_by_side(report_jobs, ctx.report_workers, ctx.report_job_threads)
     swept = {w: (rest[2 * i], rest[2 * i + 1]) for i, w in enumerate(sweep_widths)}
 
     ctx.stage("student_qat")

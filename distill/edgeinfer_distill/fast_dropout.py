@@ -59,7 +59,13 @@ def _compile() -> str:
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if not cc:
         raise RuntimeError("no C compiler (cc, gcc or clang) on PATH")
-    os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+    except OSError:  # no writable home: this user's own folder under the temporary directory
+        target = os.path.join(tempfile.gettempdir(), f"edgeinfer-distill-{os.getuid()}", os.path.basename(target))
+        if os.path.exists(target):
+            return target
+        os.makedirs(os.path.dirname(target), exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=os.path.dirname(target))
     os.close(fd)
     try:

@@ -62,10 +62,14 @@ def _compile() -> str:
     try:
         os.makedirs(os.path.dirname(target), exist_ok=True)
     except OSError:  # no writable home: this user's own folder under the temporary directory
-        target = os.path.join(tempfile.gettempdir(), f"edgeinfer-distill-{os.getuid()}", os.path.basename(target))
+        folder = os.path.join(tempfile.gettempdir(), f"edgeinfer-distill-{os.getuid()}")
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.stat(folder)
+        if info.st_uid != os.getuid() or info.st_mode & 0o022:  # a shared folder: never load a library another user could plant
+            raise RuntimeError(f"{folder} is not this user's own private folder")
+        target = os.path.join(folder, os.path.basename(target))
         if os.path.exists(target):
             return target
-        os.makedirs(os.path.dirname(target), exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=os.path.dirname(target))
     os.close(fd)
     try:

@@ -150,8 +150,9 @@ class Dropout(nn.Dropout):
     torch's own non-fused dropout (ATen's _dropout: noise = bernoulli(1 - p) / (1 - p); input * noise) step for step."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (not self.training or self.inplace or not 0.0 < self.p < 1.0 or x.device.type != "cpu" or x.dtype != torch.float32
-                or x.numel() == 0 or not x.is_contiguous()):
+        # Off the CPU PyTorch's dropout is a fused kernel of its own; elsewhere the composite below is its dropout, and
+        # bernoulli_ takes PyTorch's own draw for what its fast path does not (other dtypes, non-contiguous noise).
+        if not self.training or self.inplace or not 0.0 < self.p < 1.0 or x.device.type != "cpu" or x.numel() == 0:
             return F.dropout(x, self.p, self.training, self.inplace)
         noise = torch.empty_like(x)
         bernoulli_(noise, 1.0 - self.p)

@@ -208,11 +208,11 @@ def run(ctx: C.Context) -> dict:
     report_jobs = [hard_job(width, "student_hard", "student_hard", with_summary=True)]
     for w in sweep_widths:
         report_jobs += [distilled_job(w, f"sweep_w{w}_distilled", f"student_w{w}_distilled"), hard_job(w, f"sweep_w{w}_hard", f"student_w{w}_hard")]
+    shipped = distilled_job(width, "student_distilled", "student_fp32", keep_loss=True)
     if ctx.report_workers == ctx.workers and ctx.report_job_threads == ctx.job_threads:
-        (student, loss, _), (student_h, _, _), *rest = run_side_by_side([distilled_job(width, "student_distilled", "student_fp32", keep_loss=True)] + report_jobs,
-                                                                        ctx.workers, ctx.job_threads)
+        (student, loss, _), (student_h, _, _), *rest = run_side_by_side([shipped] + report_jobs, ctx.workers, ctx.job_threads)
     else:
-        (student, loss, _), = run_side_by_side([distilled_job(width, "student_distilled", "student_fp32", keep_loss=True)], ctx.workers, ctx.job_threads)
+        (student, loss, _), = run_side_by_side([shipped], ctx.workers, ctx.job_threads)
         (student_h, _, _), *rest = run_side_by_side(report_jobs, ctx.report_workers, ctx.report_job_threads)
     swept = {w: (rest[2 * i], rest[2 * i + 1]) for i, w in enumerate(sweep_widths)}
 

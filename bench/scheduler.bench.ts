@@ -8,6 +8,8 @@
  *                 tfm_bert_small_cls from ../shared/zoo: requests/s, p50 and p99 latency, batched vs not, for
  *                 the default scheduler (one batch in flight) and a pipelined one (two batches in flight);
  *                 BERT also with the engine's default threads (all cores) and on the onnxruntime backend.
+ *   "ceiling":    for each BERT engine, its time per sample at batch 1 over batch 64 through engine.infer
+ *                 directly: the most any batcher can gain there (the throughput ratios cannot exceed it).
  * speedup > 1 means ours (the scheduler) is better.
  *   npx tsx bench/scheduler.bench.ts [--json] [--seconds S]
  */
@@ -20,7 +22,7 @@ import { writeModel } from '../lib/onnx/writer';
 import { affineModel } from '../test/fixtures/affine-model';
 import { fetchModels } from '../test/helpers/repo';
 import { zooAvailable, zooFeeds, zooModelPath, zooModels } from '../test/helpers/zoo';
-import { closedLoop, type Infer, parseArgs, progress, Reporter, rng, stats } from './harness';
+import { closedLoop, type Infer, interleave, parseArgs, progress, Reporter, rng, stats } from './harness';
 
 
 async function overhead(report: Reporter, seconds: number): Promise<void> {
@@ -129,6 +131,29 @@ async function throughput(report: Reporter, label: string, engine: Engine, setup
   }
 }
 
+/**
+ * The most any batcher can gain on an engine: its time per sample at batch 1 over its time per sample at batch
+ * `batch`, both through engine.infer directly (no scheduler, no JS split), interleaved. A scheduler's
+ * throughput ratio against the unbatched engine cannot exceed this (it adds admission and split work on top).
+ */
+async function batchingCeiling(report: Reporter, label: string, engine: Engine, one: Record<string, Tensor>, batched: Record<string, Tensor>, batch: number, seconds: number): Promise<void> {
+  progress(`${label}: per-sample time, batch 1 vs ${batch}`);
+  const [single, whole] = await interleave([
+    { name: 'batch 1', async: () => engine.infer(one) },
+    { name: `batch ${batch}`, async: () => engine.infer(batched) },
+  ], seconds);
+  const perSample = whole.stats.median / batch;
+  report.add({
+    bench: 'scheduler',
+    case: `${label},batching ceiling (per sample: batch 1 / batch ${batch})`,
+    ours: perSample,
+    baseline: 'batch 1, per request',
+    baseline_value: single.stats.median,
+    unit: 'us',
+    speedup: single.stats.median / perSample,
+  });
+}
+
 /** The default setup and the pipelined one (see SchedulerSetup) for a model, loaded from `model`. */
 async function setupsFor(model: string | Uint8Array, engine: Engine): Promise<SchedulerSetup[]> {
   const pipelinedEngine = await Engine.load(model, { threads: 1, maxConcurrentRuns: 2, inlineBelowMicroseconds: 0 });
@@ -161,21 +186,26 @@ async function main(): Promise<void> {
     const bertFeeds = Array.from({ length: 16 }, (_, i) => zooFeeds(spec, i + 1));
     const bertSetups = await setupsFor(zooModelPath(spec.name), bert);
     const bertBackend = bert.info().backend; // read before the setups (bert among them) are disposed
+    const bertBatch = zooFeeds(spec, 1, { batch: 64 });
+    await batchingCeiling(report, `tfm_bert_small_cls (${bertBackend})`, bert, bertFeeds[0], bertBatch, 64, args.seconds);
     await throughput(report, `tfm_bert_small_cls (${bertBackend})`, bert, bertSetups, bertFeeds, 2000, args.seconds);
     for (const setup of bertSetups) await setup.engine.dispose();
     // The engine as loaded by default (threads: all cores): a batch of 32 splits over the cores better than
     // one request's GEMMs (M = 16) do, so batching gains more than on one thread.
     const bertAllCores = await Engine.load(zooModelPath(spec.name));
+    await batchingCeiling(report, `tfm_bert_small_cls (${bertBackend}, default threads: ${bertAllCores.info().threads})`, bertAllCores, bertFeeds[0], bertBatch, 64, args.seconds);
     await throughput(report, `tfm_bert_small_cls (${bertBackend}, default threads: ${bertAllCores.info().threads})`, bertAllCores, [{ name: 'one batch in flight', engine: bertAllCores, maxBatchSize: 64, maxInflightBatches: 1 }], bertFeeds, 2000, args.seconds);
     await bertAllCores.dispose();
     // The same model on ONNX Runtime, whose batch-1 runs leave more to gain by batching than native's do.
     if (bertBackend !== 'onnxruntime' && Engine.backends().some((b) => b.name === 'onnxruntime' && b.available)) {
       const onOrt = await Engine.load(zooModelPath(spec.name), { threads: 1, backend: 'onnxruntime' });
+      await batchingCeiling(report, 'tfm_bert_small_cls (onnxruntime)', onOrt, bertFeeds[0], bertBatch, 64, args.seconds);
       await throughput(report, 'tfm_bert_small_cls (onnxruntime)', onOrt, [{ name: 'one batch in flight', engine: onOrt, maxBatchSize: 64, maxInflightBatches: 1 }], bertFeeds, 2000, args.seconds);
       await onOrt.dispose();
       // And with its default threads (all cores), as the native row above: ONNX Runtime's intra-op threads split
       // a batch of 64 well and one request (M = 16) poorly, so batching gains most there.
       const onOrtAllCores = await Engine.load(zooModelPath(spec.name), { backend: 'onnxruntime' });
+      await batchingCeiling(report, `tfm_bert_small_cls (onnxruntime, default threads: ${onOrtAllCores.info().threads})`, onOrtAllCores, bertFeeds[0], bertBatch, 64, args.seconds);
       await throughput(report, `tfm_bert_small_cls (onnxruntime, default threads: ${onOrtAllCores.info().threads})`, onOrtAllCores, [{ name: 'one batch in flight', engine: onOrtAllCores, maxBatchSize: 64, maxInflightBatches: 1 }], bertFeeds, 2000, args.seconds);
       await onOrtAllCores.dispose();
     }

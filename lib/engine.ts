@@ -20,7 +20,7 @@ import { loadModel, readModelSource, resolveOptions, type ResolvedOptions } from
 import { inferPrescanned, plansPerShape } from './batch-target';
 import { tagResult, type ResultInfo } from './result-info';
 import { checkRunOptions, RunQueue, type RunOptions, type RunQueueStats } from './run-queue';
-import { allocateTensorData, checkFeed, type Tensor, type TensorInfo } from './tensor';
+import { allocateTensorData, checkFeed, checkOwnedFeed, type Tensor, type TensorInfo } from './tensor';
 import { checkInteger, checkOptions, invalid } from './validate';
 
 export type { SwapOptions, SwapResult } from './hot-swap';
@@ -31,6 +31,10 @@ export type { RunOptions, RunPriority } from './run-queue';
 export type BackendName = 'auto' | 'native' | 'onnxruntime';
 /** @deprecated use BackendName */
 export type Backend = BackendName;
+
+// #check's snapshot objects when it makes none (validateFeeds): never written.
+const noFeeds: Record<string, Tensor> = Object.freeze({});
+const noDims: Record<string, number[]> = Object.freeze({});
 
 export interface EngineOptions {
   /**
@@ -241,10 +245,12 @@ export class Engine extends EventEmitter<EngineEvents> {
    * Validates the feeds once and returns a snapshot of them (dims copied, each tensor read once), so a getter
    * or a later change to the caller's objects cannot make the run see something other than what was checked.
    */
-  #check(feeds: Record<string, Tensor>, inputs: readonly TensorInfo[], scanned = false): { feeds: Record<string, Tensor>; dims: Record<string, number[]> } {
+  #check(feeds: Record<string, Tensor>, inputs: readonly TensorInfo[], scanned?: boolean): { feeds: Record<string, Tensor>; dims: Record<string, number[]> };
+  #check(feeds: Record<string, Tensor>, inputs: readonly TensorInfo[], scanned: boolean, snapshot: false): void;
+  #check(feeds: Record<string, Tensor>, inputs: readonly TensorInfo[], scanned = false, snapshot = true): { feeds: Record<string, Tensor>; dims: Record<string, number[]> } | void {
     if (feeds === null || typeof feeds !== 'object' || types.isProxy(feeds)) throw invalid('feeds must be a plain object of input name -> tensor');
-    const checked: Record<string, Tensor> = {};
-    const dims: Record<string, number[]> = {};
+    const checked: Record<string, Tensor> = snapshot ? {} : noFeeds;
+    const dims: Record<string, number[]> = snapshot ? {} : noDims;
     // Plain loops, no closures or key arrays: this runs for every call (twice per BatchScheduler request).
     for (const name in feeds) {
       if (!Object.hasOwn(feeds, name)) continue;
@@ -256,11 +262,17 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (!Object.hasOwn(feeds, input.name)) throw invalid(`input '${input.name}' is missing`, { input: input.name });
       const tensor = feeds[input.name];
       if (tensor === null || typeof tensor !== 'object' || types.isProxy(tensor)) throw invalid(`input '${input.name}' must be a tensor { type, data, dims }`, { input: input.name });
-      const snapshot = { type: tensor.type, data: tensor.data, dims: tensor.dims };
-      snapshot.dims = dims[input.name] = checkFeed(input.name, snapshot, input, { allowNonFinite: scanned || this.#options.allowNonFinite });
-      checked[input.name] = snapshot;
+      const allowNonFinite = scanned || this.#options.allowNonFinite;
+      // validateFeeds(): nothing runs on these feeds, so they are checked where they are, with no copies made.
+      if (!snapshot) {
+        checkOwnedFeed(input.name, tensor, input, { allowNonFinite });
+        continue;
+      }
+      const copy = { type: tensor.type, data: tensor.data, dims: tensor.dims };
+      copy.dims = dims[input.name] = checkFeed(input.name, copy, input, { allowNonFinite });
+      checked[input.name] = copy;
     }
-    return { feeds: checked, dims };
+    if (snapshot) return { feeds: checked, dims };
   }
 
   /**
@@ -351,7 +363,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Checks feeds exactly as infer() does (names, dtypes, dims, length, NaN/±Infinity) without running them. */
   validateFeeds(feeds: Record<string, Tensor>): void {
-    this.#check(feeds, this.#serving().session.inputs);
+    this.#check(feeds, this.#serving().session.inputs, false, false);
   }
 
   /** Names of the MatMul/Gemm/Conv layers (after optimisation), in graph order: what keepFloat takes. */

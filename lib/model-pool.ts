@@ -11,7 +11,7 @@ import { plansPerShape } from './batch-target';
 import { Engine, type EngineOptions } from './engine';
 import { EdgeInferError } from './errors';
 import { createLatencyHistogram, summarize, type LatencyHistogram, type LatencySummary } from './latency-histogram';
-import { checkFeed, type Tensor, type TensorInfo } from './tensor';
+import { checkOwnedFeed, type Tensor, type TensorInfo } from './tensor';
 import { checkInteger, checkOptions, invalid } from './validate';
 
 /** What a pool variant must offer: an Engine, or anything shaped like one (a wrapper, a test double). */
@@ -362,7 +362,7 @@ export class ModelPool extends EventEmitter {
     if (feeds === null || typeof feeds !== 'object') throw invalid('feeds must be a plain object of input name -> tensor');
     for (const input of this.inputs) {
       if (!(input.name in feeds)) throw invalid(`input '${input.name}' is missing`, { input: input.name });
-      checkFeed(input.name, feeds[input.name], input, { allowNonFinite: true });
+      checkOwnedFeed(input.name, feeds[input.name], input, { allowNonFinite: true });
     }
     variant.engine.validateFeeds?.(feeds);
   }

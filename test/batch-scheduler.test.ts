@@ -439,5 +439,22 @@ describe('BatchScheduler', function () {
     await expectCode(scheduler.infer(feed(rowOf(1)), { signal: {} as never }), 'EDGEINFER_INVALID_ARGUMENT');
     // A bad request that passes the scheduler's checks fails alone, with the engine's code.
     await expectCode(scheduler.infer({ x: { type: 'float32', data: new Float32Array(3), dims: [1, WIDTH] } }), 'EDGEINFER_SHAPE_MISMATCH');
+    // The engine's admission check (validateFeeds, run on the scheduler's own copy, copying nothing more) refuses
+    // each of these alone; a good request beside them is answered.
+    const withNaN = new Float32Array(WIDTH);
+    withNaN[1] = NaN;
+    const bad: [Record<string, unknown>, string][] = [
+      [{ x: { type: 'float32', data: new Float32Array(WIDTH), dims: [1.5, WIDTH] } }, 'EDGEINFER_INVALID_ARGUMENT'],
+      [{ x: { type: 'float32', data: new Float32Array(WIDTH), dims: [-1, WIDTH] } }, 'EDGEINFER_INVALID_ARGUMENT'],
+      [{ x: { type: 'float32', data: new Float32Array(WIDTH), dims: [1, 'w'] } }, 'EDGEINFER_INVALID_ARGUMENT'],
+      [{ x: { type: 'float32', data: new Float32Array(WIDTH), dims: [1, WIDTH, 1] } }, 'EDGEINFER_SHAPE_MISMATCH'],
+      [{ x: { type: 'float32', data: withNaN, dims: [1, WIDTH] } }, 'EDGEINFER_INVALID_ARGUMENT'],
+      [{ x: { type: 'int8', data: new Int8Array(WIDTH), dims: [1, WIDTH] } }, 'EDGEINFER_INVALID_ARGUMENT'],
+      [{ x: { type: 'float32', data: new Float64Array(WIDTH), dims: [1, WIDTH] } }, 'EDGEINFER_INVALID_ARGUMENT'],
+      [{ x: { type: 'float32', data: new Float32Array(WIDTH), dims: [1, WIDTH] }, extra: { type: 'float32', data: new Float32Array(1), dims: [1] } }, 'EDGEINFER_INVALID_ARGUMENT'],
+    ];
+    const good = scheduler.infer(feed(rowOf(2)));
+    for (const [feeds, code] of bad) await expectCode(scheduler.infer(feeds as never), code);
+    assert.deepEqual(Array.from((await good).y.data as Float32Array), expectedRow(2));
   });
 });

@@ -277,6 +277,12 @@ describe('hostile callers: async calls own their memory', function () {
     let reads = 0;
     const shifty = { type: 'float32', dims, get data() { return ++reads === 1 ? data : new Float32Array(3); } };
     assertSame((await engine.infer({ [inputName]: shifty as never }))[outputName].data as Float32Array, expected[outputName].data as Float32Array, 'getter read once');
+    // Dims behind a Proxy that turn to 0.5 after their first read: read once, and what was checked is what runs.
+    let dimReads = 0;
+    const shiftyDims = new Proxy(dims.slice(), {
+      get: (target, key, receiver) => (typeof key === 'string' && /^\d+$/.test(key) && ++dimReads > dims.length ? 0.5 : Reflect.get(target, key, receiver)),
+    });
+    assertSame((await engine.infer({ [inputName]: { type: 'float32', data, dims: shiftyDims } }))[outputName].data as Float32Array, expected[outputName].data as Float32Array, 'dims read once');
     // Dispose with calls in flight: they finish on the memory they own.
     const inFlight = Array.from({ length: 20 }, () => run(data.slice()));
     engine.dispose();
